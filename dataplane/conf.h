@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * shuntd's configuration: `key = value` lines in a file (conf/shunt.conf documents
+ * every key) and `--key=value` on the command line, which wins. Parsing is
+ * DPDK-free so the launcher and the unit tests link it alone.
+ *
+ *   conf_defaults() -> conf_load_file() -> conf_set() per --key=value -> conf_finish()
+ *
+ * Errors are reported into a caller buffer as "FILE:LINE: key 'x': why" (or
+ * "--x: why" for the command line) and returned as -EINVAL.
+ */
+#ifndef SHUNT_CONF_H
+#define SHUNT_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_MAX_OFFLOAD 16
+#define CONF_PATH_MAX 108 /* sizeof(sun_path) */
+#define CONF_EAL_MAX 1024
+
+enum conf_idle {
+	CONF_IDLE_POLL,     /* spin always */
+	CONF_IDLE_ADAPTIVE, /* sleep when idle until a packet, doorbell or timer */
+};
+
+struct conf_cidr {
+	uint32_t addr_be; /* masked */
+	uint32_t mask_be;
+	uint8_t len;
+};
+
+struct dp_conf {
+	char eal[CONF_EAL_MAX];   /* `eal`: EAL arguments, split on blanks */
+	uint32_t ip_be;           /* `ip`: address/prefix (required) */
+	uint8_t prefix_len;
+	bool has_ip;
+	uint32_t gateway_be;      /* `gateway`: 0 when none */
+	char control[CONF_PATH_MAX]; /* `control`: control socket path */
+	struct conf_cidr offload[CONF_MAX_OFFLOAD]; /* `offload`: default the stack's prefix */
+	unsigned n_offload;
+	bool offload_set;
+	unsigned syn_retries;     /* `syn_retries`: default 6 */
+	enum conf_idle idle;      /* `idle`: poll | adaptive (default adaptive) */
+	unsigned idle_spin_us;    /* `idle_spin_us`: busy time before sleeping, default 200 */
+	uint16_t eph_lo, eph_hi;  /* `port_range`: ephemeral ports, default 32768-60999 */
+	unsigned max_sockets;     /* `max_sockets`: socket slots per process, default 256 */
+	unsigned rx_buf;          /* `rx_buf`: receive ring bytes per socket, power of two, default 262144 */
+	unsigned tx_buf;          /* `tx_buf`: send ring bytes per socket, power of two, default 262144 */
+	unsigned mbufs;           /* `mbufs`: mempool size, default 8191 */
+	int log_level;            /* `log`: error|warn|info|debug, default info */
+};
+
+void conf_defaults(struct dp_conf *c);
+/* Load FILE; -ENOENT/-errno if unreadable, -EINVAL on a bad line (err says which). */
+int conf_load_file(struct dp_conf *c, const char *path, char *err, size_t errlen);
+/* Set one key; `where` prefixes messages ("shunt.conf:12" or "--ip"). */
+int conf_set(struct dp_conf *c, const char *key, const char *value, const char *where,
+	     char *err, size_t errlen);
+/* Check required keys and fill derived defaults (offload = the stack's prefix). */
+int conf_finish(struct dp_conf *c, char *err, size_t errlen);
+
+/* Command line: `[-c FILE] [--KEY=VALUE ...]`. Loads the file (if any) first, then
+ * the --key=value pairs, then conf_finish(). Returns 0, or -EINVAL with err set. */
+int conf_from_args(struct dp_conf *c, int argc, char **argv, char *err, size_t errlen);
+
+#endif /* SHUNT_CONF_H */

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * A dataplane socket: the dataplane's private record of one slot of an attached
+ * process's region, binding the shared view (struct shunt_sock and its two byte
+ * rings) to a protocol control block.
+ *
+ * The app can write anything anywhere in its region, including the [dp] fields.
+ * So the dataplane keeps the authoritative copy of everything it publishes here
+ * (rx_prod, tx_cons, state...) and only ever writes those shm fields, never reads
+ * them back; it reads only [app] fields, through the validating accessors below.
+ *
+ * DPDK-free, so protocol unit tests link it with plain memory for the rings.
+ */
+#ifndef SHUNT_DP_SOCK_H
+#define SHUNT_DP_SOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <shunt/abi.h>
+
+struct dp_ctx;
+struct dp_app;
+
+struct dp_sock {
+	struct dp_app *app;    /* owning process; NULL in unit tests is allowed */
+	uint32_t idx;          /* slot index in the app's region */
+	uint32_t type;         /* SHUNT_SOCK_* */
+	struct shunt_sock *sh; /* shared view */
+	uint8_t *rx_buf;
+	uint8_t *tx_buf;
+	uint32_t rx_size;      /* power of two */
+	uint32_t tx_size;      /* power of two */
+	void *pcb;             /* protocol control block (struct tcb *), NULL if none */
+
+	/* authoritative copies of [dp] fields */
+	uint32_t state;        /* enum shunt_sock_state */
+	uint32_t flags;        /* SHUNT_SF_* */
+	uint32_t rx_prod;
+	uint32_t tx_cons;
+	uint32_t ev_seq;
+	uint32_t err_seq;
+
+	/* app-controlled limits (SHUNT_OPT_RCVBUF/SNDBUF), already clamped to the rings */
+	uint32_t rcvbuf;
+	uint32_t sndbuf;
+
+	bool app_closed;       /* SHUNT_CMD_CLOSE received: release when the pcb is done */
+	bool broken;           /* the app corrupted an index: counted, socket reset */
+};
+
+/* Bytes the app has queued beyond tx_cons (acquire on tx_prod, pairs with the
+ * shim's release after copying into the ring). A value larger than the ring marks
+ * the socket broken and returns 0. */
+uint32_t dp_sock_tx_queued(struct dp_sock *s);
+/* The protocol is done with n bytes at tx_cons (TCP: acknowledged): release them. */
+void dp_sock_tx_release(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n);
+
+/* Free bytes in the receive ring (acquire on rx_cons, pairs with the shim's release
+ * after reading), limited by rcvbuf. Invalid rx_cons marks the socket broken: 0. */
+uint32_t dp_sock_rx_space(struct dp_sock *s);
+/* Copy len bytes into the receive ring at rx_prod + off (off > 0 for data held ahead
+ * of a gap); the caller has checked off + len <= dp_sock_rx_space(). */
+void dp_sock_rx_write(struct dp_sock *s, uint32_t off, const void *data, uint32_t len);
+/* Publish n more bytes (release on rx_prod) and wake readers. */
+void dp_sock_rx_commit(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n);
+
+/* Publish state / flags / error / addresses; each bumps ev_seq and wakes waiters. */
+void dp_sock_set_state(struct dp_ctx *ctx, struct dp_sock *s, uint32_t state);
+void dp_sock_set_flags(struct dp_ctx *ctx, struct dp_sock *s, uint32_t set, uint32_t clear);
+void dp_sock_set_error(struct dp_ctx *ctx, struct dp_sock *s, int err);
+void dp_sock_set_local(struct dp_sock *s, uint32_t addr_be, uint16_t port_be);
+void dp_sock_set_remote(struct dp_sock *s, uint32_t addr_be, uint16_t port_be);
+/* Bump ev_seq (release) and ask the loop to wake the app's sleeping threads. */
+void dp_sock_event(struct dp_ctx *ctx, struct dp_sock *s);
+
+/* The protocol no longer needs this socket's rings. If the app has closed it, the
+ * slot goes back to the app's free ring; otherwise it stays until CLOSE. */
+void dp_sock_pcb_done(struct dp_ctx *ctx, struct dp_sock *s);
+
+/* core/app.c: mark app as needing a wake-up at the end of this loop iteration.
+ * Unit tests provide their own. */
+void dp_app_wake_later(struct dp_ctx *ctx, struct dp_app *app);
+
+#endif /* SHUNT_DP_SOCK_H */

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Link and network layers: Ethernet, ARP, IPv4, ICMP, routing.
+ *
+ * Receive:  loop -> eth_input() -> arp_input()
+ *                               -> ipv4_input() -> icmp_input() -> tcp_notify_error()
+ *                                               -> tcp_input()
+ * Transmit: tcp -> ipv4_output() -> route_lookup() -> arp_output() -> dp_tx()
+ *                                                    (or held until ARP resolves)
+ *
+ * ipv4_input() validates version, IHL, total length, checksum, fragments (dropped,
+ * counted) and destination, and verifies the TCP/UDP checksum (trusting the port's
+ * RX offload flags when set), so the protocols above see only well-formed packets.
+ * ipv4_output() fills the IPv4 header and the L4 checksum (offloaded when the port
+ * can); protocols never compute checksums.
+ */
+#ifndef SHUNT_NET_H
+#define SHUNT_NET_H
+
+#include <stdint.h>
+
+struct dp_ctx;
+struct rte_mbuf;
+
+/* Headroom an L4 builder leaves in front of its header for IPv4 + Ethernet. */
+#define NET_HEADROOM 64
+
+/* Everything the port received. Takes ownership of m. */
+void eth_input(struct dp_ctx *ctx, struct rte_mbuf *m);
+
+/* Send an L4 segment. m's data starts at the L4 header and has NET_HEADROOM bytes of
+ * headroom; m->l4_len may be 0. Adds IPv4 and Ethernet headers and the L4 checksum
+ * (proto IPPROTO_TCP or IPPROTO_UDP; IPPROTO_ICMP computes the ICMP checksum),
+ * resolves the next hop and queues for TX. Takes ownership of m on every path.
+ * Returns 0 (sent or held for ARP) or -ENETUNREACH (no route). */
+int ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_be,
+		uint8_t proto);
+
+/* Next hop for dst: dst itself inside the stack's prefix, else the gateway.
+ * Returns 0, or -ENETUNREACH when dst is outside the prefix and there is no gateway. */
+int route_lookup(const struct dp_ctx *ctx, uint32_t dst_be, uint32_t *nexthop_be);
+
+/* ARP cache: entries expire and are refreshed; unresolved next hops hold a bounded
+ * queue of packets, probe again, and after the probes are exhausted (about 3 s, as
+ * Linux) drop them and report EHOSTUNREACH to the protocol via tcp_notify_error(). */
+int arp_init(struct dp_ctx *ctx);
+void arp_fini(struct dp_ctx *ctx);
+void arp_timer(struct dp_ctx *ctx);
+/* Earliest time (ctx->now_us scale) arp_timer() has work; UINT64_MAX if none. */
+uint64_t arp_next_deadline(const struct dp_ctx *ctx);
+/* Send an ARP announcement (gratuitous ARP) for our address; used at start. */
+void arp_announce(struct dp_ctx *ctx);
+
+#endif /* SHUNT_NET_H */

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * TCP counters, one per event or drop reason (FreeBSD's tcpstat, as X-macros).
+ */
+#ifndef SHUNT_TCP_STATS_H
+#define SHUNT_TCP_STATS_H
+
+#include <stdint.h>
+
+#define TCP_STATS(X) \
+	X(tcp_rx) X(tcp_tx) X(tcp_drop_short) X(tcp_drop_bad_off) X(tcp_drop_no_conn) \
+	X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_drop_bad_seq) X(tcp_drop_bad_ack) \
+	X(tcp_conn_attempt) X(tcp_conn_established) X(tcp_conn_refused) \
+	X(tcp_conn_timeout) X(tcp_rexmit) X(tcp_rexmit_timeout) X(tcp_ooo_rx) \
+	X(tcp_drop_nombuf) X(tcp_app_broken)
+
+struct tcp_stats {
+#define TCP_STAT_FIELD(name) uint64_t name;
+	TCP_STATS(TCP_STAT_FIELD)
+#undef TCP_STAT_FIELD
+};
+
+#endif /* SHUNT_TCP_STATS_H */
