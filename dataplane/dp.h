@@ -32,6 +32,7 @@ struct rte_mempool;
 struct arp_table;
 struct tcp_stack;
 struct dp_apps;
+struct dp_ctl;
 
 /* Counter lists are X-macros: one line adds a counter, its field and its printout. */
 #define DP_STAT_FIELD(name) uint64_t name;
@@ -75,6 +76,8 @@ struct dp_ctx {
 	struct arp_table *arp;
 	struct tcp_stack *tcp;
 	struct dp_apps *apps;
+	struct dp_ctl *ctl;
+	int epfd; /* the loop's epoll set: rx interrupt, control, doorbells */
 
 	/* counters */
 	struct port_stats port_stats;

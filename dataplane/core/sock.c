@@ -1,1 +1,118 @@
-/* SPDX-License-Identifier: BSD-3-Clause */
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Dataplane sockets: the validated bridge between a protocol control block and the
+ * shared view of one socket slot (see sock.h for the trust rules).
+ *
+ *   tcp/udp -> dp_sock_rx_write/commit -> rx ring + rx_prod (release) -> shim reads
+ *   shim writes tx ring + tx_prod (release) -> dp_sock_tx_queued (acquire) -> tcp
+ *   any change -> dp_sock_event -> ev_seq (release) -> dp_app_wake_later
+ */
+#include <stdatomic.h>
+
+#include <shunt/bytering.h>
+#include <shunt/ring.h>
+
+#include "core/sock.h"
+
+uint32_t dp_sock_tx_queued(struct dp_sock *s)
+{
+	/* acquire: pairs with the shim's release of tx_prod after it filled the ring */
+	uint32_t prod = SHUNT_LOAD_ACQ(&s->sh->tx_prod);
+	uint32_t queued = prod - s->tx_cons;
+
+	if (queued > s->tx_size) {
+		s->broken = true;
+		return 0;
+	}
+	return queued;
+}
+
+void dp_sock_tx_release(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n)
+{
+	if (n == 0)
+		return;
+	s->tx_cons += n;
+	/* release: the shim may reuse the bytes once it sees the new tx_cons */
+	SHUNT_STORE_REL(&s->sh->tx_cons, s->tx_cons);
+	dp_sock_event(ctx, s);
+}
+
+uint32_t dp_sock_rx_space(struct dp_sock *s)
+{
+	/* acquire: pairs with the shim's release of rx_cons after it copied bytes out */
+	uint32_t cons = SHUNT_LOAD_ACQ(&s->sh->rx_cons);
+	uint32_t used = s->rx_prod - cons;
+	uint32_t limit = s->rcvbuf && s->rcvbuf < s->rx_size ? s->rcvbuf : s->rx_size;
+
+	if (used > s->rx_size) {
+		s->broken = true;
+		return 0;
+	}
+	return used >= limit ? 0 : limit - used;
+}
+
+void dp_sock_rx_write(struct dp_sock *s, uint32_t off, const void *data, uint32_t len)
+{
+	bytering_write(s->rx_buf, s->rx_size, s->rx_prod + off, data, len);
+}
+
+void dp_sock_rx_commit(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n)
+{
+	if (n == 0)
+		return;
+	s->rx_prod += n;
+	/* release: the bytes written before are visible to a reader that acquires rx_prod */
+	SHUNT_STORE_REL(&s->sh->rx_prod, s->rx_prod);
+	dp_sock_event(ctx, s);
+}
+
+void dp_sock_set_state(struct dp_ctx *ctx, struct dp_sock *s, uint32_t state)
+{
+	s->state = state;
+	s->sh->state = state;
+	dp_sock_event(ctx, s);
+}
+
+void dp_sock_set_flags(struct dp_ctx *ctx, struct dp_sock *s, uint32_t set, uint32_t clear)
+{
+	s->flags = (s->flags & ~clear) | set;
+	s->sh->flags = s->flags;
+	dp_sock_event(ctx, s);
+}
+
+void dp_sock_set_error(struct dp_ctx *ctx, struct dp_sock *s, int err)
+{
+	s->sh->error = err;
+	s->err_seq++;
+	s->sh->err_seq = s->err_seq;
+	dp_sock_event(ctx, s);
+}
+
+void dp_sock_set_local(struct dp_sock *s, uint32_t addr_be, uint16_t port_be)
+{
+	s->sh->local.addr = addr_be;
+	s->sh->local.port = port_be;
+}
+
+void dp_sock_set_remote(struct dp_sock *s, uint32_t addr_be, uint16_t port_be)
+{
+	s->sh->remote.addr = addr_be;
+	s->sh->remote.port = port_be;
+}
+
+void dp_sock_event(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	s->ev_seq++;
+	/* release: every field written above is visible to a shim that acquires ev_seq */
+	SHUNT_STORE_REL(&s->sh->ev_seq, s->ev_seq);
+	if (s->app != NULL)
+		dp_app_wake_later(ctx, s->app);
+}
+
+void dp_sock_pcb_done(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	s->pcb = NULL;
+	if (s->app_closed && s->app != NULL)
+		dp_app_release_slot(ctx, s->app, s);
+}

@@ -82,5 +82,8 @@ void dp_sock_pcb_done(struct dp_ctx *ctx, struct dp_sock *s);
 /* core/app.c: mark app as needing a wake-up at the end of this loop iteration.
  * Unit tests provide their own. */
 void dp_app_wake_later(struct dp_ctx *ctx, struct dp_app *app);
+/* core/app.c: give slot s back to its app's free ring (the app closed it and the
+ * protocol is done with it). Unit tests provide their own. */
+void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s);
 
 #endif /* SHUNT_DP_SOCK_H */

@@ -111,7 +111,11 @@ struct shunt_region {
 
 enum shunt_cmd_op {
 	SHUNT_CMD_NOP = 0,
-	SHUNT_CMD_OPEN,     /* claim slot `sock` taken from the free ring; arg = SHUNT_SOCK_* */
+	SHUNT_CMD_OPEN,     /* claim slot `sock` taken from the free ring; arg = SHUNT_SOCK_*.
+			     * Before sending it the app sets rx_cons = tx_prod = 0; the dp
+			     * sets rx_prod = tx_cons = 0, flags = 0, addresses to 0.0.0.0:0.
+			     * ev_seq and err_seq keep counting across reuse: after OPEN
+			     * completes the app sets err_seen = err_seq. */
 	SHUNT_CMD_BIND,     /* bind to addr (0.0.0.0 or the stack's address; port 0 = any) */
 	SHUNT_CMD_CONNECT,  /* start connecting to addr; completion via state/error */
 	SHUNT_CMD_SEND,     /* tx_prod advanced (TCP) / datagrams queued (UDP) */
@@ -243,7 +247,7 @@ struct shunt_sock {
 	SHUNT_ALIGNED uint32_t err_seen;
 };
 _Static_assert(sizeof(struct shunt_sock) % SHUNT_CACHE_LINE == 0, "shunt_sock size");
-_Static_assert(sizeof(struct shunt_sock) == 6 * SHUNT_CACHE_LINE, "shunt_sock layout");
+_Static_assert(sizeof(struct shunt_sock) == 7 * SHUNT_CACHE_LINE, "shunt_sock layout");
 
 /* ---- helpers both sides use ------------------------------------------------------ */
 

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Attached processes: one shared region each (include/shunt/abi.h), its command
+ * channels, its socket slots and the eventfds that wake it.
+ *
+ *   ctl.c: app_create() on attach ... app_destroy() on hang-up
+ *   loop:  apps_poll()   drain every channel, dispatch commands to tcp_*()
+ *          apps_wake()   wake armed wait slots of apps something happened to
+ *          apps_prepare_sleep() / apps_end_sleep() around an idle sleep
+ */
+#ifndef SHUNT_DP_APP_H
+#define SHUNT_DP_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <shunt/abi.h>
+
+#include "core/loop.h"
+#include "core/sock.h"
+#include "dp.h"
+
+#define APP_STATS(X) \
+	X(cmd_rx) X(cmd_drop_bad_op) X(cmd_drop_bad_sock) X(cmd_drop_not_open) \
+	X(cmd_drop_busy) X(ring_broken) X(wakeups) X(slots_released)
+
+struct app_stats {
+	APP_STATS(DP_STAT_FIELD)
+};
+
+struct dp_app {
+	struct dp_app *next;       /* apps list */
+	struct dp_app *wake_next;  /* wake list, valid while wake_pending */
+	bool wake_pending;
+	bool broken;               /* corrupted a ring: detached at the next housekeeping */
+
+	pid_t pid;
+	int ctl_fd;                /* control connection: hang-up = process gone */
+	struct loop_src ctl_src;   /* ctl_fd in the loop's epoll set */
+	struct loop_src bell_src;  /* doorbell_fd in the loop's epoll set */
+	int memfd;
+	int doorbell_fd;           /* app -> dp eventfd */
+	int wait_fd[SHUNT_WAIT_SLOTS];
+
+	struct shunt_region *r;    /* the mapping; never trusted for geometry */
+	size_t size;
+	/* geometry: private copies, the app cannot change them */
+	uint32_t nsocks;
+	uint32_t rx_size;
+	uint32_t tx_size;
+	uint32_t nchannels;
+	uint32_t free_size;
+	/* indices the dataplane owns */
+	uint32_t chan_cons[SHUNT_MAX_CHANNELS];
+	uint32_t free_prod;
+	uint32_t woken[SHUNT_WAIT_SLOTS];
+
+	struct dp_sock *socks;     /* nsocks entries */
+	struct app_stats stats;
+};
+
+struct dp_apps {
+	struct dp_app *list;
+	struct dp_app *wake_list;
+	unsigned count;
+};
+
+int apps_init(struct dp_ctx *ctx);
+/* Reset every connection of every app and free them (shutdown). */
+void apps_fini(struct dp_ctx *ctx);
+
+/* Create the region and eventfds for a process that said hello on ctl_fd. */
+int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, struct dp_app **out);
+/* The process is gone (or broke its region): reset its connections, free it. */
+void app_destroy(struct dp_ctx *ctx, struct dp_app *app);
+
+/* Drain commands of every app; returns how many were processed. */
+unsigned apps_poll(struct dp_ctx *ctx);
+/* Wake the armed wait slots of every app on the wake list. */
+void apps_wake(struct dp_ctx *ctx);
+/* Announce a sleep to every app (dp_sleeping = 1, fence) and return true if every
+ * channel is still empty; false means work arrived: do not sleep. */
+bool apps_prepare_sleep(struct dp_ctx *ctx);
+void apps_end_sleep(struct dp_ctx *ctx);
+
+void apps_dump(struct dp_ctx *ctx, FILE *f);
+
+#endif /* SHUNT_DP_APP_H */
