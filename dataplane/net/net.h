@@ -26,14 +26,20 @@ struct rte_mbuf;
 /* Headroom an L4 builder leaves in front of its header for IPv4 + Ethernet. */
 #define NET_HEADROOM 64
 
-/* Everything the port received. Takes ownership of m. */
+/* Everything the port received. Takes ownership of m. Protocols above get m with
+ * data at their header, data_len exact (padding trimmed), the IPv4 header still in
+ * the headroom just before it and m->l3_len set. */
 void eth_input(struct dp_ctx *ctx, struct rte_mbuf *m);
 
 /* Send an L4 segment. m's data starts at the L4 header and has NET_HEADROOM bytes of
  * headroom; m->l4_len may be 0. Adds IPv4 and Ethernet headers and the L4 checksum
  * (proto IPPROTO_TCP or IPPROTO_UDP; IPPROTO_ICMP computes the ICMP checksum),
  * resolves the next hop and queues for TX. Takes ownership of m on every path.
- * Returns 0 (sent or held for ARP) or -ENETUNREACH (no route). */
+ * Returns 0 (sent or held for ARP), -ENETUNREACH (no route), -EMSGSIZE (larger than
+ * the MTU: no fragmentation) or -EINVAL (unknown protocol, L4 header not in the
+ * first segment). A packet held for ARP that is never resolved is reported later,
+ * from arp_timer(), never from inside this call: protocols may call it from their
+ * own callbacks without re-entering themselves. */
 int ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_be,
 		uint8_t proto);
 
