@@ -31,6 +31,7 @@ struct rte_mbuf;
 struct rte_mempool;
 struct arp_table;
 struct tcp_stack;
+struct udp_stack;
 struct dp_apps;
 struct dp_ctl;
 
@@ -75,6 +76,7 @@ struct dp_ctx {
 	/* protocol state, owned by each module */
 	struct arp_table *arp;
 	struct tcp_stack *tcp;
+	struct udp_stack *udp;
 	struct dp_apps *apps;
 	struct dp_ctl *ctl;
 	int epfd; /* the loop's epoll set: rx interrupt, control, doorbells */

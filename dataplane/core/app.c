@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "dp.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 
 #define APP_CMD_BURST 64 /* commands per channel per loop iteration */
 #define APP_PAGE 4096ul
@@ -199,6 +200,55 @@ fail:
 	return rc;
 }
 
+
+/* What each socket type does with a command. A NULL entry means the command has no
+ * meaning for the type and succeeds without effect (the shim answers for it). */
+struct app_proto {
+	int (*open)(struct dp_ctx *, struct dp_sock *);
+	int (*bind)(struct dp_ctx *, struct dp_sock *, uint32_t, uint16_t);
+	int (*connect)(struct dp_ctx *, struct dp_sock *, uint32_t, uint16_t);
+	int (*disconnect)(struct dp_ctx *, struct dp_sock *);
+	void (*send)(struct dp_ctx *, struct dp_sock *);
+	void (*recvd)(struct dp_ctx *, struct dp_sock *);
+	int (*shutdown)(struct dp_ctx *, struct dp_sock *, int);
+	void (*close)(struct dp_ctx *, struct dp_sock *);
+	int (*setopt)(struct dp_ctx *, struct dp_sock *, uint32_t, uint64_t);
+	void (*abort)(struct dp_ctx *, struct dp_sock *);
+};
+
+/* connect(AF_UNSPEC) on TCP, as Linux's tcp_disconnect(): the connection is dropped
+ * (RST if the peer may still think it is open) and the socket may connect again. */
+static int app_tcp_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	if (s->pcb != NULL)
+		tcp_app_abort(ctx, s);
+	s->pcb = NULL;
+	dp_sock_set_local(s, 0, 0);
+	dp_sock_set_remote(s, 0, 0);
+	dp_sock_set_flags(ctx, s, 0, ~0u);
+	dp_sock_set_state(ctx, s, SHUNT_SS_CLOSED);
+	return tcp_open(ctx, s);
+}
+
+static const struct app_proto app_protos[] = {
+	[SHUNT_SOCK_STREAM] = {
+		.open = tcp_open, .bind = tcp_bind, .connect = tcp_connect,
+		.disconnect = app_tcp_disconnect, .send = tcp_app_send,
+		.recvd = tcp_app_recvd, .shutdown = tcp_app_shutdown,
+		.close = tcp_app_close, .setopt = tcp_app_setopt, .abort = tcp_app_abort,
+	},
+	[SHUNT_SOCK_DGRAM] = {
+		.open = udp_open, .bind = udp_bind, .connect = udp_connect,
+		.disconnect = udp_disconnect, .send = udp_app_send,
+		.close = udp_app_close, .setopt = udp_app_setopt, .abort = udp_app_close,
+	},
+};
+
+static const struct app_proto *app_proto_of(const struct dp_sock *s)
+{
+	return &app_protos[s->type];
+}
+
 void app_destroy(struct dp_ctx *ctx, struct dp_app *app)
 {
 	struct dp_app **pp;
@@ -211,7 +261,7 @@ void app_destroy(struct dp_ctx *ctx, struct dp_app *app)
 		struct dp_sock *s = &app->socks[i];
 
 		if (s->pcb != NULL)
-			tcp_app_abort(ctx, s);
+			app_proto_of(s)->abort(ctx, s);
 		s->pcb = NULL;
 	}
 	for (pp = &ctx->apps->list; *pp != NULL; pp = &(*pp)->next) {
@@ -259,7 +309,7 @@ static int app_sock_open(struct dp_ctx *ctx, struct dp_sock *s, uint32_t type)
 {
 	struct shunt_sock *sh = s->sh;
 
-	if (type != SHUNT_SOCK_STREAM)
+	if (type != SHUNT_SOCK_STREAM && type != SHUNT_SOCK_DGRAM)
 		return -EPROTONOSUPPORT;
 	s->type = type;
 	s->flags = 0;
@@ -278,7 +328,7 @@ static int app_sock_open(struct dp_ctx *ctx, struct dp_sock *s, uint32_t type)
 	sh->mss = sh->srtt_us = sh->rttvar_us = sh->rto_us = sh->snd_cwnd = sh->retrans = 0;
 	s->state = SHUNT_SS_CLOSED;
 	sh->state = SHUNT_SS_CLOSED;
-	return tcp_open(ctx, s);
+	return app_proto_of(s)->open(ctx, s);
 }
 
 static void app_reply(struct dp_ctx *ctx, struct dp_sock *s, uint32_t seq, int result)
@@ -290,6 +340,7 @@ static void app_reply(struct dp_ctx *ctx, struct dp_sock *s, uint32_t seq, int r
 
 static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_cmd *c)
 {
+	const struct app_proto *proto;
 	struct dp_sock *s;
 	int rc = 0;
 
@@ -317,34 +368,39 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 		rc = -EBADF;
 		goto reply;
 	}
+	proto = app_proto_of(s);
 	switch (c->op) {
 	case SHUNT_CMD_BIND:
-		rc = tcp_bind(ctx, s, c->addr.addr, c->addr.port);
+		rc = proto->bind(ctx, s, c->addr.addr, c->addr.port);
 		break;
 	case SHUNT_CMD_CONNECT:
-		rc = tcp_connect(ctx, s, c->addr.addr, c->addr.port);
+		rc = proto->connect(ctx, s, c->addr.addr, c->addr.port);
+		break;
+	case SHUNT_CMD_DISCONNECT:
+		rc = proto->disconnect(ctx, s);
 		break;
 	case SHUNT_CMD_SEND:
-		tcp_app_send(ctx, s);
+		proto->send(ctx, s);
 		break;
 	case SHUNT_CMD_RECVD:
-		tcp_app_recvd(ctx, s);
+		if (proto->recvd != NULL)
+			proto->recvd(ctx, s);
 		break;
 	case SHUNT_CMD_SHUTDOWN:
-		rc = tcp_app_shutdown(ctx, s, (int)c->arg);
+		if (proto->shutdown != NULL)
+			rc = proto->shutdown(ctx, s, (int)c->arg);
 		break;
 	case SHUNT_CMD_SETOPT:
-		rc = tcp_app_setopt(ctx, s, c->arg, c->value);
+		rc = proto->setopt(ctx, s, c->arg, c->value);
 		break;
 	case SHUNT_CMD_CLOSE:
 		s->app_closed = true;
 		if (s->pcb != NULL)
-			tcp_app_close(ctx, s); /* releases via dp_sock_pcb_done() when done */
+			proto->close(ctx, s); /* releases via dp_sock_pcb_done() when done */
 		if (s->pcb == NULL && s->state != SHUNT_SS_FREE)
 			dp_app_release_slot(ctx, app, s);
 		return; /* the app forgot the socket: nothing to answer */
-	case SHUNT_CMD_DISCONNECT:
-		rc = -EOPNOTSUPP;
+	case SHUNT_CMD_NOP:
 		break;
 	default:
 		app->stats.cmd_drop_bad_op++;
@@ -352,8 +408,9 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 		break;
 	}
 	if (s->broken) {
-		ctx->tcp_stats.tcp_app_broken++;
-		tcp_app_abort(ctx, s);
+		app->stats.sock_broken++;
+		if (s->pcb != NULL)
+			proto->abort(ctx, s);
 		s->pcb = NULL;
 		dp_sock_set_error(ctx, s, EPROTO);
 		dp_sock_set_flags(ctx, s, SHUNT_SF_RESET, 0);

@@ -25,7 +25,7 @@
 
 #define APP_STATS(X) \
 	X(cmd_rx) X(cmd_drop_bad_op) X(cmd_drop_bad_sock) X(cmd_drop_not_open) \
-	X(cmd_drop_busy) X(ring_broken) X(wakeups) X(slots_released)
+	X(cmd_drop_busy) X(ring_broken) X(sock_broken) X(wakeups) X(slots_released)
 
 struct app_stats {
 	APP_STATS(DP_STAT_FIELD)

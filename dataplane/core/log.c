@@ -11,7 +11,10 @@
 
 static int log_level = DP_LOG_INFO;
 
-static const char *const log_names[] = {"error", "warn", "info", "debug"};
+static const char *const log_names[] = {
+	[DP_LOG_ERR] = "error", [DP_LOG_WARN] = "warn", [DP_LOG_INFO] = "info",
+	[DP_LOG_DEBUG] = "debug",
+};
 
 void dp_log_set_level(int level)
 {
@@ -22,10 +25,10 @@ void dp_log(int level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level > log_level)
+	if (level > log_level || level < DP_LOG_ERR || level > DP_LOG_DEBUG)
 		return;
 	va_start(ap, fmt);
-	fprintf(stderr, "shuntd: %s: ", log_names[level]);
+	fprintf(stderr, "shuntd: %s: ", log_names[level] ? log_names[level] : "log");
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);

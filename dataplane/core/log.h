@@ -7,11 +7,12 @@
 #ifndef SHUNT_DP_LOG_H
 #define SHUNT_DP_LOG_H
 
+/* syslog priorities, as the `log` key stores them (conf.c) */
 enum dp_log_level {
-	DP_LOG_ERR = 0,
-	DP_LOG_WARN = 1,
-	DP_LOG_INFO = 2,
-	DP_LOG_DEBUG = 3,
+	DP_LOG_ERR = 3,
+	DP_LOG_WARN = 4,
+	DP_LOG_INFO = 6,
+	DP_LOG_DEBUG = 7,
 };
 
 void dp_log_set_level(int level);

@@ -201,9 +201,12 @@ enum shunt_sock_state {
 #define SHUNT_SF_RESET     0x04u /* connection reset or failed: error holds why */
 #define SHUNT_SF_CONNECTED 0x08u /* UDP: a peer is associated (remote is valid) */
 
-/* Datagram record in a byte ring (UDP): header, payload, padding to 8 bytes.
- * Records never wrap: a writer that reaches the ring's end writes a record with
- * len == SHUNT_DGRAM_WRAP and continues at offset 0. */
+/* Datagram record in a byte ring (UDP): header, payload, padding to 8 bytes, so
+ * records start 8-byte aligned. Records never wrap: a writer whose record does not
+ * fit before the ring's end skips the tail and continues at offset 0, writing a
+ * header with len == SHUNT_DGRAM_WRAP at the tail if 16 bytes are left there. A
+ * reader that finds fewer than 16 bytes before the end, or a WRAP header, skips
+ * to offset 0. Skipped bytes count in the indices like record bytes. */
 #define SHUNT_DGRAM_WRAP 0xffffffffu
 struct shunt_dgram {
 	uint32_t len; /* payload bytes */

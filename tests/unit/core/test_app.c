@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "dp.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 
 /* ---- link-time fakes for tcp.h ------------------------------------------------ */
 
@@ -92,6 +93,18 @@ void tcp_app_abort(struct dp_ctx *ctx, struct dp_sock *s)
 	fake_abort++;
 	s->pcb = NULL;
 }
+
+/* udp.h: datagram sockets are not exercised here, only linked */
+int udp_open(struct dp_ctx *c, struct dp_sock *s) { (void)c; (void)s; return 0; }
+int udp_bind(struct dp_ctx *c, struct dp_sock *s, uint32_t a, uint16_t p)
+{ (void)c; (void)s; (void)a; (void)p; return 0; }
+int udp_connect(struct dp_ctx *c, struct dp_sock *s, uint32_t a, uint16_t p)
+{ (void)c; (void)s; (void)a; (void)p; return 0; }
+int udp_disconnect(struct dp_ctx *c, struct dp_sock *s) { (void)c; (void)s; return 0; }
+void udp_app_send(struct dp_ctx *c, struct dp_sock *s) { (void)c; (void)s; }
+void udp_app_close(struct dp_ctx *c, struct dp_sock *s) { dp_sock_pcb_done(c, s); }
+int udp_app_setopt(struct dp_ctx *c, struct dp_sock *s, uint32_t o, uint64_t v)
+{ (void)c; (void)s; (void)o; (void)v; return 0; }
 
 /* ---- fixture ---------------------------------------------------------------------- */
 
