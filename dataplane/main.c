@@ -6,7 +6,7 @@
  *   conf_from_args()          exit 2 on a bad configuration, naming key and line
  *   rte_eal_init(eal words)   the `eal` key, split on blanks
  *   port_init()               first available port, one queue pair
- *   arp_init(), tcp_init(), apps_init(), loop_init()
+ *   arp_init(), tcp_init(), udp_init(), apps_init(), loop_init()
  *   ctl_open()                only now: the stack can serve
  *   loop_run()                until SIGINT / SIGTERM
  *   tcp_fini() (RSTs), apps_fini(), ctl_close() (unlink), port_fini(), counters
@@ -29,6 +29,7 @@
 #include "dp.h"
 #include "net/net.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 
 #define MAIN_EAL_MAX_ARGS 64
 
@@ -121,7 +122,7 @@ int main(int argc, char **argv)
 		break;
 	if (port_init(&ctx, port_id, conf.mbufs) < 0)
 		goto out_eal;
-	if (arp_init(&ctx) < 0 || tcp_init(&ctx) < 0 || apps_init(&ctx) < 0 ||
+	if (arp_init(&ctx) < 0 || tcp_init(&ctx) < 0 || udp_init(&ctx) < 0 || apps_init(&ctx) < 0 ||
 	    loop_init(&ctx) < 0) {
 		DP_ERR("cannot initialise the stack");
 		goto out_port;
@@ -142,6 +143,7 @@ int main(int argc, char **argv)
 out_stack:
 	apps_fini(&ctx);  /* resets every connection an app holds */
 	tcp_fini(&ctx);   /* and whatever TCP still has (TIME_WAIT, orphans) */
+	udp_fini(&ctx);
 	dp_tx_flush(&ctx);
 	loop_dump_all(&ctx, stderr);
 	loop_fini(&ctx);

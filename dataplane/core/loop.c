@@ -33,6 +33,7 @@
 #include "dp.h"
 #include "net/net.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 
 #define LOOP_RX_BURST 32
 #define LOOP_PREFETCH 3
@@ -152,6 +153,7 @@ void loop_dump_all(struct dp_ctx *ctx, FILE *f)
 	fprintf(f, "net:\n");
 	NET_STATS(DP_STAT_PRINT)
 	tcp_dump(ctx, f);
+	udp_dump(ctx, f);
 	apps_dump(ctx, f);
 	fflush(f);
 }

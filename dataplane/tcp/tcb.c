@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Control block lifecycle and the one state transition (see tcb.h).
+ *
+ *   tcp_set_state() -> log, port accounting, dp_sock_set_state()
+ *   tcb_reset() -> dp_sock_set_error() + SHUNT_SF_RESET -> tcb_close()
+ *   tcb_close() -> timers off, table/port out, CLOSED -> [app closed] tcb_free()
+ *   tcb_free()  -> tcb_detach() -> dp_sock_pcb_done()
+ */
+#include <stdlib.h>
+
+#include "dp.h"
+#include "core/log.h"
+#include "core/sock.h"
+#include "tcp/tcb.h"
+#include "tcp/tcp_table.h"
+#include "tcp/tcp_timer.h"
+
+static const char *const state_names[] = {
+	[SHUNT_SS_FREE] = "FREE",
+	[SHUNT_SS_CLOSED] = "CLOSED",
+	[SHUNT_SS_LISTEN] = "LISTEN",
+	[SHUNT_SS_SYN_SENT] = "SYN_SENT",
+	[SHUNT_SS_SYN_RECEIVED] = "SYN_RECEIVED",
+	[SHUNT_SS_ESTABLISHED] = "ESTABLISHED",
+	[SHUNT_SS_FIN_WAIT_1] = "FIN_WAIT_1",
+	[SHUNT_SS_FIN_WAIT_2] = "FIN_WAIT_2",
+	[SHUNT_SS_CLOSE_WAIT] = "CLOSE_WAIT",
+	[SHUNT_SS_CLOSING] = "CLOSING",
+	[SHUNT_SS_LAST_ACK] = "LAST_ACK",
+	[SHUNT_SS_TIME_WAIT] = "TIME_WAIT",
+};
+
+const char *tcp_state_name(uint32_t state)
+{
+	return state <= SHUNT_SS_TIME_WAIT ? state_names[state] : "?";
+}
+
+void tcp_set_state(struct dp_ctx *ctx, struct tcb *tcb, uint32_t state)
+{
+	if (tcb->state == state)
+		return;
+	DP_DEBUG("tcp: %u.%u.%u.%u:%u %s -> %s", ((uint8_t *)&tcb->raddr_be)[0],
+		((uint8_t *)&tcb->raddr_be)[1], ((uint8_t *)&tcb->raddr_be)[2],
+		((uint8_t *)&tcb->raddr_be)[3], (unsigned)__builtin_bswap16(tcb->rport_be),
+		tcp_state_name(tcb->state), tcp_state_name(state));
+	if (state == SHUNT_SS_TIME_WAIT)
+		tcp_port_timewait(ctx->tcp, tcb);
+	tcb->state = state;
+	if (tcb->s != NULL)
+		dp_sock_set_state(ctx, tcb->s, state);
+}
+
+void tcb_publish_info(struct tcb *tcb)
+{
+	struct shunt_sock *sh;
+
+	if (tcb->s == NULL)
+		return;
+	sh = tcb->s->sh;
+	sh->mss = tcb->mss;
+	sh->srtt_us = tcb->srtt_us;
+	sh->rttvar_us = tcb->rttvar_us;
+	sh->rto_us = tcb->rto_us;
+	sh->snd_cwnd = tcb->cwnd;
+	sh->retrans = tcb->retrans;
+}
+
+void tcb_detach(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	struct dp_sock *s = tcb->s;
+
+	if (s == NULL)
+		return;
+	tcb->s = NULL;
+	dp_sock_pcb_done(ctx, s); /* clears s->pcb; frees the slot if the app closed */
+}
+
+void tcb_free(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	struct tcp_stack *ts = ctx->tcp;
+
+	tcp_timer_stop_all(ctx, tcb);
+	tcp_table_remove(ts, tcb);
+	tcp_port_release(ts, tcb);
+	tcb_detach(ctx, tcb);
+	if (tcb->lprev)
+		tcb->lprev->lnext = tcb->lnext;
+	else
+		ts->all = tcb->lnext;
+	if (tcb->lnext)
+		tcb->lnext->lprev = tcb->lprev;
+	ts->n_tcbs--;
+	free(tcb);
+}
+
+void tcb_close(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	tcp_timer_stop_all(ctx, tcb);
+	tcp_table_remove(ctx->tcp, tcb);
+	tcp_port_release(ctx->tcp, tcb);
+	tcp_set_state(ctx, tcb, SHUNT_SS_CLOSED);
+	/* the app may still read what arrived and must see CLOSED; it frees the tcb
+	 * with its close, unless it already closed */
+	if (tcb->s == NULL || tcb->s->app_closed)
+		tcb_free(ctx, tcb);
+}
+
+void tcb_reset(struct dp_ctx *ctx, struct tcb *tcb, int err)
+{
+	if (tcb->s != NULL && err != 0) {
+		dp_sock_set_error(ctx, tcb->s, err);
+		dp_sock_set_flags(ctx, tcb->s, SHUNT_SF_RESET, 0);
+	}
+	tcb_close(ctx, tcb);
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * The TCP control block (RFC 9293 3.3.1 variables plus congestion control, RTT
+ * estimation, timers and the out-of-order list) and the per-context TCP state.
+ * Every module of tcp/ works on these; tcp_set_state() is the one place a state
+ * changes (logged at debug level and published to the app).
+ *
+ * Lifetime: tcp_open() allocates the tcb and attaches it to its dp_sock. The tcb
+ * stays attached until the app has closed the socket AND TCP no longer needs the
+ * rings; then tcb_detach() calls dp_sock_pcb_done(). A tcb in TIME_WAIT lingers
+ * detached (tcb->s == NULL) in the table until its timer frees it. Every use of
+ * tcb->s must allow for NULL.
+ */
+#ifndef SHUNT_TCB_H
+#define SHUNT_TCB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <shunt/abi.h>
+
+struct dp_ctx;
+struct dp_sock;
+
+/* Sequence space comparisons (RFC 9293 3.4: arithmetic modulo 2^32). */
+#define SEQ_LT(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
+#define SEQ_GT(a, b)  SEQ_LT(b, a)
+#define SEQ_GEQ(a, b) SEQ_LEQ(b, a)
+
+/* Times in microseconds (ctx->now_us scale). */
+#define TCP_RTO_INIT_US     1000000u   /* RFC 6298 2.1 */
+#define TCP_RTO_MIN_US      200000u    /* Linux TCP_RTO_MIN */
+#define TCP_RTO_MAX_US      120000000u /* Linux TCP_RTO_MAX */
+#define TCP_RTT_G_US        1000u      /* clock granularity G: timestamps tick in ms */
+#define TCP_DACK_US         40000u     /* Linux TCP_DELACK_MIN */
+#define TCP_TIMEWAIT_US     60000000u  /* Linux TCP_TIMEWAIT_LEN */
+#define TCP_FIN_TIMEOUT_US  60000000u  /* Linux tcp_fin_timeout */
+#define TCP_RETRIES2        15         /* Linux tcp_retries2: data retransmissions */
+#define TCP_IW_SEGS         10         /* RFC 6928 */
+#define TCP_MSS_DEFAULT     536        /* RFC 9293 3.7.1: no MSS option received */
+#define TCP_OOO_MAX         4          /* held out-of-order runs per connection */
+#define TCP_NO_TIMER        UINT64_MAX
+
+/* Per-connection timers; each is an absolute deadline or TCP_NO_TIMER. */
+enum tcp_timer {
+	TCP_T_REXMIT,  /* RTO, SYN retransmission */
+	TCP_T_PERSIST, /* zero-window probe */
+	TCP_T_DACK,    /* delayed ACK */
+	TCP_T_WAIT,    /* TIME_WAIT, FIN_WAIT_2 timeout */
+	TCP_T_N
+};
+
+/* A run of out-of-order bytes already written into the rx ring: [start, end). */
+struct tcp_ooo {
+	uint32_t start;
+	uint32_t end;
+};
+
+struct tcb {
+	struct dp_sock *s;        /* NULL once detached (TIME_WAIT after close) */
+	struct tcb *hnext;        /* 4-tuple hash chain */
+	struct tcb *lnext, *lprev; /* list of all tcbs (dump, fini) */
+	uint32_t heap_idx;        /* position in the timer heap; UINT32_MAX if absent */
+	uint32_t state;           /* enum shunt_sock_state */
+
+	/* 4-tuple, network order; laddr 0 until connect */
+	uint32_t laddr_be, raddr_be;
+	uint16_t lport_be, rport_be;
+	bool hashed;              /* in the 4-tuple table */
+	bool port_held;           /* holds lport in the port table */
+	bool bound;               /* lport came from bind() */
+
+	/* send sequence space */
+	uint32_t iss;
+	uint32_t snd_una;
+	uint32_t snd_nxt;
+	uint32_t snd_max;         /* highest sequence sent (snd_nxt rewinds on RTO) */
+	uint32_t snd_wnd;         /* bytes, scaled */
+	uint32_t snd_wnd_max;     /* largest window the peer offered */
+	uint32_t snd_wl1, snd_wl2;
+	uint8_t snd_ws;           /* peer's shift */
+	uint8_t rcv_ws;           /* our shift */
+	bool ws_ok;
+	bool ts_ok;
+	uint32_t ts_recent;       /* RFC 7323 TS.Recent */
+	uint16_t mss;             /* effective send MSS (options excluded) */
+	uint16_t rcv_mss;         /* MSS we advertised */
+
+	/* FIN from our side */
+	bool fin_queued;          /* shutdown(SHUT_WR) or close: FIN after the data */
+	bool fin_sent;            /* FIN at fin_seq is in flight (cleared on rewind) */
+	uint32_t fin_seq;
+
+	/* receive sequence space */
+	uint32_t irs;
+	uint32_t rcv_nxt;
+	uint32_t rcv_adv;         /* right edge we advertised: never moves left */
+	struct tcp_ooo ooo[TCP_OOO_MAX];
+	uint8_t n_ooo;
+	bool rx_fin_ooo;          /* a FIN beyond a gap, at rx_fin_seq */
+	uint32_t rx_fin_seq;
+	uint32_t rcv_unacked;     /* bytes received since our last ACK */
+	bool ack_now;
+
+	/* congestion control (RFC 5681, RFC 6582) */
+	uint32_t cwnd;
+	uint32_t ssthresh;
+	uint32_t recover;
+	uint8_t dupacks;
+	bool in_recovery;
+
+	/* RTT (RFC 6298) */
+	uint32_t srtt_us;
+	uint32_t rttvar_us;
+	uint32_t rto_us;
+	bool rtt_valid;
+	bool rtt_timing;          /* without timestamps: one segment timed */
+	uint32_t rtt_seq;
+	uint64_t rtt_start_us;
+
+	/* timers */
+	uint64_t timer[TCP_T_N];
+	uint64_t deadline;        /* min of timer[]: the heap key */
+	uint8_t nrexmit;          /* consecutive retransmissions of snd_una (backoff) */
+	uint8_t npersist;
+	uint64_t rexmit_start_us; /* first retransmission without progress (user timeout) */
+
+	/* options */
+	uint8_t syn_retries;
+	bool nodelay;
+	bool linger0;
+	bool reuseaddr;
+	uint32_t user_timeout_us; /* 0: off */
+
+	int soft_err;             /* last soft ICMP error: reported if we time out */
+	uint32_t retrans;         /* segments retransmitted */
+};
+
+/* Per-context TCP state (ctx->tcp). */
+struct tcp_stack {
+	struct tcb **buckets;     /* 4-tuple hash table, chained */
+	uint32_t bucket_mask;
+	uint32_t n_tcbs;
+	struct tcb *all;          /* every tcb, for dump and fini */
+	uint16_t *port_users;     /* [port host order]: tcbs holding the local port */
+	uint16_t *port_bound;     /* ... of which got it from bind() */
+	uint16_t *port_excl;      /* ... of which hold it without SO_REUSEADDR */
+	struct tcb **heap;        /* timer min-heap on tcb->deadline */
+	uint32_t heap_n, heap_cap;
+	uint64_t isn_key[2];      /* RFC 6528 secret */
+	uint64_t rng;             /* xorshift state: ephemeral port start */
+};
+
+/* The one state transition: logs, publishes to the socket, and keeps the port
+ * table's SO_REUSEADDR accounting (TIME_WAIT does not block a reusing bind). */
+void tcp_set_state(struct dp_ctx *ctx, struct tcb *tcb, uint32_t state);
+const char *tcp_state_name(uint32_t state);
+
+/* Refresh the TCP_INFO-style figures in the shared socket. */
+void tcb_publish_info(struct tcb *tcb);
+
+/* The connection is over: stop timers, leave the table, free the port; the tcb
+ * stays attached (state CLOSED) until the app closes it, or is freed now if the
+ * app already did. */
+void tcb_close(struct dp_ctx *ctx, struct tcb *tcb);
+/* Connection failed or was reset: set error (positive errno, 0 for none) and
+ * SHUNT_SF_RESET, then tcb_close(). */
+void tcb_reset(struct dp_ctx *ctx, struct tcb *tcb, int err);
+/* Give the rings back (dp_sock_pcb_done) and forget the socket. */
+void tcb_detach(struct dp_ctx *ctx, struct tcb *tcb);
+/* Unlink from all tables and free. */
+void tcb_free(struct dp_ctx *ctx, struct tcb *tcb);
+
+#endif /* SHUNT_TCB_H */

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * The TCP interface the rest of the dataplane calls (tcp.h), except tcp_input()
+ * (tcp_in.c) and the timer entry points (tcp_timer.c).
+ *
+ *   tcp_init() -> tables, timer heap, ISN secret
+ *   core/app.c: OPEN -> tcp_open() | BIND -> tcp_bind() -> tcp_port_bind()
+ *     CONNECT -> tcp_connect() -> route_lookup(), tcp_port_connect(), tcp_isn(),
+ *                SYN_SENT, tcp_send_syn(), RTO armed
+ *     SEND -> tcp_app_send() -> tcp_output()      RECVD -> tcp_app_recvd() -> window update
+ *     SHUTDOWN -> FIN queued -> tcp_output()       CLOSE -> tcp_app_close() (FIN or RST)
+ *     SETOPT -> tcp_app_setopt()                   process gone -> tcp_app_abort()
+ *   net/icmp, arp -> tcp_notify_error()
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <shunt/ring.h>
+
+#include "dp.h"
+#include "core/sock.h"
+#include "net/net.h"
+#include "tcp/tcb.h"
+#include "tcp/tcp.h"
+#include "tcp/tcp_isn.h"
+#include "tcp/tcp_out.h"
+#include "tcp/tcp_table.h"
+#include "tcp/tcp_timer.h"
+#include "tcp/tcp_wire.h"
+
+#define TCP_BUCKETS   16384 /* power of two */
+#define TCP_HEAP_INIT 1024
+#define TCP_SYNCNT_MAX 127  /* Linux MAX_TCP_SYNCNT */
+
+int tcp_init(struct dp_ctx *ctx)
+{
+	struct tcp_stack *ts = calloc(1, sizeof(*ts));
+	int rc;
+
+	if (ts == NULL)
+		return -ENOMEM;
+	rc = tcp_isn_init(ts);
+	if (rc == 0)
+		rc = tcp_table_init(ts, TCP_BUCKETS);
+	if (rc == 0)
+		rc = tcp_timer_init(ts, TCP_HEAP_INIT);
+	if (rc != 0) {
+		tcp_table_fini(ts);
+		free(ts);
+		return rc;
+	}
+	ctx->tcp = ts;
+	return 0;
+}
+
+static bool synchronized_state(uint32_t st)
+{
+	return st >= SHUNT_SS_SYN_RECEIVED && st != SHUNT_SS_TIME_WAIT;
+}
+
+void tcp_fini(struct dp_ctx *ctx)
+{
+	struct tcp_stack *ts = ctx->tcp;
+
+	if (ts == NULL)
+		return;
+	while (ts->all != NULL) {
+		if (synchronized_state(ts->all->state))
+			tcp_send_rst(ctx, ts->all);
+		tcb_free(ctx, ts->all);
+	}
+	tcp_timer_fini(ts);
+	tcp_table_fini(ts);
+	free(ts);
+	ctx->tcp = NULL;
+}
+
+/* The sequence-space state a (re)connect starts from. */
+static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint32_t rx = tcb->s->rx_size;
+	uint8_t ws = 0;
+
+	/* RFC 7323 2.3: the smallest shift that lets the window cover the ring */
+	while (ws < TCP_WS_MAX && (rx >> ws) > 0xffff)
+		ws++;
+	tcb->rcv_ws = ws;
+	tcb->snd_ws = 0;
+	tcb->ws_ok = tcb->ts_ok = false;
+	tcb->ts_recent = 0;
+	tcb->rcv_mss = (uint16_t)((ctx->mtu ? ctx->mtu : 1500) - 40);
+	tcb->mss = TCP_MSS_DEFAULT;
+	tcb->snd_wnd = tcb->snd_wnd_max = 0;
+	tcb->fin_queued = tcb->fin_sent = false;
+	tcb->n_ooo = 0;
+	tcb->rx_fin_ooo = false;
+	tcb->rcv_unacked = 0;
+	tcb->ack_now = false;
+	tcb->cwnd = 0;
+	tcb->ssthresh = UINT32_MAX / 2;
+	tcb->dupacks = 0;
+	tcb->in_recovery = false;
+	tcb->srtt_us = tcb->rttvar_us = 0;
+	tcb->rto_us = TCP_RTO_INIT_US;
+	tcb->rtt_valid = tcb->rtt_timing = false;
+	tcb->nrexmit = tcb->npersist = 0;
+	tcb->rexmit_start_us = 0;
+	tcb->soft_err = 0;
+}
+
+int tcp_open(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	struct tcp_stack *ts = ctx->tcp;
+	struct tcb *tcb;
+	int i;
+
+	if (s->pcb != NULL)
+		return -EINVAL;
+	tcb = calloc(1, sizeof(*tcb));
+	if (tcb == NULL)
+		return -ENOMEM;
+	tcb->s = s;
+	tcb->heap_idx = UINT32_MAX;
+	for (i = 0; i < TCP_T_N; i++)
+		tcb->timer[i] = TCP_NO_TIMER;
+	tcb->deadline = TCP_NO_TIMER;
+	tcb->state = SHUNT_SS_CLOSED;
+	tcb->syn_retries = (uint8_t)(ctx->conf != NULL ? ctx->conf->syn_retries : 6);
+	tcb_reset_vars(ctx, tcb);
+	tcb->lnext = ts->all;
+	if (ts->all)
+		ts->all->lprev = tcb;
+	ts->all = tcb;
+	ts->n_tcbs++;
+	s->pcb = tcb;
+	dp_sock_set_state(ctx, s, SHUNT_SS_CLOSED);
+	return 0;
+}
+
+int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be)
+{
+	struct tcb *tcb = s->pcb;
+	int rc;
+
+	if (tcb == NULL || tcb->state != SHUNT_SS_CLOSED)
+		return -EINVAL;
+	rc = tcp_port_bind(ctx, tcb, addr_be, port_be);
+	if (rc == 0)
+		dp_sock_set_local(s, addr_be, tcb->lport_be);
+	return rc;
+}
+
+int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t dport_be)
+{
+	struct tcb *tcb = s->pcb;
+	uint32_t nexthop;
+	int rc;
+
+	if (tcb == NULL)
+		return -EINVAL;
+	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->state == SHUNT_SS_SYN_RECEIVED)
+		return -EALREADY;
+	if (tcb->state != SHUNT_SS_CLOSED)
+		return -EISCONN;
+	rc = route_lookup(ctx, dst_be, &nexthop);
+	if (rc != 0)
+		return rc;
+	tcb_reset_vars(ctx, tcb);
+	rc = tcp_port_connect(ctx, tcb, dst_be, dport_be);
+	if (rc != 0)
+		return rc;
+	tcb->iss = tcp_isn(ctx->tcp, tcb->laddr_be, tcb->lport_be, dst_be, dport_be, ctx->now_us);
+	tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->iss;
+	tcb->rtt_start_us = ctx->now_us;
+	dp_sock_set_local(s, tcb->laddr_be, tcb->lport_be);
+	dp_sock_set_remote(s, dst_be, dport_be);
+	dp_sock_set_flags(ctx, s, 0, SHUNT_SF_RESET | SHUNT_SF_RX_EOF | SHUNT_SF_TX_SHUT);
+	ctx->tcp_stats.tcp_conn_attempt++;
+	tcp_set_state(ctx, tcb, SHUNT_SS_SYN_SENT);
+	tcp_send_syn(ctx, tcb);
+	tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, TCP_RTO_INIT_US);
+	tcb_publish_info(tcb);
+	return 0;
+}
+
+/* The app wrote an impossible index: counted, the connection is reset. */
+static bool app_broke(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	if (tcb->s == NULL || !tcb->s->broken)
+		return false;
+	ctx->tcp_stats.tcp_app_broken++;
+	if (synchronized_state(tcb->state))
+		tcp_send_rst(ctx, tcb);
+	tcb_reset(ctx, tcb, ECONNRESET);
+	return true;
+}
+
+void tcp_app_send(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	struct tcb *tcb = s->pcb;
+
+	if (tcb == NULL)
+		return;
+	(void)dp_sock_tx_queued(s); /* validates tx_prod */
+	if (app_broke(ctx, tcb))
+		return;
+	tcp_output(ctx, tcb);
+}
+
+void tcp_app_recvd(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	struct tcb *tcb = s->pcb;
+	uint32_t old_wnd, new_wnd, grow, thresh;
+
+	if (tcb == NULL)
+		return;
+	new_wnd = tcp_rcv_window(tcb); /* validates rx_cons */
+	if (app_broke(ctx, tcb))
+		return;
+	if (tcb->state != SHUNT_SS_ESTABLISHED && tcb->state != SHUNT_SS_FIN_WAIT_1 &&
+	    tcb->state != SHUNT_SS_FIN_WAIT_2)
+		return;
+	/* receiver SWS avoidance: announce a window that grew by a useful amount, or
+	 * that reopened from below one MSS */
+	old_wnd = SEQ_GT(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+	grow = new_wnd > old_wnd ? new_wnd - old_wnd : 0;
+	thresh = s->rx_size / 2 < 2u * tcb->rcv_mss ? s->rx_size / 2 : 2u * tcb->rcv_mss;
+	if (grow >= thresh || (old_wnd < tcb->rcv_mss && new_wnd >= tcb->rcv_mss))
+		tcp_send_ack(ctx, tcb);
+}
+
+/* Queue our FIN after what the app has written (ESTABLISHED / CLOSE_WAIT). */
+static void queue_fin(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	if (tcb->fin_queued)
+		return;
+	tcb->fin_seq = tcb->snd_una + dp_sock_tx_queued(tcb->s);
+	tcb->fin_queued = true;
+	dp_sock_set_flags(ctx, tcb->s, SHUNT_SF_TX_SHUT, 0);
+	if (tcb->state == SHUNT_SS_ESTABLISHED)
+		tcp_set_state(ctx, tcb, SHUNT_SS_FIN_WAIT_1);
+	else if (tcb->state == SHUNT_SS_CLOSE_WAIT)
+		tcp_set_state(ctx, tcb, SHUNT_SS_LAST_ACK);
+	tcp_output(ctx, tcb);
+}
+
+int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how)
+{
+	struct tcb *tcb = s->pcb;
+
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return -EINVAL;
+	if (tcb == NULL || tcb->state == SHUNT_SS_CLOSED)
+		return -ENOTCONN;
+	if (how == SHUT_RD)
+		return 0; /* Linux: reads return 0 once drained; the shim does that */
+	switch (tcb->state) {
+	case SHUNT_SS_SYN_SENT:
+	case SHUNT_SS_SYN_RECEIVED:
+		/* Linux tcp_shutdown() -> tcp_close_state(): the attempt is dropped */
+		dp_sock_set_flags(ctx, s, SHUNT_SF_TX_SHUT, 0);
+		tcb_close(ctx, tcb);
+		return 0;
+	case SHUNT_SS_ESTABLISHED:
+	case SHUNT_SS_CLOSE_WAIT:
+		queue_fin(ctx, tcb);
+		return 0;
+	default:
+		return 0; /* FIN already queued */
+	}
+}
+
+void tcp_app_close(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	struct tcb *tcb = s->pcb;
+	bool unread;
+
+	s->app_closed = true;
+	if (tcb == NULL) {
+		dp_sock_pcb_done(ctx, s); /* nothing of ours: the slot can go */
+		return;
+	}
+	/* acquire on rx_cons: only compared, never used as an index */
+	unread = SHUNT_LOAD_ACQ(&s->sh->rx_cons) != s->rx_prod;
+	switch (tcb->state) {
+	case SHUNT_SS_CLOSED:
+		tcb_free(ctx, tcb);
+		return;
+	case SHUNT_SS_SYN_SENT:
+	case SHUNT_SS_SYN_RECEIVED:
+		tcb_close(ctx, tcb); /* Linux sends nothing for an unanswered SYN */
+		return;
+	case SHUNT_SS_TIME_WAIT:
+		tcb_detach(ctx, tcb);
+		return;
+	default:
+		break;
+	}
+	if (tcb->linger0 || unread) {
+		/* RFC 2525 2.17 / Linux tcp_close(): data the app never read, or
+		 * SO_LINGER 0, abort with RST */
+		tcp_send_rst(ctx, tcb);
+		ctx->tcp_stats.tcp_conn_reset++;
+		tcb_reset(ctx, tcb, 0);
+		return;
+	}
+	switch (tcb->state) {
+	case SHUNT_SS_ESTABLISHED:
+	case SHUNT_SS_CLOSE_WAIT:
+		queue_fin(ctx, tcb);
+		break;
+	case SHUNT_SS_FIN_WAIT_2:
+		/* orphaned: Linux gives the peer tcp_fin_timeout to finish */
+		tcp_timer_arm(ctx, tcb, TCP_T_WAIT, TCP_FIN_TIMEOUT_US);
+		break;
+	default:
+		break; /* FIN_WAIT_1, CLOSING, LAST_ACK: our FIN is on its way */
+	}
+}
+
+int tcp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t value)
+{
+	struct tcb *tcb = s->pcb;
+
+	if (tcb == NULL)
+		return -EINVAL;
+	switch (opt) {
+	case SHUNT_OPT_NODELAY:
+		tcb->nodelay = value != 0;
+		if (tcb->nodelay)
+			tcp_output(ctx, tcb); /* Linux pushes what Nagle held back */
+		return 0;
+	case SHUNT_OPT_SYNCNT:
+		if (value < 1 || value > TCP_SYNCNT_MAX)
+			return -EINVAL;
+		tcb->syn_retries = (uint8_t)value;
+		return 0;
+	case SHUNT_OPT_USER_TIMEOUT:
+		if (value > INT32_MAX)
+			return -EINVAL;
+		tcb->user_timeout_us = value * 1000 > UINT32_MAX ? UINT32_MAX :
+				       (uint32_t)(value * 1000);
+		return 0;
+	case SHUNT_OPT_RCVBUF:
+		/* bounded by the ring; at least two MSS so a window can open */
+		s->rcvbuf = value > s->rx_size ? s->rx_size :
+			    value < 2u * tcb->rcv_mss ? 2u * tcb->rcv_mss : (uint32_t)value;
+		return 0;
+	case SHUNT_OPT_SNDBUF:
+		s->sndbuf = value > s->tx_size ? s->tx_size : (uint32_t)value;
+		return 0;
+	case SHUNT_OPT_LINGER0:
+		tcb->linger0 = value != 0;
+		return 0;
+	case SHUNT_OPT_REUSEADDR:
+		if (tcb->port_held)
+			return 0; /* Linux accepts it; it matters for the next bind only */
+		tcb->reuseaddr = value != 0;
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+void tcp_app_abort(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	struct tcb *tcb = s->pcb;
+
+	if (tcb == NULL)
+		return;
+	if (synchronized_state(tcb->state)) {
+		tcp_send_rst(ctx, tcb);
+		ctx->tcp_stats.tcp_conn_reset++;
+	}
+	tcb_free(ctx, tcb);
+}
+
+void tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int err,
+		      bool from_icmp)
+{
+	uint32_t ihl, src, dst, seq;
+	uint16_t sport, dport;
+	struct tcb *tcb;
+
+	(void)from_icmp; /* Linux maps ARP failures to the same path as ICMP */
+	if (len < 20 || (ip[0] >> 4) != 4)
+		goto ignore;
+	ihl = (uint32_t)(ip[0] & 0xf) * 4;
+	if (ihl < 20 || len < ihl + 8) /* RFC 792: 8 bytes of L4 header quoted */
+		goto ignore;
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	memcpy(&sport, ip + ihl, 2);
+	memcpy(&dport, ip + ihl + 2, 2);
+	seq = (uint32_t)ip[ihl + 4] << 24 | (uint32_t)ip[ihl + 5] << 16 |
+	      (uint32_t)ip[ihl + 6] << 8 | ip[ihl + 7];
+	/* our packet: we were the source */
+	tcb = tcp_table_lookup(ctx->tcp, src, sport, dst, dport);
+	if (tcb == NULL)
+		goto ignore;
+	/* RFC 5927 4.1: the quoted sequence number must be one we sent and is unacked */
+	if (SEQ_LT(seq, tcb->snd_una) || SEQ_GEQ(seq, tcb->snd_max))
+		goto ignore;
+	ctx->tcp_stats.tcp_icmp_err++;
+	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->state == SHUNT_SS_SYN_RECEIVED) {
+		/* Linux tcp_v4_err(): the connect fails at once */
+		ctx->tcp_stats.tcp_conn_refused += err == ECONNREFUSED;
+		tcb_reset(ctx, tcb, err);
+		return;
+	}
+	/* synchronized: soft error (RFC 1122 4.2.3.9), reported only if we time out */
+	tcb->soft_err = err;
+	return;
+ignore:
+	ctx->tcp_stats.tcp_icmp_ignored++;
+}
+
+void tcp_dump(struct dp_ctx *ctx, FILE *f)
+{
+	const struct tcp_stats *s = &ctx->tcp_stats;
+	const struct tcb *t;
+	const uint8_t *l, *r;
+
+	fprintf(f, "tcp:\n");
+	TCP_STATS(DP_STAT_PRINT)
+	if (ctx->tcp == NULL)
+		return;
+	for (t = ctx->tcp->all; t != NULL; t = t->lnext) {
+		l = (const uint8_t *)&t->laddr_be;
+		r = (const uint8_t *)&t->raddr_be;
+		fprintf(f, "  %u.%u.%u.%u:%u -> %u.%u.%u.%u:%u %s snd una=%u nxt=%u max=%u "
+			"wnd=%u cwnd=%u ssthresh=%u rcv nxt=%u adv=%u ooo=%u srtt=%uus rto=%uus "
+			"retrans=%u%s\n",
+			l[0], l[1], l[2], l[3], (unsigned)__builtin_bswap16(t->lport_be),
+			r[0], r[1], r[2], r[3], (unsigned)__builtin_bswap16(t->rport_be),
+			tcp_state_name(t->state), t->snd_una - t->iss, t->snd_nxt - t->iss,
+			t->snd_max - t->iss, t->snd_wnd, t->cwnd, t->ssthresh,
+			t->rcv_nxt - t->irs, t->rcv_adv - t->irs, t->n_ooo, t->srtt_us, t->rto_us,
+			t->retrans, t->s == NULL ? " (detached)" : "");
+	}
+}

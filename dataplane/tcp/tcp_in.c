@@ -1,0 +1,662 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * TCP input: RFC 9293 3.10.7 "SEGMENT ARRIVES", step by step, plus a fast path.
+ *
+ *   tcp_input() -> tcp_input_bytes() -> parse -> lookup -> tcp_segment_arrives()
+ *     SYN_SENT      -> syn_sent()         (3.10.7.3)
+ *     ESTABLISHED, in-order, no flags but ACK -> fast path: steps 1-4 skipped
+ *     other states  -> synchronized()     (3.10.7.4 first..eighth)
+ *                        -> check_seq() -> RST -> SYN -> ack_step()/process_ack()
+ *                        -> receive_data() -> receive_fin() -> tcp_output()
+ *
+ * A tcb can be freed inside (reset, LAST_ACK done): every path returns right after
+ * tcb_close()/tcb_reset().
+ */
+#include <errno.h>
+
+#include <rte_mbuf.h>
+
+#include "dp.h"
+#include "core/sock.h"
+#include "tcp/tcb.h"
+#include "tcp/tcp.h"
+#include "tcp/tcp_in.h"
+#include "tcp/tcp_out.h"
+#include "tcp/tcp_table.h"
+#include "tcp/tcp_timer.h"
+#include "tcp/tcp_wire.h"
+
+static inline uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint32_t ms_now(const struct dp_ctx *ctx)
+{
+	return (uint32_t)(ctx->now_us / 1000);
+}
+
+/* Effective send MSS: the peer's MSS (536 if absent) within our MTU, less the
+ * timestamp option every segment will carry. */
+static uint16_t eff_mss(const struct dp_ctx *ctx, const struct tcb *tcb, uint16_t peer_mss)
+{
+	uint32_t mtu_mss = (ctx->mtu ? ctx->mtu : 1500) - 40;
+	uint32_t m = min_u32(peer_mss ? peer_mss : TCP_MSS_DEFAULT, mtu_mss);
+
+	if (tcb->ts_ok)
+		m -= 12;
+	return (uint16_t)(m < 64 ? 64 : m);
+}
+
+static void set_established(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	/* RFC 6928 IW: min(10 * MSS, max(2 * MSS, 14600)); RFC 5681 3.1: 1 MSS if the
+	 * SYN was retransmitted */
+	uint32_t iw = min_u32(TCP_IW_SEGS * tcb->mss, 2u * tcb->mss > 14600 ? 2u * tcb->mss : 14600);
+
+	tcb->cwnd = tcb->nrexmit ? tcb->mss : iw;
+	tcb->ssthresh = UINT32_MAX / 2;
+	tcb->nrexmit = 0;
+	tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
+	ctx->tcp_stats.tcp_conn_established++;
+	tcp_set_state(ctx, tcb, SHUNT_SS_ESTABLISHED);
+	tcb_publish_info(tcb);
+}
+
+static void enter_time_wait(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	tcp_set_state(ctx, tcb, SHUNT_SS_TIME_WAIT);
+	tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
+	tcp_timer_stop(ctx, tcb, TCP_T_PERSIST);
+	tcp_timer_arm(ctx, tcb, TCP_T_WAIT, TCP_TIMEWAIT_US);
+	/* the rings go back now; the tcb lingers to answer retransmitted FINs */
+	if (tcb->s != NULL && tcb->s->app_closed)
+		tcb_detach(ctx, tcb);
+}
+
+static bool app_closed(const struct tcb *tcb)
+{
+	return tcb->s == NULL || tcb->s->app_closed;
+}
+
+/* ---- ACK processing (fifth step) --------------------------------------------------- */
+
+static void update_window(struct tcb *tcb, const struct tcp_seg *seg)
+{
+	/* RFC 9293 3.10.7.4 fifth: if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
+	 * SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK */
+	if (SEQ_LT(tcb->snd_wl1, seg->seq) ||
+	    (tcb->snd_wl1 == seg->seq && SEQ_LEQ(tcb->snd_wl2, seg->ack))) {
+		tcb->snd_wnd = (uint32_t)seg->wnd << tcb->snd_ws;
+		tcb->snd_wl1 = seg->seq;
+		tcb->snd_wl2 = seg->ack;
+		if (tcb->snd_wnd > tcb->snd_wnd_max)
+			tcb->snd_wnd_max = tcb->snd_wnd;
+	}
+}
+
+/* SND.UNA =< SEG.ACK =< snd_max. Returns true when our FIN is now acknowledged. */
+static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	uint32_t acked = seg->ack - tcb->snd_una, data, old_wnd = tcb->snd_wnd, flight;
+	bool fin_acked = false;
+
+	update_window(tcb, seg);
+	if (old_wnd == 0 && tcb->snd_wnd != 0 && tcp_timer_armed(tcb, TCP_T_PERSIST)) {
+		tcp_timer_stop(ctx, tcb, TCP_T_PERSIST); /* window reopened */
+		tcb->npersist = 0;
+	}
+
+	if (acked == 0) {
+		/* RFC 5681 2: a duplicate ACK acks nothing new, carries no data, SYN or FIN,
+		 * leaves the window alone, and comes while data is outstanding */
+		if (seg->len == 0 && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
+		    tcb->snd_una != tcb->snd_max && tcb->snd_wnd == old_wnd) {
+			ctx->tcp_stats.tcp_dup_ack_rx++;
+			tcb->dupacks++;
+			if (tcb->dupacks == 3 && !tcb->in_recovery) {
+				/* RFC 6582 3.2 step 2-4: fast retransmit, enter fast recovery */
+				flight = tcb->snd_max - tcb->snd_una;
+				tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
+				tcb->recover = tcb->snd_max;
+				tcb->in_recovery = true;
+				ctx->tcp_stats.tcp_fast_rexmit++;
+				tcp_retransmit_head(ctx, tcb);
+				tcb->cwnd = tcb->ssthresh + 3u * tcb->mss;
+			} else if (tcb->dupacks > 3 && tcb->in_recovery) {
+				tcb->cwnd += tcb->mss; /* step 5: inflate for each segment that left */
+			}
+			tcb_publish_info(tcb);
+		}
+		return false;
+	}
+
+	/* RTT: timestamps (RFC 7323 4.1, valid even for retransmissions) or the one
+	 * timed segment (RFC 6298 3, Karn) */
+	if (tcb->ts_ok && seg->has_ts && seg->tsecr != 0 && ms_now(ctx) - seg->tsecr < 0x7fffffff)
+		tcp_rtt_sample(tcb, (ms_now(ctx) - seg->tsecr) * 1000u);
+	else if (tcb->rtt_timing && SEQ_GT(seg->ack, tcb->rtt_seq))
+		tcp_rtt_sample(tcb, (uint32_t)(ctx->now_us - tcb->rtt_start_us));
+	if (tcb->rtt_timing && SEQ_GT(seg->ack, tcb->rtt_seq))
+		tcb->rtt_timing = false;
+
+	/* what the ack covers: SYN, data, FIN; only data lives in the tx ring */
+	data = acked;
+	if (tcb->snd_una == tcb->iss)
+		data--; /* our SYN */
+	if (tcb->fin_sent && SEQ_GT(seg->ack, tcb->fin_seq)) {
+		data--;
+		fin_acked = true;
+	}
+	if (tcb->s != NULL && data)
+		dp_sock_tx_release(ctx, tcb->s, data);
+	tcb->snd_una = seg->ack;
+	if (SEQ_LT(tcb->snd_nxt, tcb->snd_una))
+		tcb->snd_nxt = tcb->snd_una;
+	tcb->nrexmit = 0;
+	tcb->rexmit_start_us = 0;
+
+	/* RFC 6298 5.2/5.3: stop the RTO when all is acked, else restart it */
+	if (tcb->snd_una == tcb->snd_max)
+		tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
+	else
+		tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, tcb->rto_us);
+
+	if (tcb->in_recovery) {
+		if (SEQ_GEQ(seg->ack, tcb->recover)) {
+			/* RFC 6582 3.2 step 6, full ACK: min(ssthresh, FlightSize + SMSS) */
+			flight = tcb->snd_max - tcb->snd_una;
+			tcb->cwnd = min_u32(tcb->ssthresh, flight + tcb->mss);
+			tcb->in_recovery = false;
+			tcb->dupacks = 0;
+		} else {
+			/* partial ACK: retransmit the next hole, deflate by what was acked,
+			 * add back one SMSS */
+			tcp_retransmit_head(ctx, tcb);
+			tcb->cwnd = tcb->cwnd > acked ? tcb->cwnd - acked : 0;
+			tcb->cwnd += tcb->mss;
+		}
+	} else {
+		tcb->dupacks = 0;
+		if (tcb->cwnd < tcb->ssthresh)
+			tcb->cwnd += min_u32(acked, tcb->mss); /* slow start (RFC 5681 3.1) */
+		else
+			tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) ?: 1;
+	}
+	tcb_publish_info(tcb);
+	return fin_acked;
+}
+
+/* ---- receive (seventh and eighth steps) ------------------------------------------- */
+
+/* Insert [start, end) into the out-of-order list (sorted, merged). false if full. */
+static bool ooo_insert(struct tcb *tcb, uint32_t start, uint32_t end)
+{
+	struct tcp_ooo *o = tcb->ooo;
+	uint8_t i, j, n = tcb->n_ooo;
+
+	for (i = 0; i < n && SEQ_LT(o[i].end, start); i++)
+		;
+	if (i < n && SEQ_LEQ(o[i].start, end)) {
+		/* overlaps or touches run i: widen it, then swallow the runs it reaches */
+		if (SEQ_LT(start, o[i].start))
+			o[i].start = start;
+		if (SEQ_GT(end, o[i].end))
+			o[i].end = end;
+		for (j = i + 1; j < n && SEQ_LEQ(o[j].start, o[i].end); j++)
+			if (SEQ_GT(o[j].end, o[i].end))
+				o[i].end = o[j].end;
+		if (j > i + 1) {
+			uint8_t gone = j - i - 1;
+
+			for (; j < n; j++)
+				o[j - gone] = o[j];
+			tcb->n_ooo = n - gone;
+		}
+		return true;
+	}
+	if (n == TCP_OOO_MAX)
+		return false;
+	for (j = n; j > i; j--)
+		o[j] = o[j - 1];
+	o[i].start = start;
+	o[i].end = end;
+	tcb->n_ooo = n + 1;
+	return true;
+}
+
+/* Payload [seq, seq + len), already trimmed to start at or after rcv_nxt and to
+ * end inside the window. Returns the bytes accepted. */
+static uint32_t receive_data(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq,
+			     const uint8_t *data, uint32_t len)
+{
+	struct dp_sock *s = tcb->s;
+	uint32_t off = seq - tcb->rcv_nxt, space, before;
+	bool filled = false;
+
+	if (s == NULL || len == 0)
+		return 0;
+	space = dp_sock_rx_space(s);
+	if (off >= space) {
+		ctx->tcp_stats.tcp_drop_rx_full++;
+		tcb->ack_now = true;
+		return 0;
+	}
+	if (len > space - off) {
+		ctx->tcp_stats.tcp_drop_rx_full++;
+		len = space - off;
+	}
+	if (off != 0) {
+		/* out of order: written in place, held until the gap fills; RFC 5681 4.2:
+		 * an immediate (duplicate) ACK tells the sender about the hole */
+		tcb->ack_now = true;
+		if (!ooo_insert(tcb, seq, seq + len)) {
+			ctx->tcp_stats.tcp_drop_ooo_full++;
+			return 0;
+		}
+		ctx->tcp_stats.tcp_ooo_rx++;
+		dp_sock_rx_write(s, off, data, len);
+		return len;
+	}
+	dp_sock_rx_write(s, 0, data, len);
+	before = tcb->rcv_nxt;
+	tcb->rcv_nxt += len;
+	while (tcb->n_ooo && SEQ_LEQ(tcb->ooo[0].start, tcb->rcv_nxt)) {
+		if (SEQ_GT(tcb->ooo[0].end, tcb->rcv_nxt))
+			tcb->rcv_nxt = tcb->ooo[0].end;
+		tcb->n_ooo--;
+		for (uint8_t i = 0; i < tcb->n_ooo; i++)
+			tcb->ooo[i] = tcb->ooo[i + 1];
+		filled = true;
+	}
+	dp_sock_rx_commit(ctx, s, tcb->rcv_nxt - before);
+	tcb->rcv_unacked += len;
+	/* RFC 5681 4.2: ACK at least every second full-sized segment, and at once when
+	 * a gap was filled; otherwise delay (RFC 9293 3.8.6.3, Linux 40 ms) */
+	if (filled || tcb->rcv_unacked >= 2u * (tcb->rcv_mss - (tcb->ts_ok ? 12u : 0u)))
+		tcb->ack_now = true;
+	else if (!tcp_timer_armed(tcb, TCP_T_DACK))
+		tcp_timer_arm(ctx, tcb, TCP_T_DACK, TCP_DACK_US);
+	return len;
+}
+
+/* The peer's FIN, in order (its sequence number is rcv_nxt). */
+static void receive_fin(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	tcb->rcv_nxt++;
+	tcb->rx_fin_ooo = false;
+	tcb->ack_now = true;
+	if (tcb->s != NULL)
+		dp_sock_set_flags(ctx, tcb->s, SHUNT_SF_RX_EOF, 0);
+	switch (tcb->state) {
+	case SHUNT_SS_SYN_RECEIVED:
+	case SHUNT_SS_ESTABLISHED:
+		/* Enter the CLOSE-WAIT state. */
+		tcp_set_state(ctx, tcb, SHUNT_SS_CLOSE_WAIT);
+		break;
+	case SHUNT_SS_FIN_WAIT_1:
+		/* If our FIN has been ACKed, TIME-WAIT (handled: we would be in
+		 * FIN-WAIT-2); otherwise enter CLOSING. */
+		tcp_set_state(ctx, tcb, SHUNT_SS_CLOSING);
+		break;
+	case SHUNT_SS_FIN_WAIT_2:
+		/* Enter TIME-WAIT, start the time-wait timer, turn off the others. */
+		tcp_timer_stop(ctx, tcb, TCP_T_WAIT);
+		enter_time_wait(ctx, tcb);
+		break;
+	default:
+		/* CLOSE-WAIT, CLOSING, LAST-ACK: remain; TIME-WAIT: restart 2 MSL */
+		if (tcb->state == SHUNT_SS_TIME_WAIT)
+			tcp_timer_arm(ctx, tcb, TCP_T_WAIT, TCP_TIMEWAIT_US);
+		break;
+	}
+}
+
+/* Seventh and eighth steps for a segment trimmed to the window. */
+static void text_and_fin(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, const uint8_t *data,
+			 uint32_t len, bool fin)
+{
+	uint32_t got = 0;
+
+	switch (tcb->state) {
+	case SHUNT_SS_ESTABLISHED:
+	case SHUNT_SS_FIN_WAIT_1:
+	case SHUNT_SS_FIN_WAIT_2:
+		/* seventh: deliver segment text to the receive buffer */
+		got = receive_data(ctx, tcb, seq, data, len);
+		break;
+	default:
+		/* CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: a FIN has been received,
+		 * ignore the text */
+		break;
+	}
+	if (!fin || got != len)
+		return; /* a FIN behind bytes we could not take waits for retransmission */
+	if (seq + len == tcb->rcv_nxt) {
+		receive_fin(ctx, tcb);
+	} else if (SEQ_GT(seq + len, tcb->rcv_nxt)) {
+		tcb->rx_fin_ooo = true;
+		tcb->rx_fin_seq = seq + len;
+	}
+}
+
+/* ---- SYN-SENT (3.10.7.3) ------------------------------------------------------------ */
+
+static void syn_sent(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg,
+		     uint32_t src_be, uint32_t dst_be)
+{
+	/* first: if ACK and SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless
+	 * RST) and discard */
+	if ((seg->flags & TCP_ACK) &&
+	    (SEQ_LEQ(seg->ack, tcb->iss) || SEQ_GT(seg->ack, tcb->snd_max))) {
+		ctx->tcp_stats.tcp_drop_bad_ack++;
+		tcp_reply_rst(ctx, src_be, dst_be, seg);
+		return;
+	}
+	/* second: RST with an acceptable ACK: "error: connection reset", CLOSED;
+	 * without ACK: drop */
+	if (seg->flags & TCP_RST) {
+		ctx->tcp_stats.tcp_rst_rx++;
+		if (!(seg->flags & TCP_ACK))
+			return;
+		ctx->tcp_stats.tcp_conn_refused++;
+		tcb_reset(ctx, tcb, ECONNREFUSED);
+		return;
+	}
+	/* fourth: SYN */
+	if (!(seg->flags & TCP_SYN)) {
+		ctx->tcp_stats.tcp_drop_bad_state++; /* fifth: neither SYN nor RST: drop */
+		return;
+	}
+	tcb->irs = seg->seq;
+	tcb->rcv_nxt = seg->seq + 1;
+	tcb->rcv_adv = tcb->rcv_nxt;
+	/* options: each one only if both sides offered it (RFC 7323 1.3, 2.2) */
+	if (seg->has_ws) {
+		tcb->ws_ok = true;
+		tcb->snd_ws = seg->ws;
+	} else {
+		tcb->rcv_ws = 0;
+	}
+	if (seg->has_ts) {
+		tcb->ts_ok = true;
+		tcb->ts_recent = seg->tsval;
+	}
+	tcb->mss = eff_mss(ctx, tcb, seg->mss);
+
+	if (!(seg->flags & TCP_ACK)) {
+		/* simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
+		tcp_set_state(ctx, tcb, SHUNT_SS_SYN_RECEIVED);
+		tcp_send_syn(ctx, tcb);
+		return;
+	}
+	/* SND.UNA <- SEG.ACK; SND.UNA > ISS: our SYN is acked, ESTABLISHED, send ACK.
+	 * The SYN-ACK's window is never scaled (RFC 7323 2.2). */
+	tcb->snd_una = seg->ack;
+	tcb->snd_wnd = seg->wnd;
+	tcb->snd_wnd_max = seg->wnd;
+	tcb->snd_wl1 = seg->seq;
+	tcb->snd_wl2 = seg->ack;
+	if (tcb->ts_ok && seg->tsecr != 0)
+		tcp_rtt_sample(tcb, (ms_now(ctx) - seg->tsecr) * 1000u);
+	else if (tcb->nrexmit == 0)
+		tcp_rtt_sample(tcb, (uint32_t)(ctx->now_us - tcb->rtt_start_us));
+	else
+		tcb->rto_us = 3 * TCP_RTO_INIT_US; /* RFC 6298 5.7: SYN lost, no sample */
+	tcb->rtt_timing = false;
+	set_established(ctx, tcb);
+	tcb->ack_now = true;
+	/* sixth..eighth: data or FIN on the SYN-ACK */
+	text_and_fin(ctx, tcb, seg->seq + 1, seg->data, seg->len, seg->flags & TCP_FIN);
+	tcp_output(ctx, tcb);
+}
+
+/* ---- synchronized states (3.10.7.4) ------------------------------------------------- */
+
+/* first: sequence number acceptability (the four-case table). */
+static bool seq_acceptable(const struct tcb *tcb, uint32_t seq, uint32_t seg_len)
+{
+	uint32_t wnd = SEQ_GT(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+	uint32_t end = tcb->rcv_nxt + wnd;
+
+	if (seg_len == 0 && wnd == 0)
+		return seq == tcb->rcv_nxt;
+	if (seg_len == 0)
+		return SEQ_LEQ(tcb->rcv_nxt, seq) && SEQ_LT(seq, end);
+	if (wnd == 0)
+		return false;
+	return (SEQ_LEQ(tcb->rcv_nxt, seq) && SEQ_LT(seq, end)) ||
+	       (SEQ_LEQ(tcb->rcv_nxt, seq + seg_len - 1) && SEQ_LT(seq + seg_len - 1, end));
+}
+
+static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	uint32_t seq = seg->seq, len = seg->len, seg_len, wnd, skip;
+	const uint8_t *data = seg->data;
+	bool fin = seg->flags & TCP_FIN;
+	bool fin_acked;
+
+	/* first: check sequence number; PAWS (RFC 7323 5.3) rejects old timestamps */
+	seg_len = len + !!(seg->flags & TCP_SYN) + fin;
+	if (tcb->ts_ok && seg->has_ts && !(seg->flags & TCP_RST) &&
+	    SEQ_LT(seg->tsval, tcb->ts_recent)) {
+		ctx->tcp_stats.tcp_drop_paws++;
+		tcp_send_ack(ctx, tcb);
+		return;
+	}
+	if (!seq_acceptable(tcb, seq, seg_len)) {
+		/* not acceptable: send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (unless RST) */
+		ctx->tcp_stats.tcp_drop_bad_seq++;
+		if (!(seg->flags & TCP_RST)) {
+			if (tcb->state == SHUNT_SS_TIME_WAIT && fin)
+				tcp_timer_arm(ctx, tcb, TCP_T_WAIT, TCP_TIMEWAIT_US);
+			tcp_send_ack(ctx, tcb);
+		}
+		return;
+	}
+	/* trim to the window: bytes before RCV.NXT are duplicates, bytes beyond the
+	 * right edge (and a FIN after them) are not ours yet */
+	if (SEQ_LT(seq, tcb->rcv_nxt)) {
+		skip = tcb->rcv_nxt - seq;
+		if (seg->flags & TCP_SYN)
+			skip--; /* the SYN took a sequence number */
+		skip = min_u32(skip, len);
+		data += skip;
+		len -= skip;
+		seq += skip + !!(seg->flags & TCP_SYN);
+		tcb->ack_now = true; /* a duplicate: the peer may have lost our ACK */
+	}
+	wnd = SEQ_GT(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+	if (SEQ_GT(seq + len, tcb->rcv_nxt + wnd)) {
+		len = tcb->rcv_nxt + wnd - seq;
+		fin = false;
+	}
+	/* RFC 7323 4.3: remember the timestamp of a segment that covers RCV.NXT */
+	if (tcb->ts_ok && seg->has_ts && SEQ_LEQ(seg->seq, tcb->rcv_nxt))
+		tcb->ts_recent = seg->tsval;
+
+	/* second: RST. RFC 5961 3.2: exactly RCV.NXT resets; elsewhere in the window
+	 * only draws a challenge ACK */
+	if (seg->flags & TCP_RST) {
+		ctx->tcp_stats.tcp_rst_rx++;
+		if (seg->seq != tcb->rcv_nxt) {
+			ctx->tcp_stats.tcp_challenge_ack++;
+			tcp_send_ack(ctx, tcb);
+			return;
+		}
+		switch (tcb->state) {
+		case SHUNT_SS_SYN_RECEIVED:
+			/* from an active open: "connection refused" */
+			ctx->tcp_stats.tcp_conn_refused++;
+			tcb_reset(ctx, tcb, ECONNREFUSED);
+			return;
+		case SHUNT_SS_CLOSE_WAIT:
+			/* Linux tcp_reset(): EPIPE once the peer had closed */
+			ctx->tcp_stats.tcp_conn_reset++;
+			tcb_reset(ctx, tcb, EPIPE);
+			return;
+		case SHUNT_SS_TIME_WAIT:
+			tcb_close(ctx, tcb); /* RFC 1337 would ignore it; Linux closes */
+			return;
+		default:
+			/* ESTABLISHED, FIN-WAIT-1/2, CLOSING, LAST-ACK: "connection reset" */
+			ctx->tcp_stats.tcp_conn_reset++;
+			tcb_reset(ctx, tcb, app_closed(tcb) ? 0 : ECONNRESET);
+			return;
+		}
+	}
+	/* fourth: SYN in a synchronized state: RFC 5961 4.2 challenge ACK */
+	if (seg->flags & TCP_SYN) {
+		ctx->tcp_stats.tcp_challenge_ack++;
+		tcp_send_ack(ctx, tcb);
+		return;
+	}
+	/* fifth: ACK off: drop */
+	if (!(seg->flags & TCP_ACK)) {
+		ctx->tcp_stats.tcp_drop_no_ack++;
+		return;
+	}
+	if (tcb->state == SHUNT_SS_SYN_RECEIVED) {
+		/* SND.UNA < SEG.ACK =< SND.NXT: ESTABLISHED and go on; else
+		 * <SEQ=SEG.ACK><CTL=RST> */
+		if (SEQ_LEQ(seg->ack, tcb->snd_una) || SEQ_GT(seg->ack, tcb->snd_max)) {
+			ctx->tcp_stats.tcp_drop_bad_ack++;
+			tcp_reply_rst(ctx, tcb->raddr_be, tcb->laddr_be, seg);
+			return;
+		}
+		set_established(ctx, tcb);
+		tcb->snd_wl1 = seg->seq - 1; /* take this segment's window */
+	}
+	/* SEG.ACK > SND.NXT: acks something not yet sent: send an ACK, drop */
+	if (SEQ_GT(seg->ack, tcb->snd_max)) {
+		ctx->tcp_stats.tcp_drop_bad_ack++;
+		tcp_send_ack(ctx, tcb);
+		return;
+	}
+	/* SEG.ACK < SND.UNA: a duplicate, ignored (the text is still processed) */
+	fin_acked = false;
+	if (SEQ_GEQ(seg->ack, tcb->snd_una))
+		fin_acked = process_ack(ctx, tcb, seg);
+	switch (tcb->state) {
+	case SHUNT_SS_FIN_WAIT_1:
+		/* if our FIN is now acknowledged, enter FIN-WAIT-2 */
+		if (fin_acked) {
+			tcp_set_state(ctx, tcb, SHUNT_SS_FIN_WAIT_2);
+			tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
+			if (app_closed(tcb))
+				tcp_timer_arm(ctx, tcb, TCP_T_WAIT, TCP_FIN_TIMEOUT_US);
+		}
+		break;
+	case SHUNT_SS_CLOSING:
+		/* if the ACK acknowledges our FIN, enter TIME-WAIT */
+		if (fin_acked)
+			enter_time_wait(ctx, tcb);
+		break;
+	case SHUNT_SS_LAST_ACK:
+		/* if our FIN is now acknowledged, delete the TCB, enter CLOSED */
+		if (fin_acked) {
+			tcb_close(ctx, tcb);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	/* A closed socket cannot read: new data in FIN-WAIT-1/2 resets (Linux
+	 * tcp_rcv_state_process() with RCV_SHUTDOWN). */
+	if (len > 0 && app_closed(tcb) &&
+	    (tcb->state == SHUNT_SS_FIN_WAIT_1 || tcb->state == SHUNT_SS_FIN_WAIT_2)) {
+		ctx->tcp_stats.tcp_drop_after_close++;
+		tcp_send_rst(ctx, tcb);
+		tcb_reset(ctx, tcb, 0);
+		return;
+	}
+	/* sixth (URG) is ignored; seventh and eighth */
+	text_and_fin(ctx, tcb, seq, data, len, fin);
+	if (tcb->rx_fin_ooo && tcb->rx_fin_seq == tcb->rcv_nxt)
+		receive_fin(ctx, tcb);
+	tcp_output(ctx, tcb);
+}
+
+/* Header prediction: ESTABLISHED, only ACK (and PSH), exactly the next sequence
+ * number, nothing held out of order, an ACK within what we sent, timestamps (if
+ * any) not older than TS.Recent, not in recovery. Steps 1-4 cannot apply, so only
+ * ACK and data processing run. Anything else takes synchronized(). */
+static bool fast_path(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	uint32_t wnd;
+
+	if (tcb->state != SHUNT_SS_ESTABLISHED ||
+	    (seg->flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG | TCP_ACK)) != TCP_ACK ||
+	    seg->seq != tcb->rcv_nxt || tcb->n_ooo != 0 || tcb->in_recovery ||
+	    SEQ_LT(seg->ack, tcb->snd_una) || SEQ_GT(seg->ack, tcb->snd_max))
+		return false;
+	if (tcb->ts_ok && (!seg->has_ts || SEQ_LT(seg->tsval, tcb->ts_recent)))
+		return false;
+	wnd = SEQ_GT(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+	if (seg->len > wnd)
+		return false;
+	ctx->tcp_stats.tcp_rx_fastpath++;
+	if (tcb->ts_ok)
+		tcb->ts_recent = seg->tsval;
+	process_ack(ctx, tcb, seg);
+	if (seg->len)
+		receive_data(ctx, tcb, seg->seq, seg->data, seg->len);
+	tcp_output(ctx, tcb);
+	return true;
+}
+
+void tcp_segment_arrives(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	switch (tcb->state) {
+	case SHUNT_SS_SYN_SENT:
+		syn_sent(ctx, tcb, seg, tcb->raddr_be, tcb->laddr_be);
+		return;
+	case SHUNT_SS_CLOSED:
+	case SHUNT_SS_LISTEN:
+	case SHUNT_SS_FREE:
+		/* not reachable through the table; answer as for no connection */
+		ctx->tcp_stats.tcp_drop_bad_state++;
+		tcp_reply_rst(ctx, tcb->raddr_be, tcb->laddr_be, seg);
+		return;
+	default:
+		if (!fast_path(ctx, tcb, seg))
+			synchronized(ctx, tcb, seg);
+		return;
+	}
+}
+
+void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
+		     uint32_t dst_be)
+{
+	struct tcp_seg seg;
+	struct tcb *tcb;
+	int rc;
+
+	ctx->tcp_stats.tcp_rx++;
+	rc = tcp_wire_parse(buf, len, &seg);
+	if (rc == -EMSGSIZE) {
+		ctx->tcp_stats.tcp_drop_short++;
+		return;
+	}
+	if (rc != 0) {
+		ctx->tcp_stats.tcp_drop_bad_off++;
+		return;
+	}
+	tcb = tcp_table_lookup(ctx->tcp, dst_be, seg.dport_be, src_be, seg.sport_be);
+	if (tcb == NULL) {
+		/* CLOSED (no TCB): RFC 9293 3.10.7.1, reset anything but a reset */
+		ctx->tcp_stats.tcp_drop_no_conn++;
+		tcp_reply_rst(ctx, src_be, dst_be, &seg);
+		return;
+	}
+	tcp_segment_arrives(ctx, tcb, &seg);
+}
+
+void tcp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_be)
+{
+	tcp_input_bytes(ctx, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			src_be, dst_be);
+	rte_pktmbuf_free(m);
+}

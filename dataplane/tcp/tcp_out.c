@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * TCP output: what to send and when (see tcp_out.h). tcp_xmit.c builds the packet.
+ *
+ *   tcp_output() -> while data fits min(cwnd, snd_wnd) and Nagle/SWS allow:
+ *                      send_seg(snd_nxt, <= MSS, PSH at the end, FIN piggybacked)
+ *                -> lone FIN after the data -> persist timer if the peer's window
+ *                   is zero -> pure ACK if one is still owed
+ *   send_seg() -> fill_hdr() (ack, window, timestamps) -> emit() -> tcp_xmit()
+ */
+#include <errno.h>
+
+#include "dp.h"
+#include "core/sock.h"
+#include "tcp/tcb.h"
+#include "tcp/tcp_out.h"
+#include "tcp/tcp_timer.h"
+#include "tcp/tcp_wire.h"
+#include "tcp/tcp_xmit.h"
+
+static inline uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static void emit(struct dp_ctx *ctx, struct tcp_txseg *t)
+{
+	ctx->tcp_stats.tcp_tx++;
+	if (t->h.flags & TCP_RST)
+		ctx->tcp_stats.tcp_rst_tx++;
+	(void)tcp_xmit(ctx, t); /* a lost segment is recovered by the RTO like any loss */
+}
+
+/* The window field for a non-SYN segment. RFC 9293 3.8.6.2.2 (receiver SWS
+ * avoidance): the right edge moves only by at least min(buffer / 2, MSS);
+ * 3.8.6: it never moves left. Updates rcv_adv. */
+static uint16_t wnd_field(struct tcb *tcb)
+{
+	uint32_t space = tcb->s != NULL ? dp_sock_rx_space(tcb->s) : 0;
+	uint32_t edge = tcb->rcv_nxt + space, field, unit = 1u << tcb->rcv_ws;
+	uint32_t thresh;
+
+	if (tcb->s != NULL && SEQ_GT(edge, tcb->rcv_adv)) {
+		thresh = min_u32(tcb->s->rx_size / 2, tcb->rcv_mss);
+		if (edge - tcb->rcv_adv < thresh && SEQ_GT(tcb->rcv_adv, tcb->rcv_nxt))
+			edge = tcb->rcv_adv;
+	}
+	if (SEQ_LT(edge, tcb->rcv_adv))
+		edge = tcb->rcv_adv;
+	field = (edge - tcb->rcv_nxt + unit - 1) >> tcb->rcv_ws; /* round up: never shrink */
+	if (field > 0xffff)
+		field = 0xffff;
+	if (SEQ_GT(tcb->rcv_nxt + (field << tcb->rcv_ws), tcb->rcv_adv))
+		tcb->rcv_adv = tcb->rcv_nxt + (field << tcb->rcv_ws);
+	return (uint16_t)field;
+}
+
+uint32_t tcp_rcv_window(struct tcb *tcb)
+{
+	uint32_t space = tcb->s != NULL ? dp_sock_rx_space(tcb->s) : 0;
+	uint32_t max = 0xffffu << tcb->rcv_ws;
+
+	return space > max ? max : space;
+}
+
+static void fill_hdr(struct dp_ctx *ctx, struct tcb *tcb, struct tcp_txseg *t, uint8_t flags,
+		     uint32_t seq)
+{
+	t->src_be = tcb->laddr_be;
+	t->dst_be = tcb->raddr_be;
+	t->h = (struct tcp_hdr_out){
+		.sport_be = tcb->lport_be,
+		.dport_be = tcb->rport_be,
+		.seq = seq,
+		.ack = (flags & TCP_ACK) ? tcb->rcv_nxt : 0,
+		.flags = flags,
+	};
+	if (flags & TCP_ACK)
+		t->h.wnd = wnd_field(tcb);
+	if (tcb->ts_ok) {
+		/* RFC 7323 3.2: TSval from our ms clock; TSecr echoes TS.Recent */
+		t->h.has_ts = true;
+		t->h.tsval = (uint32_t)(ctx->now_us / 1000);
+		t->h.tsecr = tcb->ts_recent;
+	}
+	t->s = NULL;
+	t->pos = 0;
+	t->len = 0;
+	if (flags & TCP_ACK) {
+		/* every ACK-bearing segment acknowledges all we have */
+		tcb->rcv_unacked = 0;
+		tcb->ack_now = false;
+		if (tcp_timer_armed(tcb, TCP_T_DACK))
+			tcp_timer_stop(ctx, tcb, TCP_T_DACK);
+	}
+}
+
+void tcp_send_syn(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	struct tcp_txseg t;
+	uint8_t flags = TCP_SYN;
+	uint32_t space = tcb->s != NULL ? dp_sock_rx_space(tcb->s) : 0;
+
+	if (tcb->state == SHUNT_SS_SYN_RECEIVED)
+		flags |= TCP_ACK;
+	fill_hdr(ctx, tcb, &t, flags, tcb->iss);
+	/* RFC 7323 2.2: the window in a SYN is never scaled */
+	t.h.wnd = (uint16_t)min_u32(space, 0xffff);
+	if (flags & TCP_ACK)
+		tcb->rcv_adv = tcb->rcv_nxt + t.h.wnd;
+	t.h.mss = tcb->rcv_mss;
+	/* offer in SYN_SENT; answer only what the peer offered in SYN_RECEIVED */
+	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->ws_ok) {
+		t.h.has_ws = true;
+		t.h.ws = tcb->rcv_ws;
+	}
+	if (tcb->state == SHUNT_SS_SYN_SENT) {
+		t.h.has_ts = true;
+		t.h.tsval = (uint32_t)(ctx->now_us / 1000);
+		t.h.tsecr = 0;
+	}
+	emit(ctx, &t);
+	if (tcb->snd_max == tcb->iss)
+		tcb->snd_max = tcb->iss + 1;
+	tcb->snd_nxt = tcb->iss + 1;
+}
+
+void tcp_send_ack(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	struct tcp_txseg t;
+
+	fill_hdr(ctx, tcb, &t, TCP_ACK, tcb->snd_nxt);
+	emit(ctx, &t);
+}
+
+void tcp_send_rst(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	struct tcp_txseg t;
+
+	/* Linux tcp_send_active_reset(): RST|ACK at snd_nxt */
+	fill_hdr(ctx, tcb, &t, TCP_RST | TCP_ACK, tcb->snd_nxt);
+	t.h.has_ts = false;
+	emit(ctx, &t);
+}
+
+void tcp_send_probe(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	struct tcp_txseg t;
+
+	/* Linux tcp_xmit_probe_skb(): an already acknowledged sequence number forces
+	 * the peer to answer with its current window */
+	fill_hdr(ctx, tcb, &t, TCP_ACK, tcb->snd_una - 1);
+	ctx->tcp_stats.tcp_persist_probe++;
+	emit(ctx, &t);
+}
+
+void tcp_reply_rst(struct dp_ctx *ctx, uint32_t src_be, uint32_t dst_be,
+		   const struct tcp_seg *seg)
+{
+	struct tcp_txseg t = { .src_be = dst_be, .dst_be = src_be };
+
+	if (seg->flags & TCP_RST)
+		return; /* RFC 9293 3.10.7.1: an incoming RST is discarded */
+	t.h.sport_be = seg->dport_be;
+	t.h.dport_be = seg->sport_be;
+	if (seg->flags & TCP_ACK) {
+		/* <SEQ=SEG.ACK><CTL=RST> */
+		t.h.seq = seg->ack;
+		t.h.flags = TCP_RST;
+	} else {
+		/* <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, SYN and FIN count in SEG.LEN */
+		t.h.seq = 0;
+		t.h.ack = seg->seq + seg->len + !!(seg->flags & TCP_SYN) +
+			  !!(seg->flags & TCP_FIN);
+		t.h.flags = TCP_RST | TCP_ACK;
+	}
+	emit(ctx, &t);
+}
+
+/* Where the data ends in sequence space: after shutdown(SHUT_WR) it is fixed at
+ * fin_seq, whatever the app later does to tx_prod. */
+static uint32_t data_end(struct tcb *tcb)
+{
+	if (tcb->fin_queued)
+		return tcb->fin_seq;
+	return tcb->snd_una + (tcb->s != NULL ? dp_sock_tx_queued(tcb->s) : 0);
+}
+
+/* Send [seq, seq + len) of the tx ring, with FIN if fin. seq >= snd_una, and the
+ * bytes are queued (seq - snd_una is their offset from tx_cons). */
+static void send_seg(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t len, bool fin,
+		     bool push)
+{
+	struct tcp_txseg t;
+	uint8_t flags = TCP_ACK;
+
+	if (push)
+		flags |= TCP_PSH;
+	if (fin)
+		flags |= TCP_FIN;
+	fill_hdr(ctx, tcb, &t, flags, seq);
+	if (len) {
+		t.s = tcb->s;
+		t.pos = tcb->s->tx_cons + (seq - tcb->snd_una);
+		t.len = len;
+	}
+	if (SEQ_LT(seq, tcb->snd_max)) {
+		tcb->retrans++;
+		ctx->tcp_stats.tcp_rexmit++;
+	} else if (!tcb->ts_ok && !tcb->rtt_timing) {
+		/* without timestamps, time one new segment at a time (Karn) */
+		tcb->rtt_timing = true;
+		tcb->rtt_seq = seq;
+		tcb->rtt_start_us = ctx->now_us;
+	}
+	emit(ctx, &t);
+	if (!tcp_timer_armed(tcb, TCP_T_REXMIT))
+		tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, tcb->rto_us);
+}
+
+void tcp_retransmit_head(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint32_t end = data_end(tcb);
+	uint32_t len = min_u32(end - tcb->snd_una, tcb->mss);
+	bool fin = tcb->fin_sent && tcb->snd_una + len == tcb->fin_seq;
+
+	if (SEQ_GEQ(tcb->snd_una, tcb->snd_max))
+		return;
+	if (SEQ_LT(end, tcb->snd_una))
+		len = 0;
+	tcb->rtt_timing = false; /* Karn */
+	send_seg(ctx, tcb, tcb->snd_una, len, fin, tcb->snd_una + len == end);
+}
+
+static bool can_send_data(uint32_t state)
+{
+	return state == SHUNT_SS_ESTABLISHED || state == SHUNT_SS_CLOSE_WAIT ||
+	       state == SHUNT_SS_FIN_WAIT_1 || state == SHUNT_SS_CLOSING ||
+	       state == SHUNT_SS_LAST_ACK;
+}
+
+void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint32_t end, limit, len, wnd;
+	bool fin;
+
+	if (!can_send_data(tcb->state) || tcb->s == NULL)
+		goto ack;
+	end = data_end(tcb);
+	for (;;) {
+		if (SEQ_GEQ(tcb->snd_nxt, end))
+			break;
+		wnd = min_u32(tcb->snd_wnd, tcb->cwnd);
+		limit = tcb->snd_una + wnd;
+		if (SEQ_GEQ(tcb->snd_nxt, limit))
+			break;
+		len = min_u32(min_u32(end - tcb->snd_nxt, limit - tcb->snd_nxt), tcb->mss);
+		if (len < tcb->mss) {
+			if (len < end - tcb->snd_nxt) {
+				/* RFC 9293 3.8.6.2.1 sender SWS: a window-limited runt waits
+				 * unless it is at least half the largest window offered */
+				if (len < tcb->snd_wnd_max / 2)
+					break;
+			} else if (!tcb->nodelay && tcb->snd_una != tcb->snd_max &&
+				   SEQ_GEQ(tcb->snd_nxt, tcb->snd_max)) {
+				/* Nagle (RFC 896): the tail waits while data is unacked */
+				break;
+			}
+		}
+		fin = tcb->fin_queued && tcb->snd_nxt + len == tcb->fin_seq;
+		send_seg(ctx, tcb, tcb->snd_nxt, len, fin, tcb->snd_nxt + len == end);
+		tcb->snd_nxt += len;
+		if (fin) {
+			tcb->snd_nxt++;
+			tcb->fin_sent = true;
+		}
+		if (SEQ_GT(tcb->snd_nxt, tcb->snd_max))
+			tcb->snd_max = tcb->snd_nxt;
+	}
+	/* FIN alone once every byte went out (it takes no window: one sequence number) */
+	if (tcb->fin_queued && !tcb->fin_sent && tcb->snd_nxt == tcb->fin_seq) {
+		send_seg(ctx, tcb, tcb->fin_seq, 0, true, false);
+		tcb->snd_nxt = tcb->fin_seq + 1;
+		tcb->fin_sent = true;
+		if (SEQ_GT(tcb->snd_nxt, tcb->snd_max))
+			tcb->snd_max = tcb->snd_nxt;
+	}
+	/* zero window with data waiting and nothing in flight: only probes can learn
+	 * when it reopens (RFC 9293 3.8.6.1) */
+	if (tcb->snd_wnd == 0 && SEQ_LT(tcb->snd_nxt, end) && tcb->snd_nxt == tcb->snd_una &&
+	    !tcp_timer_armed(tcb, TCP_T_PERSIST)) {
+		tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
+		tcb->npersist = 0;
+		tcp_timer_arm(ctx, tcb, TCP_T_PERSIST, tcb->rto_us);
+	}
+ack:
+	if (tcb->ack_now && tcb->state >= SHUNT_SS_ESTABLISHED)
+		tcp_send_ack(ctx, tcb);
+}

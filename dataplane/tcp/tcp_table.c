@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * The 4-tuple table and the local port table (see tcp_table.h).
+ *
+ * The table is chained hashing over a power-of-two bucket array, the hash
+ * rte_jhash_3words() keyed with part of the ISN secret so a peer cannot aim at one
+ * chain. It is ours (not rte_hash) so unit tests need no EAL. The port table is
+ * three counters per port: holders, holders that bound explicitly, holders without
+ * SO_REUSEADDR (outside TIME_WAIT); 3 x 128 KiB, allocated once.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <rte_byteorder.h>
+#include <rte_jhash.h>
+
+#include "dp.h"
+#include "tcp/tcb.h"
+#include "tcp/tcp_table.h"
+
+static inline uint32_t tuple_hash(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+				  uint32_t raddr, uint16_t rport)
+{
+	return rte_jhash_3words(raddr, laddr, (uint32_t)lport << 16 | rport,
+				(uint32_t)ts->isn_key[1]);
+}
+
+int tcp_table_init(struct tcp_stack *ts, uint32_t nbuckets)
+{
+	ts->buckets = calloc(nbuckets, sizeof(*ts->buckets));
+	ts->port_users = calloc(65536, sizeof(uint16_t));
+	ts->port_bound = calloc(65536, sizeof(uint16_t));
+	ts->port_excl = calloc(65536, sizeof(uint16_t));
+	if (!ts->buckets || !ts->port_users || !ts->port_bound || !ts->port_excl) {
+		tcp_table_fini(ts);
+		return -ENOMEM;
+	}
+	ts->bucket_mask = nbuckets - 1;
+	return 0;
+}
+
+void tcp_table_fini(struct tcp_stack *ts)
+{
+	free(ts->buckets);
+	free(ts->port_users);
+	free(ts->port_bound);
+	free(ts->port_excl);
+	ts->buckets = NULL;
+	ts->port_users = ts->port_bound = ts->port_excl = NULL;
+}
+
+struct tcb *tcp_table_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be,
+			     uint32_t raddr_be, uint16_t rport_be)
+{
+	struct tcb *t = ts->buckets[tuple_hash(ts, laddr_be, lport_be, raddr_be, rport_be) &
+				    ts->bucket_mask];
+
+	for (; t != NULL; t = t->hnext)
+		if (t->lport_be == lport_be && t->rport_be == rport_be &&
+		    t->raddr_be == raddr_be && t->laddr_be == laddr_be)
+			return t;
+	return NULL;
+}
+
+void tcp_table_insert(struct tcp_stack *ts, struct tcb *tcb)
+{
+	struct tcb **b = &ts->buckets[tuple_hash(ts, tcb->laddr_be, tcb->lport_be, tcb->raddr_be,
+						 tcb->rport_be) & ts->bucket_mask];
+
+	tcb->hnext = *b;
+	*b = tcb;
+	tcb->hashed = true;
+}
+
+void tcp_table_remove(struct tcp_stack *ts, struct tcb *tcb)
+{
+	struct tcb **p;
+
+	if (!tcb->hashed)
+		return;
+	p = &ts->buckets[tuple_hash(ts, tcb->laddr_be, tcb->lport_be, tcb->raddr_be,
+				    tcb->rport_be) & ts->bucket_mask];
+	for (; *p != NULL; p = &(*p)->hnext) {
+		if (*p == tcb) {
+			*p = tcb->hnext;
+			break;
+		}
+	}
+	tcb->hnext = NULL;
+	tcb->hashed = false;
+}
+
+static void port_take(struct tcp_stack *ts, struct tcb *tcb, uint16_t port, bool bound)
+{
+	ts->port_users[port]++;
+	if (bound)
+		ts->port_bound[port]++;
+	if (!tcb->reuseaddr)
+		ts->port_excl[port]++;
+	tcb->lport_be = rte_cpu_to_be_16(port);
+	tcb->port_held = true;
+	tcb->bound = bound;
+}
+
+void tcp_port_release(struct tcp_stack *ts, struct tcb *tcb)
+{
+	uint16_t port = rte_be_to_cpu_16(tcb->lport_be);
+
+	if (!tcb->port_held)
+		return;
+	ts->port_users[port]--;
+	if (tcb->bound)
+		ts->port_bound[port]--;
+	if (!tcb->reuseaddr && tcb->state != SHUNT_SS_TIME_WAIT)
+		ts->port_excl[port]--;
+	tcb->port_held = false;
+}
+
+void tcp_port_timewait(struct tcp_stack *ts, struct tcb *tcb)
+{
+	if (tcb->port_held && !tcb->reuseaddr)
+		ts->port_excl[rte_be_to_cpu_16(tcb->lport_be)]--;
+}
+
+static uint32_t rng_next(struct tcp_stack *ts)
+{
+	/* xorshift64: only spreads the search start, no secrecy needed */
+	ts->rng ^= ts->rng << 13;
+	ts->rng ^= ts->rng >> 7;
+	ts->rng ^= ts->rng << 17;
+	return (uint32_t)(ts->rng >> 32);
+}
+
+int tcp_port_bind(struct dp_ctx *ctx, struct tcb *tcb, uint32_t addr_be, uint16_t port_be)
+{
+	struct tcp_stack *ts = ctx->tcp;
+	uint16_t port = rte_be_to_cpu_16(port_be);
+	uint32_t lo = ctx->conf->eph_lo, hi = ctx->conf->eph_hi, n, i, start;
+
+	if (tcb->port_held)
+		return -EINVAL; /* Linux: bind on a bound socket */
+	if (addr_be != 0 && addr_be != ctx->ip_be)
+		return -EADDRNOTAVAIL;
+	if (port != 0) {
+		if (ts->port_users[port] != 0 && !(tcb->reuseaddr && ts->port_excl[port] == 0))
+			return -EADDRINUSE;
+		port_take(ts, tcb, port, true);
+		return 0;
+	}
+	/* bind(port 0): Linux picks a port no one holds at all */
+	n = hi - lo + 1;
+	start = rng_next(ts) % n;
+	for (i = 0; i < n; i++) {
+		port = (uint16_t)(lo + (start + i) % n);
+		if (ts->port_users[port] == 0) {
+			port_take(ts, tcb, port, true);
+			return 0;
+		}
+	}
+	return -EADDRINUSE;
+}
+
+int tcp_port_connect(struct dp_ctx *ctx, struct tcb *tcb, uint32_t raddr_be, uint16_t rport_be)
+{
+	struct tcp_stack *ts = ctx->tcp;
+	uint32_t lo = ctx->conf->eph_lo, hi = ctx->conf->eph_hi, n, i, start;
+	uint16_t port;
+
+	tcb->laddr_be = ctx->ip_be;
+	tcb->raddr_be = raddr_be;
+	tcb->rport_be = rport_be;
+	if (tcb->port_held) {
+		if (tcp_table_lookup(ts, tcb->laddr_be, tcb->lport_be, raddr_be, rport_be))
+			return -EADDRINUSE;
+		tcp_table_insert(ts, tcb);
+		return 0;
+	}
+	/* Ephemeral: a port may be shared by connections to different destinations
+	 * (the 4-tuple is what must be unique), but not with a bind()er. */
+	n = hi - lo + 1;
+	start = rng_next(ts) % n;
+	for (i = 0; i < n; i++) {
+		port = (uint16_t)(lo + (start + i) % n);
+		if (ts->port_bound[port] != 0)
+			continue;
+		if (tcp_table_lookup(ts, tcb->laddr_be, rte_cpu_to_be_16(port), raddr_be,
+				     rport_be))
+			continue;
+		port_take(ts, tcb, port, false);
+		tcp_table_insert(ts, tcb);
+		return 0;
+	}
+	return -EADDRNOTAVAIL;
+}

@@ -1,0 +1,1021 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * TCP state machine, output, timers, table and ISN, driven by crafted segments and
+ * a fake clock (tcp_test.h). One suite per module: tcp_in/out (handshake, data,
+ * close, reset), tcp_timer (SYN/RTO/persist/delayed ACK/TIME_WAIT), tcp_table,
+ * tcp_isn, tcp_api (options, ICMP errors).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "tcp/tcp.h"
+#include "tcp/tcp_in.h"
+#include "tcp/tcp_isn.h"
+#include "tcp/tcp_timer.h"
+#include "tcp/tcp_wire.h"
+#include "tcp_test.h"
+
+static struct env E;
+
+static void setup(void)
+{
+	env_init(&E, 262144);
+}
+
+static void teardown(void)
+{
+	env_fini(&E);
+}
+
+/* Peer options for a segment after the handshake: timestamps echoing our last. */
+static struct popt pts(uint16_t wnd)
+{
+	struct popt o = { .wnd = wnd, .ts = true };
+
+	o.tsval = 500 + (uint32_t)((E.ctx.now_us - 1000000) / 1000);
+	o.tsecr = fake_ntx ? last_tx()->seg.h.tsval : (uint32_t)(E.ctx.now_us / 1000);
+	return o;
+}
+
+/* Pure ACK from the peer; window 512 << 7 = 64 KiB. */
+static void peer_ack(uint32_t ack)
+{
+	struct popt o = pts(512);
+
+	env_peer(&E, TCP_ACK, E.pnxt, ack, &o, NULL, 0);
+}
+
+static void peer_data(uint32_t seq, const void *d, uint32_t len)
+{
+	struct popt o = pts(512);
+
+	env_peer(&E, TCP_ACK | TCP_PSH, seq, E.iss + 1, &o, d, len);
+}
+
+static void set_time(uint64_t abs_us)
+{
+	E.ctx.now_us = abs_us;
+	tcp_timer_run(&E.ctx);
+}
+
+static void check_payload(const struct fake_seg *f, uint32_t len, uint8_t seed)
+{
+	uint32_t i;
+
+	ck_assert_uint_eq(f->seg.len, len);
+	for (i = 0; i < len; i++)
+		ck_assert_uint_eq(f->data[i], (uint8_t)(seed + i));
+}
+
+/* ---- handshake --------------------------------------------------------------- */
+
+START_TEST(handshake_options_and_numbers)
+{
+	const struct fake_seg *f;
+	struct tcb *t;
+	uint16_t lport;
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_SYN_SENT);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
+	ck_assert_int_eq(fake_ntx, 1);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.flags, TCP_SYN);
+	ck_assert_uint_eq(f->seg.src_be, E.ctx.ip_be);
+	ck_assert_uint_eq(f->seg.dst_be, E.peer_be);
+	ck_assert_uint_eq(f->seg.h.dport_be, E.pport_be);
+	lport = ntohs(f->seg.h.sport_be);
+	ck_assert(lport >= 32768 && lport <= 60999);
+	ck_assert_uint_eq(f->seg.h.mss, 1460);
+	ck_assert(f->seg.h.has_ws);
+	ck_assert_uint_eq(f->seg.h.ws, 3); /* 256 KiB ring */
+	ck_assert(f->seg.h.has_ts);
+	ck_assert_uint_eq(f->seg.h.tsval, 1000);
+	ck_assert_uint_eq(f->seg.h.tsecr, 0);
+	ck_assert(!f->seg.h.sack_ok); /* we do not do SACK: not advertised */
+	ck_assert_uint_eq(f->seg.h.wnd, 65535);
+	ck_assert_uint_eq(E.sh->local.addr, E.ctx.ip_be);
+	ck_assert_uint_eq(E.sh->local.port, f->seg.h.sport_be);
+	ck_assert_uint_eq(E.sh->remote.addr, E.peer_be);
+	ck_assert_uint_eq(E.sh->remote.port, E.pport_be);
+	E.iss = f->seg.h.seq;
+
+	/* SYN-ACK 100 ms later, echoing our TSval */
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .tsecr = 1000, .mss = 1460,
+			  .ws = true, .wscale = 7 };
+	E.ctx.now_us += 100000;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+	ck_assert_int_eq(fake_ntx, 2);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.flags, TCP_ACK);
+	ck_assert_uint_eq(f->seg.h.seq, E.iss + 1);
+	ck_assert_uint_eq(f->seg.h.ack, E.irs + 1);
+	ck_assert_uint_eq(f->seg.h.wnd, 262144 >> 3);
+	ck_assert(f->seg.h.has_ts);
+	ck_assert_uint_eq(f->seg.h.tsval, 1100);
+	ck_assert_uint_eq(f->seg.h.tsecr, 500);
+	t = env_tcb(&E);
+	ck_assert_uint_eq(t->snd_ws, 7);
+	ck_assert_uint_eq(t->rcv_ws, 3);
+	ck_assert_uint_eq(t->mss, 1448);
+	ck_assert_uint_eq(t->cwnd, 14480); /* RFC 6928 IW10 */
+	ck_assert_uint_eq(t->snd_wnd, 65535); /* SYN-ACK window is not scaled */
+	ck_assert_uint_eq(E.sh->mss, 1448);
+	ck_assert_uint_eq(E.sh->srtt_us, 100000);
+	ck_assert_uint_eq(E.sh->rto_us, 300000);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_conn_established, 1);
+	/* all timers idle */
+	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), UINT64_MAX);
+}
+END_TEST
+
+START_TEST(handshake_no_options)
+{
+	struct tcb *t;
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, NULL, NULL, 0);
+	t = env_tcb(&E);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+	ck_assert(!t->ts_ok && !t->ws_ok);
+	ck_assert_uint_eq(t->rcv_ws, 0); /* peer did not scale: neither do we */
+	ck_assert_uint_eq(t->mss, 536);  /* no MSS option */
+	ck_assert(!last_tx()->seg.h.has_ts);
+	ck_assert_uint_eq(last_tx()->seg.h.wnd, 65535);
+}
+END_TEST
+
+START_TEST(syn_sent_rst_refused)
+{
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	/* RST without ACK, or with an unacceptable ACK: ignored */
+	env_peer(&E, TCP_RST, 0, 0, NULL, NULL, 0);
+	env_peer(&E, TCP_RST | TCP_ACK, 0, E.iss + 7, NULL, NULL, 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_SYN_SENT);
+	ck_assert_int_eq(fake_ntx, 1); /* no RST answers an RST */
+	env_peer(&E, TCP_RST | TCP_ACK, 0, E.iss + 1, NULL, NULL, 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ECONNREFUSED);
+	ck_assert_uint_eq(E.sh->err_seq, 1);
+	ck_assert(E.s.flags & SHUNT_SF_RESET);
+	ck_assert_ptr_nonnull(E.s.pcb); /* app has not closed: the tcb waits for it */
+	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), UINT64_MAX);
+	tcp_app_close(&E.ctx, &E.s);
+	ck_assert_ptr_null(E.s.pcb);
+	ck_assert_int_eq(fake_released, 1);
+}
+END_TEST
+
+START_TEST(syn_sent_bad_ack_gets_rst)
+{
+	const struct fake_seg *f;
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 100, NULL, NULL, 0);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.flags, TCP_RST);
+	ck_assert_uint_eq(f->seg.h.seq, E.iss + 100);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_SYN_SENT);
+}
+END_TEST
+
+START_TEST(connect_errors)
+{
+	fake_route_rc = -ENETUNREACH;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), -ENETUNREACH);
+	fake_route_rc = 0;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), -EALREADY);
+	E.iss = fake_tx[0].seg.h.seq;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, NULL, NULL, 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), -EISCONN);
+}
+END_TEST
+
+/* ---- data ---------------------------------------------------------------------- */
+
+START_TEST(data_out_nagle_and_release)
+{
+	env_establish(&E, 100000);
+	env_app_write(&E, 3000, 7);
+	/* two full segments; the 104-byte tail waits for the ACK (Nagle) */
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(fake_tx[0].seg.h.seq, E.iss + 1);
+	ck_assert_uint_eq(fake_tx[0].seg.h.ack, E.irs + 1);
+	check_payload(&fake_tx[0], 1448, 7);
+	ck_assert_uint_eq(fake_tx[1].seg.h.seq, E.iss + 1 + 1448);
+	check_payload(&fake_tx[1], 1448, (uint8_t)(7 + 1448));
+	ck_assert_uint_eq(fake_tx[1].seg.h.flags, TCP_ACK);
+
+	peer_ack(E.iss + 1 + 2896);
+	ck_assert_uint_eq(E.s.tx_cons, 2896);
+	ck_assert_uint_eq(E.sh->tx_cons, 2896);
+	ck_assert_int_eq(fake_ntx, 3);
+	ck_assert_uint_eq(fake_tx[2].seg.h.seq, E.iss + 1 + 2896);
+	ck_assert_uint_eq(fake_tx[2].seg.h.flags, TCP_ACK | TCP_PSH);
+	check_payload(&fake_tx[2], 104, (uint8_t)(7 + 2896));
+	/* slow start: cwnd grew by one MSS for the ACK */
+	ck_assert_uint_eq(env_tcb(&E)->cwnd, 14480 + 1448);
+
+	peer_ack(E.iss + 1 + 3000);
+	ck_assert_uint_eq(E.sh->tx_cons, 3000);
+	ck_assert(!tcp_timer_armed(env_tcb(&E), TCP_T_REXMIT));
+}
+END_TEST
+
+START_TEST(data_out_nodelay_and_wrap)
+{
+	env_establish(&E, 100000);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1), 0);
+	/* start near the ring's end so the second segment wraps */
+	E.s.tx_cons = E.sh->tx_cons = E.sh->tx_prod = 262144 - 1000;
+	env_app_write(&E, 3000, 1);
+	ck_assert_int_eq(fake_ntx, 3);
+	check_payload(&fake_tx[0], 1448, 1);
+	check_payload(&fake_tx[1], 1448, (uint8_t)(1 + 1448));
+	check_payload(&fake_tx[2], 104, (uint8_t)(1 + 2896));
+	ck_assert_uint_eq(fake_tx[2].seg.h.flags, TCP_ACK | TCP_PSH);
+}
+END_TEST
+
+START_TEST(data_out_respects_peer_window)
+{
+	struct popt o;
+
+	env_establish(&E, 100000);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1), 0);
+	o = pts(16); /* 16 << 7 = 2048 bytes */
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	env_app_write(&E, 5000, 0);
+	/* one full segment fits; the 600-byte rest of the window is a runt below half
+	 * the largest window offered, so sender SWS avoidance holds it */
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(fake_tx[0].seg.len, 1448);
+}
+END_TEST
+
+START_TEST(data_in_order_delayed_ack)
+{
+	uint8_t a[1448];
+	uint32_t i;
+
+	env_establish(&E, 100000);
+	for (i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 3);
+	peer_data(E.pnxt, a, 100);
+	ck_assert_uint_eq(E.sh->rx_prod, 100);
+	ck_assert_int_eq(memcmp(E.s.rx_buf, a, 100), 0);
+	ck_assert_int_eq(fake_ntx, 0); /* ACK delayed */
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rx_fastpath, 1);
+	set_time(E.ctx.now_us + 39999);
+	ck_assert_int_eq(fake_ntx, 0);
+	set_time(E.ctx.now_us + 1);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 101);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1);
+
+	/* two full segments: the second is ACKed at once */
+	peer_data(E.pnxt + 100, a, 1448);
+	ck_assert_int_eq(fake_ntx, 1);
+	peer_data(E.pnxt + 1548, a, 1448);
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1 + 2996);
+	ck_assert_uint_eq(E.sh->rx_prod, 2996);
+	ck_assert_int_eq(memcmp(E.s.rx_buf + 1548, a, 1448), 0);
+
+	/* a duplicate is answered with an immediate ACK and not delivered twice */
+	peer_data(E.pnxt + 100, a, 1448);
+	ck_assert_int_eq(fake_ntx, 3);
+	ck_assert_uint_eq(E.sh->rx_prod, 2996);
+}
+END_TEST
+
+START_TEST(data_in_out_of_order)
+{
+	env_establish(&E, 100000);
+	peer_data(E.pnxt + 100, "BBBBBBBBBB", 10);
+	ck_assert_uint_eq(E.sh->rx_prod, 0);
+	ck_assert_int_eq(fake_ntx, 1); /* immediate duplicate ACK */
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1);
+	ck_assert_uint_eq(env_tcb(&E)->n_ooo, 1);
+	peer_data(E.pnxt + 200, "CCCCC", 5);
+	ck_assert_uint_eq(env_tcb(&E)->n_ooo, 2);
+	ck_assert_int_eq(fake_ntx, 2);
+
+	/* fill the first gap with 100 bytes of 'A' */
+	char a[100];
+	memset(a, 'A', sizeof(a));
+	peer_data(E.pnxt, a, 100);
+	ck_assert_uint_eq(E.sh->rx_prod, 110);
+	ck_assert_int_eq(fake_ntx, 3); /* gap filled: ACK at once */
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 111);
+	ck_assert_int_eq(memcmp(E.s.rx_buf + 100, "BBBBBBBBBB", 10), 0);
+	ck_assert_uint_eq(env_tcb(&E)->n_ooo, 1);
+
+	/* the second gap */
+	char g[90];
+	memset(g, 'g', sizeof(g));
+	peer_data(E.pnxt + 110, g, 90);
+	ck_assert_uint_eq(E.sh->rx_prod, 205);
+	ck_assert_int_eq(memcmp(E.s.rx_buf + 200, "CCCCC", 5), 0);
+	ck_assert_uint_eq(env_tcb(&E)->n_ooo, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 206);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_ooo_rx, 2);
+}
+END_TEST
+
+START_TEST(window_update_after_read)
+{
+	uint8_t a[1448] = { 0 };
+	uint32_t sent = 0, n;
+	int before;
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_RCVBUF, 8192), 0);
+	env_establish(&E, 100000);
+	while (sent < 8192) {
+		n = 8192 - sent < 1448 ? 8192 - sent : 1448;
+		peer_data(E.pnxt + sent, a, n);
+		sent += n;
+	}
+	ck_assert_uint_eq(E.sh->rx_prod, 8192);
+	set_time(E.ctx.now_us + 40000); /* flush the delayed ACK */
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1 + 8192);
+	ck_assert_uint_eq(last_tx()->seg.h.wnd, 0);
+	/* data beyond the window is not taken */
+	peer_data(E.pnxt + 8192, a, 100);
+	ck_assert_uint_eq(E.sh->rx_prod, 8192);
+
+	before = fake_ntx;
+	env_app_read(&E, 1000); /* grows by less than min(ring/2, 2 MSS): silent */
+	ck_assert_int_eq(fake_ntx, before);
+	env_app_read(&E, 2000);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1 + 8192);
+	ck_assert_uint_eq(last_tx()->seg.h.wnd, (3000 + 7) >> 3);
+}
+END_TEST
+
+/* ---- timers ------------------------------------------------------------------------ */
+
+START_TEST(syn_retransmit_backoff_timeout)
+{
+	static const uint64_t at_s[] = { 1, 3, 7, 15, 31, 63 };
+	uint64_t t0 = E.ctx.now_us;
+	unsigned i;
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	for (i = 0; i < 6; i++) {
+		ck_assert_uint_eq(tcp_next_deadline(&E.ctx), t0 + at_s[i] * 1000000);
+		set_time(t0 + at_s[i] * 1000000 - 1);
+		ck_assert_int_eq(fake_ntx, 1 + (int)i);
+		set_time(t0 + at_s[i] * 1000000);
+		ck_assert_int_eq(fake_ntx, 2 + (int)i);
+		ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN);
+		ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss);
+	}
+	set_time(t0 + 127000000 - 1);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_SYN_SENT);
+	set_time(t0 + 127000000);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ETIMEDOUT);
+	ck_assert_int_eq(fake_ntx, 7); /* no RST on timeout */
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_conn_timeout, 1);
+}
+END_TEST
+
+START_TEST(syn_retransmit_syncnt)
+{
+	uint64_t t0 = E.ctx.now_us;
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_SYNCNT, 2), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_SYNCNT, 0), -EINVAL);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	set_time(t0 + 1000000);
+	set_time(t0 + 3000000);
+	ck_assert_int_eq(fake_ntx, 3);
+	set_time(t0 + 7000000 - 1);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_SYN_SENT);
+	set_time(t0 + 7000000);
+	ck_assert_int_eq(E.sh->error, ETIMEDOUT);
+}
+END_TEST
+
+START_TEST(rto_retransmit_and_backoff)
+{
+	uint64_t t0;
+	struct tcb *t;
+
+	env_establish(&E, 100000); /* rto = 100 + 4 * 50 = 300 ms */
+	t = env_tcb(&E);
+	ck_assert_uint_eq(t->rto_us, 300000);
+	t0 = E.ctx.now_us;
+	env_app_write(&E, 1000, 9);
+	ck_assert_int_eq(fake_ntx, 1);
+	set_time(t0 + 299999);
+	ck_assert_int_eq(fake_ntx, 1);
+	set_time(t0 + 300000);
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1);
+	check_payload(last_tx(), 1000, 9);
+	ck_assert_uint_eq(t->cwnd, 1448);         /* RFC 5681 loss window */
+	ck_assert_uint_eq(t->ssthresh, 2 * 1448); /* max(flight / 2, 2 SMSS) */
+	ck_assert_uint_eq(t->rto_us, 600000);     /* backed off */
+	ck_assert_uint_eq(E.sh->retrans, 1);
+	set_time(t0 + 300000 + 599999);
+	ck_assert_int_eq(fake_ntx, 2);
+	set_time(t0 + 900000);
+	ck_assert_int_eq(fake_ntx, 3);
+	ck_assert_uint_eq(t->rto_us, 1200000);
+	peer_ack(E.iss + 1001);
+	ck_assert_uint_eq(E.sh->tx_cons, 1000);
+	ck_assert(!tcp_timer_armed(t, TCP_T_REXMIT));
+	ck_assert_uint_eq(t->nrexmit, 0);
+}
+END_TEST
+
+START_TEST(rtt_estimate_rfc6298)
+{
+	struct tcb *t;
+	struct popt o;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	ck_assert_uint_eq(t->srtt_us, 100000);
+	ck_assert_uint_eq(t->rttvar_us, 50000);
+	env_app_write(&E, 1000, 0);
+	o = pts(512);
+	o.tsecr = last_tx()->seg.h.tsval;
+	E.ctx.now_us += 200000; /* R' = 200 ms */
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1001, &o, NULL, 0);
+	/* RTTVAR = 3/4 * 50 + 1/4 * |100 - 200| = 62.5 ms; SRTT = 7/8 * 100 + 1/8 * 200 */
+	ck_assert_uint_eq(t->rttvar_us, 62500);
+	ck_assert_uint_eq(t->srtt_us, 112500);
+	ck_assert_uint_eq(t->rto_us, 112500 + 4 * 62500);
+	ck_assert_uint_eq(E.sh->rto_us, 362500);
+}
+END_TEST
+
+START_TEST(rto_floor_is_200ms)
+{
+	env_establish(&E, 1000); /* 1 ms RTT: 1 + 4 * 0.5 = 3 ms, floored */
+	ck_assert_uint_eq(env_tcb(&E)->rto_us, 200000);
+}
+END_TEST
+
+START_TEST(fast_retransmit_newreno)
+{
+	struct tcb *t;
+	int before;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1), 0);
+	env_app_write(&E, 10 * 1448, 0);
+	ck_assert_int_eq(fake_ntx, 10);
+	peer_ack(E.iss + 1 + 1448);
+	before = fake_ntx;
+	peer_ack(E.iss + 1 + 1448);
+	peer_ack(E.iss + 1 + 1448);
+	ck_assert_int_eq(fake_ntx, before);
+	peer_ack(E.iss + 1 + 1448); /* third duplicate */
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1 + 1448);
+	ck_assert_uint_eq(last_tx()->seg.len, 1448);
+	ck_assert(t->in_recovery);
+	ck_assert_uint_eq(t->ssthresh, 9 * 1448 / 2);
+	ck_assert_uint_eq(t->cwnd, 9 * 1448 / 2 + 3 * 1448);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_fast_rexmit, 1);
+	/* partial ACK: the next hole goes at once */
+	peer_ack(E.iss + 1 + 3 * 1448);
+	ck_assert_int_eq(fake_ntx, before + 2);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1 + 3 * 1448);
+	ck_assert(t->in_recovery);
+	/* full ACK ends recovery: cwnd = min(ssthresh, flight + SMSS) */
+	peer_ack(E.iss + 1 + 10 * 1448);
+	ck_assert(!t->in_recovery);
+	ck_assert_uint_eq(t->cwnd, 1448);
+	ck_assert_uint_eq(E.sh->tx_cons, 10 * 1448);
+}
+END_TEST
+
+START_TEST(zero_window_persist)
+{
+	struct popt o;
+	uint64_t t0;
+
+	env_establish(&E, 100000);
+	o = pts(0);
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	t0 = E.ctx.now_us;
+	env_app_write(&E, 1000, 0);
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert(tcp_timer_armed(env_tcb(&E), TCP_T_PERSIST));
+	set_time(t0 + 300000);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss); /* snd_una - 1 */
+	ck_assert_uint_eq(last_tx()->seg.len, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_ACK);
+	set_time(t0 + 300000 + 599999);
+	ck_assert_int_eq(fake_ntx, 1);
+	set_time(t0 + 900000);
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_persist_probe, 2);
+	/* the peer's answer opens the window: the data goes */
+	o = pts(512);
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 3);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1);
+	ck_assert_uint_eq(last_tx()->seg.len, 1000);
+	ck_assert(!tcp_timer_armed(env_tcb(&E), TCP_T_PERSIST));
+}
+END_TEST
+
+START_TEST(user_timeout)
+{
+	uint64_t t0;
+
+	env_establish(&E, 100000);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_USER_TIMEOUT, 1000), 0);
+	t0 = E.ctx.now_us;
+	env_app_write(&E, 100, 0);
+	set_time(t0 + 300000);  /* rexmit 1 */
+	set_time(t0 + 900000);  /* rexmit 2, next clamped to t0 + 1 s */
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), t0 + 1000000);
+	set_time(t0 + 1000000);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ETIMEDOUT);
+}
+END_TEST
+
+/* ---- close ------------------------------------------------------------------------- */
+
+START_TEST(active_close_time_wait)
+{
+	struct popt o;
+
+	env_establish(&E, 100000);
+	tcp_app_close(&E.ctx, &E.s);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_FIN_WAIT_1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_ACK | TCP_FIN);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1);
+	peer_ack(E.iss + 2);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_FIN_WAIT_2);
+	o = pts(512);
+	env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt, E.iss + 2, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_TIME_WAIT);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 2);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_ACK);
+	/* rings released at once, the tcb lingers */
+	ck_assert_ptr_null(E.s.pcb);
+	ck_assert_int_eq(fake_released, 1);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 1);
+	/* a retransmitted FIN is ACKed again */
+	int before = fake_ntx;
+	o = pts(512);
+	env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt, E.iss + 2, &o, NULL, 0);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 2);
+	set_time(E.ctx.now_us + 60000000 - 1);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 1);
+	set_time(E.ctx.now_us + 1);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
+	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), UINT64_MAX);
+}
+END_TEST
+
+START_TEST(shutdown_wr_fin_after_data)
+{
+	struct popt o;
+
+	env_establish(&E, 100000);
+	E.sh->tx_prod = 100; /* queued without SEND yet */
+	ck_assert_int_eq(tcp_app_shutdown(&E.ctx, &E.s, SHUT_WR), 0);
+	ck_assert(E.s.flags & SHUNT_SF_TX_SHUT);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_ACK | TCP_PSH | TCP_FIN);
+	ck_assert_uint_eq(last_tx()->seg.len, 100);
+	/* bytes the app adds after SHUT_WR are never sent */
+	env_app_write(&E, 50, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	peer_ack(E.iss + 102);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_FIN_WAIT_2);
+	ck_assert_uint_eq(E.sh->tx_cons, 100);
+	/* the app can still read: data then FIN */
+	peer_data(E.pnxt, "xyz", 3);
+	ck_assert_uint_eq(E.sh->rx_prod, 3);
+	o = pts(512);
+	env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt + 3, E.iss + 102, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_TIME_WAIT);
+	ck_assert(E.s.flags & SHUNT_SF_RX_EOF);
+	ck_assert_ptr_nonnull(E.s.pcb); /* app still holds it */
+	tcp_app_close(&E.ctx, &E.s);
+	ck_assert_ptr_null(E.s.pcb);
+	ck_assert_int_eq(fake_released, 1);
+}
+END_TEST
+
+START_TEST(passive_close_last_ack)
+{
+	struct popt o;
+
+	env_establish(&E, 100000);
+	o = pts(512);
+	env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSE_WAIT);
+	ck_assert(E.sh->flags & SHUNT_SF_RX_EOF);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 2);
+	tcp_app_close(&E.ctx, &E.s);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_LAST_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_ACK | TCP_FIN);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 2);
+	E.pnxt++; /* the peer's FIN took a sequence number */
+	peer_ack(E.iss + 2);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
+	ck_assert_int_eq(fake_released, 1);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+}
+END_TEST
+
+START_TEST(fin_wait_2_timeout)
+{
+	env_establish(&E, 100000);
+	tcp_app_close(&E.ctx, &E.s);
+	peer_ack(E.iss + 2);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_FIN_WAIT_2);
+	set_time(E.ctx.now_us + 60000000);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
+}
+END_TEST
+
+START_TEST(close_unread_sends_rst)
+{
+	env_establish(&E, 100000);
+	peer_data(E.pnxt, "abc", 3);
+	tcp_app_close(&E.ctx, &E.s);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
+	ck_assert_int_eq(fake_released, 1);
+}
+END_TEST
+
+START_TEST(close_linger0_sends_rst)
+{
+	env_establish(&E, 100000);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_LINGER0, 1), 0);
+	tcp_app_close(&E.ctx, &E.s);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
+}
+END_TEST
+
+START_TEST(fin_out_of_order_held)
+{
+	struct popt o;
+
+	env_establish(&E, 100000);
+	o = pts(512);
+	/* "def" + FIN arrive before "abc" */
+	env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt + 3, E.iss + 1, &o, "def", 3);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert(!(E.sh->flags & SHUNT_SF_RX_EOF));
+	peer_data(E.pnxt, "abc", 3);
+	ck_assert_uint_eq(E.sh->rx_prod, 6);
+	ck_assert_int_eq(memcmp(E.s.rx_buf, "abcdef", 6), 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSE_WAIT);
+	ck_assert(E.sh->flags & SHUNT_SF_RX_EOF);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1 + 6 + 1);
+}
+END_TEST
+
+START_TEST(data_after_close_resets)
+{
+	env_establish(&E, 100000);
+	tcp_app_close(&E.ctx, &E.s);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_FIN_WAIT_1);
+	peer_data(E.pnxt, "late", 4);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_drop_after_close, 1);
+}
+END_TEST
+
+START_TEST(simultaneous_open)
+{
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .mss = 1460, .ws = true,
+			  .wscale = 7 };
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	env_peer(&E, TCP_SYN, E.irs, 0, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_RECEIVED);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1);
+	o = pts(512);
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(env_tcb(&E)->snd_wnd, 512u << 7);
+}
+END_TEST
+
+/* ---- resets ------------------------------------------------------------------------ */
+
+START_TEST(rst_established_and_challenge)
+{
+	env_establish(&E, 100000);
+	env_peer(&E, TCP_RST, E.pnxt + 10, 0, NULL, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_int_eq(fake_ntx, 1); /* RFC 5961 challenge ACK */
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1);
+	env_peer(&E, TCP_RST, E.pnxt, 0, NULL, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ECONNRESET);
+	ck_assert(E.sh->flags & SHUNT_SF_RESET);
+	ck_assert_int_eq(fake_ntx, 1);
+}
+END_TEST
+
+START_TEST(rst_close_wait_epipe)
+{
+	struct popt o;
+
+	env_establish(&E, 100000);
+	o = pts(512);
+	env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt, E.iss + 1, &o, NULL, 0);
+	env_peer(&E, TCP_RST, E.pnxt + 1, 0, NULL, NULL, 0);
+	ck_assert_int_eq(E.sh->error, EPIPE);
+}
+END_TEST
+
+START_TEST(rst_for_no_connection)
+{
+	struct tcp_hdr_out h = { .sport_be = htons(999), .dport_be = htons(4444), .seq = 5,
+				 .ack = 77, .flags = TCP_ACK };
+	uint8_t b[64];
+	int n;
+
+	n = tcp_wire_build(b, sizeof(b), &h);
+	tcp_input_bytes(&E.ctx, b, (uint32_t)n, E.peer_be, E.ctx.ip_be);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, 77);
+	ck_assert_uint_eq(last_tx()->seg.h.sport_be, htons(4444));
+	ck_assert_uint_eq(last_tx()->seg.h.dport_be, htons(999));
+	ck_assert_uint_eq(last_tx()->seg.dst_be, E.peer_be);
+
+	h.flags = TCP_SYN;
+	h.seq = 100;
+	n = tcp_wire_build(b, sizeof(b), &h);
+	tcp_input_bytes(&E.ctx, b, (uint32_t)n, E.peer_be, E.ctx.ip_be);
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, 101);
+
+	h.flags = TCP_RST;
+	n = tcp_wire_build(b, sizeof(b), &h);
+	tcp_input_bytes(&E.ctx, b, (uint32_t)n, E.peer_be, E.ctx.ip_be);
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_drop_no_conn, 3);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rst_tx, 2);
+
+	/* malformed input is counted, not answered */
+	tcp_input_bytes(&E.ctx, b, 10, E.peer_be, E.ctx.ip_be);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_drop_short, 1);
+	ck_assert_int_eq(fake_ntx, 2);
+}
+END_TEST
+
+/* ---- ICMP errors ------------------------------------------------------------------- */
+
+static void quote(uint8_t *ip, uint32_t seq)
+{
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	memcpy(ip + 12, &E.ctx.ip_be, 4);
+	memcpy(ip + 16, &E.peer_be, 4);
+	memcpy(ip + 20, &E.sh->local.port, 2);
+	memcpy(ip + 22, &E.pport_be, 2);
+	ip[24] = seq >> 24;
+	ip[25] = (seq >> 16) & 0xff;
+	ip[26] = (seq >> 8) & 0xff;
+	ip[27] = seq & 0xff;
+}
+
+START_TEST(icmp_error_syn_sent)
+{
+	uint8_t ip[28];
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	quote(ip, E.iss + 5); /* not a sequence number we sent */
+	tcp_notify_error(&E.ctx, ip, sizeof(ip), EHOSTUNREACH, true);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
+	tcp_notify_error(&E.ctx, ip, 27, EHOSTUNREACH, true); /* truncated quote */
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_icmp_ignored, 2);
+	quote(ip, E.iss);
+	tcp_notify_error(&E.ctx, ip, sizeof(ip), EHOSTUNREACH, false);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, EHOSTUNREACH);
+}
+END_TEST
+
+START_TEST(icmp_error_established_soft)
+{
+	uint8_t ip[28];
+
+	env_establish(&E, 100000);
+	env_app_write(&E, 100, 0);
+	quote(ip, E.iss + 1);
+	tcp_notify_error(&E.ctx, ip, sizeof(ip), ENETUNREACH, true);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(E.sh->err_seq, 0);
+	ck_assert_int_eq(env_tcb(&E)->soft_err, ENETUNREACH);
+}
+END_TEST
+
+/* ---- table / ports ------------------------------------------------------------------ */
+
+struct sock2 {
+	struct dp_sock s;
+	struct shunt_sock *sh;
+};
+
+static void sock2_open(struct sock2 *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->sh = aligned_alloc(64, sizeof(*x->sh));
+	memset(x->sh, 0, sizeof(*x->sh));
+	x->s.sh = x->sh;
+	x->s.rx_size = x->s.tx_size = 4096;
+	x->s.rx_buf = calloc(1, 4096);
+	x->s.tx_buf = calloc(1, 4096);
+	ck_assert_int_eq(tcp_open(&E.ctx, &x->s), 0);
+}
+
+static void sock2_close(struct sock2 *x)
+{
+	x->s.app_closed = true;
+	tcp_app_abort(&E.ctx, &x->s);
+	free(x->s.rx_buf);
+	free(x->s.tx_buf);
+	free(x->sh);
+}
+
+START_TEST(bind_conflicts)
+{
+	struct sock2 a, b;
+
+	sock2_open(&a);
+	sock2_open(&b);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, inet_addr("10.9.9.9"), htons(5000)),
+			 -EADDRNOTAVAIL);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, E.ctx.ip_be, htons(5000)), 0);
+	ck_assert_uint_eq(a.sh->local.port, htons(5000));
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, 0, htons(5001)), -EINVAL);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, htons(5000)), -EADDRINUSE);
+	/* SO_REUSEADDR on one side only is not enough */
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &b.s, SHUNT_OPT_REUSEADDR, 1), 0);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, htons(5000)), -EADDRINUSE);
+	/* port 0 picks a free ephemeral port */
+	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, 0), 0);
+	ck_assert(ntohs(b.sh->local.port) >= 32768 && ntohs(b.sh->local.port) <= 60999);
+	sock2_close(&a);
+	sock2_close(&b);
+	/* released: the port is free again */
+	sock2_open(&a);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, 0, htons(5000)), 0);
+	sock2_close(&a);
+}
+END_TEST
+
+START_TEST(ephemeral_exhaustion)
+{
+	struct sock2 a, b, c;
+
+	E.conf.eph_lo = 40000;
+	E.conf.eph_hi = 40001;
+	sock2_open(&a);
+	sock2_open(&b);
+	sock2_open(&c);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &a.s, E.peer_be, E.pport_be), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &b.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_ne(a.sh->local.port, b.sh->local.port);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &c.s, E.peer_be, E.pport_be), -EADDRNOTAVAIL);
+	/* another destination may share the ports */
+	ck_assert_int_eq(tcp_connect(&E.ctx, &c.s, E.peer_be, htons(81)), 0);
+	sock2_close(&a);
+	sock2_close(&b);
+	sock2_close(&c);
+}
+END_TEST
+
+/* ---- ISN -------------------------------------------------------------------------- */
+
+START_TEST(isn_rfc6528)
+{
+	static const uint64_t key[2] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+	uint8_t in[15];
+	uint32_t a, b, c, i;
+
+	/* SipHash-2-4 reference vectors (Aumasson & Bernstein), lengths 0 and 15 */
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)i;
+	ck_assert_uint_eq(tcp_isn_siphash(key, in, 0), 0x726fdb47dd0e0e31ULL);
+	ck_assert_uint_eq(tcp_isn_siphash(key, in, 15), 0xa129ca6149be45e5ULL);
+
+	a = tcp_isn(E.ctx.tcp, 1, 2, 3, 4, 1000000);
+	b = tcp_isn(E.ctx.tcp, 1, 2, 3, 4, 1000400);
+	c = tcp_isn(E.ctx.tcp, 1, 2, 3, 5, 1000000);
+	ck_assert_uint_eq(b - a, 100); /* M ticks every 4 us */
+	ck_assert_uint_ne(a, c);
+}
+END_TEST
+
+static Suite *tcp_suite(void)
+{
+	Suite *s = suite_create("tcp");
+	TCase *in = tcase_create("tcp_in_out");
+	TCase *tm = tcase_create("tcp_timer");
+	TCase *cl = tcase_create("tcp_close");
+	TCase *api = tcase_create("tcp_api");
+	TCase *tb = tcase_create("tcp_table_isn");
+
+	tcase_add_checked_fixture(in, setup, teardown);
+	tcase_add_test(in, handshake_options_and_numbers);
+	tcase_add_test(in, handshake_no_options);
+	tcase_add_test(in, syn_sent_rst_refused);
+	tcase_add_test(in, syn_sent_bad_ack_gets_rst);
+	tcase_add_test(in, data_out_nagle_and_release);
+	tcase_add_test(in, data_out_nodelay_and_wrap);
+	tcase_add_test(in, data_out_respects_peer_window);
+	tcase_add_test(in, data_in_order_delayed_ack);
+	tcase_add_test(in, data_in_out_of_order);
+	tcase_add_test(in, window_update_after_read);
+	tcase_add_test(in, rst_established_and_challenge);
+	tcase_add_test(in, rst_close_wait_epipe);
+	tcase_add_test(in, rst_for_no_connection);
+	suite_add_tcase(s, in);
+
+	tcase_add_checked_fixture(tm, setup, teardown);
+	tcase_add_test(tm, syn_retransmit_backoff_timeout);
+	tcase_add_test(tm, syn_retransmit_syncnt);
+	tcase_add_test(tm, rto_retransmit_and_backoff);
+	tcase_add_test(tm, rtt_estimate_rfc6298);
+	tcase_add_test(tm, rto_floor_is_200ms);
+	tcase_add_test(tm, fast_retransmit_newreno);
+	tcase_add_test(tm, zero_window_persist);
+	tcase_add_test(tm, user_timeout);
+	suite_add_tcase(s, tm);
+
+	tcase_add_checked_fixture(cl, setup, teardown);
+	tcase_add_test(cl, active_close_time_wait);
+	tcase_add_test(cl, shutdown_wr_fin_after_data);
+	tcase_add_test(cl, passive_close_last_ack);
+	tcase_add_test(cl, fin_wait_2_timeout);
+	tcase_add_test(cl, close_unread_sends_rst);
+	tcase_add_test(cl, close_linger0_sends_rst);
+	tcase_add_test(cl, fin_out_of_order_held);
+	tcase_add_test(cl, data_after_close_resets);
+	tcase_add_test(cl, simultaneous_open);
+	suite_add_tcase(s, cl);
+
+	tcase_add_checked_fixture(api, setup, teardown);
+	tcase_add_test(api, connect_errors);
+	tcase_add_test(api, icmp_error_syn_sent);
+	tcase_add_test(api, icmp_error_established_soft);
+	suite_add_tcase(s, api);
+
+	tcase_add_checked_fixture(tb, setup, teardown);
+	tcase_add_test(tb, bind_conflicts);
+	tcase_add_test(tb, ephemeral_exhaustion);
+	tcase_add_test(tb, isn_rfc6528);
+	suite_add_tcase(s, tb);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(tcp_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

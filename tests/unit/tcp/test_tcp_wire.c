@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * tcp_wire: header/option parser and builder on golden bytes; truncated and
+ * malformed input (each truncation parsed from an exactly-sized heap copy, so ASan
+ * or valgrind catch any read past the end).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp/tcp_wire.h"
+
+/* A Linux SYN: 40000 -> 80, seq 0x01020304, win 64240,
+ * MSS 1460, SACK_PERM, TS 100/0, NOP, WS 7 */
+static const uint8_t linux_syn[40] = {
+	0x9c, 0x40, 0x00, 0x50, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00, 0x00,
+	0xa0, 0x02, 0xfa, 0xf0, 0x00, 0x00, 0x00, 0x00,
+	0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x64,
+	0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+};
+
+static int parse_copy(const uint8_t *src, uint32_t len, struct tcp_seg *seg)
+{
+	uint8_t *p = malloc(len ? len : 1);
+	int rc;
+
+	memcpy(p, src, len);
+	rc = tcp_wire_parse(p, len, seg);
+	free(p);
+	return rc;
+}
+
+START_TEST(parse_linux_syn)
+{
+	struct tcp_seg s;
+
+	ck_assert_int_eq(tcp_wire_parse(linux_syn, sizeof(linux_syn), &s), 0);
+	ck_assert_uint_eq(s.sport_be, 0x409c); /* 40000, network order in memory */
+	ck_assert_uint_eq(s.dport_be, 0x5000);
+	ck_assert_uint_eq(s.seq, 0x01020304);
+	ck_assert_uint_eq(s.ack, 0);
+	ck_assert_uint_eq(s.flags, TCP_SYN);
+	ck_assert_uint_eq(s.wnd, 64240);
+	ck_assert_uint_eq(s.hdr_len, 40);
+	ck_assert_uint_eq(s.len, 0);
+	ck_assert_uint_eq(s.mss, 1460);
+	ck_assert(s.sack_ok);
+	ck_assert(s.has_ts);
+	ck_assert_uint_eq(s.tsval, 100);
+	ck_assert_uint_eq(s.tsecr, 0);
+	ck_assert(s.has_ws);
+	ck_assert_uint_eq(s.ws, 7);
+}
+END_TEST
+
+START_TEST(parse_truncated)
+{
+	struct tcp_seg s;
+	uint32_t n;
+
+	for (n = 0; n < TCP_HDR_LEN; n++)
+		ck_assert_int_eq(parse_copy(linux_syn, n, &s), -EMSGSIZE);
+	for (; n < sizeof(linux_syn); n++)
+		ck_assert_int_eq(parse_copy(linux_syn, n, &s), -EBADMSG);
+	ck_assert_int_eq(parse_copy(linux_syn, sizeof(linux_syn), &s), 0);
+}
+END_TEST
+
+START_TEST(parse_bad_offset)
+{
+	uint8_t b[40];
+	struct tcp_seg s;
+
+	memcpy(b, linux_syn, sizeof(b));
+	b[12] = 0x40; /* 4 words < 5 */
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), -EBADMSG);
+	b[12] = 0xf0; /* 60 bytes > 40 */
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), -EBADMSG);
+}
+END_TEST
+
+START_TEST(parse_malformed_options)
+{
+	uint8_t b[40];
+	struct tcp_seg s;
+
+	/* zero option length: parsing stops, MSS before it kept, nothing after */
+	memcpy(b, linux_syn, sizeof(b));
+	b[25] = 0;
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), 0);
+	ck_assert_uint_eq(s.mss, 1460);
+	ck_assert(!s.sack_ok && !s.has_ts && !s.has_ws);
+
+	/* TS claiming more bytes than remain */
+	memcpy(b, linux_syn, sizeof(b));
+	b[27] = 30;
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), 0);
+	ck_assert(s.sack_ok && !s.has_ts && !s.has_ws);
+
+	/* window scale 15 is used as 14 (RFC 7323 2.3) */
+	memcpy(b, linux_syn, sizeof(b));
+	b[39] = 15;
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), 0);
+	ck_assert_uint_eq(s.ws, 14);
+
+	/* an MSS option of the wrong length is skipped by its length, not read */
+	memcpy(b, linux_syn, sizeof(b));
+	b[20] = TCP_OPT_NOP;
+	b[21] = TCP_OPT_MSS;
+	b[22] = 3;
+	b[23] = 0x05;
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), 0);
+	ck_assert_uint_eq(s.mss, 0);
+	ck_assert(s.sack_ok && s.has_ts && s.has_ws);
+
+	/* a kind byte as the last byte of the header, with no length */
+	memcpy(b, linux_syn, sizeof(b));
+	b[36] = 1;
+	b[37] = 1;
+	b[38] = 1;
+	b[39] = TCP_OPT_WS;
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), 0);
+	ck_assert(!s.has_ws && s.has_ts);
+
+	/* EOL ends the list */
+	memcpy(b, linux_syn, sizeof(b));
+	b[24] = TCP_OPT_EOL;
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), 0);
+	ck_assert(!s.sack_ok && !s.has_ts && !s.has_ws);
+
+	/* MSS and WS outside a SYN are ignored */
+	memcpy(b, linux_syn, sizeof(b));
+	b[13] = TCP_ACK;
+	ck_assert_int_eq(parse_copy(b, sizeof(b), &s), 0);
+	ck_assert(s.mss == 0 && !s.has_ws && !s.sack_ok && s.has_ts);
+}
+END_TEST
+
+START_TEST(parse_payload)
+{
+	uint8_t b[20 + 12 + 5] = {
+		0x00, 0x50, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 2, 0x80, 0x18, 0x01, 0x00, 0, 0, 0, 0,
+		1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9, 'h', 'e', 'l', 'l', 'o',
+	};
+	struct tcp_seg s;
+
+	ck_assert_int_eq(tcp_wire_parse(b, sizeof(b), &s), 0);
+	ck_assert_uint_eq(s.flags, TCP_ACK | TCP_PSH);
+	ck_assert_uint_eq(s.len, 5);
+	ck_assert_uint_eq(s.hdr_len, 32);
+	ck_assert(s.has_ts && s.tsval == 7 && s.tsecr == 9);
+	ck_assert_int_eq(memcmp(s.data, "hello", 5), 0);
+}
+END_TEST
+
+START_TEST(build_syn_golden)
+{
+	static const uint8_t want[40] = {
+		0x9c, 0x40, 0x00, 0x50, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00, 0x00, 0x00,
+		0xa0, 0x02, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+		0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x08, 0x0a, 0x00, 0x00, 0x03, 0xe8,
+		0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x03,
+	};
+	struct tcp_hdr_out h = {
+		.sport_be = 0x409c, .dport_be = 0x5000, .seq = 0xdeadbeef, .flags = TCP_SYN,
+		.wnd = 65535, .mss = 1460, .has_ws = true, .ws = 3, .has_ts = true,
+		.tsval = 1000,
+	};
+	uint8_t b[60];
+
+	ck_assert_uint_eq(tcp_wire_hdr_len(&h), 40);
+	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 40);
+	ck_assert_int_eq(memcmp(b, want, 40), 0);
+	ck_assert_int_eq(tcp_wire_build(b, 39, &h), -ENOSPC);
+}
+END_TEST
+
+START_TEST(build_ack_golden)
+{
+	static const uint8_t want[32] = {
+		0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,
+		0x80, 0x10, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x01, 0x01, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x06,
+	};
+	struct tcp_hdr_out h = {
+		.sport_be = 0x5000, .dport_be = 0x409c, .seq = 1, .ack = 2, .flags = TCP_ACK,
+		.wnd = 4096, .mss = 1460 /* ignored outside SYN */, .has_ts = true,
+		.tsval = 5, .tsecr = 6,
+	};
+	uint8_t b[60];
+	struct tcp_seg s;
+
+	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 32);
+	ck_assert_int_eq(memcmp(b, want, 32), 0);
+	/* and it parses back */
+	ck_assert_int_eq(tcp_wire_parse(b, 32, &s), 0);
+	ck_assert(s.seq == 1 && s.ack == 2 && s.wnd == 4096 && s.tsval == 5 && s.tsecr == 6);
+}
+END_TEST
+
+START_TEST(build_syn_sack_roundtrip)
+{
+	struct tcp_hdr_out h = {
+		.flags = TCP_SYN | TCP_ACK, .mss = 1400, .sack_ok = true, .has_ws = true,
+		.ws = 9,
+	};
+	uint8_t b[60];
+	struct tcp_seg s;
+	int n = tcp_wire_build(b, sizeof(b), &h);
+
+	ck_assert_int_eq(n, 32);
+	ck_assert_int_eq(tcp_wire_parse(b, (uint32_t)n, &s), 0);
+	ck_assert(s.mss == 1400 && s.sack_ok && s.has_ws && s.ws == 9 && !s.has_ts);
+}
+END_TEST
+
+static Suite *wire_suite(void)
+{
+	Suite *s = suite_create("tcp_wire");
+	TCase *tc = tcase_create("wire");
+
+	tcase_add_test(tc, parse_linux_syn);
+	tcase_add_test(tc, parse_truncated);
+	tcase_add_test(tc, parse_bad_offset);
+	tcase_add_test(tc, parse_malformed_options);
+	tcase_add_test(tc, parse_payload);
+	tcase_add_test(tc, build_syn_golden);
+	tcase_add_test(tc, build_ack_golden);
+	tcase_add_test(tc, build_syn_sack_roundtrip);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(wire_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
