@@ -142,10 +142,11 @@ int main(int argc, char **argv)
 	ctl_close(&ctx);
 out_stack:
 	apps_fini(&ctx);  /* resets every connection an app holds */
+	dp_tx_flush(&ctx);
+	loop_dump_all(&ctx, stderr);
 	tcp_fini(&ctx);   /* and whatever TCP still has (TIME_WAIT, orphans) */
 	udp_fini(&ctx);
 	dp_tx_flush(&ctx);
-	loop_dump_all(&ctx, stderr);
 	loop_fini(&ctx);
 	arp_fini(&ctx);
 out_port:

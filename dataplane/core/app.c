@@ -334,8 +334,9 @@ static int app_sock_open(struct dp_ctx *ctx, struct dp_sock *s, uint32_t type)
 static void app_reply(struct dp_ctx *ctx, struct dp_sock *s, uint32_t seq, int result)
 {
 	s->sh->done_result = result;
-	s->sh->done_seq = seq;
-	dp_sock_event(ctx, s); /* publishes both (release on ev_seq) and wakes */
+	/* release: a shim that acquires done_seq == seq sees done_result */
+	SHUNT_STORE_REL(&s->sh->done_seq, seq);
+	dp_sock_event(ctx, s);
 }
 
 static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_cmd *c)

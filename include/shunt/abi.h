@@ -223,7 +223,9 @@ struct shunt_sock {
 	uint32_t flags;      /* SHUNT_SF_* */
 	int32_t error;       /* pending socket error (positive errno), valid if err_seq != err_seen */
 	uint32_t err_seq;    /* incremented each time error is set */
-	uint32_t done_seq;   /* seq of the last SHUNT_CMDF_SYNC command processed */
+	uint32_t done_seq;   /* seq of the last SHUNT_CMDF_SYNC command processed, stored
+			      * with release after done_result; sequence numbers go on
+			      * counting across slot reuse */
 	int32_t done_result; /* its result, 0 or -errno */
 	uint32_t type;       /* enum shunt_sock_type, set on OPEN */
 	struct shunt_inaddr local;  /* 0.0.0.0:0 until bound */

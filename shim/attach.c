@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Attaching to shuntd, once per process, lazily (first AF_INET stream socket).
+ *
+ *   shim_attach() -> pthread_once(attach_once) -> attach_try():
+ *     socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> connect(SHUNT_CONTROL)
+ *     -> send shunt_ctl_hello -> recvmsg shunt_ctl_welcome + SCM_RIGHTS fds
+ *     -> check magic/version/status/nfds -> mmap region -> check its header
+ *     -> keep ctl, doorbell and wait eventfds (CLOEXEC, protected in the fd table)
+ *
+ * Any failure leaves shim_g.attached false for the life of the process: every
+ * socket is then a plain kernel socket, and with SHUNT_LOG set the shim says so
+ * once. The control connection stays open and idle; its hang-up tells shuntd the
+ * process is gone, and tells sync waits (chan.c) that the dataplane is.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "real.h"
+#include "shim.h"
+
+#define ATTACH_TIMEOUT_S 2 /* a control socket that accepts but never answers */
+
+static pthread_once_t attach_once_ctl = PTHREAD_ONCE_INIT;
+
+static bool attach_pow2(uint64_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+static bool attach_range_ok(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off % SHUNT_CACHE_LINE == 0 && off <= size && len <= size - off;
+}
+
+/* Check the region header against what the welcome promised. Returns a reason or
+ * NULL. The dataplane is trusted not to be hostile, but a mismatched build is not. */
+static const char *attach_check_region(const struct shunt_region *r, uint64_t size)
+{
+	if (r->magic != SHUNT_ABI_MAGIC || r->version != SHUNT_ABI_VERSION)
+		return "region magic/version mismatch";
+	if (r->region_size != size)
+		return "region size mismatch";
+	if (r->nsocks == 0 || !attach_pow2(r->rx_buf_size) || !attach_pow2(r->tx_buf_size) ||
+	    r->nchannels < 1 || r->nchannels > SHUNT_MAX_CHANNELS ||
+	    !attach_pow2(r->free_ring_size) || r->free_ring_size < r->nsocks)
+		return "bad region geometry";
+	if (!attach_range_ok(r->chan_off, (uint64_t)r->nchannels * sizeof(struct shunt_channel),
+			     size) ||
+	    !attach_range_ok(r->free_off, sizeof(struct shunt_free_ring) +
+			     (uint64_t)r->free_ring_size * sizeof(uint32_t), size) ||
+	    !attach_range_ok(r->socks_off, (uint64_t)r->nsocks * sizeof(struct shunt_sock),
+			     size) ||
+	    !attach_range_ok(r->bufs_off, (uint64_t)r->nsocks *
+			     ((uint64_t)r->rx_buf_size + r->tx_buf_size), size))
+		return "region layout out of bounds";
+	return NULL;
+}
+
+/* Returns 0, or -errno with *why set. On failure every fd it received is closed. */
+static int attach_try(const char **why)
+{
+	struct shunt_ctl_hello hello = {
+		SHUNT_ABI_MAGIC, SHUNT_ABI_VERSION, SHUNT_CTL_HELLO, (uint32_t)getpid()
+	};
+	struct shunt_ctl_welcome w;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * SHUNT_CTL_NFDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
+	struct timeval tv = { ATTACH_TIMEOUT_S, 0 };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fds[SHUNT_CTL_NFDS], nfds = 0, ctl, rc, i;
+	struct cmsghdr *cm;
+	struct stat st;
+	void *map = MAP_FAILED;
+	ssize_t n;
+
+	ctl = real_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (ctl < 0) {
+		*why = "socket";
+		return -errno;
+	}
+	memcpy(sun.sun_path, shim_g.ctl_path, sizeof(sun.sun_path) - 1);
+	(void)real_setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)real_setsockopt(ctl, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (real_connect(ctl, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		*why = "connect";
+		goto fail_errno;
+	}
+	if (real_send(ctl, &hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello)) {
+		*why = "send hello";
+		goto fail_errno;
+	}
+	n = real_recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		*why = "receive welcome";
+		goto fail_errno;
+	}
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		int k, cnt;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (k = 0; k < cnt; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+			if (nfds < SHUNT_CTL_NFDS)
+				fds[nfds++] = fd;
+			else
+				real_close(fd);
+		}
+	}
+	rc = -EPROTO;
+	*why = "bad welcome";
+	if (n != (ssize_t)sizeof(w) || w.magic != SHUNT_ABI_MAGIC || w.op != SHUNT_CTL_WELCOME)
+		goto fail;
+	if (w.version != SHUNT_ABI_VERSION) {
+		*why = "ABI version mismatch";
+		goto fail;
+	}
+	if (w.status < 0) {
+		*why = "attach refused";
+		rc = w.status;
+		goto fail;
+	}
+	if ((msg.msg_flags & MSG_CTRUNC) || w.nfds != SHUNT_CTL_NFDS || nfds != SHUNT_CTL_NFDS) {
+		*why = "wrong number of fds";
+		goto fail;
+	}
+	if (fstat(fds[SHUNT_CTL_FD_REGION], &st) < 0 || (uint64_t)st.st_size < w.region_size ||
+	    w.region_size < sizeof(struct shunt_region)) {
+		*why = "region smaller than announced";
+		goto fail;
+	}
+	map = mmap(NULL, w.region_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fds[SHUNT_CTL_FD_REGION], 0);
+	if (map == MAP_FAILED) {
+		*why = "mmap";
+		goto fail_errno;
+	}
+	*why = attach_check_region(map, w.region_size);
+	if (*why != NULL)
+		goto fail;
+
+	real_close(fds[SHUNT_CTL_FD_REGION]); /* the mapping keeps the memfd alive */
+	if (w.n_offload > SHUNT_CTL_MAX_OFFLOAD)
+		w.n_offload = SHUNT_CTL_MAX_OFFLOAD;
+	shim_g.welcome = w;
+	shim_g.r = map;
+	shim_g.region_size = w.region_size;
+	shim_g.chan = shunt_region_channel(shim_g.r, 0);
+	shim_g.free = shunt_region_free(shim_g.r);
+	tv.tv_sec = 0; /* idle from now on; reads of it only look for the hang-up */
+	(void)real_setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	atomic_store(&shim_g.ctl_fd, ctl);
+	atomic_store(&shim_g.doorbell_fd, fds[SHUNT_CTL_FD_DOORBELL]);
+	for (i = 0; i < SHUNT_WAIT_SLOTS; i++) {
+		int fd = fds[SHUNT_CTL_FD_WAIT0 + i];
+		int fl = real_fcntl(fd, F_GETFL);
+
+		/* wait.c sleeps in a blocking read(); shuntd only writes these. */
+		if (fl >= 0 && (fl & O_NONBLOCK))
+			(void)real_fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+		atomic_store(&shim_g.wait_fd[i], fd);
+	}
+	for (i = 1; i < SHUNT_CTL_NFDS; i++)
+		(void)shim_fdtab_swap(fds[i], &shim_fdtab_internal, &rc);
+	(void)shim_fdtab_swap(ctl, &shim_fdtab_internal, &rc);
+	return 0;
+
+fail_errno:
+	rc = -errno;
+fail:
+	if (map != MAP_FAILED)
+		munmap(map, w.region_size);
+	for (i = 0; i < nfds; i++)
+		real_close(fds[i]);
+	real_close(ctl);
+	return rc;
+}
+
+static void attach_once(void)
+{
+	const char *why = "?";
+	int rc = attach_try(&why);
+
+	if (rc == 0) {
+		shim_g.attached = true;
+		SHIM_INFO("attached to %s: %u sockets, %u offload rules", shim_g.ctl_path,
+			  shim_g.r->nsocks, shim_g.welcome.n_offload);
+		return;
+	}
+	/* Said once, whatever the level, as long as SHUNT_LOG is set. */
+	if (shim_log_level > SHIM_LOG_OFF)
+		shim_log(shim_log_level, "no dataplane at %s (%s: %s): using the kernel",
+			 shim_g.ctl_path, why, strerror(-rc));
+}
+
+bool shim_attach(void)
+{
+	pthread_once(&attach_once_ctl, attach_once);
+	return shim_g.attached;
+}
+
+/* Move *slot (one of our fds) to a fresh number so the app can have fd. */
+static int attach_move(_Atomic int *slot, int fd)
+{
+	int nf, err;
+
+	if (atomic_load(slot) != fd)
+		return 1;
+	nf = real_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (nf < 0)
+		return -errno;
+	(void)shim_fdtab_swap(nf, &shim_fdtab_internal, &err);
+	atomic_store(slot, nf);
+	/* A thread asleep on the old number keeps its file reference: the dataplane
+	 * writes the same eventfd, so it still wakes. The caller's dup2 closes fd. */
+	(void)shim_fdtab_swap(fd, NULL, &err);
+	return 0;
+}
+
+int shim_attach_relocate(int fd)
+{
+	int i, rc;
+
+	rc = attach_move(&shim_g.ctl_fd, fd);
+	if (rc <= 0)
+		return rc;
+	rc = attach_move(&shim_g.doorbell_fd, fd);
+	if (rc <= 0)
+		return rc;
+	for (i = 0; i < SHUNT_WAIT_SLOTS; i++) {
+		rc = attach_move(&shim_g.wait_fd[i], fd);
+		if (rc <= 0)
+			return rc;
+	}
+	return 0;
+}

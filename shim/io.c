@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Data transfer: read, write, readv, writev, send, recv, sendto, recvfrom, sendmsg,
+ * recvmsg and glibc's fortified __read_chk, __recv_chk, __recvfrom_chk.
+ *
+ *   kernel fd  -> one fd-table lookup -> real_*()
+ *   shunt send -> io_send(): state checks (Linux tcp_sendmsg_locked order)
+ *                 -> reserve tx_head (CAS) -> copy into the tx ring -> publish
+ *                 tx_prod in order (release) -> SEND -> blocking: wait for space
+ *   shunt recv -> io_recv(): copy from the rx ring -> advance rx_cons (CAS,
+ *                 release) -> RECVD -> nothing there: EOF / error / wait
+ *                 (Linux tcp_recvmsg_locked order)
+ *
+ * The fast path (data or space there) takes no lock and makes no syscall besides
+ * the command push. Concurrent senders on one socket reserve ring space with a CAS
+ * and publish in reservation order, as rte_ring's multi-producer enqueue does;
+ * concurrent receivers copy and then claim with a CAS (a loser copies again).
+ */
+#include <limits.h>
+#include <string.h>
+
+#include <shunt/bytering.h>
+
+#include "real.h"
+#include "shim.h"
+
+/* Copy ring bytes [pos, pos + n) into the iovec starting skip bytes in. */
+static void io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
+			const struct iovec *iov, int iovcnt, size_t skip)
+{
+	int i;
+
+	for (i = 0; i < iovcnt && n > 0; i++) {
+		size_t l = iov[i].iov_len;
+		uint32_t k;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		k = l - skip < n ? (uint32_t)(l - skip) : n;
+		bytering_read(s->rxbuf, s->rx_size, pos, (uint8_t *)iov[i].iov_base + skip, k);
+		pos += k;
+		n -= k;
+		skip = 0;
+	}
+}
+
+/* Copy n iovec bytes, starting skip bytes in, into the tx ring at pos. */
+static void io_copy_in(struct shim_sock *s, uint32_t pos, uint32_t n,
+		       const struct iovec *iov, int iovcnt, size_t skip)
+{
+	int i;
+
+	for (i = 0; i < iovcnt && n > 0; i++) {
+		size_t l = iov[i].iov_len;
+		uint32_t k;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		k = l - skip < n ? (uint32_t)(l - skip) : n;
+		bytering_write(s->txbuf, s->tx_size, pos, (const uint8_t *)iov[i].iov_base + skip,
+			       k);
+		pos += k;
+		n -= k;
+		skip = 0;
+	}
+}
+
+static int io_iov_len(const struct iovec *iov, int iovcnt, size_t *len)
+{
+	size_t total = 0;
+	int i;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	*len = total;
+	return 0;
+}
+
+struct io_wait {
+	struct shim_sock *s;
+	uint32_t ev_seq;
+	uint32_t idx;      /* rx_prod (recv) or tx_cons (send) when we looked */
+	bool tx;
+};
+
+static bool io_changed(void *arg)
+{
+	struct io_wait *w = arg;
+	struct shunt_sock *ss = w->s->ss;
+
+	if (SHUNT_LOAD_ACQ(&ss->ev_seq) != w->ev_seq)
+		return true;
+	return SHUNT_LOAD_ACQ(w->tx ? &ss->tx_cons : &ss->rx_prod) != w->idx;
+}
+
+/* ---- receive ---------------------------------------------------------------------- */
+
+static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
+		       int flags)
+{
+	struct shunt_sock *ss = s->ss;
+	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
+	bool peek = flags & MSG_PEEK;
+	int64_t timeo = -2; /* read from the placeholder only if we must sleep */
+	size_t len, target, copied = 0;
+	struct io_wait w = { .s = s };
+	int rc;
+
+	rc = io_iov_len(iov, iovcnt, &len);
+	if (rc < 0)
+		return rc;
+	if (flags & MSG_OOB)
+		return -EINVAL; /* no urgent data is ever queued */
+	if (len == 0)
+		return 0;
+	target = (flags & MSG_WAITALL) ? len : 1;
+
+	for (;;) {
+		uint32_t cons, prod, avail, n, st, fl;
+
+		/* acquire ev_seq first: the fields it covers are then at least as new */
+		w.ev_seq = SHUNT_LOAD_ACQ(&ss->ev_seq);
+		st = SHUNT_LOAD_RLX(&ss->state);
+		fl = SHUNT_LOAD_RLX(&ss->flags);
+		cons = SHUNT_LOAD_RLX(&ss->rx_cons);
+		prod = SHUNT_LOAD_ACQ(&ss->rx_prod); /* pairs with the dp's release */
+		avail = prod - cons;
+		if (avail > s->rx_size)
+			return -EIO; /* the dataplane broke the ring */
+		if (peek) {
+			n = avail < len ? avail : (uint32_t)len;
+			io_copy_out(s, cons, n, iov, iovcnt, 0);
+			copied = n;
+		} else if (avail > 0) {
+			n = avail < len - copied ? avail : (uint32_t)(len - copied);
+			io_copy_out(s, cons, n, iov, iovcnt, copied);
+			/* release: our reads of the bytes happen before the dp may reuse them */
+			if (!atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)&ss->rx_cons,
+								     &cons, cons + n,
+								     memory_order_release,
+								     memory_order_relaxed))
+				continue; /* another reader took them: copy again */
+			copied += n;
+			(void)shim_chan_async(s, SHUNT_CMD_RECVD, 0);
+			if (copied < len)
+				continue; /* more may have arrived meanwhile */
+		}
+		if (copied >= target)
+			break;
+		if (copied > 0 && !peek) {
+			if ((fl & (SHUNT_SF_RX_EOF | SHUNT_SF_RESET)) || shim_err_pending(s) ||
+			    st == SHUNT_SS_CLOSED || nonblock || atomic_load(&s->shut_rd))
+				break;
+		} else {
+			if (fl & SHUNT_SF_RX_EOF)
+				break; /* SOCK_DONE: the peer's FIN */
+			if (shim_err_pending(s)) {
+				rc = shim_sock_take_error(s);
+				if (rc != 0 && copied == 0)
+					return -rc;
+				break;
+			}
+			if ((fl & SHUNT_SF_RESET) || atomic_load(&s->shut_rd))
+				break; /* RCV_SHUTDOWN */
+			if (st == SHUNT_SS_CLOSED)
+				return copied > 0 ? (ssize_t)copied : -ENOTCONN;
+			if (nonblock)
+				return copied > 0 ? (ssize_t)copied : -EAGAIN;
+		}
+		if (timeo == -2)
+			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
+		w.idx = prod;
+		w.tx = false;
+		rc = shim_wait_until(io_changed, &w, timeo, 0);
+		if (rc == -ETIMEDOUT)
+			return copied > 0 ? (ssize_t)copied : -EAGAIN;
+		if (rc < 0)
+			return copied > 0 ? (ssize_t)copied : rc;
+	}
+	return (ssize_t)copied;
+}
+
+/* ---- send --------------------------------------------------------------------------- */
+
+/* EPIPE as Linux's sk_stream_error(): a pending error first, else EPIPE + SIGPIPE. */
+static int io_send_error(struct shim_sock *s, int flags)
+{
+	int err = shim_sock_take_error(s);
+
+	if (err != 0)
+		return -err;
+	if (!(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);
+	return -EPIPE;
+}
+
+static bool io_connect_over(void *arg)
+{
+	struct io_wait *w = arg;
+	uint32_t st;
+
+	(void)SHUNT_LOAD_ACQ(&w->s->ss->ev_seq);
+	st = SHUNT_LOAD_RLX(&w->s->ss->state);
+	return st != SHUNT_SS_SYN_SENT && st != SHUNT_SS_SYN_RECEIVED;
+}
+
+static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
+		       int flags)
+{
+	struct shunt_sock *ss = s->ss;
+	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
+	int64_t timeo = -2;
+	size_t len, sent = 0;
+	struct io_wait w = { .s = s, .tx = true };
+	int rc;
+
+	rc = io_iov_len(iov, iovcnt, &len);
+	if (rc < 0)
+		return rc;
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP; /* urgent data: not supported by the dataplane */
+
+	for (;;) {
+		uint32_t st, fl, head, cons, used, limit, n;
+
+		w.ev_seq = SHUNT_LOAD_ACQ(&ss->ev_seq);
+		st = SHUNT_LOAD_RLX(&ss->state);
+		fl = SHUNT_LOAD_RLX(&ss->flags);
+		if (st == SHUNT_SS_SYN_SENT || st == SHUNT_SS_SYN_RECEIVED) {
+			/* sk_stream_wait_connect() */
+			if (shim_err_pending(s))
+				return -shim_sock_take_error(s);
+			if (nonblock)
+				return -EAGAIN;
+			if (timeo == -2)
+				timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
+			rc = shim_wait_until(io_connect_over, &w, timeo, 0);
+			if (rc == -ETIMEDOUT)
+				return -EAGAIN;
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (st < SHUNT_SS_ESTABLISHED || shim_err_pending(s) ||
+		    (fl & (SHUNT_SF_TX_SHUT | SHUNT_SF_RESET)) || atomic_load(&s->shut_wr)) {
+			if (sent > 0)
+				return (ssize_t)sent;
+			return io_send_error(s, flags);
+		}
+		if (sent == len)
+			return (ssize_t)sent; /* also len == 0: nothing to queue */
+
+		limit = atomic_load_explicit(&s->sndbuf, memory_order_relaxed);
+		head = atomic_load_explicit(&s->tx_head, memory_order_relaxed);
+		cons = SHUNT_LOAD_ACQ(&ss->tx_cons); /* pairs with the dp's release */
+		used = head - cons;
+		n = used < limit ? limit - used : 0;
+		if (n > len - sent)
+			n = (uint32_t)(len - sent);
+		if (n > 0) {
+			if (!atomic_compare_exchange_weak_explicit(&s->tx_head, &head, head + n,
+								   memory_order_relaxed,
+								   memory_order_relaxed))
+				continue;
+			io_copy_in(s, head, n, iov, iovcnt, sent);
+			/* Publish in reservation order: earlier reservers first. */
+			while (SHUNT_LOAD_RLX(&ss->tx_prod) != head)
+				shim_cpu_relax();
+			/* release: the bytes before the index that covers them */
+			SHUNT_STORE_REL(&ss->tx_prod, head + n);
+			sent += n;
+			rc = shim_chan_async(s, SHUNT_CMD_SEND, 0);
+			if (rc < 0)
+				return sent > 0 ? (ssize_t)sent : rc;
+			continue;
+		}
+		if (nonblock)
+			return sent > 0 ? (ssize_t)sent : -EAGAIN;
+		if (timeo == -2)
+			timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
+		w.idx = cons;
+		rc = shim_wait_until(io_changed, &w, timeo, 0);
+		if (rc == -ETIMEDOUT)
+			return sent > 0 ? (ssize_t)sent : -EAGAIN;
+		if (rc < 0)
+			return sent > 0 ? (ssize_t)sent : rc;
+	}
+}
+
+/* ---- entry points --------------------------------------------------------------------- */
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	struct shim_sock *s;
+	struct iovec v = { buf, n };
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_read(fd, buf, n);
+	return shim_ret(io_recv(fd, s, &v, 1, 0));
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct shim_sock *s;
+	struct iovec v = { (void *)buf, n };
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_write(fd, buf, n);
+	return shim_ret(io_send(fd, s, &v, 1, 0));
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_readv(fd, iov, cnt);
+	return shim_ret(io_recv(fd, s, iov, cnt, 0));
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_writev(fd, iov, cnt);
+	return shim_ret(io_send(fd, s, iov, cnt, 0));
+}
+
+SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	struct shim_sock *s;
+	struct iovec v = { (void *)buf, n };
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_send(fd, buf, n, flags);
+	return shim_ret(io_send(fd, s, &v, 1, flags));
+}
+
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	struct shim_sock *s;
+	struct iovec v = { buf, n };
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_recv(fd, buf, n, flags);
+	return shim_ret(io_recv(fd, s, &v, 1, flags));
+}
+
+/* A connected TCP socket ignores the destination, as Linux's tcp_sendmsg does. */
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *addr, socklen_t alen)
+{
+	struct shim_sock *s;
+	struct iovec v = { (void *)buf, n };
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_sendto(fd, buf, n, flags, addr, alen);
+	return shim_ret(io_send(fd, s, &v, 1, flags));
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			     socklen_t *alen)
+{
+	struct shim_sock *s;
+	struct iovec v = { buf, n };
+	ssize_t rc;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_recvfrom(fd, buf, n, flags, addr, alen);
+	rc = io_recv(fd, s, &v, 1, flags);
+	if (rc >= 0 && addr != NULL && alen != NULL)
+		*alen = 0; /* TCP reports no source address */
+	return shim_ret(rc);
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_sendmsg(fd, msg, flags);
+	return shim_ret(io_send(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags));
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct shim_sock *s;
+	ssize_t rc;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_recvmsg(fd, msg, flags);
+	rc = io_recv(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	if (rc >= 0) {
+		msg->msg_namelen = 0;
+		msg->msg_controllen = 0;
+		msg->msg_flags = 0;
+	}
+	return shim_ret(rc);
+}
+
+/* glibc's _FORTIFY_SOURCE entry points: the same, after the buffer-size check. */
+extern void __chk_fail(void) __attribute__((noreturn));
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				   struct sockaddr *addr, socklen_t *alen);
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return read(fd, buf, n);
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				   struct sockaddr *addr, socklen_t *alen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, addr, alen);
+}

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Options and descriptor control: getsockopt, setsockopt, getsockname, getpeername,
+ * fcntl, fcntl64, ioctl.
+ *
+ *   setsockopt(shunt) -> real_setsockopt(placeholder) (Linux validates, stores)
+ *                     -> option the dataplane acts on? SETOPT (value read back)
+ *   setsockopt(undecided) -> placeholder; remembered for the replay at connect()
+ *   getsockopt(shunt) -> SO_ERROR, TCP_INFO, TCP_MAXSEG from the shared socket;
+ *                        the rest from the placeholder
+ *   fcntl/ioctl -> O_NONBLOCK mirrored on the placeholder (so F_GETFL answers) and
+ *                  in the record; F_DUPFD* tracked; FIONREAD/SIOCOUTQ from the rings
+ */
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "real.h"
+#include "shim.h"
+
+int shim_opt_map(int level, int optname)
+{
+	if (level == SOL_SOCKET) {
+		switch (optname) {
+		case SO_RCVBUF:
+			return SHUNT_OPT_RCVBUF;
+		case SO_SNDBUF:
+			return SHUNT_OPT_SNDBUF;
+		case SO_LINGER:
+			return SHUNT_OPT_LINGER0;
+		case SO_REUSEADDR:
+			return SHUNT_OPT_REUSEADDR;
+		}
+	} else if (level == IPPROTO_TCP) {
+		switch (optname) {
+		case TCP_NODELAY:
+			return SHUNT_OPT_NODELAY;
+		case TCP_SYNCNT:
+			return SHUNT_OPT_SYNCNT;
+		case TCP_USER_TIMEOUT:
+			return SHUNT_OPT_USER_TIMEOUT;
+		}
+	}
+	return 0;
+}
+
+int shim_opt_value(int fd, int opt, uint64_t *value)
+{
+	static const int level[SHUNT_OPT_MAX] = {
+		[SHUNT_OPT_NODELAY] = IPPROTO_TCP, [SHUNT_OPT_SYNCNT] = IPPROTO_TCP,
+		[SHUNT_OPT_USER_TIMEOUT] = IPPROTO_TCP, [SHUNT_OPT_RCVBUF] = SOL_SOCKET,
+		[SHUNT_OPT_SNDBUF] = SOL_SOCKET, [SHUNT_OPT_LINGER0] = SOL_SOCKET,
+		[SHUNT_OPT_REUSEADDR] = SOL_SOCKET,
+	};
+	static const int name[SHUNT_OPT_MAX] = {
+		[SHUNT_OPT_NODELAY] = TCP_NODELAY, [SHUNT_OPT_SYNCNT] = TCP_SYNCNT,
+		[SHUNT_OPT_USER_TIMEOUT] = TCP_USER_TIMEOUT, [SHUNT_OPT_RCVBUF] = SO_RCVBUF,
+		[SHUNT_OPT_SNDBUF] = SO_SNDBUF, [SHUNT_OPT_LINGER0] = SO_LINGER,
+		[SHUNT_OPT_REUSEADDR] = SO_REUSEADDR,
+	};
+	struct linger lg;
+	socklen_t len;
+	int v;
+
+	if (opt <= 0 || opt >= SHUNT_OPT_MAX)
+		return -EINVAL;
+	if (opt == SHUNT_OPT_LINGER0) {
+		len = sizeof(lg);
+		if (real_getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) < 0)
+			return -errno;
+		*value = lg.l_onoff && lg.l_linger == 0;
+		return 0;
+	}
+	len = sizeof(v);
+	if (real_getsockopt(fd, level[opt], name[opt], &v, &len) < 0)
+		return -errno;
+	*value = opt == SHUNT_OPT_NODELAY || opt == SHUNT_OPT_REUSEADDR ? v != 0 : (uint64_t)v;
+	return 0;
+}
+
+/* Copy an int-sized answer out as Linux's sock_getsockopt() does. */
+static int opt_put(void *val, socklen_t *len, const void *src, socklen_t size)
+{
+	socklen_t l = *len;
+
+	if ((int)l < 0)
+		return -EINVAL;
+	if (l > size)
+		l = size;
+	memcpy(val, src, l);
+	*len = l;
+	return 0;
+}
+
+/* Linux TCP_* state numbers (include/net/tcp_states.h) for tcpi_state. */
+static uint8_t opt_linux_state(uint32_t st)
+{
+	static const uint8_t map[] = {
+		[SHUNT_SS_FREE] = 7, [SHUNT_SS_CLOSED] = 7, [SHUNT_SS_LISTEN] = 10,
+		[SHUNT_SS_SYN_SENT] = 2, [SHUNT_SS_SYN_RECEIVED] = 3,
+		[SHUNT_SS_ESTABLISHED] = 1, [SHUNT_SS_FIN_WAIT_1] = 4,
+		[SHUNT_SS_FIN_WAIT_2] = 5, [SHUNT_SS_CLOSE_WAIT] = 8, [SHUNT_SS_CLOSING] = 11,
+		[SHUNT_SS_LAST_ACK] = 9, [SHUNT_SS_TIME_WAIT] = 6,
+	};
+
+	return st < sizeof(map) ? map[st] : 7;
+}
+
+static int opt_get(int fd, struct shim_sock *s, int level, int name, void *val, socklen_t *len)
+{
+	struct shunt_sock *ss = s->ss;
+	int v;
+
+	if (level == SOL_SOCKET && name == SO_ERROR) {
+		v = shim_sock_take_error(s);
+		return opt_put(val, len, &v, sizeof(v));
+	}
+	if (level == IPPROTO_TCP && name == TCP_MAXSEG && SHUNT_LOAD_ACQ(&ss->mss) != 0) {
+		v = (int)ss->mss;
+		return opt_put(val, len, &v, sizeof(v));
+	}
+	if (level == IPPROTO_TCP && name == TCP_INFO) {
+		struct tcp_info ti;
+		uint32_t mss;
+
+		memset(&ti, 0, sizeof(ti));
+		(void)SHUNT_LOAD_ACQ(&ss->ev_seq);
+		mss = ss->mss;
+		ti.tcpi_state = opt_linux_state(ss->state);
+		ti.tcpi_rto = ss->rto_us;
+		ti.tcpi_snd_mss = mss;
+		ti.tcpi_rcv_mss = mss;
+		ti.tcpi_rtt = ss->srtt_us;
+		ti.tcpi_rttvar = ss->rttvar_us;
+		ti.tcpi_snd_cwnd = mss != 0 ? ss->snd_cwnd / mss : 0;
+		ti.tcpi_total_retrans = ss->retrans;
+		if ((int)*len < 0)
+			return -EINVAL;
+		return opt_put(val, len, &ti, sizeof(ti));
+	}
+	return real_getsockopt(fd, level, name, val, len) < 0 ? -errno : 0;
+}
+
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_getsockopt(fd, level, name, val, len);
+	return (int)shim_ret(opt_get(fd, s, level, name, val, len));
+}
+
+static int opt_set(int fd, struct shim_sock *s, int level, int name, const void *val,
+		   socklen_t len)
+{
+	int opt, rc;
+	uint64_t v;
+
+	if (real_setsockopt(fd, level, name, val, len) < 0)
+		return -errno;
+	opt = shim_opt_map(level, name);
+	if (opt == 0)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	rc = 0;
+	if (atomic_load(&s->kind) == SHIM_UNDECIDED) {
+		s->optmask |= SHIM_OPTBIT(opt); /* replayed at connect() */
+	} else if (atomic_load(&s->kind) == SHIM_SHUNT && shim_opt_value(fd, opt, &v) == 0) {
+		if (opt == SHUNT_OPT_SNDBUF)
+			atomic_store(&s->sndbuf, v < s->tx_size ? (uint32_t)v : s->tx_size);
+		rc = shim_chan_sync(s, SHUNT_CMD_SETOPT, (uint32_t)opt, NULL, v);
+		if (rc == -EOPNOTSUPP || rc == -ENOPROTOOPT)
+			rc = 0; /* the placeholder holds it; the dataplane ignores it */
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
+	    atomic_load(&s->kind) == SHIM_KERNEL)
+		return real_setsockopt(fd, level, name, val, len);
+	return (int)shim_ret(opt_set(fd, s, level, name, val, len));
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+static int opt_name(struct shim_sock *s, bool peer, struct sockaddr *addr, socklen_t *alen)
+{
+	struct shunt_sock *ss = s->ss;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	uint32_t st;
+
+	if ((int)*alen < 0)
+		return -EINVAL;
+	(void)SHUNT_LOAD_ACQ(&ss->ev_seq);
+	st = ss->state;
+	if (peer) {
+		/* inet_getname(): no peer while SYN_SENT or CLOSED */
+		if (ss->remote.port == 0 || st == SHUNT_SS_CLOSED || st == SHUNT_SS_SYN_SENT)
+			return -ENOTCONN;
+		sin.sin_addr.s_addr = ss->remote.addr;
+		sin.sin_port = ss->remote.port;
+	} else {
+		sin.sin_addr.s_addr = ss->local.addr;
+		sin.sin_port = ss->local.port;
+	}
+	memcpy(addr, &sin, *alen < sizeof(sin) ? *alen : sizeof(sin));
+	*alen = sizeof(sin);
+	return 0;
+}
+
+SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_getsockname(fd, addr, alen);
+	return (int)shim_ret(opt_name(s, false, addr, alen));
+}
+
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_getpeername(fd, addr, alen);
+	return (int)shim_ret(opt_name(s, true, addr, alen));
+}
+
+/* ---- fcntl / ioctl --------------------------------------------------------------------- */
+
+static int opt_fcntl(int (*fn)(int, int, ...), int fd, int cmd, long arg)
+{
+	struct shim_file *f;
+	int rc;
+
+	if (!shim_init() || (f = shim_fdtab_get(fd)) == NULL)
+		return fn(fd, cmd, arg);
+	if (f == &shim_fdtab_internal)
+		return (int)shim_ret(-EBADF);
+	rc = fn(fd, cmd, arg);
+	if (rc < 0)
+		return rc;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		shim_fd_dup_track(fd, rc);
+		break;
+	case F_SETFL:
+		if (f->type == SHIM_F_SOCK)
+			atomic_store(&((struct shim_sock *)f)->nonblock, (arg & O_NONBLOCK) != 0);
+		break;
+	}
+	return rc;
+}
+
+/* With _FILE_OFFSET_BITS=64 glibc's header renames fcntl to fcntl64; both libc
+ * symbols exist, so both are defined here under their exact names. */
+SHIM_EXPORT int shim_fcntl(int fd, int cmd, ...) __asm__("fcntl");
+SHIM_EXPORT int shim_fcntl64(int fd, int cmd, ...) __asm__("fcntl64");
+
+SHIM_EXPORT int shim_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long); /* as glibc: every argument fits a long */
+	va_end(ap);
+	return opt_fcntl(real_fcntl, fd, cmd, arg);
+}
+
+SHIM_EXPORT int shim_fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return opt_fcntl(real_fcntl64, fd, cmd, arg);
+}
+
+SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	struct shim_sock *s;
+	va_list ap;
+	void *arg;
+	int rc, v;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
+	    atomic_load(&s->kind) == SHIM_KERNEL)
+		return real_ioctl(fd, req, arg);
+	if (atomic_load_explicit(&s->kind, memory_order_acquire) == SHIM_SHUNT) {
+		if (req == FIONREAD) {
+			v = (int)(SHUNT_LOAD_ACQ(&s->ss->rx_prod) - SHUNT_LOAD_RLX(&s->ss->rx_cons));
+			memcpy(arg, &v, sizeof(v));
+			return 0;
+		}
+		if (req == SIOCOUTQ) {
+			v = (int)(SHUNT_LOAD_RLX(&s->ss->tx_prod) - SHUNT_LOAD_ACQ(&s->ss->tx_cons));
+			memcpy(arg, &v, sizeof(v));
+			return 0;
+		}
+	}
+	rc = real_ioctl(fd, req, arg);
+	if (rc == 0 && req == FIONBIO) {
+		memcpy(&v, arg, sizeof(v));
+		atomic_store(&s->nonblock, v != 0);
+	}
+	return rc;
+}

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Readiness of shunt sockets and the calls that wait for it: poll, ppoll, select,
+ * pselect, __poll_chk, __ppoll_chk.
+ *
+ *   poll(fds) -> no shunt socket among them? real_poll (one lookup per fd)
+ *             -> poll_wait():
+ *                  shunt revents (shim_poll_sock_events) -> something ready or
+ *                  timeout 0? kernel fds polled with timeout 0, merged, done
+ *                  -> spin -> shim_wait_arm -> re-check -> ppoll(kernel fds +
+ *                  slot eventfd, remaining time, sigmask) -> disarm -> recompute
+ *   select(sets) -> same core on a pollfd array built from the sets, results
+ *                   folded back as Linux's POLLIN_SET / POLLOUT_SET / POLLEX_SET
+ *
+ * A shunt socket's placeholder fd never reaches the kernel's poll: its answer
+ * would be the unconnected socket's.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "real.h"
+#include "shim.h"
+
+#define POLL_STACK_FDS 64
+
+uint32_t shim_poll_sock_events(struct shim_sock *s)
+{
+	struct shunt_sock *ss = s->ss;
+	uint32_t ev = 0, st, fl, used, limit;
+	bool shut_wr, rd_shut;
+
+	(void)SHUNT_LOAD_ACQ(&ss->ev_seq); /* pairs with the dp's release */
+	st = SHUNT_LOAD_RLX(&ss->state);
+	fl = SHUNT_LOAD_RLX(&ss->flags);
+	shut_wr = (fl & (SHUNT_SF_TX_SHUT | SHUNT_SF_RESET)) || atomic_load(&s->shut_wr);
+	rd_shut = (fl & (SHUNT_SF_RX_EOF | SHUNT_SF_RESET)) || atomic_load(&s->shut_rd);
+
+	if (shim_err_pending(s))
+		ev |= POLLERR;
+	/* tcp_poll(): HUP when both directions are shut or the socket is closed */
+	if ((rd_shut && shut_wr) || st == SHUNT_SS_CLOSED)
+		ev |= POLLHUP;
+	if (rd_shut)
+		ev |= POLLIN | POLLRDNORM | POLLRDHUP;
+	/* A connecting socket is neither readable nor writable. */
+	if (st == SHUNT_SS_SYN_SENT || st == SHUNT_SS_SYN_RECEIVED)
+		return ev;
+	if (SHUNT_LOAD_ACQ(&ss->rx_prod) != SHUNT_LOAD_RLX(&ss->rx_cons))
+		ev |= POLLIN | POLLRDNORM;
+	if (shut_wr || st == SHUNT_SS_CLOSED) {
+		/* Linux reports a shut send side writable, so write() can say EPIPE */
+		ev |= POLLOUT | POLLWRNORM;
+	} else if (st >= SHUNT_SS_ESTABLISHED) {
+		limit = atomic_load_explicit(&s->sndbuf, memory_order_relaxed);
+		used = atomic_load_explicit(&s->tx_head, memory_order_relaxed) -
+		       SHUNT_LOAD_ACQ(&ss->tx_cons);
+		if (used <= limit - limit / 3) /* at least a third free, as Linux */
+			ev |= POLLOUT | POLLWRNORM;
+	}
+	if (ev & POLLERR)
+		ev |= POLLIN | POLLRDNORM; /* a pending error makes recv return at once */
+	return ev;
+}
+
+/* Fill revents of the shunt entries (is_shunt[i]); returns how many are ready. */
+static int poll_shunt(struct pollfd *fds, nfds_t n, struct shim_sock **socks)
+{
+	int ready = 0;
+	nfds_t i;
+
+	for (i = 0; i < n; i++) {
+		if (socks[i] == NULL)
+			continue;
+		fds[i].revents = (short)(shim_poll_sock_events(socks[i]) &
+					 ((uint32_t)(uint16_t)fds[i].events | POLLERR | POLLHUP));
+		ready += fds[i].revents != 0;
+	}
+	return ready;
+}
+
+/* Copy kernel results back; returns how many kernel entries are ready. */
+static int poll_merge(struct pollfd *fds, nfds_t n, struct shim_sock **socks,
+		      const struct pollfd *kfds)
+{
+	int ready = 0;
+	nfds_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (socks[i] != NULL)
+			continue;
+		fds[i].revents = kfds[k++].revents;
+		ready += fds[i].revents != 0;
+	}
+	return ready;
+}
+
+/* The core with at least one shunt socket. timeout_ns < 0: forever. */
+static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfds_t nshunt,
+		     int64_t timeout_ns, const sigset_t *sigmask)
+{
+	struct pollfd stack_k[POLL_STACK_FDS + 1], *kfds = stack_k;
+	int64_t start = shim_now_ns(), deadline = -1, now;
+	nfds_t nk = n - nshunt, i, k = 0;
+	int ready, kready, rc;
+	struct shim_waiter w;
+
+	if (nk + 1 > POLL_STACK_FDS + 1) {
+		kfds = malloc((nk + 1) * sizeof(*kfds));
+		if (kfds == NULL)
+			return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		if (socks[i] == NULL)
+			kfds[k++] = fds[i];
+	if (timeout_ns >= 0)
+		deadline = start + timeout_ns;
+
+	for (;;) {
+		struct timespec ts, *tsp = NULL;
+		int64_t left;
+
+		ready = poll_shunt(fds, n, socks);
+		now = shim_now_ns();
+		if (ready > 0 || (deadline >= 0 && now >= deadline)) {
+			kready = 0;
+			if (nk > 0) {
+				struct timespec zero = { 0, 0 };
+
+				for (i = 0; i < nk; i++)
+					kfds[i].revents = 0;
+				kready = real_ppoll(kfds, nk, &zero, NULL);
+				if (kready < 0) {
+					rc = -errno;
+					goto out;
+				}
+				kready = poll_merge(fds, n, socks, kfds);
+			}
+			rc = ready + kready;
+			goto out;
+		}
+		if (now - start < SHIM_WAIT_SPIN_NS && nk == 0) {
+			shim_cpu_relax();
+			continue;
+		}
+		shim_wait_arm(&w);
+		if (poll_shunt(fds, n, socks) > 0) {
+			shim_wait_disarm(&w, false);
+			continue;
+		}
+		left = deadline < 0 ? -1 : deadline - now;
+		if (w.slot < 0 && (left < 0 || left > 1000000))
+			left = 1000000; /* no slot: look again every millisecond */
+		if (left >= 0) {
+			ts.tv_sec = left / 1000000000;
+			ts.tv_nsec = left % 1000000000;
+			tsp = &ts;
+		}
+		kfds[nk].fd = w.fd; /* -1 without a slot: ignored by the kernel */
+		kfds[nk].events = POLLIN;
+		for (i = 0; i <= nk; i++)
+			kfds[i].revents = 0;
+		kready = real_ppoll(kfds, nk + 1, tsp, sigmask);
+		if (kready < 0) {
+			rc = -errno;
+			shim_wait_disarm(&w, false);
+			goto out;
+		}
+		shim_wait_disarm(&w, (kfds[nk].revents & POLLIN) != 0);
+		if (kready - ((kfds[nk].revents & POLLIN) != 0) > 0) {
+			/* a kernel fd is ready: report it with whatever shunt state is now */
+			ready = poll_shunt(fds, n, socks);
+			rc = ready + poll_merge(fds, n, socks, kfds);
+			goto out;
+		}
+	}
+out:
+	if (kfds != stack_k)
+		free(kfds);
+	return rc;
+}
+
+/* Look the fds up; returns how many are shunt sockets (socks[] filled). */
+static nfds_t poll_classify(const struct pollfd *fds, nfds_t n, struct shim_sock **socks)
+{
+	nfds_t i, nshunt = 0;
+
+	for (i = 0; i < n; i++) {
+		socks[i] = fds[i].fd >= 0 ? shim_shunt_get(fds[i].fd) : NULL;
+		nshunt += socks[i] != NULL;
+	}
+	return nshunt;
+}
+
+static int64_t poll_ts_ns(const struct timespec *ts)
+{
+	return ts == NULL ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Returns the count or -errno; nshunt == 0 is the caller's kernel fast path. */
+static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
+		       const sigset_t *sigmask, bool *kernel_only)
+{
+	struct shim_sock *stack_s[POLL_STACK_FDS], **socks = stack_s;
+	nfds_t nshunt;
+	int rc;
+
+	*kernel_only = false;
+	if (n > POLL_STACK_FDS) {
+		socks = malloc(n * sizeof(*socks));
+		if (socks == NULL)
+			return -ENOMEM;
+	}
+	nshunt = poll_classify(fds, n, socks);
+	if (nshunt == 0) {
+		*kernel_only = true;
+		rc = 0;
+	} else {
+		rc = poll_wait(fds, n, socks, nshunt, timeout_ns, sigmask);
+	}
+	if (socks != stack_s)
+		free(socks);
+	return rc;
+}
+
+SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	bool kernel_only;
+	int rc;
+
+	if (!shim_init())
+		return real_poll(fds, n, timeout);
+	rc = poll_common(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL,
+			 &kernel_only);
+	if (kernel_only)
+		return real_poll(fds, n, timeout);
+	return (int)shim_ret(rc);
+}
+
+SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		      const sigset_t *sigmask)
+{
+	bool kernel_only;
+	int rc;
+
+	if (!shim_init())
+		return real_ppoll(fds, n, ts, sigmask);
+	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
+		return (int)shim_ret(-EINVAL);
+	rc = poll_common(fds, n, poll_ts_ns(ts), sigmask, &kernel_only);
+	if (kernel_only)
+		return real_ppoll(fds, n, ts, sigmask);
+	return (int)shim_ret(rc);
+}
+
+extern void __chk_fail(void) __attribute__((noreturn));
+SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+			    const sigset_t *sigmask, size_t fdslen);
+
+SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return poll(fds, n, timeout);
+}
+
+SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+			    const sigset_t *sigmask, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, sigmask);
+}
+
+/* ---- select ------------------------------------------------------------------------ */
+
+#define SELECT_IN  (POLLIN | POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR)
+#define SELECT_OUT (POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR)
+#define SELECT_EX  (POLLPRI)
+
+static bool select_has_shunt(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+	int fd;
+
+	for (fd = 0; fd < nfds; fd++)
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
+		    shim_shunt_get(fd) != NULL)
+			return true;
+	return false;
+}
+
+/* select() on top of poll_common(). Returns the bit count or -errno. */
+static int select_common(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t timeout_ns,
+			 const sigset_t *sigmask)
+{
+	struct pollfd *pfd;
+	int fd, n = 0, i, rc, count = 0;
+	bool kernel_only;
+
+	pfd = malloc((size_t)nfds * sizeof(*pfd));
+	if (pfd == NULL)
+		return -ENOMEM;
+	for (fd = 0; fd < nfds; fd++) {
+		short ev = 0;
+
+		if (r && FD_ISSET(fd, r))
+			ev |= POLLIN;
+		if (w && FD_ISSET(fd, w))
+			ev |= POLLOUT;
+		if (e && FD_ISSET(fd, e))
+			ev |= POLLPRI;
+		if (ev == 0)
+			continue;
+		pfd[n].fd = fd;
+		pfd[n].events = ev;
+		pfd[n].revents = 0;
+		n++;
+	}
+	rc = poll_common(pfd, (nfds_t)n, timeout_ns, sigmask, &kernel_only);
+	if (rc >= 0 && kernel_only) {
+		/* the shunt socket was closed meanwhile: the kernel answers for the rest */
+		struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+
+		rc = real_ppoll(pfd, (nfds_t)n, timeout_ns < 0 ? NULL : &ts, sigmask) < 0 ?
+		     -errno : 0;
+	}
+	if (rc < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (pfd[i].revents & POLLNVAL) {
+			rc = -EBADF;
+			goto out;
+		}
+	}
+	if (r)
+		FD_ZERO(r);
+	if (w)
+		FD_ZERO(w);
+	if (e)
+		FD_ZERO(e);
+	for (i = 0; i < n; i++) {
+		short rev = pfd[i].revents;
+
+		if ((pfd[i].events & POLLIN) && (rev & SELECT_IN)) {
+			FD_SET(pfd[i].fd, r);
+			count++;
+		}
+		if ((pfd[i].events & POLLOUT) && (rev & SELECT_OUT)) {
+			FD_SET(pfd[i].fd, w);
+			count++;
+		}
+		if ((pfd[i].events & POLLPRI) && (rev & SELECT_EX)) {
+			FD_SET(pfd[i].fd, e);
+			count++;
+		}
+	}
+	rc = count;
+out:
+	free(pfd);
+	return rc;
+}
+
+SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	int64_t start, timeout_ns = -1, left;
+	int rc;
+
+	if (!shim_init() || nfds <= 0 || nfds > FD_SETSIZE || !select_has_shunt(nfds, r, w, e))
+		return real_select(nfds, r, w, e, tv);
+	if (tv != NULL) {
+		if (tv->tv_sec < 0 || tv->tv_usec < 0)
+			return (int)shim_ret(-EINVAL);
+		timeout_ns = (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
+	}
+	start = shim_now_ns();
+	rc = select_common(nfds, r, w, e, timeout_ns, NULL);
+	if (tv != NULL) {
+		/* Linux writes the time left back */
+		left = timeout_ns - (shim_now_ns() - start);
+		if (left < 0)
+			left = 0;
+		tv->tv_sec = left / 1000000000;
+		tv->tv_usec = (left % 1000000000) / 1000;
+	}
+	return (int)shim_ret(rc);
+}
+
+SHIM_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
+			const sigset_t *sigmask)
+{
+	if (!shim_init() || nfds <= 0 || nfds > FD_SETSIZE || !select_has_shunt(nfds, r, w, e))
+		return real_pselect(nfds, r, w, e, ts, sigmask);
+	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
+		return (int)shim_ret(-EINVAL);
+	return (int)shim_ret(select_common(nfds, r, w, e, poll_ts_ns(ts), sigmask));
+}

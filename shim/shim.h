@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * libshunt.so internals: the per-process state, the per-socket record, and the
+ * contracts between the shim's modules. Nothing here is exported (the library is
+ * built with -fvisibility=hidden; libshunt.map lists the interposed symbols).
+ *
+ *   interposed call (sock.c io.c opt.c poll.c epoll.c)
+ *     -> shim_init()                      init.c: once; re-entry -> real syscall
+ *     -> shim_fdtab_get(fd)               fdtab.c: fd -> struct shim_file, lock-free
+ *     -> kernel fd: real_*()              real.c
+ *     -> shunt socket: rings + shim_chan_*() (chan.c) + shim_wait_*() (wait.c)
+ *
+ * Conventions: functions return 0 / -errno (byte counts for I/O); errno is set only
+ * in the exported wrappers, right before they return -1.
+ */
+#ifndef SHIM_SHIM_H
+#define SHIM_SHIM_H
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <shunt/abi.h>
+#include <shunt/ctl.h>
+#include <shunt/ring.h>
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define shim_likely(x)   __builtin_expect(!!(x), 1)
+#define shim_unlikely(x) __builtin_expect(!!(x), 0)
+
+static inline void shim_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* ---- init.c / log.c ---------------------------------------------------------------- */
+
+enum shim_log_level { SHIM_LOG_OFF = 0, SHIM_LOG_ERROR, SHIM_LOG_WARN, SHIM_LOG_INFO,
+		      SHIM_LOG_DEBUG };
+
+extern _Atomic int shim_ready; /* 1 once init finished */
+
+/* Returns true when the shim is initialised and the caller may use its tables;
+ * false when this thread is inside initialisation (the caller must then go straight
+ * to real_*(), which are raw syscalls at that point). */
+bool shim_init_slow(void);
+static inline bool shim_init(void)
+{
+	if (shim_likely(atomic_load_explicit(&shim_ready, memory_order_acquire)))
+		return true;
+	return shim_init_slow();
+}
+
+extern int shim_log_level;
+void shim_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define SHIM_ERR(...)   do { if (shim_log_level >= SHIM_LOG_ERROR) shim_log(SHIM_LOG_ERROR, __VA_ARGS__); } while (0)
+#define SHIM_WARN(...)  do { if (shim_log_level >= SHIM_LOG_WARN) shim_log(SHIM_LOG_WARN, __VA_ARGS__); } while (0)
+#define SHIM_INFO(...)  do { if (shim_log_level >= SHIM_LOG_INFO) shim_log(SHIM_LOG_INFO, __VA_ARGS__); } while (0)
+#define SHIM_DEBUG(...) do { if (shim_log_level >= SHIM_LOG_DEBUG) shim_log(SHIM_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Returns -1 with errno = -rc for rc < 0, else rc: the edge of every wrapper. */
+static inline long shim_ret(long rc)
+{
+	if (rc < 0) {
+		errno = (int)-rc;
+		return -1;
+	}
+	return rc;
+}
+
+/* ---- attach.c ------------------------------------------------------------------------ */
+
+struct shim_global {
+	char ctl_path[108];      /* SHUNT_CONTROL */
+	bool attached;           /* region mapped and checked; else all goes to the kernel */
+	struct shunt_region *r;
+	uint64_t region_size;
+	struct shunt_ctl_welcome welcome;
+	struct shunt_channel *chan; /* channel 0 */
+	struct shunt_free_ring *free;
+	/* Internal fds; dup2() by the app onto one of them moves it (attach.c). */
+	_Atomic int ctl_fd;
+	_Atomic int doorbell_fd;
+	_Atomic int wait_fd[SHUNT_WAIT_SLOTS];
+};
+extern struct shim_global shim_g;
+
+/* Attach once (first AF_INET stream socket). Returns shim_g.attached. */
+bool shim_attach(void);
+/* fd is one of ours and the app wants the number (dup2/dup3 onto it): move ours to a
+ * new number first. Returns 0 or -errno. */
+int shim_attach_relocate(int fd);
+
+/* ---- fdtab.c --------------------------------------------------------------------------- */
+
+enum shim_ftype {
+	SHIM_F_SOCK = 1, /* struct shim_sock */
+	SHIM_F_EPOLL,    /* struct shim_epoll */
+	SHIM_F_INTERNAL, /* one of the shim's own fds: looks closed to the app */
+};
+
+/* The head of everything the fd table points at. refs counts the fds naming it. */
+struct shim_file {
+	int type;
+	_Atomic int refs;
+};
+
+/* Lock-free O(1) lookup; NULL for fds the shim does not track (plain kernel fds). */
+struct shim_file *shim_fdtab_get(int fd);
+/* Install f at fd (NULL clears). Returns the previous entry, or an error pointer
+ * never: -ENOMEM is returned through *err when the table cannot grow. */
+struct shim_file *shim_fdtab_swap(int fd, struct shim_file *f, int *err);
+/* Calls fn for every tracked fd (used in a fork child, single-threaded). */
+void shim_fdtab_foreach(void (*fn)(int fd, struct shim_file *f));
+extern struct shim_file shim_fdtab_internal; /* the marker for SHIM_F_INTERNAL */
+
+/* ---- sockets (sock.c) -------------------------------------------------------------------- */
+
+enum shim_kind {
+	SHIM_UNDECIDED = 0, /* a kernel socket until connect() decides */
+	SHIM_KERNEL,        /* decided: every call goes to the kernel */
+	SHIM_SHUNT,         /* decided: a slot in the region */
+};
+
+/* Linux's struct socket state (SS_*): what connect() does next depends on it. */
+enum shim_sstate { SHIM_SS_UNCONNECTED = 0, SHIM_SS_CONNECTING, SHIM_SS_CONNECTED,
+		  SHIM_SS_DISCONNECTING };
+
+/* Options replayed from the placeholder at connect() (bit per SHUNT_OPT_*). */
+#define SHIM_OPTBIT(o) (1u << (o))
+
+struct shim_epitem;
+
+struct shim_sock {
+	struct shim_file f;
+	_Atomic int kind;        /* enum shim_kind; SHIM_SHUNT published with release */
+	_Atomic bool nonblock;   /* O_NONBLOCK of the (shared) file description */
+	_Atomic bool shut_rd;    /* the app called shutdown(SHUT_RD/RDWR) */
+	_Atomic bool shut_wr;
+	int sstate;              /* enum shim_sstate, under lock */
+	uint32_t optmask;        /* options the app set before the decision, under lock */
+	bool bound;              /* bind() succeeded before the decision */
+	bool bound_local;        /* ... to the stack's address: the kernel never saw it */
+	struct sockaddr_in bind_addr;
+
+	/* valid once kind == SHIM_SHUNT */
+	uint32_t slot;
+	struct shunt_sock *ss;
+	uint8_t *rxbuf, *txbuf;
+	uint32_t rx_size, tx_size;
+	_Atomic uint32_t tx_head; /* send-ring reservations (multi-producer, as rte_ring) */
+	_Atomic uint32_t sndbuf;  /* in-flight bytes allowed, <= tx_size */
+	uint32_t seq;             /* last SHUNT_CMDF_SYNC sequence number, under lock */
+
+	pthread_mutex_t lock;     /* decision, connect state, sync commands; never held
+				   * while sleeping */
+	struct shim_epitem *ep_items; /* interest-list entries, under shim_ep_lock */
+	struct shim_sock *next_free;
+};
+
+static inline struct shim_sock *shim_sock_get(int fd)
+{
+	struct shim_file *f = shim_fdtab_get(fd);
+
+	return f != NULL && f->type == SHIM_F_SOCK ? (struct shim_sock *)f : NULL;
+}
+
+/* The fd is a decided shunt socket (acquire: its slot fields are visible). */
+static inline struct shim_sock *shim_shunt_get(int fd)
+{
+	struct shim_sock *s = shim_sock_get(fd);
+
+	if (s != NULL && atomic_load_explicit(&s->kind, memory_order_acquire) == SHIM_SHUNT)
+		return s;
+	return NULL;
+}
+
+static inline bool shim_err_pending(const struct shim_sock *s)
+{
+	return SHUNT_LOAD_ACQ(&s->ss->err_seq) != SHUNT_LOAD_RLX(&s->ss->err_seen);
+}
+
+/* Take the pending socket error (positive errno), 0 if none: SO_ERROR and every
+ * call that reports it (Linux's sock_error()). */
+int shim_sock_take_error(struct shim_sock *s);
+/* Drop one fd's reference; the last one closes the socket. */
+void shim_sock_put(struct shim_sock *s);
+/* Free-list allocation: records are never returned to malloc, so a lock-free reader
+ * racing with close() reads a stale record, never unmapped memory. */
+struct shim_sock *shim_sock_alloc(void);
+void shim_sock_atfork_child(void);
+/* newfd now names the same file as oldfd (after a successful real dup*): track it.
+ * Whatever newfd named before is dropped. */
+void shim_fd_dup_track(int oldfd, int newfd);
+/* Drop one fd reference to any tracked file. */
+void shim_file_put(struct shim_file *f);
+
+/* Nanoseconds from a struct timeval socket timeout (SO_SNDTIMEO/SO_RCVTIMEO) of fd;
+ * -1 when none (block forever). */
+int64_t shim_sock_timeo_ns(int fd, int optname);
+
+/* ---- offload.c ---------------------------------------------------------------------------- */
+
+#include "offload.h"
+
+/* ---- opt.c ------------------------------------------------------------------------------- */
+
+/* SHUNT_OPT_* for a (level, optname) the dataplane acts on, else 0. */
+int shim_opt_map(int level, int optname);
+/* The value of SHUNT_OPT_* opt as the placeholder kernel socket fd holds it (it
+ * validated and normalised what the app set). Returns 0 or -errno. */
+int shim_opt_value(int fd, int opt, uint64_t *value);
+
+/* ---- chan.c ---------------------------------------------------------------------------------- */
+
+/* Queue a command on channel 0 and ring the doorbell if the dataplane sleeps.
+ * Returns 0, or -EPIPE if the dataplane is gone (ring full and control hung up). */
+int shim_chan_push(const struct shunt_cmd *cmd);
+/* Asynchronous command for s (SEND, RECVD, CLOSE). */
+int shim_chan_async(struct shim_sock *s, uint16_t op, uint32_t arg);
+/* Synchronous command: wait (uninterruptibly) for the dataplane's answer. Caller
+ * holds s->lock. Returns done_result (0 / -errno), or -EPIPE if the dataplane hung up. */
+int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
+		   const struct shunt_inaddr *addr, uint64_t value);
+void shim_chan_atfork_child(void);
+
+/* ---- wait.c ---------------------------------------------------------------------------------- */
+
+#define SHIM_WAIT_SPIN_NS 50000 /* bounded spin before sleeping */
+
+/* A taken and armed wait slot; slot -1 means none was free (1 ms timed sleeps). */
+struct shim_waiter {
+	int slot;
+	int fd;
+};
+
+int64_t shim_now_ns(void);
+/* Take a free slot and arm it (armed_seq++ release, then a seq_cst fence). The caller
+ * must re-check its condition before sleeping. */
+void shim_wait_arm(struct shim_waiter *w);
+/* Give the slot back; drain its eventfd first if poll() said it is readable. */
+void shim_wait_disarm(struct shim_waiter *w, bool readable);
+
+#define SHIM_WAIT_NOINTR 0x1 /* restart on signals (sync commands) */
+#define SHIM_WAIT_CTL    0x2 /* also watch the control socket: -EPIPE on hang-up */
+
+/* Wait until cond(arg): spin, arm, re-check, sleep, repeat. timeout_ns < 0 waits
+ * forever. Returns 0 (cond held), -ETIMEDOUT, -EINTR, or -EPIPE (SHIM_WAIT_CTL). With
+ * no timeout and no flags the sleep is a blocking read() of the slot eventfd, so
+ * the kernel restarts it under SA_RESTART exactly as for a kernel socket. */
+int shim_wait_until(bool (*cond)(void *), void *arg, int64_t timeout_ns, int flags);
+void shim_wait_atfork_child(void);
+
+/* ---- poll.c ---------------------------------------------------------------------------------- */
+
+/* POLL* bits of a shunt socket as Linux's tcp_poll() would report them. */
+uint32_t shim_poll_sock_events(struct shim_sock *s);
+
+/* ---- epoll.c --------------------------------------------------------------------------------- */
+
+/* connect() decided s (kind is set): move it between the kernel epoll and the shim
+ * interest lists. Caller holds s->lock. */
+void shim_epoll_sock_decided(struct shim_sock *s);
+/* The last fd of s is closing: forget it in every interest list. */
+void shim_epoll_sock_closed(struct shim_sock *s);
+/* Drop one fd reference to an epoll instance. */
+void shim_epoll_put(struct shim_file *f);
+void shim_epoll_atfork_child(void);
+
+#endif /* SHIM_SHIM_H */

@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * The program under test: plain socket code, run by test_shim_preload with
+ * LD_PRELOAD=libshunt.so and SHUNT_CONTROL pointing at fake_dp. One scenario per
+ * invocation (argv[1]); exit status 0 means every CHECK held. The destination
+ * port picks fake_dp's script (7 echo, 9 refused, 11 silent, 13 hello + FIN).
+ *
+ *   main(case) -> case function -> libc socket calls -> (libshunt.so) -> fake_dp
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHECK(c) do { \
+	if (!(c)) { \
+		fprintf(stderr, "%s:%d: CHECK(%s) failed (errno %d: %s)\n", __FILE__, __LINE__, \
+			#c, errno, strerror(errno)); \
+		exit(1); \
+	} \
+} while (0)
+
+#define STACK "10.77.0.2"
+
+static struct sockaddr_in dst(const char *ip, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int connected(int port)
+{
+	struct sockaddr_in a = dst(STACK, port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(fd >= 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	return fd;
+}
+
+/* Echo msg and check it comes back whole. */
+static void echo(int fd, const char *msg)
+{
+	char buf[64] = { 0 };
+	size_t n = strlen(msg);
+
+	CHECK(write(fd, msg, n) == (ssize_t)n);
+	CHECK(recv(fd, buf, n, MSG_WAITALL) == (ssize_t)n);
+	CHECK(memcmp(buf, msg, n) == 0);
+}
+
+/* ---- blocking connect, echo, bulk transfer, EOF -------------------------------- */
+
+#define BULK 200000
+
+static void *bulk_reader(void *arg)
+{
+	int fd = *(int *)arg;
+	static unsigned char buf[BULK];
+	size_t got = 0;
+	size_t i;
+
+	while (got < BULK) {
+		ssize_t n = read(fd, buf + got, BULK - got);
+
+		CHECK(n > 0);
+		got += (size_t)n;
+	}
+	for (i = 0; i < BULK; i++)
+		CHECK(buf[i] == (unsigned char)(i * 7));
+	return NULL;
+}
+
+static void case_blocking_echo(void)
+{
+	static unsigned char out[BULK];
+	int64_t t0 = ms_now();
+	int fd = connected(7);
+	pthread_t th;
+	char b;
+	size_t i;
+
+	CHECK(ms_now() - t0 >= 40); /* fake_dp answers after 50 ms */
+	echo(fd, "ping");
+	for (i = 0; i < BULK; i++)
+		out[i] = (unsigned char)(i * 7);
+	CHECK(pthread_create(&th, NULL, bulk_reader, &fd) == 0);
+	CHECK(send(fd, out, BULK, 0) == BULK); /* > both rings: must block and resume */
+	pthread_join(th, NULL);
+	CHECK(shutdown(fd, SHUT_WR) == 0);
+	CHECK(read(fd, &b, 1) == 0); /* the peer closed after echoing everything */
+	CHECK(send(fd, "x", 1, MSG_NOSIGNAL) == -1 && errno == EPIPE);
+	CHECK(close(fd) == 0);
+}
+
+/* ---- non-blocking connect --------------------------------------------------------- */
+
+static void case_nonblock_connect(void)
+{
+	struct sockaddr_in a = dst(STACK, 7), name;
+	socklen_t len = sizeof(name);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct pollfd p = { fd, POLLOUT, 0 };
+	int err = -1;
+	char c;
+
+	CHECK(fd >= 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EALREADY);
+	CHECK(getpeername(fd, (struct sockaddr *)&name, &len) == -1 && errno == ENOTCONN);
+	CHECK(recv(fd, &c, 1, 0) == -1 && errno == EAGAIN);
+	CHECK(poll(&p, 1, 0) == 0); /* connecting: not writable */
+	CHECK(poll(&p, 1, 2000) == 1 && p.revents == POLLOUT);
+	len = sizeof(err);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EISCONN);
+	len = sizeof(name);
+	CHECK(getsockname(fd, (struct sockaddr *)&name, &len) == 0 && len == sizeof(name));
+	CHECK(name.sin_family == AF_INET && name.sin_addr.s_addr == inet_addr(STACK) &&
+	      name.sin_port != 0);
+	len = sizeof(name);
+	CHECK(getpeername(fd, (struct sockaddr *)&name, &len) == 0);
+	CHECK(name.sin_addr.s_addr == inet_addr(STACK) && name.sin_port == htons(7));
+	CHECK(recv(fd, &c, 1, 0) == -1 && errno == EAGAIN);
+	CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+}
+
+/* ---- refused -------------------------------------------------------------------------- */
+
+static void case_refused_nonblock(void)
+{
+	struct sockaddr_in a = dst(STACK, 9);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct pollfd p = { fd, POLLOUT, 0 };
+	socklen_t len = sizeof(int);
+	int err = -1;
+
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	CHECK(poll(&p, 1, 2000) == 1 && p.revents == (POLLOUT | POLLERR | POLLHUP));
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == ECONNREFUSED);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0);
+	/* error consumed: Linux says ECONNABORTED, then a new attempt starts */
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == ECONNABORTED);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	close(fd);
+}
+
+static void case_refused_blocking(void)
+{
+	struct sockaddr_in a = dst(STACK, 9);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == ECONNREFUSED);
+	CHECK(send(fd, "x", 1, MSG_NOSIGNAL) == -1 && errno == EPIPE);
+	close(fd);
+}
+
+/* ---- timeouts and signals ---------------------------------------------------------- */
+
+static void case_sndtimeo(void)
+{
+	struct sockaddr_in a = dst(STACK, 11);
+	struct timeval tv = { 0, 200000 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int64_t t0;
+
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0);
+	t0 = ms_now();
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	CHECK(ms_now() - t0 >= 190 && ms_now() - t0 < 2000);
+	close(fd);
+}
+
+static volatile sig_atomic_t got_sig;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	got_sig++;
+}
+
+static void alarm_in_ms(int ms, bool restart)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0 };
+	struct itimerval it = { { 0, 0 }, { 0, ms * 1000 } };
+
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+}
+
+static void case_signal_eintr(void)
+{
+	struct sockaddr_in a = dst(STACK, 11);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int64_t t0 = ms_now();
+
+	alarm_in_ms(100, false);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINTR);
+	CHECK(got_sig == 1 && ms_now() - t0 >= 90);
+	close(fd);
+}
+
+static void case_signal_restart(void)
+{
+	struct sockaddr_in a = dst(STACK, 7);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	alarm_in_ms(15, true); /* lands while connect sleeps (answer after 50 ms) */
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(got_sig == 1);
+	echo(fd, "after-signal");
+	close(fd);
+}
+
+/* ---- epoll ---------------------------------------------------------------------------- */
+
+static int ep_wait_data(int ep, int ms, uint64_t *ids, int max)
+{
+	struct epoll_event ev[8];
+	int n = epoll_wait(ep, ev, 8, ms), i;
+
+	CHECK(n >= 0 && n <= max);
+	for (i = 0; i < n; i++)
+		ids[i] = ev[i].data.u64;
+	return n;
+}
+
+static bool has(const uint64_t *ids, int n, uint64_t id)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+static void case_epoll(void)
+{
+	struct epoll_event ev = { 0 };
+	struct sockaddr_in a = dst(STACK, 7);
+	int ep = epoll_create1(EPOLL_CLOEXEC), pp[2], fd = connected(7), late;
+	uint64_t ids[8];
+	char buf[16];
+	int n;
+
+	CHECK(ep >= 0 && pipe(pp) == 0);
+	ev.events = EPOLLIN;
+	ev.data.u64 = 1;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1 && errno == EEXIST);
+	ev.data.u64 = 2;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, pp[0], &ev) == 0);
+	CHECK(ep_wait_data(ep, 0, ids, 2) == 0);
+	CHECK(write(pp[1], "p", 1) == 1);
+	n = ep_wait_data(ep, 1000, ids, 2);
+	CHECK(n == 1 && ids[0] == 2);
+
+	/* level-triggered: reported while unread */
+	CHECK(send(fd, "abc", 3, 0) == 3);
+	n = ep_wait_data(ep, 1000, ids, 2);
+	if (n < 2) { /* the echo may land a moment after the pipe is reported */
+		usleep(20000);
+		n = ep_wait_data(ep, 1000, ids, 2);
+	}
+	CHECK(n == 2 && has(ids, n, 1) && has(ids, n, 2));
+	n = ep_wait_data(ep, 0, ids, 2);
+	CHECK(n == 2 && has(ids, n, 1));
+
+	/* edge-triggered: once, then again only after something new happened */
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.u64 = 1;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	n = ep_wait_data(ep, 0, ids, 2);
+	CHECK(has(ids, n, 1));
+	n = ep_wait_data(ep, 50, ids, 2);
+	CHECK(n == 1 && ids[0] == 2);
+	CHECK(send(fd, "d", 1, 0) == 1);
+	usleep(20000);
+	n = ep_wait_data(ep, 1000, ids, 2);
+	CHECK(has(ids, n, 1));
+
+	/* one-shot: once until re-armed with MOD */
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	n = ep_wait_data(ep, 0, ids, 2);
+	CHECK(has(ids, n, 1));
+	n = ep_wait_data(ep, 0, ids, 2);
+	CHECK(!has(ids, n, 1));
+	CHECK(epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	n = ep_wait_data(ep, 0, ids, 2);
+	CHECK(has(ids, n, 1));
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 4);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL) == 0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL) == -1 && errno == ENOENT);
+
+	/* registered before connect(): must follow the socket into the shim */
+	late = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ev.events = EPOLLOUT;
+	ev.data.u64 = 3;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, late, &ev) == 0);
+	CHECK(read(pp[0], buf, 1) == 1); /* quiet the pipe */
+	CHECK(connect(late, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	CHECK(ep_wait_data(ep, 0, ids, 2) == 0); /* not the placeholder's POLLOUT|POLLHUP */
+	n = ep_wait_data(ep, 2000, ids, 2);
+	CHECK(n == 1 && ids[0] == 3);
+
+	/* close() takes a socket out of the interest list */
+	close(late);
+	CHECK(ep_wait_data(ep, 0, ids, 2) == 0);
+	close(fd);
+	close(ep);
+	close(pp[0]);
+	close(pp[1]);
+}
+
+/* ---- select -------------------------------------------------------------------------- */
+
+static void case_select(void)
+{
+	int fd = connected(7), pp[2], mx;
+	struct timeval tv = { 0, 50000 };
+	fd_set r, w;
+	char buf[8];
+
+	CHECK(pipe(pp) == 0);
+	mx = (fd > pp[0] ? fd : pp[0]) + 1;
+	FD_ZERO(&r);
+	FD_SET(fd, &r);
+	FD_SET(pp[0], &r);
+	CHECK(select(mx, &r, NULL, NULL, &tv) == 0);
+	CHECK(!FD_ISSET(fd, &r) && !FD_ISSET(pp[0], &r));
+	CHECK(write(pp[1], "p", 1) == 1);
+	FD_SET(fd, &r);
+	FD_SET(pp[0], &r);
+	tv.tv_sec = 1;
+	CHECK(select(mx, &r, NULL, NULL, &tv) == 1 && FD_ISSET(pp[0], &r) && !FD_ISSET(fd, &r));
+	CHECK(send(fd, "s", 1, 0) == 1);
+	usleep(20000);
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_SET(fd, &r);
+	FD_SET(pp[0], &r);
+	FD_SET(fd, &w);
+	tv.tv_sec = 1;
+	CHECK(select(mx, &r, &w, NULL, &tv) == 3);
+	CHECK(FD_ISSET(fd, &r) && FD_ISSET(pp[0], &r) && FD_ISSET(fd, &w));
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 1);
+	close(fd);
+	close(pp[0]);
+	close(pp[1]);
+}
+
+/* ---- dup ------------------------------------------------------------------------------- */
+
+static void case_dup(void)
+{
+	int fd = connected(7), d, d2, d3;
+
+	d = dup(fd);
+	CHECK(d >= 0);
+	CHECK(close(fd) == 0);
+	echo(d, "via-dup");
+	d2 = dup2(d, 200);
+	CHECK(d2 == 200);
+	CHECK(close(d) == 0);
+	echo(d2, "via-dup2");
+	d3 = fcntl(d2, F_DUPFD_CLOEXEC, 300);
+	CHECK(d3 >= 300);
+	CHECK(close(d2) == 0);
+	echo(d3, "via-fcntl");
+	CHECK(close(d3) == 0);
+	CHECK(send(d3, "x", 1, MSG_NOSIGNAL) == -1 && errno == EBADF);
+}
+
+/* ---- names, options, eof, nonblocking I/O ----------------------------------------------- */
+
+static void case_bind_opts(void)
+{
+	struct sockaddr_in a = dst(STACK, 7), b = dst("0.0.0.0", 45555), name;
+	socklen_t len = sizeof(name);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, v = 0;
+
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0);
+	CHECK(bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&name, &len) == 0 &&
+	      name.sin_port == htons(45555)); /* before the decision: the placeholder */
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	len = sizeof(name);
+	CHECK(getsockname(fd, (struct sockaddr *)&name, &len) == 0);
+	CHECK(name.sin_port == htons(45555) && name.sin_addr.s_addr == inet_addr(STACK));
+	len = sizeof(v);
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v == 1);
+	len = sizeof(v);
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &v, &len) == 0 && v == 1460);
+	CHECK(bind(fd, (struct sockaddr *)&b, sizeof(b)) == -1 && errno == EINVAL);
+	/* argument errors as Linux */
+	CHECK(connect(fd, (struct sockaddr *)&a, 1) == -1 && errno == EINVAL);
+	CHECK(connect(fd, NULL, sizeof(a)) == -1 && errno == EFAULT);
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_family = AF_INET6;
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EAFNOSUPPORT);
+	close(fd);
+}
+
+static void case_eof(void)
+{
+	int fd = connected(13), n = -1;
+	struct pollfd p = { fd, POLLIN | POLLRDHUP, 0 };
+	char buf[16];
+
+	CHECK(poll(&p, 1, 1000) == 1 && (p.revents & POLLIN) && (p.revents & POLLRDHUP));
+	CHECK(ioctl(fd, FIONREAD, &n) == 0 && n == 5);
+	CHECK(recv(fd, buf, sizeof(buf), MSG_PEEK) == 5);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 5 && memcmp(buf, "hello", 5) == 0);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 0);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 0);
+	close(fd);
+}
+
+static void case_nonblock_io(void)
+{
+	int fd = connected(7), fl;
+	char buf[8];
+
+	fl = fcntl(fd, F_GETFL);
+	CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0);
+	CHECK(read(fd, buf, sizeof(buf)) == -1 && errno == EAGAIN);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == -1 && errno == EAGAIN);
+	CHECK(fcntl(fd, F_SETFL, fl) == 0);
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == EAGAIN);
+	echo(fd, "blocking-again");
+	close(fd);
+}
+
+/* ---- the kernel still works -------------------------------------------------------------- */
+
+static void kernel_roundtrip(void)
+{
+	struct sockaddr_in a = dst("127.0.0.1", 0);
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c, s;
+	struct pollfd p;
+	char buf[8];
+
+	CHECK(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 4) == 0);
+	CHECK(getsockname(l, (struct sockaddr *)&a, &len) == 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&a, sizeof(a)) == 0);
+	s = accept(l, NULL, NULL);
+	CHECK(s >= 0);
+	CHECK(write(c, "k", 1) == 1);
+	p.fd = s;
+	p.events = POLLIN;
+	CHECK(poll(&p, 1, 1000) == 1);
+	CHECK(read(s, buf, sizeof(buf)) == 1 && buf[0] == 'k');
+	CHECK(send(s, "back", 4, 0) == 4 && recv(c, buf, 4, MSG_WAITALL) == 4);
+	close(s);
+	close(c);
+	close(l);
+}
+
+static void case_loopback(void)
+{
+	kernel_roundtrip();
+}
+
+/* ---- the shim's own fds ------------------------------------------------------------------- */
+
+static void case_internal_fds(void)
+{
+	int fd = connected(7), i, found = 0, victim = -1;
+
+	/* Open per the kernel, closed per libc: those are the shim's. */
+	for (i = 3; i < 256; i++) {
+		if (syscall(SYS_fcntl, i, F_GETFD) >= 0 && fcntl(i, F_GETFD) == -1 &&
+		    errno == EBADF) {
+			found++;
+			CHECK(close(i) == -1 && errno == EBADF);
+			victim = i;
+		}
+	}
+	CHECK(found == 2 + 16); /* control, doorbell, wait slots */
+	/* dup2 onto one of them: the app gets the number, the shim moves away */
+	CHECK(dup2(1, victim) == victim);
+	CHECK(syscall(SYS_fcntl, victim, F_GETFD) >= 0 && fcntl(victim, F_GETFD) >= 0);
+	CHECK(close(victim) == 0);
+	echo(fd, "still-fine");
+	close(fd);
+	fd = connected(7);
+	echo(fd, "new-socket");
+	close(fd);
+}
+
+/* ---- no dataplane: everything on the kernel (stderr checked by the runner) ---------------- */
+
+static void case_nodp(void)
+{
+	struct sockaddr_in a = dst(STACK, 7);
+	int fd;
+
+	kernel_roundtrip();
+	kernel_roundtrip(); /* the message comes once */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	/* the kernel decides; only a plain kernel errno or EINPROGRESS can come back */
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS ||
+	      errno == ENETUNREACH || errno == EHOSTUNREACH || errno == ECONNREFUSED);
+	close(fd);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} cases[] = {
+	{ "blocking_echo", case_blocking_echo },
+	{ "nonblock_connect", case_nonblock_connect },
+	{ "refused_nonblock", case_refused_nonblock },
+	{ "refused_blocking", case_refused_blocking },
+	{ "sndtimeo", case_sndtimeo },
+	{ "signal_eintr", case_signal_eintr },
+	{ "signal_restart", case_signal_restart },
+	{ "epoll", case_epoll },
+	{ "select", case_select },
+	{ "dup", case_dup },
+	{ "bind_opts", case_bind_opts },
+	{ "eof", case_eof },
+	{ "nonblock_io", case_nonblock_io },
+	{ "loopback", case_loopback },
+	{ "internal_fds", case_internal_fds },
+	{ "nodp", case_nodp },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc != 2)
+		return 2;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (strcmp(argv[1], cases[i].name) == 0) {
+			cases[i].fn();
+			return 0;
+		}
+	}
+	fprintf(stderr, "unknown case %s\n", argv[1]);
+	return 2;
+}
