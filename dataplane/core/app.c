@@ -519,6 +519,8 @@ void apps_dump(struct dp_ctx *ctx, FILE *f)
 {
 	struct dp_app *app;
 
+	if (ctx->apps == NULL)
+		return; /* at exit, after apps_fini() */
 	for (app = ctx->apps->list; app != NULL; app = app->next) {
 		const struct app_stats *s = &app->stats;
 		uint32_t i, open = 0;
