@@ -249,6 +249,30 @@ static const struct app_proto *app_proto_of(const struct dp_sock *s)
 	return &app_protos[s->type];
 }
 
+void app_detach(struct dp_ctx *ctx, struct dp_app *app)
+{
+	uint32_t i;
+
+	app->gone = true;
+	for (i = 0; i < app->nsocks; i++) {
+		struct dp_sock *s = &app->socks[i];
+
+		if (s->state == SHUNT_SS_FREE || s->app_closed)
+			continue;
+		s->app_closed = true;
+		if (s->pcb != NULL)
+			app_proto_of(s)->close(ctx, s);
+		if (s->pcb == NULL && s->state != SHUNT_SS_FREE)
+			dp_app_release_slot(ctx, app, s);
+	}
+	DP_INFO("pid %d hung up: %u socket(s) finishing", (int)app->pid, app->live);
+}
+
+bool app_reapable(const struct dp_app *app)
+{
+	return app->broken || (app->gone && app->live == 0);
+}
+
 void app_destroy(struct dp_ctx *ctx, struct dp_app *app)
 {
 	struct dp_app **pp;
@@ -277,7 +301,8 @@ void app_destroy(struct dp_ctx *ctx, struct dp_app *app)
 			break;
 		}
 	}
-	DP_INFO("detached pid %d%s", (int)app->pid, app->broken ? " (corrupted its region)" : "");
+	DP_INFO("freed pid %d's region%s", (int)app->pid,
+		app->broken ? " (it corrupted the region)" : "");
 	app_free(app);
 }
 
@@ -297,6 +322,7 @@ void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock 
 	s->pcb = NULL;
 	dp_sock_set_state(ctx, s, SHUNT_SS_FREE);
 	app->stats.slots_released++;
+	app->live--;
 	if (shunt_free_push(shunt_region_free(app->r), app->free_size, &app->free_prod,
 			    s->idx) < 0) {
 		app->stats.ring_broken++;
@@ -360,6 +386,8 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 			if (rc < 0) {
 				s->state = SHUNT_SS_FREE;
 				s->sh->state = SHUNT_SS_FREE;
+			} else {
+				app->live++;
 			}
 		}
 		goto reply;
@@ -450,7 +478,7 @@ unsigned apps_poll(struct dp_ctx *ctx)
 	unsigned n = 0;
 
 	for (app = ctx->apps->list; app != NULL; app = app->next)
-		if (!app->broken)
+		if (!app->broken && !app->gone)
 			n += app_poll(ctx, app);
 	return n;
 }
@@ -468,6 +496,8 @@ void apps_wake(struct dp_ctx *ctx)
 	atomic_thread_fence(memory_order_seq_cst);
 	for (; app != NULL; app = app->wake_next) {
 		app->wake_pending = false;
+		if (app->gone)
+			continue; /* nobody left to wake */
 		for (i = 0; i < SHUNT_WAIT_SLOTS; i++) {
 			uint32_t armed = SHUNT_LOAD_ACQ(&app->r->wait[i].armed_seq);
 
@@ -495,6 +525,8 @@ bool apps_prepare_sleep(struct dp_ctx *ctx)
 	for (app = ctx->apps->list; app != NULL; app = app->next) {
 		if (app->broken)
 			return false;
+		if (app->gone)
+			continue;
 		for (ch = 0; ch < app->nchannels; ch++)
 			if (!shunt_chan_empty(shunt_region_channel(app->r, ch), app->chan_cons[ch]))
 				return false;
@@ -508,6 +540,8 @@ void apps_end_sleep(struct dp_ctx *ctx)
 	uint64_t v;
 
 	for (app = ctx->apps->list; app != NULL; app = app->next) {
+		if (app->gone)
+			continue;
 		SHUNT_STORE_REL(&app->r->dp_sleeping, 0);
 		/* drain the doorbell; its count means nothing beyond "look" */
 		if (read(app->doorbell_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)

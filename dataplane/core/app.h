@@ -35,7 +35,9 @@ struct dp_app {
 	struct dp_app *next;       /* apps list */
 	struct dp_app *wake_next;  /* wake list, valid while wake_pending */
 	bool wake_pending;
-	bool broken;               /* corrupted a ring: detached at the next housekeeping */
+	bool broken;               /* corrupted a ring: destroyed at the next housekeeping */
+	bool gone;                 /* the process hung up: its sockets finish as orphans */
+	uint32_t live;             /* slots not FREE: a gone app is freed when 0 */
 
 	pid_t pid;
 	int ctl_fd;                /* control connection: hang-up = process gone */
@@ -74,8 +76,15 @@ void apps_fini(struct dp_ctx *ctx);
 
 /* Create the region and eventfds for a process that said hello on ctl_fd. */
 int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, struct dp_app **out);
-/* The process is gone (or broke its region): reset its connections, free it. */
+/* The process hung up: every socket it held is closed as by close() (as Linux does
+ * at exit: queued data and the FIN still go out); the region stays mapped until
+ * the last of them is done, then ctl_reap() frees it. */
+void app_detach(struct dp_ctx *ctx, struct dp_app *app);
+/* Reset every connection of app at once and free it (shutdown, corrupted region,
+ * or a gone app with nothing left). */
 void app_destroy(struct dp_ctx *ctx, struct dp_app *app);
+/* Is app ready to be freed by ctl_reap()? */
+bool app_reapable(const struct dp_app *app);
 
 /* Drain commands of every app; returns how many were processed. */
 unsigned apps_poll(struct dp_ctx *ctx);

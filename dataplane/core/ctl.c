@@ -250,7 +250,7 @@ static void ctl_app_event(struct dp_ctx *ctx, struct dp_app *app)
 		DP_WARN("pid %d: unexpected control message: detaching", (int)app->pid);
 	loop_unwatch(ctx, &app->ctl_src);
 	loop_unwatch(ctx, &app->bell_src);
-	app_destroy(ctx, app);
+	app_detach(ctx, app);
 }
 
 void ctl_event(struct dp_ctx *ctx, struct loop_src *src, uint32_t events)
@@ -277,10 +277,12 @@ void ctl_reap(struct dp_ctx *ctx)
 
 	for (app = ctx->apps->list; app != NULL; app = next) {
 		next = app->next;
-		if (!app->broken)
+		if (!app_reapable(app))
 			continue;
-		loop_unwatch(ctx, &app->ctl_src);
-		loop_unwatch(ctx, &app->bell_src);
+		if (!app->gone) {
+			loop_unwatch(ctx, &app->ctl_src);
+			loop_unwatch(ctx, &app->bell_src);
+		}
 		app_destroy(ctx, app);
 	}
 }

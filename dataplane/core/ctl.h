@@ -6,7 +6,7 @@
  *   ctl_open(): refuse if another shuntd answers on the path, else bind + listen
  *   loop event LISTEN  -> accept -> PENDING
  *   loop event PENDING -> hello -> app_create() -> welcome + fds -> APP_CTL
- *   loop event APP_CTL -> hang-up -> app_destroy()
+ *   loop event APP_CTL -> hang-up -> app_detach() ... ctl_reap() -> app_destroy()
  *   ctl_close(): unlink the path
  */
 #ifndef SHUNT_DP_CTL_H
@@ -20,7 +20,7 @@ struct dp_app;
 int ctl_open(struct dp_ctx *ctx);
 void ctl_close(struct dp_ctx *ctx);
 void ctl_event(struct dp_ctx *ctx, struct loop_src *src, uint32_t events);
-/* Detach apps that broke their region. */
+/* Free apps that broke their region, and gone apps whose sockets are done. */
 void ctl_reap(struct dp_ctx *ctx);
 
 #endif /* SHUNT_DP_CTL_H */

@@ -398,6 +398,28 @@ START_TEST(test_destroy_aborts_connections)
 }
 END_TEST
 
+START_TEST(test_detach_lets_orphans_finish)
+{
+	uint32_t a = open_sock(), b = open_sock();
+
+	/* b was closed by the app already and is finishing; a is still open */
+	fake_close_keeps_pcb = true;
+	push(SHUNT_CMD_CLOSE, b, 0, 0);
+	apps_poll(&ctx);
+	ck_assert_int_eq(fake_close, 1);
+	app_detach(&ctx, app);
+	/* as at exit(): a is closed gracefully, nothing is reset */
+	ck_assert_int_eq(fake_close, 2);
+	ck_assert_int_eq(fake_abort, 0);
+	ck_assert(!app_reapable(app));
+	ck_assert_uint_eq(apps_poll(&ctx), 0); /* a gone app's ring is not read */
+	dp_sock_pcb_done(&ctx, &app->socks[a]);
+	ck_assert(!app_reapable(app));
+	dp_sock_pcb_done(&ctx, &app->socks[b]);
+	ck_assert(app_reapable(app));
+}
+END_TEST
+
 static Suite *app_suite(void)
 {
 	Suite *s = suite_create("core_app");
@@ -417,6 +439,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_wake_armed_slots_only);
 	tcase_add_test(tc, test_sleep_handshake);
 	tcase_add_test(tc, test_destroy_aborts_connections);
+	tcase_add_test(tc, test_detach_lets_orphans_finish);
 	suite_add_tcase(s, tc);
 	return s;
 }
