@@ -88,8 +88,14 @@ static void app_region_init(struct dp_app *app, size_t chan_off, size_t free_off
 	r->bufs_off = bufs_off;
 	r->dp_epoch = (uint32_t)getpid();
 
+	/* The only time the dataplane follows the region's offsets: while it alone has
+	 * the mapping. From here on the app can rewrite them. */
+	for (i = 0; i < app->nchannels; i++)
+		app->chan[i] = shunt_region_channel(r, i);
+	app->free_ring = shunt_region_free(r);
+
 	/* A new memfd reads as zeroes: rings empty, sockets FREE, slots unarmed. */
-	fr = shunt_region_free(r);
+	fr = app->free_ring;
 	for (i = 0; i < app->nsocks; i++)
 		(void)shunt_free_push(fr, app->free_size, &app->free_prod, i);
 
@@ -323,7 +329,7 @@ void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock 
 	dp_sock_set_state(ctx, s, SHUNT_SS_FREE);
 	app->stats.slots_released++;
 	app->live--;
-	if (shunt_free_push(shunt_region_free(app->r), app->free_size, &app->free_prod,
+	if (shunt_free_push(app->free_ring, app->free_size, &app->free_prod,
 			    s->idx) < 0) {
 		app->stats.ring_broken++;
 		app->broken = true;
@@ -398,6 +404,14 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 		goto reply;
 	}
 	proto = app_proto_of(s);
+	if (s->pcb == NULL && c->op != SHUNT_CMD_CLOSE) {
+		/* only after a failed re-open: the socket can only be closed */
+		app->stats.cmd_drop_not_open++;
+		rc = -EBADF;
+		goto reply;
+	}
+	/* A socket whose app wrote an impossible ring index (s->broken) is reset by
+	 * its protocol, which reports it once (tcp_app_broken, udp_app_broken). */
 	switch (c->op) {
 	case SHUNT_CMD_BIND:
 		rc = proto->bind(ctx, s, c->addr.addr, c->addr.port);
@@ -436,15 +450,6 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 		rc = -EINVAL;
 		break;
 	}
-	if (s->broken) {
-		app->stats.sock_broken++;
-		if (s->pcb != NULL)
-			proto->abort(ctx, s);
-		s->pcb = NULL;
-		dp_sock_set_error(ctx, s, EPROTO);
-		dp_sock_set_flags(ctx, s, SHUNT_SF_RESET, 0);
-		dp_sock_set_state(ctx, s, SHUNT_SS_CLOSED);
-	}
 reply:
 	if (c->flags & SHUNT_CMDF_SYNC)
 		app_reply(ctx, s, c->seq, rc);
@@ -458,7 +463,7 @@ static unsigned app_poll(struct dp_ctx *ctx, struct dp_app *app)
 	int n, i;
 
 	for (ch = 0; ch < app->nchannels; ch++) {
-		n = shunt_chan_pop(shunt_region_channel(app->r, ch), &app->chan_cons[ch], cmds,
+		n = shunt_chan_pop(app->chan[ch], &app->chan_cons[ch], cmds,
 				   APP_CMD_BURST);
 		if (n < 0) {
 			app->stats.ring_broken++;
@@ -528,7 +533,7 @@ bool apps_prepare_sleep(struct dp_ctx *ctx)
 		if (app->gone)
 			continue;
 		for (ch = 0; ch < app->nchannels; ch++)
-			if (!shunt_chan_empty(shunt_region_channel(app->r, ch), app->chan_cons[ch]))
+			if (!shunt_chan_empty(app->chan[ch], app->chan_cons[ch]))
 				return false;
 	}
 	return true;

@@ -25,7 +25,7 @@
 
 #define APP_STATS(X) \
 	X(cmd_rx) X(cmd_drop_bad_op) X(cmd_drop_bad_sock) X(cmd_drop_not_open) \
-	X(cmd_drop_busy) X(ring_broken) X(sock_broken) X(wakeups) X(slots_released)
+	X(cmd_drop_busy) X(ring_broken) X(wakeups) X(slots_released)
 
 struct app_stats {
 	APP_STATS(DP_STAT_FIELD)
@@ -48,6 +48,10 @@ struct dp_app {
 	int wait_fd[SHUNT_WAIT_SLOTS];
 
 	struct shunt_region *r;    /* the mapping; never trusted for geometry */
+	/* Where the rings are, computed once at creation: the offsets in the control
+	 * block are app-writable and must never be followed again. */
+	struct shunt_channel *chan[SHUNT_MAX_CHANNELS];
+	struct shunt_free_ring *free_ring;
 	size_t size;
 	/* geometry: private copies, the app cannot change them */
 	uint32_t nsocks;

@@ -289,12 +289,33 @@ static int udp_output(struct dp_ctx *ctx, struct udp_pcb *p, uint32_t pos, uint3
 	return rc;
 }
 
+/* The app wrote an impossible index or record: the socket is dead, said once.
+ * The pcb stays (commands keep working on it) until the app closes it. */
+static void udp_broke(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	if (s->flags & SHUNT_SF_RESET)
+		return;
+	udp_of(ctx)->stats.udp_app_broken++;
+	dp_sock_set_error(ctx, s, EPROTO);
+	dp_sock_set_flags(ctx, s, SHUNT_SF_RESET, 0);
+}
+
 void udp_app_send(struct dp_ctx *ctx, struct dp_sock *s)
 {
 	struct udp_stack *u = udp_of(ctx);
 	struct udp_pcb *p = s->pcb;
-	uint32_t queued = dp_sock_tx_queued(s);
+	uint32_t queued;
 	uint32_t done = 0;
+
+	if (s->broken) {
+		udp_broke(ctx, s);
+		return;
+	}
+	queued = dp_sock_tx_queued(s);
+	if (s->broken) {
+		udp_broke(ctx, s);
+		return;
+	}
 
 	while (done + sizeof(struct shunt_dgram) <= queued) {
 		struct shunt_dgram d;
@@ -317,7 +338,8 @@ void udp_app_send(struct dp_ctx *ctx, struct dp_sock *s)
 		rec = (uint32_t)sizeof(d) + ((d.len + 7u) & ~7u);
 		if (d.len > UDP_MAX_PAYLOAD || rec > queued - done || rec > s->tx_size - off) {
 			u->stats.udp_tx_bad_record++;
-			s->broken = true; /* the app wrote garbage: app.c resets the socket */
+			s->broken = true;
+			udp_broke(ctx, s);
 			return;
 		}
 		dst = d.peer.addr != 0 ? d.peer.addr : p->raddr_be;

@@ -23,7 +23,7 @@ struct rte_mbuf;
 #define UDP_STATS(X) \
 	X(udp_rx) X(udp_tx) X(udp_drop_short) X(udp_drop_len) X(udp_drop_no_port) \
 	X(udp_drop_rcvbuf) X(udp_drop_nombuf) X(udp_tx_bad_record) X(udp_tx_too_big) \
-	X(udp_tx_noroute) X(udp_icmp_err)
+	X(udp_tx_noroute) X(udp_icmp_err) X(udp_app_broken)
 
 int udp_init(struct dp_ctx *ctx);
 void udp_fini(struct dp_ctx *ctx);

@@ -254,7 +254,11 @@ struct shunt_sock {
 _Static_assert(sizeof(struct shunt_sock) % SHUNT_CACHE_LINE == 0, "shunt_sock size");
 _Static_assert(sizeof(struct shunt_sock) == 7 * SHUNT_CACHE_LINE, "shunt_sock layout");
 
-/* ---- helpers both sides use ------------------------------------------------------ */
+/* ---- layout helpers ---------------------------------------------------------------- */
+
+/* These follow the offsets in the control block, which the app can rewrite at any
+ * time. The shim uses them freely; the dataplane only while it builds a region, and
+ * keeps the results (core/app.c). */
 
 static inline struct shunt_channel *shunt_region_channel(struct shunt_region *r, uint32_t i)
 {

@@ -11,6 +11,16 @@
  *   11  never answers (SYN_SENT forever)
  *   13  ESTABLISHED after 50 ms, sends "hello", then FIN (RX_EOF)
  *
+ * UDP sockets (OPEN with SHUNT_SOCK_DGRAM) follow the same record format and rules
+ * as the real dataplane (abi.h); a datagram's destination port picks the script:
+ *
+ *   7   echoed back from the destination (zero-length ones too)
+ *   9   nobody there: a connected socket whose peer it is gets ECONNREFUSED (ICMP)
+ *   other ports: swallowed
+ *
+ * Binds and ports follow udp.c / tcp_table.c: EADDRNOTAVAIL for an address that is
+ * not the stack's, EINVAL when bound, EADDRINUSE unless both set SO_REUSEADDR.
+ *
  *   main -> loop: poll(listen, control conns, doorbells; 1 ms) with dp_sleeping
  *        -> accept -> client_new (memfd, seal, eventfds, welcome + SCM_RIGHTS)
  *        -> client_poll: pop commands -> cmd() -> timers -> echo -> wake armed slots
@@ -52,6 +62,10 @@ struct fsock {
 	uint16_t port;        /* destination, host order: the script */
 	int64_t due_ms;       /* scripted step; 0 = none */
 	bool shut_wr;
+	bool dgram;           /* opened as SHUNT_SOCK_DGRAM */
+	bool user_bound;      /* bind() chose the port */
+	bool reuse;           /* SO_REUSEADDR */
+	uint16_t lport;       /* host order, 0: none */
 };
 
 struct client {
@@ -203,6 +217,111 @@ static void reply(struct client *c, uint32_t i, uint32_t seq, int rc)
 	ev(c, i);
 }
 
+/* Is port free for socket i of the same type? (both SO_REUSEADDR: shared) */
+static bool port_free(struct client *c, uint32_t i, uint16_t port)
+{
+	uint32_t k;
+
+	for (k = 0; k < FD_NSOCKS; k++)
+		if (k != i && c->s[k].state != SHUNT_SS_FREE && c->s[k].dgram == c->s[i].dgram &&
+		    c->s[k].lport == port && !(c->s[k].reuse && c->s[i].reuse))
+			return false;
+	return true;
+}
+
+static int do_bind(struct client *c, uint32_t i, const struct shunt_inaddr *a)
+{
+	struct shunt_sock *sh = shunt_region_sock(c->r, i);
+	struct fsock *s = &c->s[i];
+	uint16_t port = ntohs(a->port);
+
+	if (a->addr != 0 && a->addr != inet_addr(FD_STACK_IP))
+		return -EADDRNOTAVAIL;
+	if (s->lport != 0 || s->state != SHUNT_SS_CLOSED)
+		return -EINVAL;
+	if (port == 0)
+		port = c->eph++;
+	else if (!port_free(c, i, port))
+		return -EADDRINUSE;
+	else
+		s->user_bound = true;
+	s->lport = port;
+	sh->local.addr = a->addr;
+	sh->local.port = htons(port);
+	return 0;
+}
+
+/* Append one record to socket i's rx ring (udp_deliver's rules). */
+static void dgram_deliver(struct client *c, uint32_t i, const uint8_t *data, uint32_t len,
+			  struct shunt_inaddr from)
+{
+	struct shunt_sock *sh = shunt_region_sock(c->r, i);
+	struct fsock *s = &c->s[i];
+	uint8_t *rx = shunt_region_rxbuf(c->r, i);
+	struct shunt_dgram d = { .len = len, .peer = from };
+	uint32_t rec = 16 + ((len + 7) & ~7u), off = s->rx_prod & (FD_BUF - 1), skip = 0;
+	uint32_t space = FD_BUF - (s->rx_prod - SHUNT_LOAD_ACQ(&sh->rx_cons));
+
+	if (FD_BUF - off < rec)
+		skip = FD_BUF - off;
+	if (skip + rec > space)
+		return; /* rcvbuf full: dropped, as the kernel */
+	if (skip >= 16) {
+		struct shunt_dgram w = { .len = SHUNT_DGRAM_WRAP };
+
+		bytering_write(rx, FD_BUF, s->rx_prod, &w, 16);
+	}
+	bytering_write(rx, FD_BUF, s->rx_prod + skip, &d, 16);
+	bytering_write(rx, FD_BUF, s->rx_prod + skip + 16, data, len);
+	s->rx_prod += skip + rec;
+	SHUNT_STORE_REL(&sh->rx_prod, s->rx_prod);
+}
+
+/* SHUNT_CMD_SEND on a UDP socket: every queued record, by script. */
+static void dgram_send(struct client *c, uint32_t i)
+{
+	struct shunt_sock *sh = shunt_region_sock(c->r, i);
+	struct fsock *s = &c->s[i];
+	uint8_t *tx = shunt_region_txbuf(c->r, i);
+	uint32_t prod = SHUNT_LOAD_ACQ(&sh->tx_prod);
+	static uint8_t buf[FD_BUF];
+
+	while (prod - s->tx_cons >= 16) {
+		uint32_t off = s->tx_cons & (FD_BUF - 1), rec;
+		struct shunt_dgram d;
+		struct shunt_inaddr to;
+
+		if (FD_BUF - off < 16) {
+			s->tx_cons += FD_BUF - off;
+			continue;
+		}
+		bytering_read(tx, FD_BUF, s->tx_cons, &d, 16);
+		if (d.len == SHUNT_DGRAM_WRAP) {
+			s->tx_cons += FD_BUF - off;
+			continue;
+		}
+		rec = 16 + ((d.len + 7) & ~7u);
+		if (rec > prod - s->tx_cons || rec > FD_BUF - off) {
+			fprintf(stderr, "fake_dp: bad UDP record\n");
+			exit(3); /* the test sees the shim's bug */
+		}
+		to = d.peer.addr != 0 ? d.peer : sh->remote;
+		if (s->lport == 0) { /* implicit bind, as udp_app_send */
+			s->lport = c->eph++;
+			sh->local.port = htons(s->lport);
+		}
+		if (ntohs(to.port) == 7) {
+			bytering_read(tx, FD_BUF, s->tx_cons + 16, buf, d.len);
+			dgram_deliver(c, i, buf, d.len, to);
+		} else if (ntohs(to.port) == 9 && (s->flags & SHUNT_SF_CONNECTED) &&
+			   to.addr == sh->remote.addr && to.port == sh->remote.port) {
+			set_error(c, i, ECONNREFUSED);
+		}
+		s->tx_cons += rec;
+	}
+	SHUNT_STORE_REL(&sh->tx_cons, s->tx_cons);
+}
+
 static void cmd(struct client *c, const struct shunt_cmd *m)
 {
 	struct shunt_sock *sh;
@@ -220,6 +339,9 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		s->port = 0;
 		s->shut_wr = false;
 		s->state = SHUNT_SS_CLOSED;
+		s->dgram = m->arg == SHUNT_SOCK_DGRAM;
+		s->user_bound = s->reuse = false;
+		s->lport = 0;
 		sh->rx_prod = 0;
 		sh->tx_cons = 0;
 		memset(&sh->local, 0, sizeof(sh->local));
@@ -227,11 +349,19 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		sh->type = m->arg;
 		break;
 	case SHUNT_CMD_BIND:
-		sh->local = m->addr;
-		if (sh->local.addr == 0)
-			sh->local.addr = inet_addr(FD_STACK_IP);
+		rc = do_bind(c, m->sock, &m->addr);
 		break;
 	case SHUNT_CMD_CONNECT:
+		if (s->dgram) { /* ip4_datagram_connect: source chosen, port bound */
+			if (s->lport == 0) {
+				s->lport = c->eph++;
+				sh->local.port = htons(s->lport);
+			}
+			sh->local.addr = inet_addr(FD_STACK_IP);
+			sh->remote = m->addr;
+			s->flags |= SHUNT_SF_CONNECTED;
+			break;
+		}
 		if (s->state != SHUNT_SS_CLOSED) {
 			rc = -EISCONN;
 			break;
@@ -239,9 +369,10 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		s->port = ntohs(m->addr.port);
 		s->flags = 0;
 		s->state = SHUNT_SS_SYN_SENT;
+		sh->local.addr = inet_addr(FD_STACK_IP);
 		if (sh->local.port == 0) {
-			sh->local.addr = inet_addr(FD_STACK_IP);
-			sh->local.port = htons(c->eph++);
+			s->lport = c->eph++;
+			sh->local.port = htons(s->lport);
 		}
 		sh->remote = m->addr;
 		sh->mss = 1460;
@@ -254,8 +385,23 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		}
 		break;
 	case SHUNT_CMD_DISCONNECT:
+		if (s->dgram) { /* __udp_disconnect; the address is the shim's business */
+			s->flags &= ~SHUNT_SF_CONNECTED;
+			memset(&sh->remote, 0, sizeof(sh->remote));
+			if (!s->user_bound) {
+				s->lport = 0;
+				memset(&sh->local, 0, sizeof(sh->local));
+			}
+			break;
+		}
+		/* as app_tcp_disconnect(): a fresh pcb, nothing bound */
 		s->state = SHUNT_SS_CLOSED;
 		s->due_ms = 0;
+		s->flags = 0;
+		s->lport = 0;
+		s->user_bound = false;
+		memset(&sh->local, 0, sizeof(sh->local));
+		memset(&sh->remote, 0, sizeof(sh->remote));
 		break;
 	case SHUNT_CMD_CLOSE:
 		s->state = SHUNT_SS_FREE;
@@ -264,8 +410,15 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		shunt_free_push(shunt_region_free(c->r), FD_NSOCKS, &c->free_prod, m->sock);
 		return;
 	case SHUNT_CMD_SEND:
-	case SHUNT_CMD_RECVD:
+		if (s->dgram)
+			dgram_send(c, m->sock);
+		break;
 	case SHUNT_CMD_SETOPT:
+		if (m->arg == SHUNT_OPT_REUSEADDR)
+			s->reuse = m->value != 0;
+		break;
+	case SHUNT_CMD_NOP:
+	case SHUNT_CMD_RECVD:
 		break;
 	default:
 		rc = -EINVAL;
@@ -282,6 +435,8 @@ static void sock_run(struct client *c, uint32_t i, int64_t now)
 	struct fsock *s = &c->s[i];
 	struct shunt_sock *sh = shunt_region_sock(c->r, i);
 
+	if (s->dgram)
+		return;
 	if (s->due_ms != 0 && now >= s->due_ms && s->state == SHUNT_SS_SYN_SENT) {
 		s->due_ms = 0;
 		if (s->port == 9) {

@@ -525,6 +525,401 @@ static void case_internal_fds(void)
 	close(fd);
 }
 
+/* ---- UDP ---------------------------------------------------------------------------------- */
+
+static int udp_sock(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	CHECK(fd >= 0);
+	return fd;
+}
+
+static void name_is(int fd, bool peer, const char *ip, int port)
+{
+	struct sockaddr_in n;
+	socklen_t len = sizeof(n);
+
+	memset(&n, 0xff, sizeof(n));
+	CHECK((peer ? getpeername(fd, (struct sockaddr *)&n, &len) :
+		      getsockname(fd, (struct sockaddr *)&n, &len)) == 0);
+	CHECK(len == sizeof(n) && n.sin_family == AF_INET);
+	CHECK(n.sin_addr.s_addr == inet_addr(ip));
+	if (port >= 0)
+		CHECK(n.sin_port == htons(port));
+}
+
+static int name_port(int fd)
+{
+	struct sockaddr_in n;
+	socklen_t len = sizeof(n);
+
+	CHECK(getsockname(fd, (struct sockaddr *)&n, &len) == 0);
+	return ntohs(n.sin_port);
+}
+
+static void readable(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	CHECK(poll(&p, 1, 2000) == 1 && (p.revents & POLLIN));
+}
+
+static void case_udp_basic(void)
+{
+	struct sockaddr_in a = dst(STACK, 7), from, bad;
+	socklen_t flen = sizeof(from);
+	static char big[2000], back[2000];
+	struct iovec iov;
+	struct msghdr mh;
+	char buf[64];
+	int fd = udp_sock(), n = -1, i;
+
+	name_is(fd, false, "0.0.0.0", 0); /* undecided: the placeholder */
+	CHECK(getpeername(fd, (struct sockaddr *)&from, &flen) == -1 && errno == ENOTCONN);
+	CHECK(send(fd, "x", 1, 0) == -1 && errno == EDESTADDRREQ);
+	CHECK(sendto(fd, "hello", 5, 0, (struct sockaddr *)&a, sizeof(a)) == 5);
+	name_is(fd, false, "0.0.0.0", -1); /* implicitly bound: any address, a port */
+	CHECK(name_port(fd) != 0);
+	readable(fd);
+	CHECK(ioctl(fd, FIONREAD, &n) == 0 && n == 5); /* the next datagram */
+	CHECK(recv(fd, buf, 2, MSG_PEEK) == 2);
+	flen = sizeof(from);
+	CHECK(recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen) == 5);
+	CHECK(memcmp(buf, "hello", 5) == 0 && flen == sizeof(from));
+	CHECK(from.sin_family == AF_INET && from.sin_addr.s_addr == a.sin_addr.s_addr &&
+	      from.sin_port == htons(7));
+	CHECK(ioctl(fd, FIONREAD, &n) == 0 && n == 0);
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == EAGAIN);
+
+	/* a zero-length datagram is a datagram */
+	CHECK(sendto(fd, "", 0, 0, (struct sockaddr *)&a, sizeof(a)) == 0);
+	readable(fd);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 0);
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == EAGAIN);
+
+	/* truncation: recvmsg says MSG_TRUNC, recv(MSG_TRUNC) the real length */
+	CHECK(sendto(fd, "0123456789", 10, 0, (struct sockaddr *)&a, sizeof(a)) == 10);
+	readable(fd);
+	iov.iov_base = buf;
+	iov.iov_len = 4;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_name = &from;
+	mh.msg_namelen = sizeof(from);
+	CHECK(recvmsg(fd, &mh, 0) == 4 && (mh.msg_flags & MSG_TRUNC));
+	CHECK(mh.msg_namelen == sizeof(from) && from.sin_port == htons(7));
+	CHECK(recv(fd, buf, 4, MSG_DONTWAIT) == -1 && errno == EAGAIN); /* the rest is gone */
+	CHECK(sendto(fd, "0123456789", 10, 0, (struct sockaddr *)&a, sizeof(a)) == 10);
+	readable(fd);
+	CHECK(recv(fd, buf, 4, MSG_TRUNC) == 10);
+
+	/* sizes: the MTU payload passes whole, one byte more is EMSGSIZE (no fragments) */
+	for (i = 0; i < (int)sizeof(big); i++)
+		big[i] = (char)(i * 13);
+	CHECK(sendto(fd, big, 1473, 0, (struct sockaddr *)&a, sizeof(a)) == -1 &&
+	      errno == EMSGSIZE);
+	CHECK(sendto(fd, big, 70000, 0, (struct sockaddr *)&a, sizeof(a)) == -1 &&
+	      errno == EMSGSIZE);
+	CHECK(sendto(fd, big, 1472, 0, (struct sockaddr *)&a, sizeof(a)) == 1472);
+	readable(fd);
+	CHECK(recv(fd, back, sizeof(back), 0) == 1472 && memcmp(big, back, 1472) == 0);
+
+	/* many records: both rings wrap, every datagram comes back whole and in order */
+	for (i = 0; i < 300; i++) {
+		int len = 1 + (i * 37) % 1400;
+
+		big[0] = (char)i;
+		CHECK(sendto(fd, big, (size_t)len, 0, (struct sockaddr *)&a, sizeof(a)) == len);
+		if (i % 3 == 2) {
+			int k;
+
+			for (k = i - 2; k <= i; k++) {
+				int l = 1 + (k * 37) % 1400;
+
+				readable(fd);
+				CHECK(recv(fd, back, sizeof(back), 0) == l && back[0] == (char)k);
+				CHECK(memcmp(back + 1, big + 1, (size_t)l - 1) == 0);
+			}
+		}
+	}
+
+	/* argument errors as udp_sendmsg() */
+	CHECK(send(fd, "x", 1, 0) == -1 && errno == EDESTADDRREQ);
+	CHECK(getpeername(fd, (struct sockaddr *)&from, &flen) == -1 && errno == ENOTCONN);
+	bad = dst(STACK, 0);
+	CHECK(sendto(fd, "x", 1, 0, (struct sockaddr *)&bad, sizeof(bad)) == -1 && errno == EINVAL);
+	CHECK(sendto(fd, "x", 1, 0, (struct sockaddr *)&a, 8) == -1 && errno == EINVAL);
+	bad = a;
+	bad.sin_family = AF_INET6;
+	CHECK(sendto(fd, "x", 1, 0, (struct sockaddr *)&bad, sizeof(bad)) == -1 &&
+	      errno == EAFNOSUPPORT);
+	CHECK(listen(fd, 1) == -1 && errno == EOPNOTSUPP);
+	close(fd);
+}
+
+static void case_udp_connect(void)
+{
+	struct sockaddr_in a = dst(STACK, 7), r = dst(STACK, 9), none = { .sin_family = AF_UNSPEC };
+	struct pollfd p;
+	socklen_t len;
+	char buf[16];
+	int fd = udp_sock(), err = -1, port;
+
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	name_is(fd, false, STACK, -1);
+	name_is(fd, true, STACK, 7);
+	port = name_port(fd);
+	CHECK(send(fd, "abc", 3, 0) == 3);
+	readable(fd);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 3 && memcmp(buf, "abc", 3) == 0);
+	CHECK(write(fd, "wxyz", 4) == 4);
+	readable(fd);
+	CHECK(read(fd, buf, sizeof(buf)) == 4 && memcmp(buf, "wxyz", 4) == 0);
+
+	/* connect again: a new association, same port */
+	CHECK(connect(fd, (struct sockaddr *)&r, sizeof(r)) == 0);
+	name_is(fd, true, STACK, 9);
+	CHECK(name_port(fd) == port);
+	/* ICMP port unreachable: the next call fails once with ECONNREFUSED */
+	CHECK(send(fd, "q", 1, 0) == 1);
+	p.fd = fd;
+	p.events = POLLOUT;
+	CHECK(poll(&p, 1, 2000) == 1 && (p.revents & POLLERR));
+	usleep(20000);
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == ECONNREFUSED);
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == EAGAIN);
+	CHECK(send(fd, "q", 1, 0) == 1);
+	usleep(20000);
+	CHECK(send(fd, "q", 1, 0) == -1 && errno == ECONNREFUSED); /* and not sent */
+	CHECK(send(fd, "q", 1, 0) == 1);
+	usleep(20000);
+	len = sizeof(err);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == ECONNREFUSED);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0);
+	p.events = POLLOUT;
+	CHECK(poll(&p, 1, 0) == 1 && p.revents == POLLOUT);
+
+	/* AF_UNSPEC dissolves the association and the implicit bind */
+	CHECK(connect(fd, (struct sockaddr *)&none, sizeof(none)) == 0);
+	CHECK(getpeername(fd, (struct sockaddr *)buf, &len) == -1 && errno == ENOTCONN);
+	CHECK(send(fd, "x", 1, 0) == -1 && errno == EDESTADDRREQ);
+	name_is(fd, false, "0.0.0.0", 0);
+	/* not bound any more: bind() may choose, but only the stack's address */
+	r = dst("10.77.0.3", 0);
+	CHECK(bind(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == EADDRNOTAVAIL);
+	CHECK(sendto(fd, "back", 4, 0, (struct sockaddr *)&a, sizeof(a)) == 4);
+	readable(fd);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 4);
+	close(fd);
+
+	/* the kind of socket is the placeholder's */
+	fd = udp_sock();
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	len = sizeof(err);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &err, &len) == 0 && err == SOCK_DGRAM);
+	CHECK(shutdown(fd, SHUT_RD) == 0); /* connected: recorded, and reads see EOF */
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 0);
+	close(fd);
+}
+
+static void case_udp_bind(void)
+{
+	struct sockaddr_in s5000 = dst(STACK, 5000), s5001 = dst(STACK, 5001),
+			   any = dst("0.0.0.0", 0), a = dst(STACK, 7), from;
+	socklen_t flen = sizeof(from);
+	int x = udp_sock(), y = udp_sock(), c = udp_sock(), d = udp_sock(), f = udp_sock();
+	int one = 1, port;
+	char buf[8];
+
+	CHECK(bind(x, (struct sockaddr *)&s5000, sizeof(s5000)) == 0); /* decided now */
+	name_is(x, false, STACK, 5000);
+	CHECK(bind(y, (struct sockaddr *)&s5000, sizeof(s5000)) == -1 && errno == EADDRINUSE);
+	CHECK(bind(x, (struct sockaddr *)&s5001, sizeof(s5001)) == -1 && errno == EINVAL);
+	CHECK(bind(x, (struct sockaddr *)&s5001, 4) == -1 && errno == EINVAL);
+	CHECK(setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
+	CHECK(setsockopt(d, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
+	CHECK(bind(c, (struct sockaddr *)&s5001, sizeof(s5001)) == 0);
+	CHECK(bind(d, (struct sockaddr *)&s5001, sizeof(s5001)) == 0);
+	/* y failed to bind and is still usable */
+	CHECK(sendto(y, "y", 1, 0, (struct sockaddr *)&a, sizeof(a)) == 1);
+	readable(y);
+	CHECK(recvfrom(y, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen) == 1);
+
+	/* bind(0.0.0.0:0): the kernel's port is kept when the stack takes the socket */
+	CHECK(bind(f, (struct sockaddr *)&any, sizeof(any)) == 0);
+	port = name_port(f);
+	CHECK(port != 0);
+	CHECK(sendto(f, "f", 1, 0, (struct sockaddr *)&a, sizeof(a)) == 1);
+	name_is(f, false, "0.0.0.0", port);
+	readable(f);
+	CHECK(recv(f, buf, sizeof(buf), 0) == 1 && buf[0] == 'f');
+	close(x);
+	close(y);
+	close(c);
+	close(d);
+	close(f);
+	/* closed: the port is free again */
+	x = udp_sock();
+	CHECK(bind(x, (struct sockaddr *)&s5000, sizeof(s5000)) == 0);
+	close(x);
+}
+
+static void case_udp_epoll(void)
+{
+	struct sockaddr_in a = dst(STACK, 7);
+	struct epoll_event ev = { .events = EPOLLIN }, out[4];
+	int ep = epoll_create1(0), fd = udp_sock(), n;
+	struct timeval tv = { 1, 0 };
+	struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
+	fd_set r;
+	char buf[8];
+
+	ev.data.u64 = 42;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0); /* before the decision */
+	CHECK(sendto(fd, "e", 1, 0, (struct sockaddr *)&a, sizeof(a)) == 1);
+	n = epoll_wait(ep, out, 4, 2000);
+	CHECK(n == 1 && out[0].data.u64 == 42 && out[0].events == EPOLLIN);
+	CHECK(poll(&p, 1, 0) == 1 && p.revents == (POLLIN | POLLOUT));
+	FD_ZERO(&r);
+	FD_SET(fd, &r);
+	CHECK(select(fd + 1, &r, NULL, NULL, &tv) == 1 && FD_ISSET(fd, &r));
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 1);
+	CHECK(epoll_wait(ep, out, 4, 0) == 0);
+	p.revents = 0;
+	CHECK(poll(&p, 1, 0) == 1 && p.revents == POLLOUT);
+	close(fd);
+	close(ep);
+}
+
+/* ---- TCP: connect(AF_UNSPEC), back to the kernel, bind to the stack's address ------------- */
+
+static void case_tcp_unspec(void)
+{
+	struct sockaddr_in a = dst(STACK, 7), b = dst("0.0.0.0", 45556), name;
+	struct sockaddr none = { .sa_family = AF_UNSPEC };
+	socklen_t len = sizeof(name);
+	int fd = connected(7);
+
+	echo(fd, "before");
+	CHECK(connect(fd, &none, sizeof(none)) == 0);
+	CHECK(getpeername(fd, (struct sockaddr *)&name, &len) == -1 && errno == ENOTCONN);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	echo(fd, "after");
+	close(fd);
+
+	/* a port the app bound survives the dissolve, as SOCK_BINDPORT_LOCK */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(connect(fd, &none, sizeof(none)) == 0);
+	CHECK(name_port(fd) == 45556);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	name_is(fd, false, STACK, 45556);
+	echo(fd, "rebound");
+	CHECK(listen(fd, 1) == -1 && errno == EINVAL); /* connected */
+	close(fd);
+}
+
+static void case_tcp_back_to_kernel(void)
+{
+	struct sockaddr_in r = dst(STACK, 9), k = dst("127.0.0.1", 0);
+	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = 7 }, out[2];
+	socklen_t len = sizeof(k);
+	int l = socket(AF_INET, SOCK_STREAM, 0), fd = socket(AF_INET, SOCK_STREAM, 0), s;
+	int ep = epoll_create1(0);
+	char buf[8];
+
+	CHECK(l >= 0 && bind(l, (struct sockaddr *)&k, sizeof(k)) == 0 && listen(l, 4) == 0);
+	CHECK(getsockname(l, (struct sockaddr *)&k, &len) == 0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == ECONNREFUSED);
+	/* refused by the stack: a connect elsewhere is the kernel's again */
+	CHECK(connect(fd, (struct sockaddr *)&k, sizeof(k)) == 0);
+	s = accept(l, NULL, NULL);
+	CHECK(s >= 0);
+	CHECK(write(fd, "k", 1) == 1 && read(s, buf, 1) == 1 && buf[0] == 'k');
+	CHECK(epoll_wait(ep, out, 2, 1000) == 1 && out[0].data.u64 == 7);
+	name_is(fd, true, "127.0.0.1", ntohs(k.sin_port));
+	close(s);
+	close(fd);
+	close(l);
+	close(ep);
+}
+
+static void case_tcp_bind_local(void)
+{
+	struct sockaddr_in a = dst(STACK, 7), b = dst(STACK, 45557), z = dst(STACK, 0),
+			   other = dst("10.77.0.3", 45557), name;
+	socklen_t len = sizeof(name);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), g = socket(AF_INET, SOCK_STREAM, 0);
+	int h = socket(AF_INET, SOCK_STREAM, 0);
+
+	name_is(fd, false, "0.0.0.0", 0);
+	CHECK(bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0); /* the stack binds it */
+	name_is(fd, false, STACK, 45557);
+	CHECK(getpeername(fd, (struct sockaddr *)&name, &len) == -1 && errno == ENOTCONN);
+	CHECK(bind(g, (struct sockaddr *)&b, sizeof(b)) == -1 && errno == EADDRINUSE);
+	CHECK(bind(fd, (struct sockaddr *)&other, sizeof(other)) == -1 && errno == EADDRNOTAVAIL);
+	CHECK(bind(fd, (struct sockaddr *)&z, sizeof(z)) == -1 && errno == EINVAL);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	name_is(fd, false, STACK, 45557);
+	name_is(fd, true, STACK, 7);
+	echo(fd, "bound");
+	CHECK(bind(h, (struct sockaddr *)&z, sizeof(z)) == 0);
+	CHECK(name_port(h) != 0);
+	/* g is still a fresh socket */
+	CHECK(connect(g, (struct sockaddr *)&a, sizeof(a)) == 0);
+	echo(g, "g");
+	close(fd);
+	close(g);
+	close(h);
+}
+
+static void case_shutdown_connecting(void)
+{
+	struct sockaddr_in s = dst(STACK, 11);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	CHECK(connect(fd, (struct sockaddr *)&s, sizeof(s)) == -1 && errno == EINPROGRESS);
+	CHECK(shutdown(fd, SHUT_RDWR) == 0); /* tcp_disconnect() */
+	CHECK(connect(fd, (struct sockaddr *)&s, sizeof(s)) == -1 && errno == EINPROGRESS);
+	CHECK(shutdown(fd, SHUT_RD) == 0);
+	close(fd);
+}
+
+/* ---- close_range / closefrom -------------------------------------------------------------- */
+
+static void after_mass_close(int fd, int d)
+{
+	CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF);
+	CHECK(fcntl(d, F_GETFD) == -1 && errno == EBADF);
+	CHECK(send(d, "x", 1, MSG_NOSIGNAL) == -1 && errno == EBADF);
+	fd = connected(7); /* the shim's own fds survived */
+	echo(fd, "alive");
+	close(fd);
+}
+
+static void case_close_range(void)
+{
+	int fd = connected(7), d = dup2(fd, 900);
+
+	CHECK(d == 900);
+	CHECK(close_range(5, 3, 0) == -1 && errno == EINVAL);
+	CHECK(close_range(3, ~0u, 0) == 0);
+	after_mass_close(fd, d);
+}
+
+static void case_closefrom(void)
+{
+	int fd = connected(7), d = dup2(fd, 901);
+
+	CHECK(d == 901);
+	closefrom(3);
+	after_mass_close(fd, d);
+}
+
 /* ---- no dataplane: everything on the kernel (stderr checked by the runner) ---------------- */
 
 static void case_nodp(void)
@@ -561,6 +956,16 @@ static const struct {
 	{ "loopback", case_loopback },
 	{ "internal_fds", case_internal_fds },
 	{ "nodp", case_nodp },
+	{ "udp_basic", case_udp_basic },
+	{ "udp_connect", case_udp_connect },
+	{ "udp_bind", case_udp_bind },
+	{ "udp_epoll", case_udp_epoll },
+	{ "tcp_unspec", case_tcp_unspec },
+	{ "tcp_back_to_kernel", case_tcp_back_to_kernel },
+	{ "tcp_bind_local", case_tcp_bind_local },
+	{ "shutdown_connecting", case_shutdown_connecting },
+	{ "close_range", case_close_range },
+	{ "closefrom", case_closefrom },
 };
 
 int main(int argc, char **argv)

@@ -169,6 +169,16 @@ CASE(eof)
 CASE(nonblock_io)
 CASE(loopback)
 CASE(internal_fds)
+CASE(udp_basic)
+CASE(udp_connect)
+CASE(udp_bind)
+CASE(udp_epoll)
+CASE(tcp_unspec)
+CASE(tcp_back_to_kernel)
+CASE(tcp_bind_local)
+CASE(shutdown_connecting)
+CASE(close_range)
+CASE(closefrom)
 
 START_TEST(test_no_dataplane_says_so_once)
 {
@@ -224,6 +234,16 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_nonblock_io);
 	tcase_add_test(tc, test_loopback);
 	tcase_add_test(tc, test_internal_fds);
+	tcase_add_test(tc, test_udp_basic);
+	tcase_add_test(tc, test_udp_connect);
+	tcase_add_test(tc, test_udp_bind);
+	tcase_add_test(tc, test_udp_epoll);
+	tcase_add_test(tc, test_tcp_unspec);
+	tcase_add_test(tc, test_tcp_back_to_kernel);
+	tcase_add_test(tc, test_tcp_bind_local);
+	tcase_add_test(tc, test_shutdown_connecting);
+	tcase_add_test(tc, test_close_range);
+	tcase_add_test(tc, test_closefrom);
 	tcase_add_test(tc, test_no_dataplane_says_so_once);
 	tcase_add_test(tc, test_no_dataplane_silent_without_log);
 	suite_add_tcase(s, tc);

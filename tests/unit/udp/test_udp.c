@@ -306,6 +306,14 @@ START_TEST(test_bad_record_breaks_socket)
 	udp_app_send(&ctx, &t->s);
 	ck_assert(t->s.broken);
 	ck_assert_int_eq(n_out, 0);
+	ck_assert_int_eq(t->sh.error, EPROTO);
+	ck_assert(t->sh.flags & SHUNT_SF_RESET);
+	/* the pcb survives: later commands on the socket are safe, and said once */
+	ck_assert_ptr_nonnull(t->s.pcb);
+	udp_app_send(&ctx, &t->s);
+	ck_assert_uint_eq(t->sh.err_seq, 1);
+	ck_assert_int_eq(udp_connect(&ctx, &t->s, IP_PEER, htons(7)), 0);
+	udp_app_close(&ctx, &t->s);
 }
 END_TEST
 
