@@ -228,9 +228,10 @@ static void ctl_hello(struct dp_ctx *ctx, struct loop_src *pending)
 	app->bell_src.obj = app;
 	if (rc < 0 || loop_watch(ctx, &app->ctl_src, EPOLLIN | EPOLLRDHUP) < 0 ||
 	    loop_watch(ctx, &app->bell_src, EPOLLIN) < 0) {
+		/* freed by ctl_reap() at housekeeping, never inside this event batch,
+		 * which may still hold events pointing at other apps */
 		DP_WARN("control: pid %d: cannot complete the attach", (int)cred.pid);
 		app->broken = true;
-		ctl_reap(ctx);
 	}
 	return;
 drop:

@@ -38,6 +38,7 @@ struct dp_sock;
 #define TCP_TIMEWAIT_US     60000000u  /* Linux TCP_TIMEWAIT_LEN */
 #define TCP_FIN_TIMEOUT_US  60000000u  /* Linux tcp_fin_timeout */
 #define TCP_RETRIES2        15         /* Linux tcp_retries2: data retransmissions */
+#define TCP_ORPHAN_RETRIES  8          /* Linux tcp_orphan_retries(): after close() */
 #define TCP_IW_SEGS         10         /* RFC 6928 */
 #define TCP_MSS_DEFAULT     536        /* RFC 9293 3.7.1: no MSS option received */
 #define TCP_OOO_MAX         4          /* held out-of-order runs per connection */
@@ -89,6 +90,7 @@ struct tcb {
 	uint16_t rcv_mss;         /* MSS we advertised */
 
 	/* FIN from our side */
+	bool syn_acked;           /* our SYN is acknowledged: acks count data (and FIN) */
 	bool fin_queued;          /* shutdown(SHUT_WR) or close: FIN after the data */
 	bool fin_sent;            /* FIN at fin_seq is in flight (cleared on rewind) */
 	uint32_t fin_seq;
@@ -124,7 +126,8 @@ struct tcb {
 	uint64_t timer[TCP_T_N];
 	uint64_t deadline;        /* min of timer[]: the heap key */
 	uint8_t nrexmit;          /* consecutive retransmissions of snd_una (backoff) */
-	uint8_t npersist;
+	uint8_t npersist;         /* zero-window probes sent (the persist backoff) */
+	uint8_t probes_out;       /* of those, sent since the peer last sent an ACK */
 	uint64_t rexmit_start_us; /* first retransmission without progress (user timeout) */
 
 	/* options */

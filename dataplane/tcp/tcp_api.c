@@ -106,9 +106,10 @@ static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->srtt_us = tcb->rttvar_us = 0;
 	tcb->rto_us = TCP_RTO_INIT_US;
 	tcb->rtt_valid = tcb->rtt_timing = false;
-	tcb->nrexmit = tcb->npersist = 0;
+	tcb->nrexmit = tcb->npersist = tcb->probes_out = 0;
 	tcb->rexmit_start_us = 0;
 	tcb->soft_err = 0;
+	tcb->syn_acked = false;
 }
 
 int tcp_open(struct dp_ctx *ctx, struct dp_sock *s)
@@ -119,6 +120,8 @@ int tcp_open(struct dp_ctx *ctx, struct dp_sock *s)
 
 	if (s->pcb != NULL)
 		return -EINVAL;
+	if (tcp_timer_reserve(ts, ts->n_tcbs + 1) < 0)
+		return -ENOMEM;
 	tcb = calloc(1, sizeof(*tcb));
 	if (tcb == NULL)
 		return -ENOMEM;

@@ -44,9 +44,11 @@ static uint16_t eff_mss(const struct dp_ctx *ctx, const struct tcb *tcb, uint16_
 	uint32_t mtu_mss = (ctx->mtu ? ctx->mtu : 1500) - 40;
 	uint32_t m = min_u32(peer_mss ? peer_mss : TCP_MSS_DEFAULT, mtu_mss);
 
+	if (m < 64 + 12)
+		m = 64 + 12; /* a silly peer MSS: never underflow below */
 	if (tcb->ts_ok)
 		m -= 12;
-	return (uint16_t)(m < 64 ? 64 : m);
+	return (uint16_t)m;
 }
 
 static void set_established(struct dp_ctx *ctx, struct tcb *tcb)
@@ -103,6 +105,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 	bool fin_acked = false;
 
 	update_window(tcb, seg);
+	tcb->probes_out = 0; /* the peer answers (Linux tcp_ack()) */
 	if (old_wnd == 0 && tcb->snd_wnd != 0 && tcp_timer_armed(tcb, TCP_T_PERSIST)) {
 		tcp_timer_stop(ctx, tcb, TCP_T_PERSIST); /* window reopened */
 		tcb->npersist = 0;
@@ -141,12 +144,16 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 	if (tcb->rtt_timing && SEQ_GT(seg->ack, tcb->rtt_seq))
 		tcb->rtt_timing = false;
 
-	/* what the ack covers: SYN, data, FIN; only data lives in the tx ring */
+	/* what the ack covers: SYN, data, FIN; only data lives in the tx ring. Both
+	 * are judged in sequence space, not from snd_una == iss (true again after
+	 * 2^32 bytes) or fin_sent (cleared when an RTO rewinds snd_nxt). */
 	data = acked;
-	if (tcb->snd_una == tcb->iss)
+	if (!tcb->syn_acked) {
 		data--; /* our SYN */
-	if (tcb->fin_sent && SEQ_GT(seg->ack, tcb->fin_seq)) {
-		data--;
+		tcb->syn_acked = true;
+	}
+	if (tcb->fin_queued && SEQ_GT(seg->ack, tcb->fin_seq)) {
+		data--; /* ack <= snd_max, so the FIN was sent */
 		fin_acked = true;
 	}
 	if (tcb->s != NULL && data)
@@ -394,11 +401,12 @@ static void syn_sent(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *
 	/* SND.UNA <- SEG.ACK; SND.UNA > ISS: our SYN is acked, ESTABLISHED, send ACK.
 	 * The SYN-ACK's window is never scaled (RFC 7323 2.2). */
 	tcb->snd_una = seg->ack;
+	tcb->syn_acked = true;
 	tcb->snd_wnd = seg->wnd;
 	tcb->snd_wnd_max = seg->wnd;
 	tcb->snd_wl1 = seg->seq;
 	tcb->snd_wl2 = seg->ack;
-	if (tcb->ts_ok && seg->tsecr != 0)
+	if (tcb->ts_ok && seg->tsecr != 0 && ms_now(ctx) - seg->tsecr < 0x7fffffff)
 		tcp_rtt_sample(tcb, (ms_now(ctx) - seg->tsecr) * 1000u);
 	else if (tcb->nrexmit == 0)
 		tcp_rtt_sample(tcb, (uint32_t)(ctx->now_us - tcb->rtt_start_us));
@@ -589,7 +597,7 @@ static bool fast_path(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg 
 
 	if (tcb->state != SHUNT_SS_ESTABLISHED ||
 	    (seg->flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG | TCP_ACK)) != TCP_ACK ||
-	    seg->seq != tcb->rcv_nxt || tcb->n_ooo != 0 || tcb->in_recovery ||
+	    seg->seq != tcb->rcv_nxt || tcb->n_ooo != 0 || tcb->rx_fin_ooo || tcb->in_recovery ||
 	    SEQ_LT(seg->ack, tcb->snd_una) || SEQ_GT(seg->ack, tcb->snd_max))
 		return false;
 	if (tcb->ts_ok && (!seg->has_ts || SEQ_LT(seg->tsval, tcb->ts_recent)))

@@ -48,7 +48,12 @@ static uint16_t wnd_field(struct tcb *tcb)
 	}
 	if (SEQ_LT(edge, tcb->rcv_adv))
 		edge = tcb->rcv_adv;
-	field = (edge - tcb->rcv_nxt + unit - 1) >> tcb->rcv_ws; /* round up: never shrink */
+	/* Round down: the ring has no slack, so advertising a scaled unit we do not
+	 * have would drop the peer's last in-window bytes. Never-shrink is kept by
+	 * rcv_adv, which only grows and is what seq_acceptable() accepts up to (every
+	 * advertisement was backed by ring space, so rcv_adv always is). */
+	(void)unit;
+	field = (edge - tcb->rcv_nxt) >> tcb->rcv_ws;
 	if (field > 0xffff)
 		field = 0xffff;
 	if (SEQ_GT(tcb->rcv_nxt + (field << tcb->rcv_ws), tcb->rcv_adv))

@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <rte_debug.h>
+
 #include "dp.h"
 #include "core/sock.h"
 #include "tcp/tcb.h"
@@ -33,6 +35,23 @@ int tcp_timer_init(struct tcp_stack *ts, uint32_t cap)
 		return -ENOMEM;
 	ts->heap_cap = cap;
 	ts->heap_n = 0;
+	return 0;
+}
+
+int tcp_timer_reserve(struct tcp_stack *ts, uint32_t n)
+{
+	struct tcb **h;
+	uint32_t cap = ts->heap_cap ? ts->heap_cap : 64;
+
+	if (n <= ts->heap_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	h = realloc(ts->heap, cap * sizeof(*h));
+	if (h == NULL)
+		return -ENOMEM;
+	ts->heap = h;
+	ts->heap_cap = cap;
 	return 0;
 }
 
@@ -111,15 +130,9 @@ static void timer_update(struct tcp_stack *ts, struct tcb *tcb)
 		return;
 	}
 	if (tcb->heap_idx == HEAP_NONE) {
-		/* the heap holds every tcb at most once; tcp_open() sized it */
-		if (ts->heap_n == ts->heap_cap) {
-			struct tcb **h = realloc(ts->heap, 2 * ts->heap_cap * sizeof(*h));
-
-			if (h == NULL)
-				return; /* keeps the old deadline: at worst fires late */
-			ts->heap = h;
-			ts->heap_cap *= 2;
-		}
+		/* the heap holds every tcb at most once and tcp_timer_reserve() grew it
+		 * for each one in tcp_open(): never full, never allocating here */
+		RTE_VERIFY(ts->heap_n < ts->heap_cap);
 		tcb->deadline = d;
 		heap_set(ts, ts->heap_n++, tcb);
 		heap_up(ts, tcb->heap_idx);
@@ -270,9 +283,20 @@ static void on_persist(struct dp_ctx *ctx, struct tcb *tcb)
 		tcp_output(ctx, tcb);
 		return;
 	}
+	/* Linux tcp_probe_timer(): RFC 1122 4.2.2.17 keeps a socket open as long as
+	 * the receiver answers its probes (probes_out is reset by every ACK), so only
+	 * tcp_retries2 unanswered probes end it; once the app has closed, the backoff
+	 * alone ends it after tcp_orphan_retries, so an orphan cannot pin its rings
+	 * forever behind a peer that keeps its window shut. */
+	if (tcb->s->app_closed ? tcb->npersist >= TCP_ORPHAN_RETRIES :
+				 tcb->probes_out >= TCP_RETRIES2) {
+		ctx->tcp_stats.tcp_persist_timeout++;
+		tcb_reset(ctx, tcb, ETIMEDOUT);
+		return;
+	}
 	tcp_send_probe(ctx, tcb);
-	if (tcb->npersist < 30)
-		tcb->npersist++;
+	tcb->npersist++;
+	tcb->probes_out++;
 	tcp_timer_arm(ctx, tcb, TCP_T_PERSIST, backoff(tcb->rto_us, tcb->npersist));
 }
 

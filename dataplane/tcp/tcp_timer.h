@@ -21,6 +21,8 @@
 struct dp_ctx;
 
 int tcp_timer_init(struct tcp_stack *ts, uint32_t cap);
+/* Make room for n tcbs in the heap (control path: tcp_open()). */
+int tcp_timer_reserve(struct tcp_stack *ts, uint32_t n);
 void tcp_timer_fini(struct tcp_stack *ts);
 
 /* Arm timer t to fire delay_us from now (re-arming moves it). */

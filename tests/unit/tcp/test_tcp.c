@@ -17,6 +17,7 @@
 #include "tcp/tcp_in.h"
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_timer.h"
+#include "tcp/tcp_out.h"
 #include "tcp/tcp_wire.h"
 #include "tcp_test.h"
 
@@ -947,6 +948,134 @@ START_TEST(isn_rfc6528)
 }
 END_TEST
 
+/* ---- regressions found in review ------------------------------------------------ */
+
+START_TEST(fin_acked_after_rto_rewind)
+{
+	struct tcb *t;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1);
+	env_app_write(&E, 3000, 1);
+	tcp_app_shutdown(&E.ctx, &E.s, SHUT_WR);
+	env_advance(&E, t->rto_us + 1); /* the peer's ACK was lost: RTO rewinds snd_nxt */
+	peer_ack(E.iss + 1 + 3000 + 1); /* the peer had it all: acks data and FIN */
+	ck_assert_uint_eq(t->state, SHUNT_SS_FIN_WAIT_2);
+	ck_assert_uint_eq(E.sh->tx_cons, 3000); /* the FIN is not a ring byte */
+	ck_assert_uint_eq(E.sh->tx_prod, 3000);
+}
+END_TEST
+
+START_TEST(syn_not_counted_again_when_snd_una_wraps_to_iss)
+{
+	struct tcb *t;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1);
+	/* After 2^32 bytes snd_una equals iss again; place iss 100 bytes ahead to get
+	 * there without sending 4 GiB. */
+	t->iss = t->snd_una + 100;
+	env_app_write(&E, 100, 1);
+	peer_ack(t->snd_una + 100);
+	ck_assert_uint_eq(t->snd_una, t->iss);
+	env_app_write(&E, 100, 2);
+	peer_ack(t->snd_una + 100);
+	ck_assert_uint_eq(E.sh->tx_prod - E.sh->tx_cons, 0);
+}
+END_TEST
+
+START_TEST(tiny_peer_mss_clamped)
+{
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .mss = 8 };
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	o.tsecr = last_tx()->seg.h.tsval;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(env_tcb(&E)->mss, 64);
+}
+END_TEST
+
+START_TEST(fin_alone_beyond_gap_delivered_when_gap_fills)
+{
+	uint8_t d[100];
+	struct popt o;
+
+	memset(d, 'a', sizeof(d));
+	env_establish(&E, 100000);
+	o = pts(512);
+	env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt + 100, E.iss + 1, &o, NULL, 0);
+	peer_data(E.pnxt, d, 100); /* in order, no OOO data held: fast-path shaped */
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSE_WAIT);
+	ck_assert(E.sh->flags & SHUNT_SF_RX_EOF);
+}
+END_TEST
+
+START_TEST(window_never_exceeds_ring_space)
+{
+	struct tcb *t;
+	uint32_t adv;
+
+	E.s.rcvbuf = 262144 - 5; /* space not a multiple of the scale unit */
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	ck_assert_uint_gt(t->rcv_ws, 0);
+	tcp_send_ack(&E.ctx, t);
+	adv = (uint32_t)last_tx()->seg.h.wnd << t->rcv_ws;
+	ck_assert_uint_le(adv, dp_sock_rx_space(&E.s));
+	ck_assert_uint_gt(adv + (1u << t->rcv_ws), dp_sock_rx_space(&E.s));
+}
+END_TEST
+
+START_TEST(persist_gives_up_on_silent_peer_only)
+{
+	struct popt o;
+	int i;
+
+	/* a peer that answers every probe with a zero window keeps a live socket open */
+	env_establish(&E, 100000);
+	o = pts(0);
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	env_app_write(&E, 1000, 0);
+	for (i = 0; i < 20; i++) {
+		env_advance(&E, 130000000); /* past any backoff: one probe */
+		o = pts(0);
+		env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	}
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	/* a silent peer: TCP_RETRIES2 unanswered probes end it with ETIMEDOUT */
+	for (i = 0; i < 16; i++)
+		env_advance(&E, 130000000);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ETIMEDOUT);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_persist_timeout, 1);
+}
+END_TEST
+
+START_TEST(persist_orphan_limited_even_if_peer_answers)
+{
+	struct popt o;
+	int i;
+
+	env_establish(&E, 100000);
+	o = pts(0);
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	env_app_write(&E, 1000, 0);
+	E.s.app_closed = true; /* closed with data queued: an orphan */
+	for (i = 0; i < 12 && env_tcb(&E) != NULL && E.s.pcb != NULL; i++) {
+		env_advance(&E, 130000000);
+		if (E.s.pcb == NULL)
+			break;
+		o = pts(0);
+		env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	}
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_persist_timeout, 1);
+}
+END_TEST
+
 static Suite *tcp_suite(void)
 {
 	Suite *s = suite_create("tcp");
@@ -993,6 +1122,13 @@ static Suite *tcp_suite(void)
 	tcase_add_test(cl, fin_out_of_order_held);
 	tcase_add_test(cl, data_after_close_resets);
 	tcase_add_test(cl, simultaneous_open);
+	tcase_add_test(cl, fin_acked_after_rto_rewind);
+	tcase_add_test(cl, syn_not_counted_again_when_snd_una_wraps_to_iss);
+	tcase_add_test(cl, tiny_peer_mss_clamped);
+	tcase_add_test(cl, fin_alone_beyond_gap_delivered_when_gap_fills);
+	tcase_add_test(cl, window_never_exceeds_ring_space);
+	tcase_add_test(cl, persist_gives_up_on_silent_peer_only);
+	tcase_add_test(cl, persist_orphan_limited_even_if_peer_answers);
 	suite_add_tcase(s, cl);
 
 	tcase_add_checked_fixture(api, setup, teardown);
