@@ -169,10 +169,25 @@ static void ep_unlink(struct shim_epitem *it, bool from_ep, bool from_sock)
 	free(it);
 }
 
-void shim_epoll_sock_decided(struct shim_sock *s)
+/* Out of its epoll's list, nshunt already adjusted by the caller. ep_lock held. */
+static void ep_unlink_plain(struct shim_epitem *it)
+{
+	struct shim_epitem **pp;
+
+	for (pp = &it->ep->items; *pp != NULL; pp = &(*pp)->ep_next) {
+		if (*pp == it) {
+			*pp = it->ep_next;
+			break;
+		}
+	}
+	free(it);
+}
+
+void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt)
 {
 	struct shim_epitem *it, *next;
 	bool shunt = atomic_load(&s->kind) == SHIM_SHUNT;
+	bool undecided = atomic_load(&s->kind) == SHIM_UNDECIDED;
 
 	pthread_mutex_lock(&ep_lock);
 	for (it = s->ep_items; it != NULL; it = next) {
@@ -182,11 +197,22 @@ void shim_epoll_sock_decided(struct shim_sock *s)
 			(void)real_epoll_ctl(it->ep->epfd, EPOLL_CTL_DEL, it->fd, NULL);
 			it->ep->nshunt++;
 			it->et_pending = true;
+		} else if (was_shunt) {
+			/* Back to the kernel (connect() elsewhere after a failure) or to
+			 * undecided (a failed bind): the placeholder is the socket again and
+			 * the kernel epoll watches it; an undecided socket stays listed. */
+			struct epoll_event ev = { .events = it->events, .data = it->data };
+
+			it->ep->nshunt--;
+			if (!it->disabled)
+				(void)real_epoll_ctl(it->ep->epfd, EPOLL_CTL_ADD, it->fd, &ev);
+			if (!undecided)
+				ep_unlink_plain(it);
 		} else {
 			ep_unlink(it, true, false);
 		}
 	}
-	if (!shunt)
+	if (!shunt && !undecided)
 		s->ep_items = NULL;
 	pthread_mutex_unlock(&ep_lock);
 }

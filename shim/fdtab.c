@@ -90,3 +90,28 @@ void shim_fdtab_foreach(void (*fn)(int fd, struct shim_file *f))
 		}
 	}
 }
+
+void shim_fdtab_drop_range(unsigned lo, unsigned hi)
+{
+	unsigned i, j;
+
+	for (i = lo >> FDTAB_L2_BITS; i < FDTAB_L1 && i <= hi >> FDTAB_L2_BITS; i++) {
+		fdtab_slot *page = atomic_load_explicit(&fdtab_l1[i], memory_order_acquire);
+
+		if (page == NULL)
+			continue;
+		for (j = 0; j < FDTAB_L2; j++) {
+			unsigned fd = i * FDTAB_L2 + j;
+			struct shim_file *f;
+
+			if (fd < lo || fd > hi)
+				continue;
+			f = atomic_load_explicit(&page[j], memory_order_acquire);
+			if (f == NULL || f == &shim_fdtab_internal)
+				continue;
+			f = atomic_exchange_explicit(&page[j], NULL, memory_order_acq_rel);
+			if (f != NULL && f != &shim_fdtab_internal)
+				shim_file_put(f);
+		}
+	}
+}

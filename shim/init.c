@@ -50,6 +50,7 @@ static void init_atfork_child(void)
 	shim_wait_atfork_child();
 	shim_epoll_atfork_child();
 	shim_sock_atfork_child();
+	shim_conn_atfork_child();
 }
 
 static void init_once(void)

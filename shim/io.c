@@ -2,8 +2,11 @@
  * Copyright (c) 2026 The shunt authors
  *
  * Data transfer: read, write, readv, writev, send, recv, sendto, recvfrom, sendmsg,
- * recvmsg and glibc's fortified __read_chk, __recv_chk, __recvfrom_chk.
+ * recvmsg and glibc's fortified __read_chk, __recv_chk, __recvfrom_chk. The TCP
+ * byte stream is here; UDP records are in dgram.c.
  *
+ *   UDP sendto/sendmsg with an address on an undecided socket -> io_send_sock()
+ *                 -> shim_sock_decide_dgram() (connect.c) -> shunt or kernel
  *   kernel fd  -> one fd-table lookup -> real_*()
  *   shunt send -> io_send(): state checks (Linux tcp_sendmsg_locked order)
  *                 -> reserve tx_head (CAS) -> copy into the tx ring -> publish
@@ -25,9 +28,8 @@
 #include "real.h"
 #include "shim.h"
 
-/* Copy ring bytes [pos, pos + n) into the iovec starting skip bytes in. */
-static void io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
-			const struct iovec *iov, int iovcnt, size_t skip)
+void shim_io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
+		      const struct iovec *iov, int iovcnt, size_t skip)
 {
 	int i;
 
@@ -47,9 +49,8 @@ static void io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
 	}
 }
 
-/* Copy n iovec bytes, starting skip bytes in, into the tx ring at pos. */
-static void io_copy_in(struct shim_sock *s, uint32_t pos, uint32_t n,
-		       const struct iovec *iov, int iovcnt, size_t skip)
+void shim_io_copy_in(struct shim_sock *s, uint32_t pos, uint32_t n,
+		     const struct iovec *iov, int iovcnt, size_t skip)
 {
 	int i;
 
@@ -70,7 +71,7 @@ static void io_copy_in(struct shim_sock *s, uint32_t pos, uint32_t n,
 	}
 }
 
-static int io_iov_len(const struct iovec *iov, int iovcnt, size_t *len)
+int shim_iov_len(const struct iovec *iov, int iovcnt, size_t *len)
 {
 	size_t total = 0;
 	int i;
@@ -116,7 +117,7 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 	struct io_wait w = { .s = s };
 	int rc;
 
-	rc = io_iov_len(iov, iovcnt, &len);
+	rc = shim_iov_len(iov, iovcnt, &len);
 	if (rc < 0)
 		return rc;
 	if (flags & MSG_OOB)
@@ -139,11 +140,11 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 			return -EIO; /* the dataplane broke the ring */
 		if (peek) {
 			n = avail < len ? avail : (uint32_t)len;
-			io_copy_out(s, cons, n, iov, iovcnt, 0);
+			shim_io_copy_out(s, cons, n, iov, iovcnt, 0);
 			copied = n;
 		} else if (avail > 0) {
 			n = avail < len - copied ? avail : (uint32_t)(len - copied);
-			io_copy_out(s, cons, n, iov, iovcnt, copied);
+			shim_io_copy_out(s, cons, n, iov, iovcnt, copied);
 			/* release: our reads of the bytes happen before the dp may reuse them */
 			if (!atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)&ss->rx_cons,
 								     &cons, cons + n,
@@ -224,7 +225,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 	struct io_wait w = { .s = s, .tx = true };
 	int rc;
 
-	rc = io_iov_len(iov, iovcnt, &len);
+	rc = shim_iov_len(iov, iovcnt, &len);
 	if (rc < 0)
 		return rc;
 	if (flags & MSG_OOB)
@@ -272,7 +273,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 								   memory_order_relaxed,
 								   memory_order_relaxed))
 				continue;
-			io_copy_in(s, head, n, iov, iovcnt, sent);
+			shim_io_copy_in(s, head, n, iov, iovcnt, sent);
 			/* Publish in reservation order: earlier reservers first. */
 			while (SHUNT_LOAD_RLX(&ss->tx_prod) != head)
 				shim_cpu_relax();
@@ -299,14 +300,106 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 
 /* ---- entry points --------------------------------------------------------------------- */
 
+/* A destination given to sendto/sendmsg, checked as Linux's udp_sendmsg() does.
+ * Returns 1 with *sin filled, 0 if there is none, or -errno. */
+static int io_dgram_dst(const void *addr, socklen_t alen, struct sockaddr_in *sin)
+{
+	if (addr == NULL)
+		return 0;
+	if ((int)alen < 0 || alen > sizeof(struct sockaddr_storage))
+		return -EINVAL; /* move_addr_to_kernel() */
+	if (alen < sizeof(*sin))
+		return -EINVAL;
+	if (shim_copyin(sin, addr, sizeof(*sin)) < 0)
+		return -EFAULT;
+	if (sin->sin_family != AF_INET && sin->sin_family != AF_UNSPEC)
+		return -EAFNOSUPPORT;
+	return 1;
+}
+
+/* The socket a send goes through: a shunt socket, or NULL for the kernel. An
+ * undecided UDP socket is decided by its first destination. *rc gets an error. */
+static struct shim_sock *io_send_sock(int fd, const void *addr, socklen_t alen,
+				      struct sockaddr_in *sin, bool *has_dst, long *rc)
+{
+	struct shim_sock *s = shim_sock_get(fd);
+	int kind, d;
+
+	*rc = 0;
+	*has_dst = false;
+	if (s == NULL)
+		return NULL;
+	kind = atomic_load_explicit(&s->kind, memory_order_acquire);
+	if (kind == SHIM_KERNEL || (kind == SHIM_UNDECIDED && s->type != SOCK_DGRAM))
+		return NULL;
+	if (s->type == SOCK_DGRAM) {
+		d = io_dgram_dst(addr, alen, sin);
+		if (d < 0 && kind == SHIM_UNDECIDED)
+			return NULL; /* the kernel says the same */
+		if (d < 0) {
+			*rc = d;
+			return s;
+		}
+		*has_dst = d == 1;
+		if (kind == SHIM_UNDECIDED) {
+			if (!*has_dst)
+				return NULL; /* EDESTADDRREQ from the kernel */
+			kind = shim_sock_decide_dgram(fd, s, sin);
+			if (kind < 0) {
+				*rc = kind;
+				return s;
+			}
+		}
+	}
+	return kind == SHIM_SHUNT ? s : NULL;
+}
+
+/* Send on a shunt socket, either type. */
+static ssize_t io_send_any(int fd, struct shim_sock *s, const struct iovec *iov, int cnt,
+			   int flags, const struct sockaddr_in *dst)
+{
+	if (s->type == SOCK_DGRAM)
+		return shim_dgram_send(fd, s, iov, cnt, flags, dst);
+	/* A connected TCP socket ignores the destination, as Linux's tcp_sendmsg. */
+	return io_send(fd, s, iov, cnt, flags);
+}
+
+/* Receive on a shunt socket, either type. */
+static ssize_t io_recv_any(int fd, struct shim_sock *s, const struct iovec *iov, int cnt,
+			   int flags, struct sockaddr_in *src, int *oflags)
+{
+	*oflags = 0;
+	if (s->type == SOCK_DGRAM)
+		return shim_dgram_recv(fd, s, iov, cnt, flags, src, oflags);
+	return io_recv(fd, s, iov, cnt, flags);
+}
+
+/* recvfrom()/recvmsg()'s address: Linux copies min(len, size) and reports the
+ * size; TCP reports none. */
+static void io_put_name(struct shim_sock *s, const struct sockaddr_in *src, void *addr,
+			socklen_t *alen)
+{
+	socklen_t l;
+
+	if (s->type != SOCK_DGRAM) {
+		*alen = 0;
+		return;
+	}
+	l = *alen < sizeof(*src) ? *alen : (socklen_t)sizeof(*src);
+	if ((int)*alen >= 0)
+		memcpy(addr, src, l);
+	*alen = sizeof(*src);
+}
+
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct shim_sock *s;
 	struct iovec v = { buf, n };
+	int of;
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_read(fd, buf, n);
-	return shim_ret(io_recv(fd, s, &v, 1, 0));
+	return shim_ret(io_recv_any(fd, s, &v, 1, 0, NULL, &of));
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
@@ -316,16 +409,17 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_write(fd, buf, n);
-	return shim_ret(io_send(fd, s, &v, 1, 0));
+	return shim_ret(io_send_any(fd, s, &v, 1, 0, NULL));
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	struct shim_sock *s;
+	int of;
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_readv(fd, iov, cnt);
-	return shim_ret(io_recv(fd, s, iov, cnt, 0));
+	return shim_ret(io_recv_any(fd, s, iov, cnt, 0, NULL, &of));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -334,7 +428,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_writev(fd, iov, cnt);
-	return shim_ret(io_send(fd, s, iov, cnt, 0));
+	return shim_ret(io_send_any(fd, s, iov, cnt, 0, NULL));
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
@@ -344,29 +438,35 @@ SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_send(fd, buf, n, flags);
-	return shim_ret(io_send(fd, s, &v, 1, flags));
+	return shim_ret(io_send_any(fd, s, &v, 1, flags, NULL));
 }
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	struct shim_sock *s;
 	struct iovec v = { buf, n };
+	int of;
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_recv(fd, buf, n, flags);
-	return shim_ret(io_recv(fd, s, &v, 1, flags));
+	return shim_ret(io_recv_any(fd, s, &v, 1, flags, NULL, &of));
 }
 
-/* A connected TCP socket ignores the destination, as Linux's tcp_sendmsg does. */
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *addr, socklen_t alen)
 {
 	struct shim_sock *s;
 	struct iovec v = { (void *)buf, n };
+	struct sockaddr_in sin;
+	bool has_dst;
+	long rc;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() ||
+	    (s = io_send_sock(fd, addr, alen, &sin, &has_dst, &rc)) == NULL)
 		return real_sendto(fd, buf, n, flags, addr, alen);
-	return shim_ret(io_send(fd, s, &v, 1, flags));
+	if (rc < 0)
+		return shim_ret(rc);
+	return shim_ret(io_send_any(fd, s, &v, 1, flags, has_dst ? &sin : NULL));
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
@@ -374,37 +474,52 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sock
 {
 	struct shim_sock *s;
 	struct iovec v = { buf, n };
+	struct sockaddr_in src;
 	ssize_t rc;
+	int of;
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_recvfrom(fd, buf, n, flags, addr, alen);
-	rc = io_recv(fd, s, &v, 1, flags);
+	rc = io_recv_any(fd, s, &v, 1, flags, &src, &of);
 	if (rc >= 0 && addr != NULL && alen != NULL)
-		*alen = 0; /* TCP reports no source address */
+		io_put_name(s, &src, addr, alen);
 	return shim_ret(rc);
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct shim_sock *s;
+	struct sockaddr_in sin;
+	bool has_dst;
+	long rc;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() ||
+	    (s = io_send_sock(fd, msg->msg_name, msg->msg_name != NULL ? msg->msg_namelen : 0,
+			      &sin, &has_dst, &rc)) == NULL)
 		return real_sendmsg(fd, msg, flags);
-	return shim_ret(io_send(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags));
+	if (rc < 0)
+		return shim_ret(rc);
+	return shim_ret(io_send_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags,
+				    has_dst ? &sin : NULL));
 }
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct shim_sock *s;
+	struct sockaddr_in src;
 	ssize_t rc;
+	int of;
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_recvmsg(fd, msg, flags);
-	rc = io_recv(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	rc = io_recv_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags, &src, &of);
 	if (rc >= 0) {
-		msg->msg_namelen = 0;
+		if (msg->msg_name != NULL)
+			io_put_name(s, &src, msg->msg_name, &msg->msg_namelen);
+		else
+			msg->msg_namelen = 0;
 		msg->msg_controllen = 0;
-		msg->msg_flags = 0;
+		msg->msg_flags = of;
 	}
 	return shim_ret(rc);
 }

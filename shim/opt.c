@@ -202,6 +202,19 @@ static int opt_name(struct shim_sock *s, bool peer, struct sockaddr *addr, sockl
 		return -EINVAL;
 	(void)SHUNT_LOAD_ACQ(&ss->ev_seq);
 	st = ss->state;
+	if (s->type == SOCK_DGRAM) {
+		bool conn = (ss->flags & SHUNT_SF_CONNECTED) != 0;
+
+		if (peer && !conn)
+			return -ENOTCONN;
+		sin.sin_addr.s_addr = peer ? ss->remote.addr : ss->local.addr;
+		sin.sin_port = peer ? ss->remote.port : ss->local.port;
+		/* Linux: the source address chosen by connect() is forgotten when the
+		 * association goes, unless bind() set it (SOCK_BINDADDR_LOCK). */
+		if (!peer && !conn)
+			sin.sin_addr.s_addr = s->bound ? s->bind_addr.sin_addr.s_addr : 0;
+		goto out;
+	}
 	if (peer) {
 		/* inet_getname(): no peer while SYN_SENT or CLOSED */
 		if (ss->remote.port == 0 || st == SHUNT_SS_CLOSED || st == SHUNT_SS_SYN_SENT)
@@ -211,7 +224,10 @@ static int opt_name(struct shim_sock *s, bool peer, struct sockaddr *addr, sockl
 	} else {
 		sin.sin_addr.s_addr = ss->local.addr;
 		sin.sin_port = ss->local.port;
+		if (sin.sin_port == 0 && st == SHUNT_SS_CLOSED)
+			sin.sin_port = s->ghost_port; /* tcp_disconnect() leaves inet_sport */
 	}
+out:
 	memcpy(addr, &sin, *alen < sizeof(sin) ? *alen : sizeof(sin));
 	*alen = sizeof(sin);
 	return 0;
@@ -303,6 +319,11 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	    atomic_load(&s->kind) == SHIM_KERNEL)
 		return real_ioctl(fd, req, arg);
 	if (atomic_load_explicit(&s->kind, memory_order_acquire) == SHIM_SHUNT) {
+		if (req == FIONREAD && s->type == SOCK_DGRAM) {
+			v = shim_dgram_next_len(s); /* udp_ioctl(): the next datagram */
+			memcpy(arg, &v, sizeof(v));
+			return 0;
+		}
 		if (req == FIONREAD) {
 			v = (int)(SHUNT_LOAD_ACQ(&s->ss->rx_prod) - SHUNT_LOAD_RLX(&s->ss->rx_cons));
 			memcpy(arg, &v, sizeof(v));

@@ -30,6 +30,8 @@ uint32_t shim_poll_sock_events(struct shim_sock *s)
 	uint32_t ev = 0, st, fl, used, limit;
 	bool shut_wr, rd_shut;
 
+	if (s->type == SOCK_DGRAM)
+		return shim_dgram_poll(s);
 	(void)SHUNT_LOAD_ACQ(&ss->ev_seq); /* pairs with the dp's release */
 	st = SHUNT_LOAD_RLX(&ss->state);
 	fl = SHUNT_LOAD_RLX(&ss->flags);

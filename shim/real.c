@@ -47,6 +47,11 @@ static int early_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
+static int early_close_range(unsigned lo, unsigned hi, int flags)
+{
+	return (int)syscall(SYS_close_range, lo, hi, flags);
+}
+
 static int early_shutdown(int fd, int how)
 {
 	return (int)syscall(SYS_shutdown, fd, how);

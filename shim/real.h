@@ -29,6 +29,7 @@
 	X(int, bind, (int, const struct sockaddr *, socklen_t)) \
 	X(int, listen, (int, int)) \
 	X(int, close, (int)) \
+	X(int, close_range, (unsigned, unsigned, int)) \
 	X(int, shutdown, (int, int)) \
 	X(int, dup, (int)) \
 	X(int, dup2, (int, int)) \

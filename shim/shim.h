@@ -124,6 +124,9 @@ struct shim_file *shim_fdtab_get(int fd);
 struct shim_file *shim_fdtab_swap(int fd, struct shim_file *f, int *err);
 /* Calls fn for every tracked fd (used in a fork child, single-threaded). */
 void shim_fdtab_foreach(void (*fn)(int fd, struct shim_file *f));
+/* close_range(): drop every entry in [lo, hi] but the shim's own fds, putting the
+ * files they named. Walks only the pages in use. */
+void shim_fdtab_drop_range(unsigned lo, unsigned hi);
 extern struct shim_file shim_fdtab_internal; /* the marker for SHIM_F_INTERNAL */
 
 /* ---- sockets (sock.c) -------------------------------------------------------------------- */
@@ -149,11 +152,15 @@ struct shim_sock {
 	_Atomic bool nonblock;   /* O_NONBLOCK of the (shared) file description */
 	_Atomic bool shut_rd;    /* the app called shutdown(SHUT_RD/RDWR) */
 	_Atomic bool shut_wr;
+	int type;                /* SOCK_STREAM or SOCK_DGRAM, fixed at socket() */
 	int sstate;              /* enum shim_sstate, under lock */
 	uint32_t optmask;        /* options the app set before the decision, under lock */
-	bool bound;              /* bind() succeeded before the decision */
+	bool bound;              /* bind() succeeded (placeholder or dataplane) */
 	bool bound_local;        /* ... to the stack's address: the kernel never saw it */
-	struct sockaddr_in bind_addr;
+	bool port_locked;        /* ... with a port the app chose (Linux SOCK_BINDPORT_LOCK) */
+	struct sockaddr_in bind_addr; /* as bound; the port is the one actually held */
+	uint16_t ghost_port;     /* TCP after connect(AF_UNSPEC): Linux still names the old
+				  * ephemeral port (inet_sport) until the next connect */
 
 	/* valid once kind == SHIM_SHUNT */
 	uint32_t slot;
@@ -206,6 +213,18 @@ void shim_sock_atfork_child(void);
 void shim_fd_dup_track(int oldfd, int newfd);
 /* Drop one fd reference to any tracked file. */
 void shim_file_put(struct shim_file *f);
+
+/* Copy a user address in as the kernel would: -EFAULT instead of a crash. */
+int shim_copyin(void *dst, const void *src, size_t len);
+
+/* The offload decision for a destination (sock.c): true iff dst is inside an
+ * offload CIDR and s may use the stack (not bound to another local address). */
+bool shim_sock_offloadable(const struct shim_sock *s, uint32_t dst_be);
+/* Decide an undecided UDP socket at its first sendto()/sendmsg() with address dst:
+ * shunt or kernel. Returns the kind it now has, or -errno. */
+int shim_sock_decide_dgram(int fd, struct shim_sock *s, const struct sockaddr_in *dst);
+
+void shim_conn_atfork_child(void);
 
 /* Nanoseconds from a struct timeval socket timeout (SO_SNDTIMEO/SO_RCVTIMEO) of fd;
  * -1 when none (block forever). */
@@ -263,6 +282,35 @@ void shim_wait_disarm(struct shim_waiter *w, bool readable);
 int shim_wait_until(bool (*cond)(void *), void *arg, int64_t timeout_ns, int flags);
 void shim_wait_atfork_child(void);
 
+/* ---- io.c ------------------------------------------------------------------------------------ */
+
+/* Total length of an iovec as the kernel checks it (-EINVAL past SSIZE_MAX). */
+int shim_iov_len(const struct iovec *iov, int iovcnt, size_t *len);
+/* Copy n bytes at ring position pos of the rx ring into iov, skip bytes into it. */
+void shim_io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
+		      const struct iovec *iov, int iovcnt, size_t skip);
+/* Copy n bytes of iov, from skip bytes into it, into the tx ring at pos. */
+void shim_io_copy_in(struct shim_sock *s, uint32_t pos, uint32_t n,
+		     const struct iovec *iov, int iovcnt, size_t skip);
+
+/* ---- dgram.c: UDP data path on shunt sockets ------------------------------------------ */
+
+#define SHIM_UDP_MAX_PAYLOAD 1472 /* MTU 1500 - IPv4 - UDP: the dataplane does not fragment */
+
+/* Linux udp_sendmsg(): one record into the tx ring. dst NULL: the connected peer.
+ * Returns bytes sent or -errno. */
+ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
+			int flags, const struct sockaddr_in *dst);
+/* Linux udp_recvmsg(): one record out of the rx ring. src (may be NULL) gets the
+ * source, *oflags MSG_TRUNC when cut. Returns the bytes copied (the datagram's
+ * length with MSG_TRUNC in flags) or -errno. */
+ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
+			int flags, struct sockaddr_in *src, int *oflags);
+/* Payload bytes of the next queued datagram, 0 if none (FIONREAD). */
+int shim_dgram_next_len(struct shim_sock *s);
+/* POLL* bits as Linux's udp_poll() / datagram_poll(). */
+uint32_t shim_dgram_poll(struct shim_sock *s);
+
 /* ---- poll.c ---------------------------------------------------------------------------------- */
 
 /* POLL* bits of a shunt socket as Linux's tcp_poll() would report them. */
@@ -271,8 +319,9 @@ uint32_t shim_poll_sock_events(struct shim_sock *s);
 /* ---- epoll.c --------------------------------------------------------------------------------- */
 
 /* connect() decided s (kind is set): move it between the kernel epoll and the shim
- * interest lists. Caller holds s->lock. */
-void shim_epoll_sock_decided(struct shim_sock *s);
+ * interest lists. was_shunt: s was a shunt socket and went back to the kernel (its
+ * entries go back into the kernel epolls). Caller holds s->lock. */
+void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt);
 /* The last fd of s is closing: forget it in every interest list. */
 void shim_epoll_sock_closed(struct shim_sock *s);
 /* Drop one fd reference to an epoll instance. */

@@ -685,9 +685,8 @@ static void case_udp_connect(void)
 	/* ICMP port unreachable: the next call fails once with ECONNREFUSED */
 	CHECK(send(fd, "q", 1, 0) == 1);
 	p.fd = fd;
-	p.events = POLLOUT;
-	CHECK(poll(&p, 1, 2000) == 1 && (p.revents & POLLERR));
-	usleep(20000);
+	p.events = 0; /* only POLLERR can wake it */
+	CHECK(poll(&p, 1, 2000) == 1 && p.revents == POLLERR);
 	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == ECONNREFUSED);
 	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == EAGAIN);
 	CHECK(send(fd, "q", 1, 0) == 1);
@@ -704,11 +703,16 @@ static void case_udp_connect(void)
 	/* AF_UNSPEC dissolves the association and the implicit bind */
 	CHECK(connect(fd, (struct sockaddr *)&none, sizeof(none)) == 0);
 	CHECK(getpeername(fd, (struct sockaddr *)buf, &len) == -1 && errno == ENOTCONN);
-	CHECK(send(fd, "x", 1, 0) == -1 && errno == EDESTADDRREQ);
 	name_is(fd, false, "0.0.0.0", 0);
+	/* inet_send_prepare() binds a port even for a send that then fails */
+	CHECK(send(fd, "x", 1, 0) == -1 && errno == EDESTADDRREQ);
+	name_is(fd, false, "0.0.0.0", -1);
+	CHECK(name_port(fd) != 0);
 	/* not bound any more: bind() may choose, but only the stack's address */
 	r = dst("10.77.0.3", 0);
 	CHECK(bind(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == EADDRNOTAVAIL);
+	r = dst(STACK, 0);
+	CHECK(bind(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == EINVAL);
 	CHECK(sendto(fd, "back", 4, 0, (struct sockaddr *)&a, sizeof(a)) == 4);
 	readable(fd);
 	CHECK(recv(fd, buf, sizeof(buf), 0) == 4);
@@ -720,7 +724,14 @@ static void case_udp_connect(void)
 	len = sizeof(err);
 	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &err, &len) == 0 && err == SOCK_DGRAM);
 	CHECK(shutdown(fd, SHUT_RD) == 0); /* connected: recorded, and reads see EOF */
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == -1 && errno == EAGAIN);
 	CHECK(recv(fd, buf, sizeof(buf), 0) == 0);
+	close(fd);
+	fd = udp_sock();
+	CHECK(sendto(fd, "u", 1, 0, (struct sockaddr *)&a, sizeof(a)) == 1);
+	CHECK(shutdown(fd, SHUT_WR) == -1 && errno == ENOTCONN); /* recorded all the same */
+	CHECK(sendto(fd, "u", 1, MSG_NOSIGNAL, (struct sockaddr *)&a, sizeof(a)) == -1 &&
+	      errno == EPIPE);
 	close(fd);
 }
 
@@ -800,11 +811,13 @@ static void case_tcp_unspec(void)
 	struct sockaddr_in a = dst(STACK, 7), b = dst("0.0.0.0", 45556), name;
 	struct sockaddr none = { .sa_family = AF_UNSPEC };
 	socklen_t len = sizeof(name);
-	int fd = connected(7);
+	int fd = connected(7), port;
 
 	echo(fd, "before");
+	port = name_port(fd);
 	CHECK(connect(fd, &none, sizeof(none)) == 0);
 	CHECK(getpeername(fd, (struct sockaddr *)&name, &len) == -1 && errno == ENOTCONN);
+	name_is(fd, false, "0.0.0.0", port); /* tcp_disconnect() leaves inet_sport */
 	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
 	echo(fd, "after");
 	close(fd);

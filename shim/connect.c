@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Where a socket lives, and the calls that decide it: bind, listen, connect,
+ * shutdown (and, for UDP, the first sendto/sendmsg with an address, via io.c).
+ *
+ *   decision (undecided socket; TCP at connect, UDP at connect or first sendto,
+ *   both at bind to the stack's own address):
+ *     shim_sock_offloadable(dst)?
+ *       no  -> SHIM_KERNEL: every later call goes to libc (identical behaviour)
+ *       yes -> conn_make_shunt(): free-ring slot, OPEN, SETOPT replay, BIND replay
+ *              (the placeholder's port) -> SHIM_SHUNT -> shim_epoll_sock_decided()
+ *   bind()    -> stack address: decided now (OPEN + BIND, the dataplane answers)
+ *             -> other: the placeholder binds (the kernel answers); an address that
+ *                is neither 0.0.0.0 nor the stack's commits the socket to the kernel
+ *   connect() -> TCP shunt: conn_stream_connect() = Linux __inet_stream_connect()
+ *             -> UDP shunt: conn_dgram_connect() = inet_dgram_connect()
+ *             -> shunt socket, not connected, destination elsewhere: back to the
+ *                kernel (CLOSE the slot; the placeholder carries on)
+ *   shutdown() -> inet_shutdown()
+ *
+ * Every function returns 0 / -errno; the exported wrappers set errno.
+ */
+#include <string.h>
+
+#include "real.h"
+#include "shim.h"
+
+/* One process-wide lock around the free ring: it has a single consumer index. */
+static pthread_mutex_t conn_free_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool shim_sock_offloadable(const struct shim_sock *s, uint32_t dst_be)
+{
+	/* A socket bound to another local address (127.0.0.1...) cannot use the stack. */
+	if (s->bound && s->bind_addr.sin_addr.s_addr != 0 &&
+	    s->bind_addr.sin_addr.s_addr != shim_g.welcome.stack_ip)
+		return false;
+	return shim_offload_match(shim_g.welcome.offload, shim_g.welcome.n_offload, dst_be);
+}
+
+/* Commit an undecided socket to the kernel. Caller holds s->lock. */
+static void conn_decide_kernel(struct shim_sock *s)
+{
+	atomic_store_explicit(&s->kind, SHIM_KERNEL, memory_order_release);
+	shim_epoll_sock_decided(s, false);
+}
+
+/* BIND on the dataplane, as the placeholder holds it (or as the app asks). A port
+ * the kernel chose for bind(port 0) is only a wish: taken elsewhere, any will do. */
+static int conn_bind_dp(struct shim_sock *s, const struct sockaddr_in *sin)
+{
+	struct shunt_inaddr a = { sin->sin_addr.s_addr, sin->sin_port, 0 };
+	int rc;
+
+	rc = shim_chan_sync(s, SHUNT_CMD_BIND, 0, &a, 0);
+	if (rc == -EADDRINUSE && !s->port_locked && a.port != 0) {
+		a.port = 0;
+		rc = shim_chan_sync(s, SHUNT_CMD_BIND, 0, &a, 0);
+	}
+	return rc;
+}
+
+/* Turn s into a shunt socket: slot, OPEN, option and bind replay. Caller holds
+ * s->lock. On failure the slot is handed back (CLOSE) and s stays undecided. */
+static int conn_make_shunt(int fd, struct shim_sock *s)
+{
+	struct shunt_region *r = shim_g.r;
+	int64_t slot;
+	uint32_t opts;
+	int rc, opt;
+
+	pthread_mutex_lock(&conn_free_lock);
+	slot = shunt_free_pop(shim_g.free, r->free_ring_size);
+	pthread_mutex_unlock(&conn_free_lock);
+	if (slot < 0)
+		return (int)slot;
+	if ((uint64_t)slot >= r->nsocks)
+		return -EPROTO; /* a corrupt free ring: lose the entry, keep the process */
+	s->slot = (uint32_t)slot;
+	s->ss = shunt_region_sock(r, s->slot);
+	s->rxbuf = shunt_region_rxbuf(r, s->slot);
+	s->txbuf = shunt_region_txbuf(r, s->slot);
+	s->rx_size = r->rx_buf_size;
+	s->tx_size = r->tx_buf_size;
+	atomic_store(&s->sndbuf, s->tx_size);
+	/* Sync numbers continue from the slot's last user so an old done_seq never
+	 * answers a new command. OPEN resets the dp's ring indices to 0; ours too. */
+	s->seq = SHUNT_LOAD_RLX(&s->ss->done_seq);
+	SHUNT_STORE_REL(&s->ss->rx_cons, 0);
+	SHUNT_STORE_REL(&s->ss->tx_prod, 0);
+	atomic_store(&s->tx_head, 0);
+	rc = shim_chan_sync(s, SHUNT_CMD_OPEN,
+			    s->type == SOCK_DGRAM ? SHUNT_SOCK_DGRAM : SHUNT_SOCK_STREAM, NULL, 0);
+	if (rc < 0)
+		goto fail;
+	SHUNT_STORE_REL(&s->ss->err_seen, SHUNT_LOAD_ACQ(&s->ss->err_seq));
+
+	for (opts = s->optmask; opts != 0; opts &= opts - 1) {
+		uint64_t v;
+
+		opt = __builtin_ctz(opts);
+		if (shim_opt_value(fd, opt, &v) < 0)
+			continue;
+		if (opt == SHUNT_OPT_SNDBUF)
+			atomic_store(&s->sndbuf, v < s->tx_size ? (uint32_t)v : s->tx_size);
+		rc = shim_chan_sync(s, SHUNT_CMD_SETOPT, (uint32_t)opt, NULL, v);
+		if (rc < 0)
+			SHIM_DEBUG("fd %d: option %d not taken by the dataplane: %d", fd, opt, rc);
+	}
+	if (s->bound) {
+		rc = conn_bind_dp(s, &s->bind_addr);
+		if (rc < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
+	s->ss = NULL;
+	return rc;
+}
+
+/* conn_make_shunt() and its outcome for an undecided s. Caller holds s->lock.
+ * Returns 0 (s is a shunt socket) or -errno (s stays undecided: the caller says). */
+static int conn_decide_shunt(int fd, struct shim_sock *s)
+{
+	int rc = conn_make_shunt(fd, s);
+
+	if (rc < 0)
+		return rc;
+	atomic_store_explicit(&s->kind, SHIM_SHUNT, memory_order_release);
+	shim_epoll_sock_decided(s, false);
+	SHIM_DEBUG("fd %d -> slot %u", fd, s->slot);
+	return 0;
+}
+
+/* Errors that mean "no dataplane socket to be had": the kernel serves instead. */
+static bool conn_no_slot(int rc)
+{
+	return rc == -ENOBUFS || rc == -EPROTO || rc == -EPIPE;
+}
+
+/* Decide an undecided s for destination dst. Caller holds s->lock. Returns the
+ * kind, or -errno when the dataplane refused the bind replay (as bind() would). */
+static int conn_decide(int fd, struct shim_sock *s, uint32_t dst_be)
+{
+	int rc;
+
+	if (atomic_load(&s->kind) != SHIM_UNDECIDED)
+		return atomic_load(&s->kind);
+	if (shim_sock_offloadable(s, dst_be)) {
+		rc = conn_decide_shunt(fd, s);
+		if (rc == 0)
+			return SHIM_SHUNT;
+		if (!conn_no_slot(rc))
+			return rc;
+		SHIM_WARN("fd %d: no dataplane socket (%s): using the kernel", fd, strerror(-rc));
+	}
+	conn_decide_kernel(s);
+	return SHIM_KERNEL;
+}
+
+int shim_sock_decide_dgram(int fd, struct shim_sock *s, const struct sockaddr_in *dst)
+{
+	int kind;
+
+	pthread_mutex_lock(&s->lock);
+	kind = conn_decide(fd, s, dst->sin_addr.s_addr);
+	pthread_mutex_unlock(&s->lock);
+	return kind;
+}
+
+/* A shunt socket that is not connected goes back to the kernel (connect() to a
+ * destination the stack does not serve): the slot is closed, the placeholder, which
+ * holds every option and any bind to 0.0.0.0, is the socket again. Caller holds
+ * s->lock. */
+static void conn_back_to_kernel(int fd, struct shim_sock *s)
+{
+	(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
+	atomic_store_explicit(&s->kind, SHIM_KERNEL, memory_order_release);
+	shim_epoll_sock_decided(s, true);
+	SHIM_DEBUG("fd %d: slot %u closed, back to the kernel", fd, s->slot);
+}
+
+/* ---- bind / listen ------------------------------------------------------------------ */
+
+/* Linux __inet_bind()'s argument checks, for the binds the kernel does not see. */
+static int conn_bind_args(const struct sockaddr *addr, socklen_t len, struct sockaddr_in *sin)
+{
+	if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
+		return -EINVAL;
+	if (len < sizeof(*sin))
+		return -EINVAL;
+	if (shim_copyin(sin, addr, sizeof(*sin)) < 0)
+		return -EFAULT;
+	if (sin->sin_family != AF_INET &&
+	    !(sin->sin_family == AF_UNSPEC && sin->sin_addr.s_addr == 0))
+		return -EAFNOSUPPORT;
+	return 0;
+}
+
+/* bind() on a shunt socket: the dataplane holds the port. Caller holds s->lock. */
+static int conn_bind_shunt(struct shim_sock *s, const struct sockaddr_in *sin)
+{
+	int rc;
+
+	/* __inet_bind(): the address is checked before "already bound" */
+	if (sin->sin_addr.s_addr != 0 && sin->sin_addr.s_addr != shim_g.welcome.stack_ip)
+		return -EADDRNOTAVAIL;
+	(void)SHUNT_LOAD_ACQ(&s->ss->ev_seq); /* pairs with the dp's release */
+	if (s->ss->local.port != 0 ||
+	    (s->type == SOCK_STREAM && SHUNT_LOAD_RLX(&s->ss->state) != SHUNT_SS_CLOSED))
+		return -EINVAL; /* bound, or connected: "sk_state != TCP_CLOSE || inet_num" */
+	s->port_locked = sin->sin_port != 0;
+	rc = conn_bind_dp(s, sin);
+	if (rc < 0)
+		return rc;
+	s->bound = true;
+	s->bind_addr = *sin;
+	s->bind_addr.sin_family = AF_INET;
+	s->bind_addr.sin_port = s->ss->local.port;
+	return 0;
+}
+
+static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, socklen_t len)
+{
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	int rc, kind;
+
+	pthread_mutex_lock(&s->lock);
+	kind = atomic_load(&s->kind);
+	if (kind == SHIM_SHUNT) {
+		rc = conn_bind_args(addr, len, &sin);
+		if (rc == 0)
+			rc = conn_bind_shunt(s, &sin);
+		goto out;
+	}
+	if (kind == SHIM_UNDECIDED && conn_bind_args(addr, len, &sin) == 0 &&
+	    shim_g.welcome.stack_ip != 0 && sin.sin_addr.s_addr == shim_g.welcome.stack_ip) {
+		/* The stack's address is not the kernel's: the dataplane binds it now. */
+		rc = conn_decide_shunt(fd, s);
+		if (rc == 0) {
+			rc = conn_bind_shunt(s, &sin);
+			if (rc < 0) {
+				/* not bound after all: undecided again, as before the call */
+				(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
+				atomic_store_explicit(&s->kind, SHIM_UNDECIDED,
+						      memory_order_release);
+				shim_epoll_sock_decided(s, true);
+			} else {
+				s->bound_local = true;
+			}
+			goto out;
+		}
+		/* no dataplane socket: the kernel says what it thinks of the address */
+	}
+	rc = real_bind(fd, addr, len) < 0 ? -errno : 0;
+	if (rc == 0 && kind == SHIM_UNDECIDED &&
+	    real_getsockname(fd, (struct sockaddr *)&sin, &slen) == 0 &&
+	    sin.sin_family == AF_INET) {
+		struct sockaddr_in asked;
+
+		s->bound = true;
+		s->bind_addr = sin; /* with the port the kernel chose for port 0 */
+		s->port_locked = shim_copyin(&asked, addr, sizeof(asked)) == 0 &&
+				 asked.sin_port != 0;
+		if (sin.sin_addr.s_addr != 0)
+			conn_decide_kernel(s); /* another local address: never offloaded */
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
+	    atomic_load(&s->kind) == SHIM_KERNEL)
+		return real_bind(fd, addr, len);
+	return (int)shim_ret(conn_bind(fd, s, addr, len));
+}
+
+SHIM_EXPORT int listen(int fd, int backlog)
+{
+	struct shim_sock *s;
+	int rc = 0;
+
+	if (!shim_init() || (s = shim_sock_get(fd)) == NULL)
+		return real_listen(fd, backlog);
+	pthread_mutex_lock(&s->lock);
+	if (atomic_load(&s->kind) == SHIM_UNDECIDED) {
+		conn_decide_kernel(s); /* listening sockets are the kernel's (for now) */
+	} else if (atomic_load(&s->kind) == SHIM_SHUNT) {
+		if (s->type == SOCK_DGRAM)
+			rc = -EOPNOTSUPP; /* as Linux for UDP */
+		else if (s->sstate != SHIM_SS_UNCONNECTED ||
+			 SHUNT_LOAD_ACQ(&s->ss->state) != SHUNT_SS_CLOSED)
+			rc = -EINVAL; /* connected or connecting: as Linux */
+		else if (s->bound_local)
+			rc = -EOPNOTSUPP; /* the dataplane has no passive open yet */
+		else
+			conn_back_to_kernel(fd, s); /* a failed connect: the kernel listens */
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		return (int)shim_ret(rc);
+	return real_listen(fd, backlog);
+}
+
+/* ---- connect: TCP -------------------------------------------------------------------- */
+
+static bool conn_state_syn(uint32_t st)
+{
+	return st == SHUNT_SS_SYN_SENT || st == SHUNT_SS_SYN_RECEIVED;
+}
+
+static bool conn_handshake_over(void *arg)
+{
+	struct shim_sock *s = arg;
+
+	(void)SHUNT_LOAD_ACQ(&s->ss->ev_seq); /* pairs with the dp's release */
+	return !conn_state_syn(SHUNT_LOAD_RLX(&s->ss->state));
+}
+
+/* connect(AF_UNSPEC) on TCP: Linux's tcp_disconnect(). The dataplane reopens the
+ * pcb with nothing bound; a port the app bound stays bound in Linux
+ * (SOCK_BINDPORT_LOCK), so it is bound again. Caller holds s->lock. */
+static int conn_stream_disconnect(struct shim_sock *s)
+{
+	uint16_t port;
+	int rc;
+
+	(void)SHUNT_LOAD_ACQ(&s->ss->ev_seq);
+	port = s->ss->local.port;
+	rc = shim_chan_sync(s, SHUNT_CMD_DISCONNECT, 0, NULL, 0);
+	s->sstate = rc < 0 ? SHIM_SS_DISCONNECTING : SHIM_SS_UNCONNECTED;
+	if (rc == 0)
+		s->ghost_port = port;
+	if (rc == 0 && s->bound && s->port_locked)
+		(void)conn_bind_dp(s, &s->bind_addr);
+	else if (rc == 0)
+		s->bound = false;
+	return rc;
+}
+
+/* Linux's __inet_stream_connect() on a shunt socket. sin has been copied in; len is
+ * the caller's. Returns 0 or -errno. */
+static int conn_stream_connect(int fd, struct shim_sock *s, const struct sockaddr_in *sin,
+			       socklen_t len)
+{
+	int64_t timeo;
+	int err, rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (sin->sin_family == AF_UNSPEC) {
+		err = conn_stream_disconnect(s);
+		goto out_unlock;
+	}
+	switch (s->sstate) {
+	case SHIM_SS_CONNECTED:
+		err = -EISCONN;
+		goto out_unlock;
+	case SHIM_SS_CONNECTING:
+		err = -EALREADY; /* and fall out to the wait, as Linux does */
+		break;
+	case SHIM_SS_UNCONNECTED:
+		err = -EISCONN;
+		if (SHUNT_LOAD_ACQ(&s->ss->state) != SHUNT_SS_CLOSED)
+			goto out_unlock;
+		err = -EINVAL;
+		if (len < sizeof(*sin))
+			goto out_unlock;
+		err = -EAFNOSUPPORT;
+		if (sin->sin_family != AF_INET)
+			goto out_unlock;
+		if (!s->bound_local && !shim_sock_offloadable(s, sin->sin_addr.s_addr)) {
+			conn_back_to_kernel(fd, s);
+			pthread_mutex_unlock(&s->lock);
+			return real_connect(fd, (const struct sockaddr *)sin, len) < 0 ? -errno : 0;
+		}
+		/* tcp_connect_init() clears sk_err: an old error does not outlive it */
+		SHUNT_STORE_REL(&s->ss->err_seen, SHUNT_LOAD_ACQ(&s->ss->err_seq));
+		{
+			struct shunt_inaddr a = { sin->sin_addr.s_addr, sin->sin_port, 0 };
+
+			err = shim_chan_sync(s, SHUNT_CMD_CONNECT, 0, &a, 0);
+		}
+		if (err < 0)
+			goto out_unlock;
+		s->ghost_port = 0;
+		s->sstate = SHIM_SS_CONNECTING;
+		err = -EINPROGRESS;
+		break;
+	default:
+		err = -EINVAL;
+		goto out_unlock;
+	}
+	pthread_mutex_unlock(&s->lock);
+
+	/* Never hold the lock while sleeping: SO_ERROR, poll and close go on. */
+	timeo = atomic_load(&s->nonblock) ? 0 : shim_sock_timeo_ns(fd, SO_SNDTIMEO);
+	if (conn_state_syn(SHUNT_LOAD_ACQ(&s->ss->state))) {
+		if (timeo == 0)
+			return err;
+		rc = shim_wait_until(conn_handshake_over, s, timeo, 0);
+		if (rc == -ETIMEDOUT)
+			return err; /* EINPROGRESS: the handshake goes on */
+		if (rc < 0)
+			return rc;  /* EINTR (SA_RESTART was applied by the kernel already) */
+	}
+
+	pthread_mutex_lock(&s->lock);
+	if (s->sstate != SHIM_SS_CONNECTING) {
+		/* another thread finished it (or shutdown() dissolved it) meanwhile */
+		err = s->sstate == SHIM_SS_CONNECTED ? -EISCONN : -ECONNABORTED;
+		goto out_unlock;
+	}
+	if (SHUNT_LOAD_ACQ(&s->ss->state) == SHUNT_SS_CLOSED) {
+		/* refused, timed out, reset: report it once, then start afresh */
+		err = shim_sock_take_error(s);
+		err = err != 0 ? -err : -ECONNABORTED;
+		s->sstate = SHIM_SS_UNCONNECTED;
+		goto out_unlock;
+	}
+	s->sstate = SHIM_SS_CONNECTED;
+	err = 0;
+out_unlock:
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+/* ---- connect: UDP ---------------------------------------------------------------------- */
+
+/* Linux's inet_dgram_connect() -> ip4_datagram_connect() / udp_disconnect(). */
+static int conn_dgram_connect(int fd, struct shim_sock *s, const struct sockaddr_in *sin,
+			      socklen_t len)
+{
+	struct shunt_inaddr a = { sin->sin_addr.s_addr, sin->sin_port, 0 };
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (sin->sin_family == AF_UNSPEC) {
+		rc = shim_chan_sync(s, SHUNT_CMD_DISCONNECT, 0, NULL, 0);
+		goto out;
+	}
+	rc = -EINVAL;
+	if (len < sizeof(*sin))
+		goto out;
+	rc = -EAFNOSUPPORT;
+	if (sin->sin_family != AF_INET)
+		goto out;
+	if (!s->bound_local && !shim_sock_offloadable(s, sin->sin_addr.s_addr)) {
+		conn_back_to_kernel(fd, s);
+		pthread_mutex_unlock(&s->lock);
+		return real_connect(fd, (const struct sockaddr *)sin, len) < 0 ? -errno : 0;
+	}
+	rc = shim_chan_sync(s, SHUNT_CMD_CONNECT, 0, &a, 0);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int conn_connect(int fd, struct shim_sock *s, const struct sockaddr *addr, socklen_t len)
+{
+	struct sockaddr_in sin = { 0 };
+	size_t n;
+	int kind;
+
+	/* The syscall's own checks (move_addr_to_kernel), then sa_family. */
+	if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
+		return -EINVAL;
+	n = len < sizeof(sin) ? len : sizeof(sin);
+	if (n > 0 && shim_copyin(&sin, addr, n) < 0)
+		return -EFAULT;
+	if (len < sizeof(sa_family_t))
+		return -EINVAL;
+
+	kind = atomic_load_explicit(&s->kind, memory_order_acquire);
+	if (kind == SHIM_UNDECIDED) {
+		if (sin.sin_family != AF_INET || len < sizeof(sin))
+			goto kernel; /* AF_UNSPEC, bad length, wrong family: the kernel says */
+		pthread_mutex_lock(&s->lock);
+		kind = conn_decide(fd, s, sin.sin_addr.s_addr);
+		pthread_mutex_unlock(&s->lock);
+		if (kind < 0)
+			return kind; /* e.g. the bind replay failed: as bind() would have */
+	}
+	if (kind == SHIM_SHUNT && s->type == SOCK_DGRAM)
+		return conn_dgram_connect(fd, s, &sin, len);
+	if (kind == SHIM_SHUNT)
+		return conn_stream_connect(fd, s, &sin, len);
+kernel:
+	return real_connect(fd, addr, len) < 0 ? -errno : 0;
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
+	    atomic_load(&s->kind) == SHIM_KERNEL)
+		return real_connect(fd, addr, len);
+	return (int)shim_ret(conn_connect(fd, s, addr, len));
+}
+
+/* ---- shutdown ----------------------------------------------------------------------- */
+
+/* Linux's inet_shutdown() on a shunt socket. */
+static int conn_shutdown(struct shim_sock *s, int how)
+{
+	uint32_t st;
+	int rc = 0;
+
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	if (s->type == SOCK_DGRAM) {
+		/* TCP_CLOSE (not connected): ENOTCONN, but the shutdown is recorded */
+		if (how != SHUT_WR)
+			atomic_store(&s->shut_rd, true);
+		if (how != SHUT_RD)
+			atomic_store(&s->shut_wr, true);
+		/* a NOP round trip bumps ev_seq: blocked readers wake and see it */
+		(void)shim_chan_sync(s, SHUNT_CMD_NOP, 0, NULL, 0);
+		rc = SHUNT_LOAD_ACQ(&s->ss->flags) & SHUNT_SF_CONNECTED ? 0 : -ENOTCONN;
+		goto out;
+	}
+	st = SHUNT_LOAD_ACQ(&s->ss->state);
+	if (s->sstate == SHIM_SS_CONNECTING)
+		s->sstate = (conn_state_syn(st) || st == SHUNT_SS_CLOSED) ?
+			    SHIM_SS_DISCONNECTING : SHIM_SS_CONNECTED;
+	if (st == SHUNT_SS_SYN_SENT) {
+		/* tcp_disconnect(), and the socket may connect again */
+		rc = conn_stream_disconnect(s);
+		rc = 0;
+		goto out;
+	}
+	if (how != SHUT_WR)
+		atomic_store(&s->shut_rd, true);
+	if (how != SHUT_RD)
+		atomic_store(&s->shut_wr, true);
+	if (st == SHUNT_SS_CLOSED) {
+		rc = -ENOTCONN; /* Linux still records the shutdown, for poll's sake */
+		goto out;
+	}
+	rc = shim_chan_sync(s, SHUNT_CMD_SHUTDOWN, (uint32_t)how, NULL, 0);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+SHIM_EXPORT int shutdown(int fd, int how)
+{
+	struct shim_sock *s;
+
+	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+		return real_shutdown(fd, how);
+	return (int)shim_ret(conn_shutdown(s, how));
+}
+
+void shim_conn_atfork_child(void)
+{
+	pthread_mutex_init(&conn_free_lock, NULL);
+}
