@@ -50,12 +50,13 @@ static void conn_decide_kernel(struct shim_sock *s)
 static int conn_bind_dp(struct shim_sock *s, const struct sockaddr_in *sin)
 {
 	struct shunt_inaddr a = { sin->sin_addr.s_addr, sin->sin_port, 0 };
+	uint32_t flags = s->port_locked ? 0 : SHUNT_BINDF_UNLOCKED;
 	int rc;
 
-	rc = shim_chan_sync(s, SHUNT_CMD_BIND, 0, &a, 0);
+	rc = shim_chan_sync(s, SHUNT_CMD_BIND, flags, &a, 0);
 	if (rc == -EADDRINUSE && !s->port_locked && a.port != 0) {
 		a.port = 0;
-		rc = shim_chan_sync(s, SHUNT_CMD_BIND, 0, &a, 0);
+		rc = shim_chan_sync(s, SHUNT_CMD_BIND, flags, &a, 0);
 	}
 	return rc;
 }

@@ -211,7 +211,7 @@ fail:
  * meaning for the type and succeeds without effect (the shim answers for it). */
 struct app_proto {
 	int (*open)(struct dp_ctx *, struct dp_sock *);
-	int (*bind)(struct dp_ctx *, struct dp_sock *, uint32_t, uint16_t);
+	int (*bind)(struct dp_ctx *, struct dp_sock *, uint32_t, uint16_t, uint32_t);
 	int (*connect)(struct dp_ctx *, struct dp_sock *, uint32_t, uint16_t);
 	int (*disconnect)(struct dp_ctx *, struct dp_sock *);
 	void (*send)(struct dp_ctx *, struct dp_sock *);
@@ -222,24 +222,10 @@ struct app_proto {
 	void (*abort)(struct dp_ctx *, struct dp_sock *);
 };
 
-/* connect(AF_UNSPEC) on TCP, as Linux's tcp_disconnect(): the connection is dropped
- * (RST if the peer may still think it is open) and the socket may connect again. */
-static int app_tcp_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
-{
-	if (s->pcb != NULL)
-		tcp_app_abort(ctx, s);
-	s->pcb = NULL;
-	dp_sock_set_local(s, 0, 0);
-	dp_sock_set_remote(s, 0, 0);
-	dp_sock_set_flags(ctx, s, 0, ~0u);
-	dp_sock_set_state(ctx, s, SHUNT_SS_CLOSED);
-	return tcp_open(ctx, s);
-}
-
 static const struct app_proto app_protos[] = {
 	[SHUNT_SOCK_STREAM] = {
 		.open = tcp_open, .bind = tcp_bind, .connect = tcp_connect,
-		.disconnect = app_tcp_disconnect, .send = tcp_app_send,
+		.disconnect = tcp_app_disconnect, .send = tcp_app_send,
 		.recvd = tcp_app_recvd, .shutdown = tcp_app_shutdown,
 		.close = tcp_app_close, .setopt = tcp_app_setopt, .abort = tcp_app_abort,
 	},
@@ -414,7 +400,7 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 	 * its protocol, which reports it once (tcp_app_broken, udp_app_broken). */
 	switch (c->op) {
 	case SHUNT_CMD_BIND:
-		rc = proto->bind(ctx, s, c->addr.addr, c->addr.port);
+		rc = proto->bind(ctx, s, c->addr.addr, c->addr.port, c->arg);
 		break;
 	case SHUNT_CMD_CONNECT:
 		rc = proto->connect(ctx, s, c->addr.addr, c->addr.port);

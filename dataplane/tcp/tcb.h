@@ -72,6 +72,7 @@ struct tcb {
 	bool hashed;              /* in the 4-tuple table */
 	bool port_held;           /* holds lport in the port table */
 	bool bound;               /* lport came from bind() */
+	bool addr_bound;          /* bind() named our address: AF_UNSPEC keeps it */
 
 	/* send sequence space */
 	uint32_t iss;

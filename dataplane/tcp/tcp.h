@@ -38,7 +38,9 @@ void tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int e
 
 /* App commands (core/app.c). s->type == SHUNT_SOCK_STREAM. */
 int tcp_open(struct dp_ctx *ctx, struct dp_sock *s);   /* allocate the pcb */
-int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be);
+/* flags: SHUNT_BINDF_* (TCP keeps a bound port either way). */
+int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be,
+	     uint32_t flags);
 /* Start an active open: implicit bind to an ephemeral port if unbound, SYN sent.
  * 0 = in progress (completion is published through the socket), or -errno now:
  * -EISCONN, -EALREADY, -ENETUNREACH, -EADDRNOTAVAIL, -EADDRINUSE... */
@@ -46,6 +48,10 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
 void tcp_app_send(struct dp_ctx *ctx, struct dp_sock *s);   /* tx_prod advanced */
 void tcp_app_recvd(struct dp_ctx *ctx, struct dp_sock *s);  /* rx_cons advanced */
 int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how);
+/* connect(AF_UNSPEC), as Linux's tcp_disconnect(): the connection (or attempt) is
+ * dropped (RST if the peer may think it open; ECONNRESET pending), the local port
+ * is kept, the socket is CLOSED and may connect again. */
+int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s);
 /* The app closed the socket. The pcb lives on as long as TCP needs it (FIN
  * exchange, TIME_WAIT) and calls dp_sock_pcb_done() when it no longer needs the
  * rings. With linger 0 (or unread data) the connection is reset, as Linux. */

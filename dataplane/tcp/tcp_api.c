@@ -143,17 +143,56 @@ int tcp_open(struct dp_ctx *ctx, struct dp_sock *s)
 	return 0;
 }
 
-int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be)
+int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be,
+	     uint32_t flags)
 {
 	struct tcb *tcb = s->pcb;
 	int rc;
 
+	(void)flags; /* a TCP socket keeps its port until close, bound or not */
 	if (tcb == NULL || tcb->state != SHUNT_SS_CLOSED)
 		return -EINVAL;
 	rc = tcp_port_bind(ctx, tcb, addr_be, port_be);
-	if (rc == 0)
+	if (rc == 0) {
+		tcb->addr_bound = addr_be != 0;
 		dp_sock_set_local(s, addr_be, tcb->lport_be);
+	}
 	return rc;
+}
+
+int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	struct tcb *tcb = s->pcb;
+	bool need_reset;
+	uint32_t old;
+
+	if (tcb == NULL)
+		return -EINVAL;
+	old = tcb->state;
+	/* tcp_need_reset(): the peer may think the connection is open */
+	need_reset = old == SHUNT_SS_ESTABLISHED || old == SHUNT_SS_CLOSE_WAIT ||
+		     old == SHUNT_SS_FIN_WAIT_1 || old == SHUNT_SS_FIN_WAIT_2 ||
+		     old == SHUNT_SS_SYN_RECEIVED;
+	if (need_reset) {
+		tcp_send_rst(ctx, tcb);
+		ctx->tcp_stats.tcp_conn_reset++;
+	}
+	tcp_timer_stop_all(ctx, tcb);
+	tcp_table_remove(ctx->tcp, tcb);
+	if (old == SHUNT_SS_TIME_WAIT)
+		tcp_port_release(ctx->tcp, tcb); /* its port accounting already changed */
+	tcb_reset_vars(ctx, tcb);
+	tcb->raddr_be = 0;
+	tcb->rport_be = 0;
+	if (!tcb->addr_bound)
+		tcb->laddr_be = 0; /* inet_reset_saddr(); the port stays (inet_num) */
+	tcp_set_state(ctx, tcb, SHUNT_SS_CLOSED);
+	dp_sock_set_remote(s, 0, 0);
+	dp_sock_set_local(s, tcb->laddr_be, tcb->port_held ? tcb->lport_be : 0);
+	dp_sock_set_flags(ctx, s, 0, SHUNT_SF_RESET | SHUNT_SF_RX_EOF | SHUNT_SF_TX_SHUT);
+	if (need_reset || old == SHUNT_SS_SYN_SENT)
+		dp_sock_set_error(ctx, s, ECONNRESET);
+	return 0;
 }
 
 int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t dport_be)

@@ -46,7 +46,8 @@ struct udp_pcb {
 	uint16_t lport;         /* host order; 0: unbound */
 	uint32_t raddr_be;      /* connected peer, 0 if none */
 	uint16_t rport_be;
-	bool user_bound;        /* bind() chose the port: disconnect keeps it */
+	bool user_bound;        /* bind() named the port: disconnect keeps it */
+	bool addr_locked;       /* bind() named the address: disconnect keeps it */
 	bool reuseaddr;
 };
 
@@ -146,7 +147,8 @@ int udp_open(struct dp_ctx *ctx, struct dp_sock *s)
 	return 0;
 }
 
-int udp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be)
+int udp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be,
+	     uint32_t flags)
 {
 	struct udp_stack *u = udp_of(ctx);
 	struct udp_pcb *p = s->pcb;
@@ -164,7 +166,8 @@ int udp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t p
 	}
 	if (!udp_port_free_for(u, port, p))
 		return -EADDRINUSE;
-	p->user_bound = true;
+	p->user_bound = !(flags & SHUNT_BINDF_UNLOCKED);
+	p->addr_locked = addr_be != 0;
 	udp_port_link(u, p, port);
 	dp_sock_set_local(s, addr_be, port_be);
 	return 0;
@@ -199,14 +202,14 @@ int udp_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
 {
 	struct udp_pcb *p = s->pcb;
 
-	/* __udp_disconnect: forget the peer; the source address is forgotten too, and
-	 * the port unless bind() chose it. */
+	/* __udp_disconnect: forget the peer; the source address unless bind() named
+	 * one (SOCK_BINDADDR_LOCK), the port unless bind() named it (BINDPORT_LOCK). */
 	p->raddr_be = 0;
 	p->rport_be = 0;
-	if (!p->user_bound) {
+	if (!p->addr_locked)
 		p->laddr_be = 0;
+	if (!p->user_bound)
 		udp_port_unlink(udp_of(ctx), p);
-	}
 	dp_sock_set_remote(s, 0, 0);
 	dp_sock_set_local(s, p->laddr_be, htons(p->lport));
 	dp_sock_set_flags(ctx, s, 0, SHUNT_SF_CONNECTED);

@@ -36,7 +36,8 @@ void udp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t
 void udp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int err);
 
 int udp_open(struct dp_ctx *ctx, struct dp_sock *s);
-int udp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be);
+int udp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be,
+	     uint32_t flags);
 int udp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t port_be);
 int udp_disconnect(struct dp_ctx *ctx, struct dp_sock *s);
 void udp_app_send(struct dp_ctx *ctx, struct dp_sock *s);

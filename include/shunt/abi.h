@@ -116,7 +116,8 @@ enum shunt_cmd_op {
 			     * sets rx_prod = tx_cons = 0, flags = 0, addresses to 0.0.0.0:0.
 			     * ev_seq and err_seq keep counting across reuse: after OPEN
 			     * completes the app sets err_seen = err_seq. */
-	SHUNT_CMD_BIND,     /* bind to addr (0.0.0.0 or the stack's address; port 0 = any) */
+	SHUNT_CMD_BIND,     /* bind to addr (0.0.0.0 or the stack's address; port 0 = any);
+			     * arg SHUNT_BINDF_UNLOCKED: the kernel chose that port */
 	SHUNT_CMD_CONNECT,  /* start connecting to addr; completion via state/error */
 	SHUNT_CMD_SEND,     /* tx_prod advanced (TCP) / datagrams queued (UDP) */
 	SHUNT_CMD_RECVD,    /* rx_cons advanced: the window may have opened */
@@ -139,6 +140,11 @@ enum shunt_opt {
 	SHUNT_OPT_REUSEADDR,    /* SO_REUSEADDR */
 	SHUNT_OPT_MAX
 };
+
+/* BIND arg: the port is one the kernel chose for the app's bind(port 0), not one the
+ * app named (Linux: SOCK_BINDPORT_LOCK unset), so dissolving a UDP association may
+ * release it. */
+#define SHUNT_BINDF_UNLOCKED 0x1u
 
 /* cmd.flags */
 #define SHUNT_CMDF_SYNC 0x1u /* the app waits: dp stores seq/result in the socket */

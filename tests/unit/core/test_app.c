@@ -41,9 +41,9 @@ int tcp_open(struct dp_ctx *ctx, struct dp_sock *s)
 	return 0;
 }
 
-int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t a, uint16_t p)
+int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t a, uint16_t p, uint32_t f)
 {
-	(void)ctx; (void)s; (void)a; (void)p;
+	(void)ctx; (void)s; (void)a; (void)p; (void)f;
 	return 0;
 }
 
@@ -66,6 +66,12 @@ void tcp_app_send(struct dp_ctx *ctx, struct dp_sock *s)
 void tcp_app_recvd(struct dp_ctx *ctx, struct dp_sock *s)
 {
 	(void)ctx; (void)s;
+}
+
+int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	(void)ctx; (void)s;
+	return 0;
 }
 
 int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how)
@@ -96,8 +102,8 @@ void tcp_app_abort(struct dp_ctx *ctx, struct dp_sock *s)
 
 /* udp.h: datagram sockets are not exercised here, only linked */
 int udp_open(struct dp_ctx *c, struct dp_sock *s) { (void)c; (void)s; return 0; }
-int udp_bind(struct dp_ctx *c, struct dp_sock *s, uint32_t a, uint16_t p)
-{ (void)c; (void)s; (void)a; (void)p; return 0; }
+int udp_bind(struct dp_ctx *c, struct dp_sock *s, uint32_t a, uint16_t p, uint32_t f)
+{ (void)c; (void)s; (void)a; (void)p; (void)f; return 0; }
 int udp_connect(struct dp_ctx *c, struct dp_sock *s, uint32_t a, uint16_t p)
 { (void)c; (void)s; (void)a; (void)p; return 0; }
 int udp_disconnect(struct dp_ctx *c, struct dp_sock *s) { (void)c; (void)s; return 0; }

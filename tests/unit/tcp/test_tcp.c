@@ -884,23 +884,23 @@ START_TEST(bind_conflicts)
 
 	sock2_open(&a);
 	sock2_open(&b);
-	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, inet_addr("10.9.9.9"), htons(5000)),
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, inet_addr("10.9.9.9"), htons(5000), 0),
 			 -EADDRNOTAVAIL);
-	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, E.ctx.ip_be, htons(5000)), 0);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, E.ctx.ip_be, htons(5000), 0), 0);
 	ck_assert_uint_eq(a.sh->local.port, htons(5000));
-	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, 0, htons(5001)), -EINVAL);
-	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, htons(5000)), -EADDRINUSE);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, 0, htons(5001), 0), -EINVAL);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, htons(5000), 0), -EADDRINUSE);
 	/* SO_REUSEADDR on one side only is not enough */
 	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &b.s, SHUNT_OPT_REUSEADDR, 1), 0);
-	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, htons(5000)), -EADDRINUSE);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, htons(5000), 0), -EADDRINUSE);
 	/* port 0 picks a free ephemeral port */
-	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, 0), 0);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, 0, 0), 0);
 	ck_assert(ntohs(b.sh->local.port) >= 32768 && ntohs(b.sh->local.port) <= 60999);
 	sock2_close(&a);
 	sock2_close(&b);
 	/* released: the port is free again */
 	sock2_open(&a);
-	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, 0, htons(5000)), 0);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, 0, htons(5000), 0), 0);
 	sock2_close(&a);
 }
 END_TEST
@@ -1076,6 +1076,41 @@ START_TEST(persist_orphan_limited_even_if_peer_answers)
 }
 END_TEST
 
+START_TEST(disconnect_resets_and_keeps_port)
+{
+	uint16_t lport;
+
+	env_establish(&E, 100000);
+	lport = E.sh->local.port;
+	fake_ntx = 0;
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	/* Linux tcp_disconnect(): RST to the peer, ECONNRESET pending, CLOSED */
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert(last_tx()->seg.h.flags & TCP_RST);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ECONNRESET);
+	ck_assert_uint_eq(E.sh->remote.addr, 0);
+	ck_assert_uint_eq(E.sh->local.addr, 0);   /* address forgotten */
+	ck_assert_uint_eq(E.sh->local.port, lport); /* port kept */
+	/* and it connects again, from the same port */
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
+	ck_assert_uint_eq(last_tx()->seg.h.sport_be, lport);
+}
+END_TEST
+
+START_TEST(disconnect_syn_sent_no_rst)
+{
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	fake_ntx = 0;
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_int_eq(E.sh->error, ECONNRESET);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert(!tcp_timer_armed(env_tcb(&E), TCP_T_REXMIT));
+}
+END_TEST
+
 static Suite *tcp_suite(void)
 {
 	Suite *s = suite_create("tcp");
@@ -1129,6 +1164,8 @@ static Suite *tcp_suite(void)
 	tcase_add_test(cl, window_never_exceeds_ring_space);
 	tcase_add_test(cl, persist_gives_up_on_silent_peer_only);
 	tcase_add_test(cl, persist_orphan_limited_even_if_peer_answers);
+	tcase_add_test(cl, disconnect_resets_and_keeps_port);
+	tcase_add_test(cl, disconnect_syn_sent_no_rst);
 	suite_add_tcase(s, cl);
 
 	tcase_add_checked_fixture(api, setup, teardown);

@@ -184,23 +184,23 @@ START_TEST(test_bind_rules)
 {
 	struct tsock *a = tsock_new(), *b = tsock_new(), *c = tsock_new();
 
-	ck_assert_int_eq(udp_bind(&ctx, &a->s, 0, htons(5000)), 0);
+	ck_assert_int_eq(udp_bind(&ctx, &a->s, 0, htons(5000), 0), 0);
 	ck_assert_uint_eq(ntohs(a->sh.local.port), 5000);
-	ck_assert_int_eq(udp_bind(&ctx, &a->s, 0, htons(5001)), -EINVAL);      /* bound */
-	ck_assert_int_eq(udp_bind(&ctx, &b->s, 0, htons(5000)), -EADDRINUSE);
-	ck_assert_int_eq(udp_bind(&ctx, &b->s, IP_OTHER, htons(5002)), -EADDRNOTAVAIL);
-	ck_assert_int_eq(udp_bind(&ctx, &b->s, IP_US, 0), 0);                   /* ephemeral */
+	ck_assert_int_eq(udp_bind(&ctx, &a->s, 0, htons(5001), 0), -EINVAL);      /* bound */
+	ck_assert_int_eq(udp_bind(&ctx, &b->s, 0, htons(5000), 0), -EADDRINUSE);
+	ck_assert_int_eq(udp_bind(&ctx, &b->s, IP_OTHER, htons(5002), 0), -EADDRNOTAVAIL);
+	ck_assert_int_eq(udp_bind(&ctx, &b->s, IP_US, 0, 0), 0);                   /* ephemeral */
 	ck_assert_uint_ge(ntohs(b->sh.local.port), 40000);
 	ck_assert_uint_le(ntohs(b->sh.local.port), 40003);
 	ck_assert_uint_eq(b->sh.local.addr, IP_US);
 	/* SO_REUSEADDR on both: shared */
 	udp_app_setopt(&ctx, &a->s, SHUNT_OPT_REUSEADDR, 1);
 	udp_app_setopt(&ctx, &c->s, SHUNT_OPT_REUSEADDR, 1);
-	ck_assert_int_eq(udp_bind(&ctx, &c->s, 0, htons(5000)), 0);
+	ck_assert_int_eq(udp_bind(&ctx, &c->s, 0, htons(5000), 0), 0);
 	/* close frees the port */
 	udp_app_close(&ctx, &a->s);
 	udp_app_close(&ctx, &c->s);
-	ck_assert_int_eq(udp_bind(&ctx, &tsock_new()->s, 0, htons(5000)), 0);
+	ck_assert_int_eq(udp_bind(&ctx, &tsock_new()->s, 0, htons(5000), 0), 0);
 }
 END_TEST
 
@@ -236,8 +236,17 @@ START_TEST(test_connect_and_dissolve)
 	ck_assert_uint_eq(t->sh.remote.addr, 0);
 	ck_assert_uint_eq(t->sh.local.port, 0);
 	ck_assert_uint_eq(t->sh.local.addr, 0);
-	/* a port chosen by bind() survives the dissolve */
-	ck_assert_int_eq(udp_bind(&ctx, &u->s, 0, htons(6000)), 0);
+	/* a port the kernel chose for bind(port 0) does not survive it either */
+	{
+		struct tsock *w = tsock_new();
+
+		ck_assert_int_eq(udp_bind(&ctx, &w->s, 0, htons(6001), SHUNT_BINDF_UNLOCKED), 0);
+		ck_assert_int_eq(udp_connect(&ctx, &w->s, IP_PEER, htons(7)), 0);
+		ck_assert_int_eq(udp_disconnect(&ctx, &w->s), 0);
+		ck_assert_uint_eq(w->sh.local.port, 0);
+	}
+	/* a port named by bind() survives the dissolve, the address too if named */
+	ck_assert_int_eq(udp_bind(&ctx, &u->s, 0, htons(6000), 0), 0);
 	ck_assert_int_eq(udp_connect(&ctx, &u->s, IP_PEER, htons(7)), 0);
 	ck_assert_int_eq(udp_disconnect(&ctx, &u->s), 0);
 	ck_assert_uint_eq(ntohs(u->sh.local.port), 6000);
@@ -325,7 +334,7 @@ START_TEST(test_receive_and_wrap)
 	int i;
 
 	memset(big, 'y', sizeof(big));
-	ck_assert_int_eq(udp_bind(&ctx, &t->s, 0, htons(5000)), 0);
+	ck_assert_int_eq(udp_bind(&ctx, &t->s, 0, htons(5000), 0), 0);
 	peer_send(IP_PEER, 1234, 5000, "ping", 4);
 	ck_assert_uint_eq(app_recv(t, &d, buf), 4);
 	ck_assert_mem_eq(buf, "ping", 4);
@@ -348,7 +357,7 @@ START_TEST(test_rcvbuf_full_drops)
 	int i;
 
 	memset(big, 'z', sizeof(big));
-	ck_assert_int_eq(udp_bind(&ctx, &t->s, 0, htons(5000)), 0);
+	ck_assert_int_eq(udp_bind(&ctx, &t->s, 0, htons(5000), 0), 0);
 	for (i = 0; i < 5; i++)
 		peer_send(IP_PEER, 1, 5000, big, sizeof(big));
 	/* 3 records of 16 + 304 fit in 1024; the 4th would need the 64-byte tail
@@ -389,7 +398,7 @@ START_TEST(test_icmp_error_connected_only)
 	struct rte_udp_hdr *uh = (struct rte_udp_hdr *)(quote + 20);
 
 	ck_assert_int_eq(udp_connect(&ctx, &t->s, IP_PEER, htons(7)), 0);
-	ck_assert_int_eq(udp_bind(&ctx, &u->s, 0, htons(5000)), 0);
+	ck_assert_int_eq(udp_bind(&ctx, &u->s, 0, htons(5000), 0), 0);
 	memset(quote, 0, sizeof(quote));
 	ip->version_ihl = 0x45;
 	ip->src_addr = IP_US;
@@ -417,7 +426,7 @@ START_TEST(test_short_and_bad_length_dropped)
 	struct rte_mbuf *m;
 	struct rte_udp_hdr *uh;
 
-	ck_assert_int_eq(udp_bind(&ctx, &t->s, 0, htons(5000)), 0);
+	ck_assert_int_eq(udp_bind(&ctx, &t->s, 0, htons(5000), 0), 0);
 	m = rte_pktmbuf_alloc(pool);
 	rte_pktmbuf_append(m, 4);
 	udp_input(&ctx, m, IP_PEER, IP_US);
