@@ -160,7 +160,8 @@ class Proc:
 class Bed:
     """The two namespaces, shuntd and the kernel peers of one test."""
 
-    def __init__(self, name="bed", shuntd=True, shuntd_args=(), start_timeout=20):
+    def __init__(self, name="bed", shuntd=True, shuntd_args=(), start_timeout=20,
+                 veth=False):
         n = next(_ids)
         self.name = name
         self.id = "%d-%d" % (os.getpid(), n)
@@ -169,6 +170,9 @@ class Bed:
         self.tap = "sht%dx%d" % (os.getpid(), n)          # <= 15 chars
         self.file_prefix = "shunt%dx%d" % (os.getpid(), n)
         self.want_shuntd = shuntd
+        # veth: the kernel twin of the bed (diffbed.py): no shuntd; the app netns
+        # owns STACK_IP on one end of a veth pair whose other end is PEER_IP.
+        self.veth = ("shv%dx%d" % (os.getpid(), n)) if veth else None
         self.shuntd_args = list(shuntd_args)
         self.start_timeout = start_timeout
         self.tmp = None
@@ -207,8 +211,19 @@ class Bed:
             sh(["ip", "netns", "add", ns])
             self._made_ns.append(ns)
             sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+        if self.veth:
+            self._setup_veth()
         if self.want_shuntd:
             self.start_shuntd()
+
+    def _setup_veth(self):
+        """app netns STACK_IP/PREFIX <-> peer netns PEER_IP/PREFIX; no other route."""
+        sh(["ip", "-n", self.app, "link", "add", self.veth, "type", "veth",
+            "peer", "name", self.veth + "p", "netns", self.peer])
+        for ns, dev, ip in ((self.app, self.veth, STACK_IP),
+                            (self.peer, self.veth + "p", PEER_IP)):
+            sh(["ip", "-n", ns, "addr", "add", "%s/%d" % (ip, PREFIX), "dev", dev])
+            sh(["ip", "-n", ns, "link", "set", dev, "up"])
 
     def eal(self):
         # --in-memory is refused with --no-huge by DPDK 22.11 ("--legacy-mem is not
@@ -286,16 +301,17 @@ class Bed:
     def spawn_peer(self, argv, name, **kw):
         return self.spawn(self.peer, argv, name, **kw)
 
-    def wait_port(self, ns, port, timeout=10, proc=None):
-        """Wait until something listens on TCP `port` in `ns` (any address)."""
+    def wait_port(self, ns, port, timeout=10, proc=None, proto="tcp"):
+        """Wait until something listens on TCP (or is bound to UDP) `port` in `ns`."""
         want = ":%04X" % port
+        state = "0A" if proto == "tcp" else "07"
         deadline = time.monotonic() + timeout
         while True:
-            r = sh(["ip", "netns", "exec", ns, "cat", "/proc/net/tcp", "/proc/net/tcp6"],
-                   check=False)
+            r = sh(["ip", "netns", "exec", ns, "cat", "/proc/net/%s" % proto,
+                    "/proc/net/%s6" % proto], check=False)
             for line in r.stdout.decode().splitlines()[1:]:
                 f = line.split()
-                if len(f) > 3 and f[1].endswith(want) and f[3] == "0A":
+                if len(f) > 3 and f[1].endswith(want) and f[3] == state:
                     return
             if proc is not None and not proc.alive():
                 self.fail("%s exited before listening on port %d" % (proc.name, port))
