@@ -114,8 +114,9 @@ enum shunt_cmd_op {
 	SHUNT_CMD_OPEN,     /* claim slot `sock` taken from the free ring; arg = SHUNT_SOCK_*.
 			     * Before sending it the app sets rx_cons = tx_prod = 0; the dp
 			     * sets rx_prod = tx_cons = 0, flags = 0, addresses to 0.0.0.0:0.
-			     * ev_seq and err_seq keep counting across reuse: after OPEN
-			     * completes the app sets err_seen = err_seq. */
+			     * ev_seq, err_seq and eq_seq keep counting across reuse:
+			     * after OPEN completes the app sets err_seen = err_seq and
+			     * eq_seen = eq_seq. */
 	SHUNT_CMD_BIND,     /* bind to addr (0.0.0.0 or the stack's address; port 0 = any);
 			     * arg SHUNT_BINDF_UNLOCKED: the kernel chose that port */
 	SHUNT_CMD_CONNECT,  /* start connecting to addr; completion via state/error */
@@ -201,6 +202,10 @@ enum shunt_sock_state {
 	SHUNT_SS_TIME_WAIT,
 };
 
+/* Transport bytes of a failed segment kept for MSG_ERRQUEUE: a SYN's whole header
+ * with options (Linux quotes it all for a local error such as a failed ARP). */
+#define SHUNT_EQ_DATA 40
+
 /* shunt_sock.flags [dp] */
 #define SHUNT_SF_RX_EOF    0x01u /* peer's FIN consumed: reads return 0 once rx is empty */
 #define SHUNT_SF_TX_SHUT   0x02u /* our send side is shut: writes fail with EPIPE */
@@ -244,6 +249,23 @@ struct shunt_sock {
 	uint32_t snd_cwnd;   /* bytes */
 	uint32_t retrans;    /* total retransmitted segments */
 
+	/* [dp] The ICMP error that ended a connect, as Linux 6.x queues it on the
+	 * socket's error queue even without IP_RECVERR: recvmsg(MSG_ERRQUEUE) returns
+	 * eq_data as data, the failed destination as msg_name and an IP_RECVERR cmsg
+	 * (sock_extended_err, origin ICMP, offender = the ICMP's sender); POLLERR stays
+	 * set until it is read. One entry, present while eq_seq != eq_seen; written
+	 * before eq_seq is incremented, published by the ev_seq release. */
+	SHUNT_ALIGNED uint32_t eq_seq;
+	int32_t eq_errno;
+	uint8_t eq_type;
+	uint8_t eq_code;
+	uint8_t eq_len;          /* bytes of eq_data */
+	uint8_t eq_pad;
+	uint32_t eq_info;
+	uint32_t eq_offender;    /* network order: who sent the ICMP error */
+	struct shunt_inaddr eq_dst;
+	uint8_t eq_data[SHUNT_EQ_DATA]; /* the failed segment's first transport bytes */
+
 	/* [dp] receive ring producer: bytes (TCP) or record bytes (UDP) written. */
 	SHUNT_ALIGNED uint32_t rx_prod;
 	/* [dp] send ring consumer: bytes the dp is done with (TCP: acknowledged). */
@@ -256,9 +278,10 @@ struct shunt_sock {
 	/* [app] error acknowledged: getsockopt(SO_ERROR) or a call that returned it
 	 * sets err_seen = err_seq. */
 	SHUNT_ALIGNED uint32_t err_seen;
+	uint32_t eq_seen; /* [app] error-queue entry read: eq_seen = eq_seq */
 };
 _Static_assert(sizeof(struct shunt_sock) % SHUNT_CACHE_LINE == 0, "shunt_sock size");
-_Static_assert(sizeof(struct shunt_sock) == 7 * SHUNT_CACHE_LINE, "shunt_sock layout");
+_Static_assert(sizeof(struct shunt_sock) == 9 * SHUNT_CACHE_LINE, "shunt_sock layout");
 
 /* ---- layout helpers ---------------------------------------------------------------- */
 
