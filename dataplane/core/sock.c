@@ -9,11 +9,13 @@
  *   any change -> dp_sock_event -> ev_seq (release) -> dp_app_wake_later
  */
 #include <stdatomic.h>
+#include <string.h>
 
 #include <shunt/bytering.h>
 #include <shunt/ring.h>
 
 #include "core/sock.h"
+#include "net/net.h"
 
 uint32_t dp_sock_tx_queued(struct dp_sock *s)
 {
@@ -86,6 +88,27 @@ void dp_sock_set_error(struct dp_ctx *ctx, struct dp_sock *s, int err)
 	s->sh->error = err;
 	s->err_seq++;
 	s->sh->err_seq = s->err_seq;
+	dp_sock_event(ctx, s);
+}
+
+void dp_sock_queue_error(struct dp_ctx *ctx, struct dp_sock *s, int err,
+			 const struct icmp_err *icmp, uint32_t dst_be, uint16_t dport_be,
+			 const uint8_t *l4, uint32_t l4_len)
+{
+	struct shunt_sock *sh = s->sh;
+
+	if (l4_len > SHUNT_EQ_DATA)
+		l4_len = SHUNT_EQ_DATA;
+	sh->eq_errno = err;
+	sh->eq_type = icmp->type;
+	sh->eq_code = icmp->code;
+	sh->eq_len = (uint8_t)l4_len;
+	sh->eq_info = icmp->info;
+	sh->eq_offender = icmp->from_be;
+	sh->eq_dst.addr = dst_be;
+	sh->eq_dst.port = dport_be;
+	memcpy(sh->eq_data, l4, l4_len);
+	sh->eq_seq = ++s->eq_seq;
 	dp_sock_event(ctx, s);
 }
 

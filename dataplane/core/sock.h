@@ -22,6 +22,7 @@
 
 struct dp_ctx;
 struct dp_app;
+struct icmp_err;
 
 struct dp_sock {
 	struct dp_app *app;    /* owning process; NULL in unit tests is allowed */
@@ -41,6 +42,7 @@ struct dp_sock {
 	uint32_t tx_cons;
 	uint32_t ev_seq;
 	uint32_t err_seq;
+	uint32_t eq_seq;
 
 	/* app-controlled limits (SHUNT_OPT_RCVBUF/SNDBUF), already clamped to the rings */
 	uint32_t rcvbuf;
@@ -72,6 +74,12 @@ void dp_sock_set_flags(struct dp_ctx *ctx, struct dp_sock *s, uint32_t set, uint
 void dp_sock_set_error(struct dp_ctx *ctx, struct dp_sock *s, int err);
 void dp_sock_set_local(struct dp_sock *s, uint32_t addr_be, uint16_t port_be);
 void dp_sock_set_remote(struct dp_sock *s, uint32_t addr_be, uint16_t port_be);
+/* Queue the ICMP error that ended a connect for MSG_ERRQUEUE (abi.h eq_*): the
+ * failed segment's destination and its first transport bytes (l4, l4_len). */
+void dp_sock_queue_error(struct dp_ctx *ctx, struct dp_sock *s, int err,
+			 const struct icmp_err *icmp, uint32_t dst_be, uint16_t dport_be,
+			 const uint8_t *l4, uint32_t l4_len);
+
 /* Bump ev_seq (release) and ask the loop to wake the app's sleeping threads. */
 void dp_sock_event(struct dp_ctx *ctx, struct dp_sock *s);
 

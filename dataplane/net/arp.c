@@ -197,13 +197,19 @@ arp_report_held(struct dp_ctx *ctx, struct arp_entry *e, uint64_t *drop_counter)
 	struct rte_mbuf *held[ARP_HOLD_MAX];
 	unsigned i, n = e->n_held;
 
+	/* Linux: the neighbour failure becomes an ICMP host unreachable from ourselves
+	 * (ipv4_link_failure()), quoting the whole packet */
+	const struct icmp_err local = {
+		.from_be = ctx->ip_be, .type = ICMP_DEST_UNREACH, .code = 1, .info = 0,
+	};
+
 	memcpy(held, e->held, n * sizeof(held[0]));
 	memset(e->held, 0, sizeof(e->held));
 	e->n_held = 0;
 	for (i = 0; i < n; i++) {
 		(*drop_counter)++;
 		tcp_notify_error(ctx, rte_pktmbuf_mtod(held[i], const uint8_t *),
-				 rte_pktmbuf_data_len(held[i]), EHOSTUNREACH, false);
+				 rte_pktmbuf_data_len(held[i]), EHOSTUNREACH, &local);
 		rte_pktmbuf_free(held[i]);
 	}
 }

@@ -5,7 +5,7 @@
  *
  *   ipv4_input() -> icmp_input() -> echo request: ipv4_output() (same mbuf)
  *                                -> unreachable / time exceeded / parameter problem:
- *                                   quote validated -> tcp_notify_error(from_icmp)
+ *                                   quote validated -> tcp_notify_error(icmp_err)
  *                                                   -> udp_notify_error()
  *   udp_input() (no socket) -> icmp_send_unreach() -> ipv4_output() (same mbuf)
  *
@@ -62,7 +62,8 @@ icmp_unreach_errno(uint8_t code)
 /* Validate the datagram quoted after the 8-byte ICMP header and report err for it.
  * Frees nothing: the caller owns m. */
 static void
-icmp_error_deliver(struct dp_ctx *ctx, const uint8_t *quote, uint32_t qlen, int err)
+icmp_error_deliver(struct dp_ctx *ctx, const uint8_t *quote, uint32_t qlen, int err,
+		   const struct icmp_err *icmp)
 {
 	struct net_stats *st = &ctx->net_stats;
 	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)quote;
@@ -86,7 +87,7 @@ icmp_error_deliver(struct dp_ctx *ctx, const uint8_t *quote, uint32_t qlen, int 
 		return;
 	}
 	if (ip->next_proto_id == IPPROTO_TCP)
-		tcp_notify_error(ctx, quote, qlen, err, true);
+		tcp_notify_error(ctx, quote, qlen, err, icmp);
 	else
 		udp_notify_error(ctx, quote, qlen, err);
 }
@@ -153,6 +154,7 @@ icmp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be)
 	struct net_stats *st = &ctx->net_stats;
 	struct rte_icmp_hdr *ih;
 	uint32_t len = rte_pktmbuf_data_len(m);
+	struct icmp_err icmp;
 	const uint8_t *quote;
 	int err;
 
@@ -197,7 +199,14 @@ icmp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be)
 		st->icmp_drop_type++;
 		goto out;
 	}
-	icmp_error_deliver(ctx, quote, len - sizeof(*ih), err);
+	icmp.from_be = src_be;
+	icmp.type = ih->icmp_type;
+	icmp.code = ih->icmp_code;
+	/* the second 32-bit word: next-hop MTU of a "fragmentation needed" (RFC 1191),
+	 * pointer of a parameter problem; Linux reports it as ee_info */
+	icmp.info = ih->icmp_type == ICMP_DEST_UNREACH ? rte_be_to_cpu_16(ih->icmp_seq_nb) :
+		    ih->icmp_type == ICMP_PARAMETERPROB ? ((const uint8_t *)ih)[4] : 0;
+	icmp_error_deliver(ctx, quote, len - sizeof(*ih), err, &icmp);
 out: /* delivered or counted as a drop */
 	rte_pktmbuf_free(m);
 }

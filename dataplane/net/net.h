@@ -23,6 +23,17 @@
 struct dp_ctx;
 struct rte_mbuf;
 
+/* What an ICMP error said, as the protocols need it: who sent it (our own address
+ * for an error raised locally, such as a failed ARP resolution, which Linux turns
+ * into an ICMP host unreachable from itself), its type, code and info (the MTU of a
+ * "fragmentation needed"). */
+struct icmp_err {
+	uint32_t from_be;
+	uint8_t type;
+	uint8_t code;
+	uint32_t info;
+};
+
 /* Headroom an L4 builder leaves in front of its header for IPv4 + Ethernet. */
 #define NET_HEADROOM 64
 

@@ -17,6 +17,7 @@
 
 struct dp_ctx;
 struct dp_sock;
+struct icmp_err;
 struct rte_mbuf;
 
 int tcp_init(struct dp_ctx *ctx);
@@ -29,12 +30,13 @@ void tcp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t
 
 /* An IPv4 packet this stack sent could not be delivered: ip points at its IPv4
  * header (our own packet held for ARP, or the part quoted by an ICMP error), len
- * bytes of it are valid. Finds the connection from the quoted 4-tuple, checks the
- * quoted sequence number lies in the send window, and applies err (Linux's ICMP
- * mapping, RFC 1122/5927): in SYN_SENT the connect fails with err; later, soft
- * errors are only recorded. */
+ * bytes of it are valid; icmp says what the error was. Finds the connection from the
+ * quoted 4-tuple, checks the quoted sequence number lies in the send window, and
+ * applies err (Linux's ICMP mapping, RFC 1122/5927): in SYN_SENT the connect fails
+ * with err and the error is queued for MSG_ERRQUEUE, as Linux; later, soft errors
+ * are only recorded. */
 void tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int err,
-		      bool from_icmp);
+		      const struct icmp_err *icmp);
 
 /* App commands (core/app.c). s->type == SHUNT_SOCK_STREAM. */
 int tcp_open(struct dp_ctx *ctx, struct dp_sock *s);   /* allocate the pcb */

@@ -188,7 +188,9 @@ int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
 		tcb->laddr_be = 0; /* inet_reset_saddr(); the port stays (inet_num) */
 	tcp_set_state(ctx, tcb, SHUNT_SS_CLOSED);
 	dp_sock_set_remote(s, 0, 0);
-	dp_sock_set_local(s, tcb->laddr_be, tcb->port_held ? tcb->lport_be : 0);
+	/* getsockname shows inet_sport: the old port even once released (after a
+	 * failed attempt), 0 only for a socket that never had one */
+	dp_sock_set_local(s, tcb->laddr_be, tcb->lport_be);
 	dp_sock_set_flags(ctx, s, 0, SHUNT_SF_RESET | SHUNT_SF_RX_EOF | SHUNT_SF_TX_SHUT);
 	if (need_reset || old == SHUNT_SS_SYN_SENT)
 		dp_sock_set_error(ctx, s, ECONNRESET);
@@ -217,6 +219,7 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
 	tcb->iss = tcp_isn(ctx->tcp, tcb->laddr_be, tcb->lport_be, dst_be, dport_be, ctx->now_us);
 	tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->iss;
 	tcb->rtt_start_us = ctx->now_us;
+	tcb->rexmit_start_us = ctx->now_us; /* the SYN's: TCP_USER_TIMEOUT counts from it */
 	dp_sock_set_local(s, tcb->laddr_be, tcb->lport_be);
 	dp_sock_set_remote(s, dst_be, dport_be);
 	dp_sock_set_flags(ctx, s, 0, SHUNT_SF_RESET | SHUNT_SF_RX_EOF | SHUNT_SF_TX_SHUT);
@@ -421,13 +424,12 @@ void tcp_app_abort(struct dp_ctx *ctx, struct dp_sock *s)
 }
 
 void tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int err,
-		      bool from_icmp)
+		      const struct icmp_err *icmp)
 {
 	uint32_t ihl, src, dst, seq;
 	uint16_t sport, dport;
 	struct tcb *tcb;
 
-	(void)from_icmp; /* Linux maps ARP failures to the same path as ICMP */
 	if (len < 20 || (ip[0] >> 4) != 4)
 		goto ignore;
 	ihl = (uint32_t)(ip[0] & 0xf) * 4;
@@ -448,8 +450,12 @@ void tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int e
 		goto ignore;
 	ctx->tcp_stats.tcp_icmp_err++;
 	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->state == SHUNT_SS_SYN_RECEIVED) {
-		/* Linux tcp_v4_err(): the connect fails at once */
+		/* Linux tcp_v4_err(): the connect fails at once, and the error is queued
+		 * on the socket (ip_icmp_error()) for MSG_ERRQUEUE */
 		ctx->tcp_stats.tcp_conn_refused += err == ECONNREFUSED;
+		if (tcb->s != NULL)
+			dp_sock_queue_error(ctx, tcb->s, err, icmp, dst, dport, ip + ihl,
+					    len - ihl);
 		tcb_reset(ctx, tcb, err);
 		return;
 	}

@@ -60,6 +60,7 @@ static void set_established(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->cwnd = tcb->nrexmit ? tcb->mss : iw;
 	tcb->ssthresh = UINT32_MAX / 2;
 	tcb->nrexmit = 0;
+	tcb->rexmit_start_us = 0; /* the SYN's clock stops; data starts its own */
 	tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
 	ctx->tcp_stats.tcp_conn_established++;
 	tcp_set_state(ctx, tcb, SHUNT_SS_ESTABLISHED);

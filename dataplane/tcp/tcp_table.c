@@ -171,8 +171,10 @@ int tcp_port_connect(struct dp_ctx *ctx, struct tcb *tcb, uint32_t raddr_be, uin
 	tcb->raddr_be = raddr_be;
 	tcb->rport_be = rport_be;
 	if (tcb->port_held) {
+		/* Linux __inet_hash_connect() -> check_established(): a bound port
+		 * whose 4-tuple is taken cannot be used for that destination */
 		if (tcp_table_lookup(ts, tcb->laddr_be, tcb->lport_be, raddr_be, rport_be))
-			return -EADDRINUSE;
+			return -EADDRNOTAVAIL;
 		tcp_table_insert(ts, tcb);
 		return 0;
 	}

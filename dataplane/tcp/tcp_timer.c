@@ -218,14 +218,38 @@ static void timeout_abort(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb_reset(ctx, tcb, tcb->soft_err ? tcb->soft_err : ETIMEDOUT);
 }
 
+/* TCP_USER_TIMEOUT ran out: rexmit_start_us is when the unacknowledged head (the
+ * SYN, or data) was first sent. */
+static bool user_timed_out(const struct dp_ctx *ctx, const struct tcb *tcb)
+{
+	return tcb->user_timeout_us != 0 &&
+	       ctx->now_us - tcb->rexmit_start_us >= tcb->user_timeout_us;
+}
+
+/* Linux tcp_clamp_rto_to_user_timeout(): the retransmission timer never sleeps past
+ * the user timeout, so the connection fails when it says, not at the next RTO. */
+static void arm_rexmit_clamped(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint64_t t = tcb->rto_us;
+
+	if (tcb->user_timeout_us) {
+		uint64_t left = tcb->rexmit_start_us + tcb->user_timeout_us - ctx->now_us;
+
+		if (left < t)
+			t = left ? left : 1;
+	}
+	tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, t);
+}
+
 static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	uint32_t flight, half, rto_before = tcb->rto_us;
 
 	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->state == SHUNT_SS_SYN_RECEIVED) {
-		/* Linux: SYN at 0, then after 1, 2, 4... s; the connect fails one doubled
-		 * interval after the last retransmission (127 s with 6). */
-		if (tcb->nrexmit >= tcb->syn_retries) {
+		/* Linux tcp_write_timeout(): SYN at 0, then after 1, 2, 4... s; the
+		 * connect fails one doubled interval after the last retransmission (127 s
+		 * with 6), or when TCP_USER_TIMEOUT has passed since the first SYN. */
+		if (tcb->nrexmit >= tcb->syn_retries || user_timed_out(ctx, tcb)) {
 			timeout_abort(ctx, tcb);
 			return;
 		}
@@ -234,7 +258,7 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 		ctx->tcp_stats.tcp_rexmit++;
 		tcb->rto_us = (uint32_t)backoff(TCP_RTO_INIT_US, tcb->nrexmit);
 		tcp_send_syn(ctx, tcb);
-		tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, tcb->rto_us);
+		arm_rexmit_clamped(ctx, tcb);
 		tcb_publish_info(tcb);
 		return;
 	}
@@ -243,9 +267,7 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 
 	if (tcb->rexmit_start_us == 0)
 		tcb->rexmit_start_us = ctx->now_us - rto_before; /* ~ when the head was sent */
-	if (tcb->nrexmit >= TCP_RETRIES2 ||
-	    (tcb->user_timeout_us &&
-	     ctx->now_us - tcb->rexmit_start_us >= tcb->user_timeout_us)) {
+	if (tcb->nrexmit >= TCP_RETRIES2 || user_timed_out(ctx, tcb)) {
 		timeout_abort(ctx, tcb);
 		return;
 	}
@@ -266,13 +288,8 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 	if (tcb->fin_sent && SEQ_LEQ(tcb->snd_una, tcb->fin_seq))
 		tcb->fin_sent = false;
 	tcp_output(ctx, tcb); /* counts the retransmission, re-arms the RTO */
-	if (tcb->user_timeout_us && tcp_timer_armed(tcb, TCP_T_REXMIT)) {
-		/* Linux tcp_clamp_rto_to_user_timeout(): never sleep past the limit */
-		uint64_t left = tcb->rexmit_start_us + tcb->user_timeout_us - ctx->now_us;
-
-		if (left < tcb->rto_us)
-			tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, left ? left : 1);
-	}
+	if (tcp_timer_armed(tcb, TCP_T_REXMIT))
+		arm_rexmit_clamped(ctx, tcb);
 	tcb_publish_info(tcb);
 }
 

@@ -74,7 +74,7 @@ tcp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_
 
 void
 tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int err,
-		 bool from_icmp)
+		 const struct icmp_err *icmp)
 {
 	struct t_rec *r;
 
@@ -83,7 +83,8 @@ tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int err,
 	r = &fk.err[fk.n_err++];
 	t_record(r, ip, len);
 	r->err = err;
-	r->from_icmp = from_icmp;
+	ck_assert_ptr_nonnull(icmp);
+	r->icmp = *icmp;
 }
 
 void

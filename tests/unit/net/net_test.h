@@ -17,6 +17,7 @@
 #include <rte_ether.h>
 
 #include "dp.h"
+#include "net/net.h"
 
 #define T_US 1000000ull
 #define T_IP(a, b, c, d) RTE_BE32(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
@@ -33,7 +34,7 @@ struct t_rec {
 	uint32_t len;
 	uint32_t src_be, dst_be;
 	int err;
-	bool from_icmp;
+	struct icmp_err icmp;  /* what the ICMP error said (tcp_notify_error) */
 };
 
 struct t_fakes {

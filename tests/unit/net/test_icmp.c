@@ -96,7 +96,9 @@ START_TEST(icmp_port_unreachable_refuses)
 	icmp_error(ICMP_DEST_UNREACH, 3, quote_len);
 	ck_assert_uint_eq(fk.n_err, 1);
 	ck_assert_int_eq(fk.err[0].err, ECONNREFUSED);
-	ck_assert(fk.err[0].from_icmp);
+	ck_assert_uint_eq(fk.err[0].icmp.from_be, T_IP(10, 77, 0, 1)); /* the sender */
+	ck_assert_uint_eq(fk.err[0].icmp.type, ICMP_DEST_UNREACH);
+	ck_assert_uint_eq(fk.err[0].icmp.code, 3);
 	ck_assert_uint_eq(fk.err[0].len, quote_len);
 	ck_assert_mem_eq(fk.err[0].data, quote, quote_len);
 	ck_assert_uint_eq(tctx.net_stats.icmp_unreach_rx, 1);

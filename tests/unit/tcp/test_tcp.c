@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "net/net.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_in.h"
 #include "tcp/tcp_isn.h"
@@ -559,6 +560,26 @@ START_TEST(user_timeout)
 }
 END_TEST
 
+START_TEST(user_timeout_syn_sent)
+{
+	uint64_t t0 = E.ctx.now_us;
+
+	/* Linux: with TCP_USER_TIMEOUT 1500 ms, SYNs at 0 and 1 s, ETIMEDOUT at 1.5 s
+	 * (the 2 s RTO is clamped to what is left), before syn_retries runs out */
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_USER_TIMEOUT, 1500), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	set_time(t0 + 1000000);
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), t0 + 1500000);
+	set_time(t0 + 1499999);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
+	set_time(t0 + 1500000);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ETIMEDOUT);
+	ck_assert_int_eq(fake_ntx, 2);
+}
+END_TEST
+
 /* ---- close ------------------------------------------------------------------------- */
 
 START_TEST(active_close_time_wait)
@@ -818,6 +839,8 @@ static void quote(uint8_t *ip, uint32_t seq)
 	ip[27] = seq & 0xff;
 }
 
+static const struct icmp_err icmp_host = { .from_be = 0x0100000a, .type = 3, .code = 1 };
+
 START_TEST(icmp_error_syn_sent)
 {
 	uint8_t ip[28];
@@ -825,14 +848,25 @@ START_TEST(icmp_error_syn_sent)
 	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
 	E.iss = last_tx()->seg.h.seq;
 	quote(ip, E.iss + 5); /* not a sequence number we sent */
-	tcp_notify_error(&E.ctx, ip, sizeof(ip), EHOSTUNREACH, true);
+	tcp_notify_error(&E.ctx, ip, sizeof(ip), EHOSTUNREACH, &icmp_host);
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
-	tcp_notify_error(&E.ctx, ip, 27, EHOSTUNREACH, true); /* truncated quote */
+	tcp_notify_error(&E.ctx, ip, 27, EHOSTUNREACH, &icmp_host); /* truncated quote */
 	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_icmp_ignored, 2);
+	ck_assert_uint_eq(E.sh->eq_seq, 0);
 	quote(ip, E.iss);
-	tcp_notify_error(&E.ctx, ip, sizeof(ip), EHOSTUNREACH, false);
+	tcp_notify_error(&E.ctx, ip, sizeof(ip), EHOSTUNREACH, &icmp_host);
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
 	ck_assert_int_eq(E.sh->error, EHOSTUNREACH);
+	/* queued for MSG_ERRQUEUE as Linux does: who, what, to where, the quote */
+	ck_assert_uint_eq(E.sh->eq_seq, 1);
+	ck_assert_int_eq(E.sh->eq_errno, EHOSTUNREACH);
+	ck_assert_uint_eq(E.sh->eq_type, 3);
+	ck_assert_uint_eq(E.sh->eq_code, 1);
+	ck_assert_uint_eq(E.sh->eq_offender, 0x0100000a);
+	ck_assert_uint_eq(E.sh->eq_dst.addr, E.peer_be);
+	ck_assert_uint_eq(E.sh->eq_dst.port, E.pport_be);
+	ck_assert_uint_eq(E.sh->eq_len, 8);
+	ck_assert_mem_eq(E.sh->eq_data, ip + 20, 8);
 }
 END_TEST
 
@@ -843,10 +877,11 @@ START_TEST(icmp_error_established_soft)
 	env_establish(&E, 100000);
 	env_app_write(&E, 100, 0);
 	quote(ip, E.iss + 1);
-	tcp_notify_error(&E.ctx, ip, sizeof(ip), ENETUNREACH, true);
+	tcp_notify_error(&E.ctx, ip, sizeof(ip), ENETUNREACH, &icmp_host);
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
 	ck_assert_uint_eq(E.sh->err_seq, 0);
 	ck_assert_int_eq(env_tcb(&E)->soft_err, ENETUNREACH);
+	ck_assert_uint_eq(E.sh->eq_seq, 0); /* nothing queued for a soft error */
 }
 END_TEST
 
@@ -902,6 +937,25 @@ START_TEST(bind_conflicts)
 	sock2_open(&a);
 	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, 0, htons(5000), 0), 0);
 	sock2_close(&a);
+}
+END_TEST
+
+START_TEST(bound_port_taken_4tuple)
+{
+	struct sock2 a, b;
+
+	sock2_open(&a);
+	sock2_open(&b);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &a.s, SHUNT_OPT_REUSEADDR, 1), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &b.s, SHUNT_OPT_REUSEADDR, 1), 0);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &a.s, 0, htons(5000), 0), 0);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &b.s, 0, htons(5000), 0), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &a.s, E.peer_be, E.pport_be), 0);
+	/* Linux: the same 4-tuple again is EADDRNOTAVAIL, another destination is fine */
+	ck_assert_int_eq(tcp_connect(&E.ctx, &b.s, E.peer_be, E.pport_be), -EADDRNOTAVAIL);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &b.s, E.peer_be, htons(ntohs(E.pport_be) + 1)), 0);
+	sock2_close(&a);
+	sock2_close(&b);
 }
 END_TEST
 
@@ -1099,6 +1153,31 @@ START_TEST(disconnect_resets_and_keeps_port)
 }
 END_TEST
 
+START_TEST(disconnect_after_failure_keeps_port_shown)
+{
+	struct popt o = { .wnd = 0 };
+	uint16_t lport;
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	lport = E.sh->local.port;
+	env_peer(&E, TCP_RST | TCP_ACK, 0, E.iss + 1, &o, NULL, 0); /* refused */
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_uint_eq(E.sh->local.addr, E.ctx.ip_be); /* until connect() reports it */
+	fake_ntx = 0;
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	/* the connect() error path: no RST, no new error, 0.0.0.0 and the old port */
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_uint_eq(E.sh->err_seq, 1);
+	ck_assert_uint_eq(E.sh->local.addr, 0);
+	ck_assert_uint_eq(E.sh->local.port, lport);
+	ck_assert(!(E.sh->flags & SHUNT_SF_RESET));
+	/* a new attempt takes a fresh ephemeral port */
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
+}
+END_TEST
+
 START_TEST(disconnect_syn_sent_no_rst)
 {
 	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
@@ -1145,6 +1224,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tm, fast_retransmit_newreno);
 	tcase_add_test(tm, zero_window_persist);
 	tcase_add_test(tm, user_timeout);
+	tcase_add_test(tm, user_timeout_syn_sent);
 	suite_add_tcase(s, tm);
 
 	tcase_add_checked_fixture(cl, setup, teardown);
@@ -1166,6 +1246,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(cl, persist_orphan_limited_even_if_peer_answers);
 	tcase_add_test(cl, disconnect_resets_and_keeps_port);
 	tcase_add_test(cl, disconnect_syn_sent_no_rst);
+	tcase_add_test(cl, disconnect_after_failure_keeps_port_shown);
 	suite_add_tcase(s, cl);
 
 	tcase_add_checked_fixture(api, setup, teardown);
@@ -1176,6 +1257,7 @@ static Suite *tcp_suite(void)
 
 	tcase_add_checked_fixture(tb, setup, teardown);
 	tcase_add_test(tb, bind_conflicts);
+	tcase_add_test(tb, bound_port_taken_4tuple);
 	tcase_add_test(tb, ephemeral_exhaustion);
 	tcase_add_test(tb, isn_rfc6528);
 	suite_add_tcase(s, tb);
