@@ -79,7 +79,13 @@ struct dp_ctx {
 	struct udp_stack *udp;
 	struct dp_apps *apps;
 	struct dp_ctl *ctl;
-	int epfd; /* the loop's epoll set: rx interrupt, control, doorbells */
+	int epfd;  /* the loop's epoll set: rx interrupt, control, doorbells */
+	int rx_fd; /* the port's RX interrupt fd in that set, or -1 */
+
+	/* net/ state that is not ARP's */
+	uint16_t ip_id;          /* IPv4 identification (ipv4_output) */
+	uint16_t icmp_tokens;    /* ICMP error rate bucket (icmp_send_unreach) */
+	uint64_t icmp_stamp_us;
 
 	/* counters */
 	struct port_stats port_stats;

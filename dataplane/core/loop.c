@@ -49,8 +49,6 @@ struct loop_clock {
 	uint64_t hz;
 };
 
-/* The port's RX interrupt fd, if any (-1). */
-static struct loop_src loop_rx_src = {.kind = LOOP_SRC_RX, .fd = -1};
 
 static uint64_t loop_now_us(const struct loop_clock *c)
 {
@@ -67,13 +65,16 @@ int loop_init(struct dp_ctx *ctx)
 	ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (ctx->epfd < 0)
 		return -errno;
+	ctx->rx_fd = -1;
 	fd = port_rx_fd(ctx);
 	if (fd >= 0) {
-		loop_rx_src.fd = fd;
-		if (loop_watch(ctx, &loop_rx_src, EPOLLIN) < 0) {
+		/* no source: an RX event only wakes the loop, which polls the port */
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+
+		if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+			ctx->rx_fd = fd;
+		else
 			DP_WARN("rx interrupt fd %d not usable: idle sleeps are bounded to 1 ms", fd);
-			loop_rx_src.fd = -1;
-		}
 	} else if (ctx->conf->idle == CONF_IDLE_ADAPTIVE) {
 		DP_WARN("port has no rx interrupt: idle sleeps are bounded to 1 ms");
 	}
@@ -113,8 +114,8 @@ static void loop_events(struct dp_ctx *ctx, uint64_t timeout_us)
 	for (i = 0; i < n; i++) {
 		struct loop_src *src = evs[i].data.ptr;
 
-		/* RX and doorbells only wake us; the loop body does the work. */
-		if (src->kind != LOOP_SRC_RX && src->kind != LOOP_SRC_DOORBELL)
+		/* RX (no source) and doorbells only wake us; the loop body does the work */
+		if (src != NULL && src->kind != LOOP_SRC_DOORBELL)
 			ctl_event(ctx, src, evs[i].events);
 	}
 }
@@ -135,7 +136,7 @@ static void loop_sleep(struct dp_ctx *ctx, const struct loop_clock *clk)
 	deadline = loop_min(tcp_next_deadline(ctx), arp_next_deadline(ctx));
 	now = loop_now_us(clk);
 	timeout = deadline > now ? deadline - now : 0;
-	timeout = loop_min(timeout, loop_rx_src.fd >= 0 ? LOOP_MAX_SLEEP_US : 1000);
+	timeout = loop_min(timeout, ctx->rx_fd >= 0 ? LOOP_MAX_SLEEP_US : 1000);
 	if (timeout > 0) {
 		ctx->port_stats.idle_sleeps++;
 		port_rx_intr_arm(ctx, 1);

@@ -476,8 +476,8 @@ arp_init(struct dp_ctx *ctx)
 		t->e[i].next = i + 1 < ARP_ENTRIES ? (uint16_t)(i + 1) : ARP_NONE;
 	t->free_head = 0;
 	t->next_deadline_us = UINT64_MAX;
-	t->icmp_tokens = ICMP_RATE_BURST;
-	t->icmp_stamp_us = ctx->now_us;
+	ctx->icmp_tokens = ICMP_RATE_BURST; /* net/'s init: the ICMP bucket starts full */
+	ctx->icmp_stamp_us = ctx->now_us;
 	ctx->arp = t;
 	return 0;
 }

@@ -54,18 +54,12 @@ struct arp_entry {
 	struct rte_mbuf *held[ARP_HOLD_MAX]; /* data at the IPv4 header, oldest first */
 };
 
-/* The ARP table, and the rest of net/'s per-lcore state. */
+/* The ARP table. */
 struct arp_table {
 	uint64_t next_deadline_us; /* lower bound of every entry's next timer work */
 	uint16_t buckets[ARP_BUCKETS];
 	uint16_t free_head;
 	uint16_t n_used;
-	/* Not ARP: the rest of net/'s state lives here because dp_ctx has no net-private
-	 * slot. IPv4 identification counter (ipv4_output), ICMP error token bucket
-	 * (icmp_send_unreach). */
-	uint16_t ip_id;
-	uint16_t icmp_tokens;
-	uint64_t icmp_stamp_us;
 	struct arp_entry e[ARP_ENTRIES];
 };
 

@@ -97,17 +97,16 @@ icmp_error_deliver(struct dp_ctx *ctx, const uint8_t *quote, uint32_t qlen, int 
 static bool
 icmp_rate_ok(struct dp_ctx *ctx)
 {
-	struct arp_table *t = ctx->arp;
-	uint64_t add = (ctx->now_us - t->icmp_stamp_us) / ICMP_RATE_TOKEN_US;
+	uint64_t add = (ctx->now_us - ctx->icmp_stamp_us) / ICMP_RATE_TOKEN_US;
 
 	if (add != 0) {
-		t->icmp_stamp_us += add * ICMP_RATE_TOKEN_US;
-		add += t->icmp_tokens;
-		t->icmp_tokens = add > ICMP_RATE_BURST ? ICMP_RATE_BURST : (uint16_t)add;
+		ctx->icmp_stamp_us += add * ICMP_RATE_TOKEN_US;
+		add += ctx->icmp_tokens;
+		ctx->icmp_tokens = add > ICMP_RATE_BURST ? ICMP_RATE_BURST : (uint16_t)add;
 	}
-	if (t->icmp_tokens == 0)
+	if (ctx->icmp_tokens == 0)
 		return false;
-	t->icmp_tokens--;
+	ctx->icmp_tokens--;
 	return true;
 }
 

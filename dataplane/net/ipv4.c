@@ -296,7 +296,7 @@ ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t ds
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->type_of_service = 0;
 	ip->total_length = rte_cpu_to_be_16((uint16_t)(l4_len + sizeof(*ip)));
-	ip->packet_id = rte_cpu_to_be_16(ctx->arp->ip_id++);
+	ip->packet_id = rte_cpu_to_be_16(ctx->ip_id++);
 	ip->fragment_offset = proto == IPPROTO_ICMP ? 0 : rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = IPV4_TTL;
 	ip->next_proto_id = proto;

@@ -52,12 +52,13 @@ void tcp_set_state(struct dp_ctx *ctx, struct tcb *tcb, uint32_t state)
 		dp_sock_set_state(ctx, tcb->s, state);
 }
 
-void tcb_publish_info(struct tcb *tcb)
+void tcb_publish_info(const struct dp_ctx *ctx, struct tcb *tcb, bool force)
 {
 	struct shunt_sock *sh;
 
-	if (tcb->s == NULL)
+	if (tcb->s == NULL || (!force && ctx->now_us < tcb->info_due_us))
 		return;
+	tcb->info_due_us = ctx->now_us + TCB_INFO_PERIOD_US;
 	sh = tcb->s->sh;
 	sh->mss = tcb->mss;
 	sh->srtt_us = tcb->srtt_us;

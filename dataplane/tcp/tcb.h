@@ -126,6 +126,7 @@ struct tcb {
 	/* timers */
 	uint64_t timer[TCP_T_N];
 	uint64_t deadline;        /* min of timer[]: the heap key */
+	uint64_t info_due_us;     /* next unforced tcb_publish_info() */
 	uint8_t nrexmit;          /* consecutive retransmissions of snd_una (backoff) */
 	uint8_t npersist;         /* zero-window probes sent (the persist backoff) */
 	uint8_t probes_out;       /* of those, sent since the peer last sent an ACK */
@@ -163,7 +164,11 @@ void tcp_set_state(struct dp_ctx *ctx, struct tcb *tcb, uint32_t state);
 const char *tcp_state_name(uint32_t state);
 
 /* Refresh the TCP_INFO-style figures in the shared socket. */
-void tcb_publish_info(struct tcb *tcb);
+/* Refresh the TCP_INFO-style figures in the shared socket. They share a cache line
+ * with what the app polls, so per-ACK callers pass force = false and the figures
+ * are written at most every TCB_INFO_PERIOD_US; state changes and timers force. */
+#define TCB_INFO_PERIOD_US 10000
+void tcb_publish_info(const struct dp_ctx *ctx, struct tcb *tcb, bool force);
 
 /* The connection is over: stop timers, leave the table, free the port; the tcb
  * stays attached (state CLOSED) until the app closes it, or is freed now if the

@@ -227,7 +227,7 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
 	tcp_set_state(ctx, tcb, SHUNT_SS_SYN_SENT);
 	tcp_send_syn(ctx, tcb);
 	tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, TCP_RTO_INIT_US);
-	tcb_publish_info(tcb);
+	tcb_publish_info(ctx, tcb, true);
 	return 0;
 }
 

@@ -64,7 +64,7 @@ static void set_established(struct dp_ctx *ctx, struct tcb *tcb)
 	tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
 	ctx->tcp_stats.tcp_conn_established++;
 	tcp_set_state(ctx, tcb, SHUNT_SS_ESTABLISHED);
-	tcb_publish_info(tcb);
+	tcb_publish_info(ctx, tcb, true);
 }
 
 static void enter_time_wait(struct dp_ctx *ctx, struct tcb *tcb)
@@ -131,7 +131,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 			} else if (tcb->dupacks > 3 && tcb->in_recovery) {
 				tcb->cwnd += tcb->mss; /* step 5: inflate for each segment that left */
 			}
-			tcb_publish_info(tcb);
+			tcb_publish_info(ctx, tcb, false);
 		}
 		return false;
 	}
@@ -192,7 +192,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 		else
 			tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) ?: 1;
 	}
-	tcb_publish_info(tcb);
+	tcb_publish_info(ctx, tcb, false); /* per ACK: throttled */
 	return fin_acked;
 }
 

@@ -197,8 +197,7 @@ void tcp_rtt_sample(struct tcb *tcb, uint32_t rtt_us)
 		rto = TCP_RTO_MIN_US;
 	if (rto > TCP_RTO_MAX_US)
 		rto = TCP_RTO_MAX_US;
-	tcb->rto_us = rto;
-	tcb_publish_info(tcb);
+	tcb->rto_us = rto; /* published by the caller's tcb_publish_info() */
 }
 
 /* ---- what fires ------------------------------------------------------------------ */
@@ -259,7 +258,7 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 		tcb->rto_us = (uint32_t)backoff(TCP_RTO_INIT_US, tcb->nrexmit);
 		tcp_send_syn(ctx, tcb);
 		arm_rexmit_clamped(ctx, tcb);
-		tcb_publish_info(tcb);
+		tcb_publish_info(ctx, tcb, true);
 		return;
 	}
 	if (tcb->snd_una == tcb->snd_max)
@@ -290,7 +289,7 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 	tcp_output(ctx, tcb); /* counts the retransmission, re-arms the RTO */
 	if (tcp_timer_armed(tcb, TCP_T_REXMIT))
 		arm_rexmit_clamped(ctx, tcb);
-	tcb_publish_info(tcb);
+	tcb_publish_info(ctx, tcb, true);
 }
 
 static void on_persist(struct dp_ctx *ctx, struct tcb *tcb)

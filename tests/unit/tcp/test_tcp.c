@@ -467,6 +467,30 @@ START_TEST(rtt_estimate_rfc6298)
 }
 END_TEST
 
+START_TEST(info_published_at_most_every_10ms)
+{
+	struct tcb *t;
+	uint32_t cwnd0;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1);
+	env_advance(&E, TCB_INFO_PERIOD_US); /* past the handshake's publication */
+	env_app_write(&E, 1000, 0);
+	peer_ack(E.iss + 1 + 1000);         /* publishes: due */
+	cwnd0 = E.sh->snd_cwnd;
+	ck_assert_uint_eq(cwnd0, t->cwnd);
+	env_app_write(&E, 1000, 0);
+	peer_ack(E.iss + 1 + 2000);         /* cwnd grew, but within 10 ms: not written */
+	ck_assert_uint_ne(t->cwnd, cwnd0);
+	ck_assert_uint_eq(E.sh->snd_cwnd, cwnd0);
+	env_advance(&E, TCB_INFO_PERIOD_US);
+	env_app_write(&E, 1000, 0);
+	peer_ack(E.iss + 1 + 3000);
+	ck_assert_uint_eq(E.sh->snd_cwnd, t->cwnd);
+}
+END_TEST
+
 START_TEST(rto_floor_is_200ms)
 {
 	env_establish(&E, 1000); /* 1 ms RTT: 1 + 4 * 0.5 = 3 ms, floored */
@@ -1225,6 +1249,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tm, zero_window_persist);
 	tcase_add_test(tm, user_timeout);
 	tcase_add_test(tm, user_timeout_syn_sent);
+	tcase_add_test(tm, info_published_at_most_every_10ms);
 	suite_add_tcase(s, tm);
 
 	tcase_add_checked_fixture(cl, setup, teardown);
