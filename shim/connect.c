@@ -19,6 +19,12 @@
  *                kernel (CLOSE the slot; the placeholder carries on)
  *   shutdown() -> inet_shutdown()
  *
+ * One port space: Linux has one table of TCP ports, the shim two (the kernel's and
+ * the dataplane's). Whenever a shunt TCP socket gets a port (BIND, or CONNECT's
+ * ephemeral one), its placeholder binds 0.0.0.0 with that port too
+ * (conn_hold_port), so the kernel refuses the app's other sockets that port with
+ * its own SO_REUSEADDR rules.
+ *
  * Every function returns 0 / -errno; the exported wrappers set errno.
  */
 #include <string.h>
@@ -95,6 +101,7 @@ static int conn_make_shunt(int fd, struct shim_sock *s)
 	if (rc < 0)
 		goto fail;
 	SHUNT_STORE_REL(&s->ss->err_seen, SHUNT_LOAD_ACQ(&s->ss->err_seq));
+	SHUNT_STORE_REL(&s->ss->eq_seen, SHUNT_LOAD_ACQ(&s->ss->eq_seq));
 
 	for (opts = s->optmask; opts != 0; opts &= opts - 1) {
 		uint64_t v;
@@ -184,6 +191,30 @@ static void conn_back_to_kernel(int fd, struct shim_sock *s)
 
 /* ---- bind / listen ------------------------------------------------------------------ */
 
+/* A shunt TCP socket holds a port in the dataplane: bind the placeholder to
+ * 0.0.0.0 and that port, so that the kernel refuses it to the app's other sockets
+ * (bind() of 0.0.0.0:P while a shunt socket has P is EADDRINUSE in Linux, which has
+ * one port table). Best effort: a placeholder already bound keeps its port, and a
+ * port the kernel will not give (another process has it, or the dataplane shares it
+ * between connections to different destinations) is simply not mirrored. Caller
+ * holds s->lock. */
+static void conn_hold_port(int fd, struct shim_sock *s)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	if (s->type != SOCK_STREAM || s->ph_bound)
+		return;
+	(void)SHUNT_LOAD_ACQ(&s->ss->ev_seq); /* pairs with the dp's release */
+	sin.sin_port = s->ss->local.port;
+	if (sin.sin_port == 0)
+		return;
+	if (real_bind(fd, (const struct sockaddr *)&sin, sizeof(sin)) == 0)
+		s->ph_bound = true;
+	else
+		SHIM_DEBUG("fd %d: port %u not mirrored in the kernel: %s", fd,
+			   ntohs(sin.sin_port), strerror(errno));
+}
+
 /* Linux __inet_bind()'s argument checks, for the binds the kernel does not see. */
 static int conn_bind_args(const struct sockaddr *addr, socklen_t len, struct sockaddr_in *sin)
 {
@@ -199,8 +230,9 @@ static int conn_bind_args(const struct sockaddr *addr, socklen_t len, struct soc
 	return 0;
 }
 
-/* bind() on a shunt socket: the dataplane holds the port. Caller holds s->lock. */
-static int conn_bind_shunt(struct shim_sock *s, const struct sockaddr_in *sin)
+/* bind() on a shunt socket: the dataplane holds the port (and the placeholder
+ * mirrors it). Caller holds s->lock. */
+static int conn_bind_shunt(int fd, struct shim_sock *s, const struct sockaddr_in *sin)
 {
 	int rc;
 
@@ -219,6 +251,7 @@ static int conn_bind_shunt(struct shim_sock *s, const struct sockaddr_in *sin)
 	s->bind_addr = *sin;
 	s->bind_addr.sin_family = AF_INET;
 	s->bind_addr.sin_port = s->ss->local.port;
+	conn_hold_port(fd, s);
 	return 0;
 }
 
@@ -233,7 +266,7 @@ static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, s
 	if (kind == SHIM_SHUNT) {
 		rc = conn_bind_args(addr, len, &sin);
 		if (rc == 0)
-			rc = conn_bind_shunt(s, &sin);
+			rc = conn_bind_shunt(fd, s, &sin);
 		goto out;
 	}
 	if (kind == SHIM_UNDECIDED && conn_bind_args(addr, len, &sin) == 0 &&
@@ -241,7 +274,7 @@ static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, s
 		/* The stack's address is not the kernel's: the dataplane binds it now. */
 		rc = conn_decide_shunt(fd, s);
 		if (rc == 0) {
-			rc = conn_bind_shunt(s, &sin);
+			rc = conn_bind_shunt(fd, s, &sin);
 			if (rc < 0) {
 				/* not bound after all: undecided again, as before the call */
 				(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
@@ -262,6 +295,7 @@ static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, s
 		struct sockaddr_in asked;
 
 		s->bound = true;
+		s->ph_bound = true;
 		s->bind_addr = sin; /* with the port the kernel chose for port 0 */
 		s->port_locked = shim_copyin(&asked, addr, sizeof(asked)) == 0 &&
 				 asked.sin_port != 0;
@@ -325,9 +359,12 @@ static bool conn_handshake_over(void *arg)
 	return !conn_state_syn(SHUNT_LOAD_RLX(&s->ss->state));
 }
 
-/* connect(AF_UNSPEC) on TCP: Linux's tcp_disconnect(). The dataplane reopens the
- * pcb with nothing bound; a port the app bound stays bound in Linux
- * (SOCK_BINDPORT_LOCK), so it is bound again. Caller holds s->lock. */
+/* Linux's tcp_disconnect(): connect(AF_UNSPEC), shutdown() while connecting, and
+ * the end of a connect() that reported a failed attempt. The dataplane drops the
+ * connection and shows the old port with the bound address (or 0.0.0.0); a port
+ * the app bound stays bound in Linux (SOCK_BINDPORT_LOCK), so it is bound again
+ * should the dataplane have let it go. sk_shutdown is cleared: so are our
+ * shutdown flags. Caller holds s->lock. */
 static int conn_stream_disconnect(struct shim_sock *s)
 {
 	uint16_t port;
@@ -337,8 +374,11 @@ static int conn_stream_disconnect(struct shim_sock *s)
 	port = s->ss->local.port;
 	rc = shim_chan_sync(s, SHUNT_CMD_DISCONNECT, 0, NULL, 0);
 	s->sstate = rc < 0 ? SHIM_SS_DISCONNECTING : SHIM_SS_UNCONNECTED;
-	if (rc == 0)
+	if (rc == 0) {
 		s->ghost_port = port;
+		atomic_store(&s->shut_rd, false);
+		atomic_store(&s->shut_wr, false);
+	}
 	if (rc == 0 && s->bound && s->port_locked)
 		(void)conn_bind_dp(s, &s->bind_addr);
 	else if (rc == 0)
@@ -392,7 +432,13 @@ static int conn_stream_connect(int fd, struct shim_sock *s, const struct sockadd
 			goto out_unlock;
 		s->ghost_port = 0;
 		s->sstate = SHIM_SS_CONNECTING;
+		conn_hold_port(fd, s);
 		err = -EINPROGRESS;
+		/* Linux holds the socket lock from the SYN to this check: whatever the
+		 * answer, and however fast, a non-blocking connect() says EINPROGRESS
+		 * and the outcome waits for the next call (or poll, or SO_ERROR). */
+		if (atomic_load(&s->nonblock))
+			goto out_unlock;
 		break;
 	default:
 		err = -EINVAL;
@@ -419,10 +465,12 @@ static int conn_stream_connect(int fd, struct shim_sock *s, const struct sockadd
 		goto out_unlock;
 	}
 	if (SHUNT_LOAD_ACQ(&s->ss->state) == SHUNT_SS_CLOSED) {
-		/* refused, timed out, reset: report it once, then start afresh */
+		/* sock_error: refused, timed out, reset: report it once, then
+		 * tcp_disconnect() (the source address goes, the port stays shown,
+		 * sk_shutdown is cleared) and start afresh */
 		err = shim_sock_take_error(s);
 		err = err != 0 ? -err : -ECONNABORTED;
-		s->sstate = SHIM_SS_UNCONNECTED;
+		(void)conn_stream_disconnect(s);
 		goto out_unlock;
 	}
 	s->sstate = SHIM_SS_CONNECTED;

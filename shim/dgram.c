@@ -282,7 +282,7 @@ uint32_t shim_dgram_poll(struct shim_sock *s)
 	bool rd = atomic_load(&s->shut_rd), wr = atomic_load(&s->shut_wr);
 
 	(void)SHUNT_LOAD_ACQ(&ss->ev_seq); /* pairs with the dp's release */
-	if (shim_err_pending(s))
+	if (shim_err_pending(s) || shim_errq_pending(s))
 		ev |= POLLERR;
 	if (rd)
 		ev |= POLLRDHUP | POLLIN | POLLRDNORM;

@@ -14,6 +14,7 @@
  *   shunt recv -> io_recv(): copy from the rx ring -> advance rx_cons (CAS,
  *                 release) -> RECVD -> nothing there: EOF / error / wait
  *                 (Linux tcp_recvmsg_locked order)
+ *   MSG_ERRQUEUE (recv, recvfrom, recvmsg) on a shunt socket -> shim_errq_recv()
  *
  * The fast path (data or space there) takes no lock and makes no syscall besides
  * the command push. Concurrent senders on one socket reserve ring space with a CAS
@@ -449,6 +450,11 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_recv(fd, buf, n, flags);
+	if (flags & MSG_ERRQUEUE) {
+		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+
+		return shim_ret(shim_errq_recv(s, &m));
+	}
 	return shim_ret(io_recv_any(fd, s, &v, 1, flags, NULL, &of));
 }
 
@@ -480,6 +486,18 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sock
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_recvfrom(fd, buf, n, flags, addr, alen);
+	if (flags & MSG_ERRQUEUE) {
+		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+
+		if (addr != NULL && alen != NULL) {
+			m.msg_name = addr;
+			m.msg_namelen = *alen;
+		}
+		rc = shim_errq_recv(s, &m);
+		if (rc >= 0 && m.msg_name != NULL)
+			*alen = m.msg_namelen;
+		return shim_ret(rc);
+	}
 	rc = io_recv_any(fd, s, &v, 1, flags, &src, &of);
 	if (rc >= 0 && addr != NULL && alen != NULL)
 		io_put_name(s, &src, addr, alen);
@@ -512,6 +530,8 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
 		return real_recvmsg(fd, msg, flags);
+	if (flags & MSG_ERRQUEUE)
+		return shim_ret(shim_errq_recv(s, msg)); /* ip_recv_error(), before anything */
 	rc = io_recv_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags, &src, &of);
 	if (rc >= 0) {
 		if (msg->msg_name != NULL)

@@ -28,17 +28,26 @@ uint32_t shim_poll_sock_events(struct shim_sock *s)
 {
 	struct shunt_sock *ss = s->ss;
 	uint32_t ev = 0, st, fl, used, limit;
-	bool shut_wr, rd_shut;
+	bool shut_wr, rd_shut, err;
 
 	if (s->type == SOCK_DGRAM)
 		return shim_dgram_poll(s);
 	(void)SHUNT_LOAD_ACQ(&ss->ev_seq); /* pairs with the dp's release */
 	st = SHUNT_LOAD_RLX(&ss->state);
 	fl = SHUNT_LOAD_RLX(&ss->flags);
+	err = shim_err_pending(s);
+	if (st == SHUNT_SS_SYN_SENT || st == SHUNT_SS_SYN_RECEIVED) {
+		/* The dataplane ends an attempt in steps (error, RESET, then CLOSED), each
+		 * published on its own; Linux does all three under the socket lock. Until
+		 * the state moves, the socket is still connecting: no error, no reset. */
+		fl = 0;
+		err = false;
+	}
 	shut_wr = (fl & (SHUNT_SF_TX_SHUT | SHUNT_SF_RESET)) || atomic_load(&s->shut_wr);
 	rd_shut = (fl & (SHUNT_SF_RX_EOF | SHUNT_SF_RESET)) || atomic_load(&s->shut_rd);
 
-	if (shim_err_pending(s))
+	/* tcp_poll(): sk_err, or anything on the error queue */
+	if (err || shim_errq_pending(s))
 		ev |= POLLERR;
 	/* tcp_poll(): HUP when both directions are shut or the socket is closed */
 	if ((rd_shut && shut_wr) || st == SHUNT_SS_CLOSED)
@@ -60,8 +69,8 @@ uint32_t shim_poll_sock_events(struct shim_sock *s)
 		if (used <= limit - limit / 3) /* at least a third free, as Linux */
 			ev |= POLLOUT | POLLWRNORM;
 	}
-	if (ev & POLLERR)
-		ev |= POLLIN | POLLRDNORM; /* a pending error makes recv return at once */
+	/* No POLLIN for an error alone (tcp_poll() has none): POLLERR is reported
+	 * whatever the caller asked for, and select() counts it as readable. */
 	return ev;
 }
 

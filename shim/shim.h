@@ -158,6 +158,8 @@ struct shim_sock {
 	bool bound;              /* bind() succeeded (placeholder or dataplane) */
 	bool bound_local;        /* ... to the stack's address: the kernel never saw it */
 	bool port_locked;        /* ... with a port the app chose (Linux SOCK_BINDPORT_LOCK) */
+	bool ph_bound;           /* the placeholder holds a port in the kernel: its own
+				  * bind(), or the shunt socket's port (connect.c) */
 	struct sockaddr_in bind_addr; /* as bound; the port is the one actually held */
 	uint16_t ghost_port;     /* TCP after connect(AF_UNSPEC): Linux still names the old
 				  * ephemeral port (inet_sport) until the next connect */
@@ -197,6 +199,12 @@ static inline struct shim_sock *shim_shunt_get(int fd)
 static inline bool shim_err_pending(const struct shim_sock *s)
 {
 	return SHUNT_LOAD_ACQ(&s->ss->err_seq) != SHUNT_LOAD_RLX(&s->ss->err_seen);
+}
+
+/* An entry on the error queue (abi.h eq_*): POLLERR until MSG_ERRQUEUE reads it. */
+static inline bool shim_errq_pending(const struct shim_sock *s)
+{
+	return SHUNT_LOAD_ACQ(&s->ss->eq_seq) != SHUNT_LOAD_RLX(&s->ss->eq_seen);
 }
 
 /* Take the pending socket error (positive errno), 0 if none: SO_ERROR and every
@@ -292,6 +300,14 @@ void shim_io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
 /* Copy n bytes of iov, from skip bytes into it, into the tx ring at pos. */
 void shim_io_copy_in(struct shim_sock *s, uint32_t pos, uint32_t n,
 		     const struct iovec *iov, int iovcnt, size_t skip);
+
+/* ---- errq.c --------------------------------------------------------------------------------- */
+
+/* recvmsg(MSG_ERRQUEUE) on a shunt socket, as Linux's ip_recv_error(): dequeues the
+ * entry into msg (data, msg_name, an IP_RECVERR cmsg, msg_controllen and msg_flags
+ * as Linux sets them). Returns the data bytes copied, or -EAGAIN when the queue is
+ * empty (it never blocks), or -errno. */
+ssize_t shim_errq_recv(struct shim_sock *s, struct msghdr *msg);
 
 /* ---- dgram.c: UDP data path on shunt sockets ------------------------------------------ */
 

@@ -53,7 +53,7 @@ struct shim_sock *shim_sock_alloc(void)
 	s->type = SOCK_STREAM;
 	s->sstate = SHIM_SS_UNCONNECTED;
 	s->optmask = 0;
-	s->bound = s->bound_local = s->port_locked = false;
+	s->bound = s->bound_local = s->port_locked = s->ph_bound = false;
 	s->ghost_port = 0;
 	s->ss = NULL;
 	s->ep_items = NULL;

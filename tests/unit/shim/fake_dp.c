@@ -10,6 +10,16 @@
  *   9   refused after 20 ms: error ECONNREFUSED, RESET, CLOSED
  *   11  never answers (SYN_SENT forever)
  *   13  ESTABLISHED after 50 ms, sends "hello", then FIN (RX_EOF)
+ *   17  ICMP host unreachable from FD_PEER_IP after 20 ms: error EHOSTUNREACH,
+ *       RESET, CLOSED, and an error-queue entry quoting the SYN's first 8 bytes
+ *   19  ESTABLISHED at once, before CONNECT is answered
+ *   21  refused at once, before CONNECT is answered
+ *   23  refused in two steps, as shuntd publishes it but slower: error and RESET
+ *       after 20 ms (still SYN_SENT), CLOSED 30 ms later
+ *
+ * DISCONNECT on TCP is tcp_app_disconnect(): CLOSED, flags cleared, the port kept
+ * and shown, the local address the bound one or 0.0.0.0; ECONNRESET pending if it
+ * dropped an attempt or a connection.
  *
  * UDP sockets (OPEN with SHUNT_SOCK_DGRAM) follow the same record format and rules
  * as the real dataplane (abi.h); a datagram's destination port picks the script:
@@ -56,6 +66,7 @@
 #define FD_BUF      16384
 #define FD_CLIENTS  8
 #define FD_STACK_IP "10.77.0.2"
+#define FD_PEER_IP  "10.77.0.1"
 
 struct fsock {
 	uint32_t state, flags, rx_prod, tx_cons, ev_seq, err_seq;
@@ -66,6 +77,8 @@ struct fsock {
 	bool user_bound;      /* bind() chose the port */
 	bool reuse;           /* SO_REUSEADDR */
 	uint16_t lport;       /* host order, 0: none */
+	uint32_t baddr;       /* bound address, network order */
+	uint32_t eq_seq;
 };
 
 struct client {
@@ -246,6 +259,7 @@ static int do_bind(struct client *c, uint32_t i, const struct shunt_inaddr *a)
 	else
 		s->user_bound = true;
 	s->lport = port;
+	s->baddr = a->addr;
 	sh->local.addr = a->addr;
 	sh->local.port = htons(port);
 	return 0;
@@ -342,6 +356,7 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		s->dgram = m->arg == SHUNT_SOCK_DGRAM;
 		s->user_bound = s->reuse = false;
 		s->lport = 0;
+		s->baddr = 0;
 		sh->rx_prod = 0;
 		sh->tx_cons = 0;
 		memset(&sh->local, 0, sizeof(sh->local));
@@ -376,7 +391,17 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		}
 		sh->remote = m->addr;
 		sh->mss = 1460;
-		s->due_ms = s->port == 11 ? 0 : now_ms() + (s->port == 9 ? 20 : 50);
+		s->due_ms = s->port == 11 ? 0 :
+			    now_ms() + (s->port == 9 || s->port == 17 || s->port == 23 ? 20 : 50);
+		if (s->port == 19) {
+			s->state = SHUNT_SS_ESTABLISHED;
+			s->due_ms = 0;
+		} else if (s->port == 21) {
+			set_error(c, m->sock, ECONNREFUSED);
+			s->flags |= SHUNT_SF_RESET;
+			s->state = SHUNT_SS_CLOSED;
+			s->due_ms = 0;
+		}
 		break;
 	case SHUNT_CMD_SHUTDOWN:
 		if (m->arg != SHUT_RD) {
@@ -394,13 +419,17 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 			}
 			break;
 		}
-		/* as app_tcp_disconnect(): a fresh pcb, nothing bound */
+		/* as tcp_app_disconnect(): the port stays shown, the source address
+		 * goes unless bound, sk_shutdown and the error flags are cleared */
+		if (s->state == SHUNT_SS_SYN_SENT || s->state == SHUNT_SS_SYN_RECEIVED ||
+		    s->state == SHUNT_SS_ESTABLISHED || s->state == SHUNT_SS_CLOSE_WAIT ||
+		    s->state == SHUNT_SS_FIN_WAIT_1 || s->state == SHUNT_SS_FIN_WAIT_2)
+			set_error(c, m->sock, ECONNRESET);
 		s->state = SHUNT_SS_CLOSED;
 		s->due_ms = 0;
 		s->flags = 0;
-		s->lport = 0;
-		s->user_bound = false;
-		memset(&sh->local, 0, sizeof(sh->local));
+		s->shut_wr = false;
+		sh->local.addr = s->baddr;
 		memset(&sh->remote, 0, sizeof(sh->remote));
 		break;
 	case SHUNT_CMD_CLOSE:
@@ -439,8 +468,33 @@ static void sock_run(struct client *c, uint32_t i, int64_t now)
 		return;
 	if (s->due_ms != 0 && now >= s->due_ms && s->state == SHUNT_SS_SYN_SENT) {
 		s->due_ms = 0;
-		if (s->port == 9) {
+		if (s->port == 23 && !(s->flags & SHUNT_SF_RESET)) {
 			set_error(c, i, ECONNREFUSED);
+			s->flags |= SHUNT_SF_RESET;
+			s->due_ms = now + 30; /* CLOSED comes later */
+		} else if (s->port == 23) {
+			s->state = SHUNT_SS_CLOSED;
+		} else if (s->port == 9) {
+			set_error(c, i, ECONNREFUSED);
+			s->flags |= SHUNT_SF_RESET;
+			s->state = SHUNT_SS_CLOSED;
+		} else if (s->port == 17) {
+			/* tcp_v4_err() in SYN_SENT: ip_icmp_error(), then the connect fails */
+			uint8_t syn[8] = { 0 };
+
+			memcpy(syn, &sh->local.port, 2);
+			memcpy(syn + 2, &sh->remote.port, 2);
+			memcpy(syn + 4, "\x01\x02\x03\x04", 4); /* the ISN */
+			sh->eq_errno = EHOSTUNREACH;
+			sh->eq_type = 3;
+			sh->eq_code = 1;
+			sh->eq_len = sizeof(syn);
+			sh->eq_info = 0;
+			sh->eq_offender = inet_addr(FD_PEER_IP);
+			sh->eq_dst = sh->remote;
+			memcpy(sh->eq_data, syn, sizeof(syn));
+			sh->eq_seq = ++s->eq_seq;
+			set_error(c, i, EHOSTUNREACH);
 			s->flags |= SHUNT_SF_RESET;
 			s->state = SHUNT_SS_CLOSED;
 		} else {

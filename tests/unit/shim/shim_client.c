@@ -4,7 +4,8 @@
  * The program under test: plain socket code, run by test_shim_preload with
  * LD_PRELOAD=libshunt.so and SHUNT_CONTROL pointing at fake_dp. One scenario per
  * invocation (argv[1]); exit status 0 means every CHECK held. The destination
- * port picks fake_dp's script (7 echo, 9 refused, 11 silent, 13 hello + FIN).
+ * port picks fake_dp's script (7 echo, 9 refused, 11 silent, 13 hello + FIN,
+ * 17 ICMP host unreachable, 19 established at once, 21 refused at once).
  *
  *   main(case) -> case function -> libc socket calls -> (libshunt.so) -> fake_dp
  */
@@ -12,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -902,6 +904,263 @@ static void case_shutdown_connecting(void)
 	close(fd);
 }
 
+/* ---- Linux's connect() protocol to the letter ------------------------------------------ */
+
+#define RDALL (POLLIN | POLLOUT | POLLRDHUP)
+
+/* poll() revents of fd for events, without waiting */
+static short revents(int fd, short events)
+{
+	struct pollfd p = { fd, events, 0 };
+
+	CHECK(poll(&p, 1, 0) >= 0);
+	return p.revents;
+}
+
+static int so_error(int fd)
+{
+	socklen_t len = sizeof(int);
+	int err = -1;
+
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0);
+	return err;
+}
+
+static void wait_out(int fd)
+{
+	struct pollfd p = { fd, POLLOUT, 0 };
+
+	CHECK(poll(&p, 1, 2000) == 1);
+}
+
+/* The SYN went out with the socket locked: EINPROGRESS however fast the answer. */
+static void case_nb_instant(void)
+{
+	struct sockaddr_in ok = dst(STACK, 19), no = dst(STACK, 21);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	CHECK(connect(fd, (struct sockaddr *)&ok, sizeof(ok)) == -1 && errno == EINPROGRESS);
+	CHECK(connect(fd, (struct sockaddr *)&ok, sizeof(ok)) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&ok, sizeof(ok)) == -1 && errno == EISCONN);
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(connect(fd, (struct sockaddr *)&no, sizeof(no)) == -1 && errno == EINPROGRESS);
+	CHECK(connect(fd, (struct sockaddr *)&no, sizeof(no)) == -1 && errno == ECONNREFUSED);
+	close(fd);
+}
+
+/* An attempt ends in steps (error, RESET, CLOSED): poll shows it whole, or not yet. */
+static void case_torn_refusal(void)
+{
+	struct sockaddr_in a = dst(STACK, 23);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct pollfd p = { fd, POLLOUT, 0 };
+	int64_t t0 = ms_now();
+
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	CHECK(poll(&p, 1, 2000) == 1 && p.revents == (POLLOUT | POLLERR | POLLHUP));
+	CHECK(ms_now() - t0 >= 40); /* CLOSED comes 50 ms after the SYN */
+	CHECK(so_error(fd) == ECONNREFUSED);
+	close(fd);
+}
+
+/* The call that reports a failed attempt ends in tcp_disconnect(). */
+static void case_failed_disconnect(void)
+{
+	struct sockaddr_in r = dst(STACK, 9), b = dst(STACK, 45559);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), port;
+
+	CHECK(connect(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == EINPROGRESS);
+	wait_out(fd);
+	/* seen through poll and SO_ERROR only: the reset socket's flags */
+	CHECK(revents(fd, RDALL) == (POLLIN | POLLOUT | POLLRDHUP | POLLHUP | POLLERR));
+	CHECK(so_error(fd) == ECONNREFUSED);
+	CHECK(revents(fd, RDALL) == (POLLIN | POLLOUT | POLLRDHUP | POLLHUP));
+	port = name_port(fd);
+	name_is(fd, false, STACK, port);
+	CHECK(connect(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == ECONNABORTED);
+	/* the source address goes, the port stays shown, sk_shutdown is cleared */
+	name_is(fd, false, "0.0.0.0", port);
+	CHECK(revents(fd, RDALL) == (POLLOUT | POLLHUP));
+	close(fd);
+
+	/* a blocking one does the same, and a shutdown recorded before is cleared */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == ECONNREFUSED);
+	CHECK(revents(fd, RDALL) == (POLLOUT | POLLHUP));
+	CHECK(shutdown(fd, SHUT_RDWR) == -1 && errno == ENOTCONN);
+	CHECK(revents(fd, RDALL) == (POLLIN | POLLOUT | POLLRDHUP | POLLHUP));
+	CHECK(connect(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == ECONNREFUSED);
+	CHECK(revents(fd, RDALL) == (POLLOUT | POLLHUP));
+	close(fd);
+
+	/* an address bind() named stays */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&r, sizeof(r)) == -1 && errno == ECONNREFUSED);
+	name_is(fd, false, STACK, 45559);
+	close(fd);
+}
+
+struct errq_hdr {
+	struct sock_extended_err ee;
+	struct sockaddr_in offender;
+};
+
+/* recvmsg(MSG_ERRQUEUE) into a 64-byte buffer and controllen bytes of control. */
+static ssize_t errq_read(int fd, uint8_t *data, struct sockaddr_in *name, void *control,
+			 size_t controllen, struct msghdr *m)
+{
+	static struct iovec iov;
+
+	iov.iov_base = data;
+	iov.iov_len = 64;
+	memset(m, 0, sizeof(*m));
+	m->msg_name = name;
+	m->msg_namelen = sizeof(*name);
+	m->msg_iov = &iov;
+	m->msg_iovlen = 1;
+	m->msg_control = control;
+	m->msg_controllen = controllen;
+	return recvmsg(fd, m, MSG_ERRQUEUE);
+}
+
+/* The ICMP error that ended a connect waits on the error queue, POLLERR with it. */
+static void case_errqueue(void)
+{
+	struct sockaddr_in a = dst(STACK, 17), name, k = dst("127.0.0.1", 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), port, ep;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct errq_hdr)) + 16];
+		struct cmsghdr align;
+	} cb;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 }, out;
+	socklen_t nlen = sizeof(name);
+	struct errq_hdr eh;
+	struct cmsghdr *cm;
+	struct msghdr m;
+	uint8_t data[64];
+	int many[64], i;
+	uint16_t p16;
+
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	port = name_port(fd);
+	wait_out(fd);
+	CHECK(so_error(fd) == EHOSTUNREACH);
+	/* SO_ERROR read: the queued error keeps POLLERR */
+	CHECK(revents(fd, RDALL) == (POLLIN | POLLOUT | POLLRDHUP | POLLHUP | POLLERR));
+	ep = epoll_create1(0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	CHECK(epoll_wait(ep, &out, 1, 0) == 1 && (out.events & EPOLLERR));
+	memset(data, 0, sizeof(data));
+	CHECK(errq_read(fd, data, &name, cb.buf, sizeof(cb.buf), &m) == 8);
+	CHECK(m.msg_flags == MSG_ERRQUEUE);
+	CHECK(m.msg_namelen == sizeof(name) && name.sin_family == AF_INET);
+	CHECK(name.sin_addr.s_addr == inet_addr(STACK) && name.sin_port == htons(17));
+	memcpy(&p16, data, 2);
+	CHECK(p16 == htons(port));
+	memcpy(&p16, data + 2, 2);
+	CHECK(p16 == htons(17));
+	CHECK(m.msg_controllen == CMSG_SPACE(sizeof(eh)));
+	cm = CMSG_FIRSTHDR(&m);
+	CHECK(cm != NULL && cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR);
+	CHECK(cm->cmsg_len == CMSG_LEN(sizeof(eh)));
+	memcpy(&eh, CMSG_DATA(cm), sizeof(eh));
+	CHECK(eh.ee.ee_errno == EHOSTUNREACH && eh.ee.ee_origin == SO_EE_ORIGIN_ICMP);
+	CHECK(eh.ee.ee_type == 3 && eh.ee.ee_code == 1 && eh.ee.ee_pad == 0);
+	CHECK(eh.ee.ee_info == 0 && eh.ee.ee_data == 0);
+	CHECK(eh.offender.sin_family == AF_INET && eh.offender.sin_port == 0);
+	CHECK(eh.offender.sin_addr.s_addr == inet_addr("10.77.0.1"));
+	CHECK(CMSG_NXTHDR(&m, cm) == NULL);
+	/* read: gone, and POLLERR with it; never blocks */
+	CHECK(errq_read(fd, data, &name, cb.buf, sizeof(cb.buf), &m) == -1 && errno == EAGAIN);
+	CHECK(revents(fd, RDALL) == (POLLIN | POLLOUT | POLLRDHUP | POLLHUP));
+	CHECK(epoll_wait(ep, &out, 1, 0) == 1 && !(out.events & EPOLLERR));
+	close(ep);
+	close(fd);
+
+	/* a blocking connect: disconnected, and still POLLERR; truncated reads */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EHOSTUNREACH);
+	CHECK(revents(fd, RDALL) == (POLLOUT | POLLHUP | POLLERR));
+	CHECK(errq_read(fd, data, &name, cb.buf, 20, &m) == 8);
+	CHECK(m.msg_flags == (MSG_ERRQUEUE | MSG_CTRUNC) && m.msg_controllen == 20);
+	cm = CMSG_FIRSTHDR(&m);
+	CHECK(cm != NULL && cm->cmsg_len == 20 && cm->cmsg_type == IP_RECVERR);
+	CHECK(revents(fd, RDALL) == (POLLOUT | POLLHUP));
+	close(fd);
+
+	/* recv() and recvfrom() read it too, cut to their buffer; and reading it takes
+	 * the pending error with it (sock_dequeue_err_skb()) */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	wait_out(fd);
+	CHECK(recv(fd, data, 4, MSG_ERRQUEUE) == 4);
+	CHECK(recv(fd, data, 4, MSG_ERRQUEUE) == -1 && errno == EAGAIN);
+	CHECK(so_error(fd) == 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == ECONNABORTED);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EINPROGRESS);
+	wait_out(fd);
+	memset(&name, 0, sizeof(name));
+	CHECK(recvfrom(fd, data, sizeof(data), MSG_ERRQUEUE, (struct sockaddr *)&name,
+		       &nlen) == 8);
+	CHECK(nlen == sizeof(name) && name.sin_port == htons(17));
+	close(fd);
+
+	/* an entry nobody read does not outlive its socket: the slot's next user
+	 * (fake_dp recycles slots after all 64 were used) starts with none */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EHOSTUNREACH);
+	close(fd);
+	for (i = 0; i < 64; i++) {
+		struct sockaddr_in z = dst(STACK, 0);
+
+		many[i] = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(bind(many[i], (struct sockaddr *)&z, sizeof(z)) == 0); /* OPEN, BIND */
+	}
+	for (i = 0; i < 64; i++) {
+		CHECK(!(revents(many[i], RDALL) & POLLERR));
+		CHECK(recv(many[i], data, 4, MSG_ERRQUEUE) == -1 && errno == EAGAIN);
+		close(many[i]);
+	}
+
+	/* a kernel socket's error queue is the kernel's */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(bind(fd, (struct sockaddr *)&k, sizeof(k)) == 0);
+	CHECK(recv(fd, data, sizeof(data), MSG_ERRQUEUE) == -1 && errno == EAGAIN);
+	close(fd);
+}
+
+/* One port space: the kernel refuses the app a port a shunt socket holds. */
+static void case_port_held(void)
+{
+	struct sockaddr_in b = dst(STACK, 45560), anyb = dst("0.0.0.0", 45560),
+			   c = dst(STACK, 45561), anyc = dst("0.0.0.0", 45561), any;
+	int fd = connected(7), k = socket(AF_INET, SOCK_STREAM, 0), s1, one = 1;
+
+	/* the ephemeral port CONNECT chose */
+	any = dst("0.0.0.0", name_port(fd));
+	CHECK(bind(k, (struct sockaddr *)&any, sizeof(any)) == -1 && errno == EADDRINUSE);
+	close(k);
+	close(fd);
+	/* a port bound on the stack's address */
+	s1 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(s1, (struct sockaddr *)&b, sizeof(b)) == 0);
+	k = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(k, (struct sockaddr *)&anyb, sizeof(anyb)) == -1 && errno == EADDRINUSE);
+	close(k);
+	close(s1);
+	/* both with SO_REUSEADDR, neither listening: shared, as Linux */
+	s1 = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(setsockopt(s1, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
+	CHECK(bind(s1, (struct sockaddr *)&c, sizeof(c)) == 0);
+	k = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(setsockopt(k, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
+	CHECK(bind(k, (struct sockaddr *)&anyc, sizeof(anyc)) == 0);
+	close(k);
+	close(s1);
+}
+
 /* ---- close_range / closefrom -------------------------------------------------------------- */
 
 static void after_mass_close(int fd, int d)
@@ -977,6 +1236,11 @@ static const struct {
 	{ "tcp_back_to_kernel", case_tcp_back_to_kernel },
 	{ "tcp_bind_local", case_tcp_bind_local },
 	{ "shutdown_connecting", case_shutdown_connecting },
+	{ "nb_instant", case_nb_instant },
+	{ "torn_refusal", case_torn_refusal },
+	{ "failed_disconnect", case_failed_disconnect },
+	{ "errqueue", case_errqueue },
+	{ "port_held", case_port_held },
 	{ "close_range", case_close_range },
 	{ "closefrom", case_closefrom },
 };

@@ -177,6 +177,11 @@ CASE(tcp_unspec)
 CASE(tcp_back_to_kernel)
 CASE(tcp_bind_local)
 CASE(shutdown_connecting)
+CASE(nb_instant)
+CASE(torn_refusal)
+CASE(failed_disconnect)
+CASE(errqueue)
+CASE(port_held)
 CASE(close_range)
 CASE(closefrom)
 
@@ -242,6 +247,11 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_tcp_back_to_kernel);
 	tcase_add_test(tc, test_tcp_bind_local);
 	tcase_add_test(tc, test_shutdown_connecting);
+	tcase_add_test(tc, test_nb_instant);
+	tcase_add_test(tc, test_torn_refusal);
+	tcase_add_test(tc, test_failed_disconnect);
+	tcase_add_test(tc, test_errqueue);
+	tcase_add_test(tc, test_port_held);
 	tcase_add_test(tc, test_close_range);
 	tcase_add_test(tc, test_closefrom);
 	tcase_add_test(tc, test_no_dataplane_says_so_once);
