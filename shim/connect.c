@@ -240,7 +240,7 @@ static int conn_bind_shunt(int fd, struct shim_sock *s, const struct sockaddr_in
 	if (sin->sin_addr.s_addr != 0 && sin->sin_addr.s_addr != shim_g.welcome.stack_ip)
 		return -EADDRNOTAVAIL;
 	(void)SHUNT_LOAD_ACQ(&s->ss->ev_seq); /* pairs with the dp's release */
-	if (s->ss->local.port != 0 ||
+	if ((SHUNT_LOAD_RLX(&s->ss->flags) & SHUNT_SF_BOUND) ||
 	    (s->type == SOCK_STREAM && SHUNT_LOAD_RLX(&s->ss->state) != SHUNT_SS_CLOSED))
 		return -EINVAL; /* bound, or connected: "sk_state != TCP_CLOSE || inet_num" */
 	s->port_locked = sin->sin_port != 0;

@@ -76,18 +76,28 @@ void dp_sock_set_state(struct dp_ctx *ctx, struct dp_sock *s, uint32_t state)
 	dp_sock_event(ctx, s);
 }
 
-void dp_sock_set_flags(struct dp_ctx *ctx, struct dp_sock *s, uint32_t set, uint32_t clear)
+void dp_sock_stage_flags(struct dp_sock *s, uint32_t set, uint32_t clear)
 {
 	s->flags = (s->flags & ~clear) | set;
 	s->sh->flags = s->flags;
+}
+
+void dp_sock_set_flags(struct dp_ctx *ctx, struct dp_sock *s, uint32_t set, uint32_t clear)
+{
+	dp_sock_stage_flags(s, set, clear);
 	dp_sock_event(ctx, s);
 }
 
-void dp_sock_set_error(struct dp_ctx *ctx, struct dp_sock *s, int err)
+void dp_sock_stage_error(struct dp_sock *s, int err)
 {
 	s->sh->error = err;
 	s->err_seq++;
 	s->sh->err_seq = s->err_seq;
+}
+
+void dp_sock_set_error(struct dp_ctx *ctx, struct dp_sock *s, int err)
+{
+	dp_sock_stage_error(s, err);
 	dp_sock_event(ctx, s);
 }
 

@@ -68,6 +68,12 @@ void dp_sock_rx_write(struct dp_sock *s, uint32_t off, const void *data, uint32_
 /* Publish n more bytes (release on rx_prod) and wake readers. */
 void dp_sock_rx_commit(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n);
 
+/* Write error / flags without publishing: the next dp_sock_event() (or any of the
+ * dp_sock_set_* below) makes them visible together with what it publishes, so a
+ * reader never sees half of a change (an error without the state it ended in). */
+void dp_sock_stage_error(struct dp_sock *s, int err);
+void dp_sock_stage_flags(struct dp_sock *s, uint32_t set, uint32_t clear);
+
 /* Publish state / flags / error / addresses; each bumps ev_seq and wakes waiters. */
 void dp_sock_set_state(struct dp_ctx *ctx, struct dp_sock *s, uint32_t state);
 void dp_sock_set_flags(struct dp_ctx *ctx, struct dp_sock *s, uint32_t set, uint32_t clear);

@@ -68,6 +68,13 @@ void tcb_publish_info(const struct dp_ctx *ctx, struct tcb *tcb, bool force)
 	sh->retrans = tcb->retrans;
 }
 
+void tcb_stage_port(struct tcb *tcb)
+{
+	if (tcb->s != NULL)
+		dp_sock_stage_flags(tcb->s, tcb->port_held ? SHUNT_SF_BOUND : 0,
+				    tcb->port_held ? 0 : SHUNT_SF_BOUND);
+}
+
 void tcb_detach(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	struct dp_sock *s = tcb->s;
@@ -101,6 +108,7 @@ void tcb_close(struct dp_ctx *ctx, struct tcb *tcb)
 	tcp_timer_stop_all(ctx, tcb);
 	tcp_table_remove(ctx->tcp, tcb);
 	tcp_port_release(ctx->tcp, tcb);
+	tcb_stage_port(tcb);
 	tcp_set_state(ctx, tcb, SHUNT_SS_CLOSED);
 	/* the app may still read what arrived and must see CLOSED; it frees the tcb
 	 * with its close, unless it already closed */
@@ -110,9 +118,15 @@ void tcb_close(struct dp_ctx *ctx, struct tcb *tcb)
 
 void tcb_reset(struct dp_ctx *ctx, struct tcb *tcb, int err)
 {
-	if (tcb->s != NULL && err != 0) {
-		dp_sock_set_error(ctx, tcb->s, err);
-		dp_sock_set_flags(ctx, tcb->s, SHUNT_SF_RESET, 0);
+	struct dp_sock *s = tcb->s;
+	bool was_closed = tcb->state == SHUNT_SS_CLOSED;
+
+	/* error, RESET and CLOSED reach the app in one ev_seq step */
+	if (s != NULL && err != 0) {
+		dp_sock_stage_error(s, err);
+		dp_sock_stage_flags(s, SHUNT_SF_RESET, 0);
 	}
-	tcb_close(ctx, tcb);
+	tcb_close(ctx, tcb); /* publishes CLOSED, and the two above with it */
+	if (s != NULL && err != 0 && was_closed)
+		dp_sock_event(ctx, s); /* no state change carried them */
 }

@@ -169,6 +169,8 @@ const char *tcp_state_name(uint32_t state);
  * are written at most every TCB_INFO_PERIOD_US; state changes and timers force. */
 #define TCB_INFO_PERIOD_US 10000
 void tcb_publish_info(const struct dp_ctx *ctx, struct tcb *tcb, bool force);
+/* Stage SHUNT_SF_BOUND from port_held (published with the next event). */
+void tcb_stage_port(struct tcb *tcb);
 
 /* The connection is over: stop timers, leave the table, free the port; the tcb
  * stays attached (state CLOSED) until the app closes it, or is freed now if the

@@ -155,6 +155,7 @@ int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t p
 	rc = tcp_port_bind(ctx, tcb, addr_be, port_be);
 	if (rc == 0) {
 		tcb->addr_bound = addr_be != 0;
+		tcb_stage_port(tcb);
 		dp_sock_set_local(s, addr_be, tcb->lport_be);
 	}
 	return rc;
@@ -188,6 +189,7 @@ int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
 		tcb->laddr_be = 0; /* inet_reset_saddr(); the port stays (inet_num) */
 	tcp_set_state(ctx, tcb, SHUNT_SS_CLOSED);
 	dp_sock_set_remote(s, 0, 0);
+	tcb_stage_port(tcb);
 	/* getsockname shows inet_sport: the old port even once released (after a
 	 * failed attempt), 0 only for a socket that never had one */
 	dp_sock_set_local(s, tcb->laddr_be, tcb->lport_be);
@@ -220,6 +222,7 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
 	tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->iss;
 	tcb->rtt_start_us = ctx->now_us;
 	tcb->rexmit_start_us = ctx->now_us; /* the SYN's: TCP_USER_TIMEOUT counts from it */
+	tcb_stage_port(tcb);
 	dp_sock_set_local(s, tcb->laddr_be, tcb->lport_be);
 	dp_sock_set_remote(s, dst_be, dport_be);
 	dp_sock_set_flags(ctx, s, 0, SHUNT_SF_RESET | SHUNT_SF_RX_EOF | SHUNT_SF_TX_SHUT);

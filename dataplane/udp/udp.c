@@ -86,6 +86,7 @@ static void udp_port_link(struct udp_stack *u, struct udp_pcb *p, uint16_t port)
 	p->lport = port;
 	p->next = u->ports[port];
 	u->ports[port] = p;
+	dp_sock_stage_flags(p->s, SHUNT_SF_BOUND, 0);
 }
 
 static void udp_port_unlink(struct udp_stack *u, struct udp_pcb *p)
@@ -102,6 +103,7 @@ static void udp_port_unlink(struct udp_stack *u, struct udp_pcb *p)
 	}
 	p->lport = 0;
 	p->next = NULL;
+	dp_sock_stage_flags(p->s, 0, SHUNT_SF_BOUND);
 }
 
 /* May p bind port? Linux: two sockets share a port only if both set SO_REUSEADDR. */

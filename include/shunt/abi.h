@@ -211,6 +211,9 @@ enum shunt_sock_state {
 #define SHUNT_SF_TX_SHUT   0x02u /* our send side is shut: writes fail with EPIPE */
 #define SHUNT_SF_RESET     0x04u /* connection reset or failed: error holds why */
 #define SHUNT_SF_CONNECTED 0x08u /* UDP: a peer is associated (remote is valid) */
+#define SHUNT_SF_BOUND     0x10u /* a local port is held (Linux: inet_num != 0), so bind()
+				  * fails with EINVAL; local.port may still show a port
+				  * that was released (a failed connect) */
 
 /* Datagram record in a byte ring (UDP): header, payload, padding to 8 bytes, so
  * records start 8-byte aligned. Records never wrap: a writer whose record does not

@@ -262,6 +262,7 @@ static int do_bind(struct client *c, uint32_t i, const struct shunt_inaddr *a)
 	s->baddr = a->addr;
 	sh->local.addr = a->addr;
 	sh->local.port = htons(port);
+	sh->flags |= SHUNT_SF_BOUND; /* as the dataplane: a port is held */
 	return 0;
 }
 
@@ -323,6 +324,7 @@ static void dgram_send(struct client *c, uint32_t i)
 		if (s->lport == 0) { /* implicit bind, as udp_app_send */
 			s->lport = c->eph++;
 			sh->local.port = htons(s->lport);
+			sh->flags |= SHUNT_SF_BOUND; /* as the dataplane: a port is held */
 		}
 		if (ntohs(to.port) == 7) {
 			bytering_read(tx, FD_BUF, s->tx_cons + 16, buf, d.len);
@@ -371,6 +373,7 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 			if (s->lport == 0) {
 				s->lport = c->eph++;
 				sh->local.port = htons(s->lport);
+				sh->flags |= SHUNT_SF_BOUND; /* as the dataplane: a port is held */
 			}
 			sh->local.addr = inet_addr(FD_STACK_IP);
 			sh->remote = m->addr;
@@ -388,6 +391,7 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		if (sh->local.port == 0) {
 			s->lport = c->eph++;
 			sh->local.port = htons(s->lport);
+			sh->flags |= SHUNT_SF_BOUND; /* as the dataplane: a port is held */
 		}
 		sh->remote = m->addr;
 		sh->mss = 1460;

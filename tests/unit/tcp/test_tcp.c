@@ -176,6 +176,23 @@ START_TEST(syn_sent_rst_refused)
 }
 END_TEST
 
+START_TEST(refusal_published_in_one_step)
+{
+	struct popt o = { .wnd = 0 };
+	uint32_t seq0;
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	E.iss = last_tx()->seg.h.seq;
+	seq0 = E.sh->ev_seq;
+	env_peer(&E, TCP_RST | TCP_ACK, 0, E.iss + 1, &o, NULL, 0);
+	/* a reader between two steps would see an error on a connecting socket */
+	ck_assert_uint_eq(E.sh->ev_seq, seq0 + 1);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ECONNREFUSED);
+	ck_assert(E.sh->flags & SHUNT_SF_RESET);
+}
+END_TEST
+
 START_TEST(syn_sent_bad_ack_gets_rst)
 {
 	const struct fake_seg *f;
@@ -1185,7 +1202,9 @@ START_TEST(disconnect_after_failure_keeps_port_shown)
 	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
 	E.iss = last_tx()->seg.h.seq;
 	lport = E.sh->local.port;
+	ck_assert(E.sh->flags & SHUNT_SF_BOUND);
 	env_peer(&E, TCP_RST | TCP_ACK, 0, E.iss + 1, &o, NULL, 0); /* refused */
+	ck_assert(!(E.sh->flags & SHUNT_SF_BOUND)); /* released: bind() may follow */
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
 	ck_assert_uint_eq(E.sh->local.addr, E.ctx.ip_be); /* until connect() reports it */
 	fake_ntx = 0;
@@ -1196,9 +1215,12 @@ START_TEST(disconnect_after_failure_keeps_port_shown)
 	ck_assert_uint_eq(E.sh->local.addr, 0);
 	ck_assert_uint_eq(E.sh->local.port, lport);
 	ck_assert(!(E.sh->flags & SHUNT_SF_RESET));
-	/* a new attempt takes a fresh ephemeral port */
+	ck_assert(!(E.sh->flags & SHUNT_SF_BOUND));
+	ck_assert_int_eq(tcp_bind(&E.ctx, &E.s, 0, htons(5555), 0), 0); /* as Linux */
+	ck_assert(E.sh->flags & SHUNT_SF_BOUND);
 	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
+	ck_assert_uint_eq(E.sh->local.port, htons(5555));
 }
 END_TEST
 
@@ -1227,6 +1249,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(in, handshake_options_and_numbers);
 	tcase_add_test(in, handshake_no_options);
 	tcase_add_test(in, syn_sent_rst_refused);
+	tcase_add_test(in, refusal_published_in_one_step);
 	tcase_add_test(in, syn_sent_bad_ack_gets_rst);
 	tcase_add_test(in, data_out_nagle_and_release);
 	tcase_add_test(in, data_out_nodelay_and_wrap);
