@@ -130,6 +130,67 @@ static ssize_t early_recvmsg(int fd, struct msghdr *m, int f)
 	return syscall(SYS_recvmsg, fd, m, f);
 }
 
+/* The one stub that cannot use libc's syscall(): the shim's syscall() comes here
+ * until real_resolve(), and the other stubs call syscall(). A raw system call with
+ * libc's contract (-1 and errno). */
+static long early_syscall(long n, ...)
+{
+	long a[6], ret;
+	va_list ap;
+	int i;
+
+	va_start(ap, n);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+#if defined(__x86_64__)
+	{
+		register long r10 __asm__("r10") = a[3];
+		register long r8 __asm__("r8") = a[4];
+		register long r9 __asm__("r9") = a[5];
+
+		__asm__ volatile("syscall"
+				 : "=a"(ret)
+				 : "a"(n), "D"(a[0]), "S"(a[1]), "d"(a[2]), "r"(r10), "r"(r8),
+				   "r"(r9)
+				 : "rcx", "r11", "memory");
+	}
+#elif defined(__aarch64__)
+	{
+		register long x8 __asm__("x8") = n;
+		register long x0 __asm__("x0") = a[0];
+		register long x1 __asm__("x1") = a[1];
+		register long x2 __asm__("x2") = a[2];
+		register long x3 __asm__("x3") = a[3];
+		register long x4 __asm__("x4") = a[4];
+		register long x5 __asm__("x5") = a[5];
+
+		__asm__ volatile("svc 0"
+				 : "+r"(x0)
+				 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+				 : "memory");
+		ret = x0;
+	}
+#else
+#error "early_syscall: add this architecture's system call instruction"
+#endif
+	if (ret < 0 && ret > -4096) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+
+static int early_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int f)
+{
+	return (int)syscall(SYS_sendmmsg, fd, v, n, f);
+}
+
+static int early_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int f, struct timespec *t)
+{
+	return (int)syscall(SYS_recvmmsg, fd, v, n, f, t);
+}
+
 static int early_getsockopt(int fd, int l, int o, void *v, socklen_t *n)
 {
 	return (int)syscall(SYS_getsockopt, fd, l, o, v, n);

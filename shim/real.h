@@ -45,6 +45,9 @@
 	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *)) \
 	X(ssize_t, sendmsg, (int, const struct msghdr *, int)) \
 	X(ssize_t, recvmsg, (int, struct msghdr *, int)) \
+	X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int)) \
+	X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *)) \
+	X(long, syscall, (long, ...)) \
 	X(int, getsockopt, (int, int, int, void *, socklen_t *)) \
 	X(int, setsockopt, (int, int, int, const void *, socklen_t)) \
 	X(int, getsockname, (int, struct sockaddr *, socklen_t *)) \

@@ -170,6 +170,7 @@ CASE(nonblock_io)
 CASE(loopback)
 CASE(internal_fds)
 CASE(udp_basic)
+CASE(udp_mmsg)
 CASE(udp_connect)
 CASE(udp_bind)
 CASE(udp_epoll)
@@ -240,6 +241,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_loopback);
 	tcase_add_test(tc, test_internal_fds);
 	tcase_add_test(tc, test_udp_basic);
+	tcase_add_test(tc, test_udp_mmsg);
 	tcase_add_test(tc, test_udp_connect);
 	tcase_add_test(tc, test_udp_bind);
 	tcase_add_test(tc, test_udp_epoll);
