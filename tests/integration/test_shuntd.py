@@ -7,6 +7,7 @@ connection (the kernel peer sees ECONNRESET), removes the control socket and exi
 idle=poll serves as well as the default adaptive idle."""
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -70,11 +71,16 @@ def test_config_errors():
 
 def test_second_instance_refused(bed):
     # Same control path, another tap: the live one keeps its socket.
+    prefix = bed.file_prefix + "b"
     argv = ["ip", "netns", "exec", bed.peer, SHUNTD,
             "--eal=" + bed.eal().replace(bed.tap, bed.tap + "b").replace(
-                bed.file_prefix, bed.file_prefix + "b"),
+                bed.file_prefix, prefix),
             "--ip=10.77.0.2/24", "--control=" + bed.control]
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    finally:
+        # EAL made its runtime directory; the bed only knows its own prefix
+        shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
     out = (r.stdout + r.stderr).decode(errors="replace")
     bed.check(r.returncode != 0 and "another shuntd" in out,
               "a second shuntd on %s: expected a refusal, got exit %d:\n%s"
