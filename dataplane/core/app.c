@@ -293,8 +293,16 @@ void app_destroy(struct dp_ctx *ctx, struct dp_app *app)
 			break;
 		}
 	}
-	DP_INFO("freed pid %d's region%s", (int)app->pid,
-		app->broken ? " (it corrupted the region)" : "");
+	DP_INFO("freed pid %d's region%s: %llu commands, refused %llu (bad op %llu, bad "
+		"socket %llu, not open %llu, busy %llu)", (int)app->pid,
+		app->broken ? " (it corrupted the region)" : "",
+		(unsigned long long)app->stats.cmd_rx,
+		(unsigned long long)(app->stats.cmd_drop_bad_op + app->stats.cmd_drop_bad_sock +
+				     app->stats.cmd_drop_not_open + app->stats.cmd_drop_busy),
+		(unsigned long long)app->stats.cmd_drop_bad_op,
+		(unsigned long long)app->stats.cmd_drop_bad_sock,
+		(unsigned long long)app->stats.cmd_drop_not_open,
+		(unsigned long long)app->stats.cmd_drop_busy);
 	app_free(app);
 }
 
