@@ -31,22 +31,6 @@ static uint32_t dgram_rec_len(uint32_t len)
 	return DGRAM_HDR + ((len + 7u) & ~7u);
 }
 
-struct dgram_wait {
-	struct shim_sock *s;
-	uint32_t ev_seq;
-	uint32_t idx; /* rx_prod (recv) or tx_cons (send) when we looked */
-	bool tx;
-};
-
-static bool dgram_changed(void *arg)
-{
-	struct dgram_wait *w = arg;
-	struct shunt_sock *ss = w->s->ss;
-
-	if (SHUNT_LOAD_ACQ(&ss->ev_seq) != w->ev_seq)
-		return true;
-	return SHUNT_LOAD_ACQ(w->tx ? &ss->tx_cons : &ss->rx_prod) != w->idx;
-}
 
 /* ---- receive ---------------------------------------------------------------------- */
 
@@ -100,7 +84,7 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 {
 	struct shunt_sock *ss = s->ss;
 	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
-	struct dgram_wait w = { .s = s, .tx = false };
+	struct shim_io_wait w = { .s = s, .tx = false };
 	int64_t timeo = -2; /* read from the placeholder only if we must sleep */
 	size_t len;
 	int rc;
@@ -159,7 +143,7 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
 		w.idx = prod;
-		rc = shim_wait_until(dgram_changed, &w, timeo, 0);
+		rc = shim_wait_until(shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return -EAGAIN;
 		if (rc < 0)
@@ -174,7 +158,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 {
 	struct shunt_sock *ss = s->ss;
 	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
-	struct dgram_wait w = { .s = s, .tx = true };
+	struct shim_io_wait w = { .s = s, .tx = true };
 	struct shunt_dgram d = { 0 };
 	int64_t timeo = -2;
 	uint32_t rec;
@@ -265,7 +249,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
 		w.idx = cons;
-		rc = shim_wait_until(dgram_changed, &w, timeo, 0);
+		rc = shim_wait_until(shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return -EAGAIN;
 		if (rc < 0)

@@ -88,16 +88,9 @@ int shim_iov_len(const struct iovec *iov, int iovcnt, size_t *len)
 	return 0;
 }
 
-struct io_wait {
-	struct shim_sock *s;
-	uint32_t ev_seq;
-	uint32_t idx;      /* rx_prod (recv) or tx_cons (send) when we looked */
-	bool tx;
-};
-
-static bool io_changed(void *arg)
+bool shim_io_changed(void *arg)
 {
-	struct io_wait *w = arg;
+	struct shim_io_wait *w = arg;
 	struct shunt_sock *ss = w->s->ss;
 
 	if (SHUNT_LOAD_ACQ(&ss->ev_seq) != w->ev_seq)
@@ -115,7 +108,7 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 	bool peek = flags & MSG_PEEK;
 	int64_t timeo = -2; /* read from the placeholder only if we must sleep */
 	size_t len, target, copied = 0;
-	struct io_wait w = { .s = s };
+	struct shim_io_wait w = { .s = s };
 	int rc;
 
 	rc = shim_iov_len(iov, iovcnt, &len);
@@ -183,7 +176,7 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
 		w.idx = prod;
 		w.tx = false;
-		rc = shim_wait_until(io_changed, &w, timeo, 0);
+		rc = shim_wait_until(shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return copied > 0 ? (ssize_t)copied : -EAGAIN;
 		if (rc < 0)
@@ -208,7 +201,7 @@ static int io_send_error(struct shim_sock *s, int flags)
 
 static bool io_connect_over(void *arg)
 {
-	struct io_wait *w = arg;
+	struct shim_io_wait *w = arg;
 	uint32_t st;
 
 	(void)SHUNT_LOAD_ACQ(&w->s->ss->ev_seq);
@@ -223,7 +216,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
 	int64_t timeo = -2;
 	size_t len, sent = 0;
-	struct io_wait w = { .s = s, .tx = true };
+	struct shim_io_wait w = { .s = s, .tx = true };
 	int rc;
 
 	rc = shim_iov_len(iov, iovcnt, &len);
@@ -291,7 +284,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
 		w.idx = cons;
-		rc = shim_wait_until(io_changed, &w, timeo, 0);
+		rc = shim_wait_until(shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return sent > 0 ? (ssize_t)sent : -EAGAIN;
 		if (rc < 0)

@@ -293,6 +293,16 @@ void shim_wait_atfork_child(void);
 /* ---- io.c ------------------------------------------------------------------------------------ */
 
 /* Total length of an iovec as the kernel checks it (-EINVAL past SSIZE_MAX). */
+/* What a blocked send or receive waits for (io.c, dgram.c): any event on the socket,
+ * or its ring index moving (rx_prod for a receive, tx_cons for a send). */
+struct shim_io_wait {
+	struct shim_sock *s;
+	uint32_t ev_seq;
+	uint32_t idx;      /* rx_prod (recv) or tx_cons (send) when we looked */
+	bool tx;
+};
+bool shim_io_changed(void *arg);
+
 int shim_iov_len(const struct iovec *iov, int iovcnt, size_t *len);
 /* Copy n bytes at ring position pos of the rx ring into iov, skip bytes into it. */
 void shim_io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
