@@ -124,8 +124,39 @@ def test_idle_poll():
         print("idle=poll: 2 of 2 pings answered")
 
 
+def test_shipped_config():
+    # conf/shunt.conf as shipped (its tap name is per namespace, so it cannot clash):
+    # shuntd comes up from it, serves, and stops cleanly.
+    conf = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "conf",
+                        "shunt.conf")
+    with Bed("shuntd-conf", shuntd=False) as bed:
+        ctl = os.path.join(bed.tmp, "ctl.sock")
+        log = open(os.path.join(bed.tmp, "shuntd.log"), "wb")
+        p = subprocess.Popen(["ip", "netns", "exec", bed.peer, SHUNTD, "-c", conf,
+                              "--control=" + ctl], stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 20
+            while not os.path.exists(ctl) and p.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            up = os.path.exists(ctl)
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+            log.close()
+            shutil.rmtree("/var/run/dpdk/shunt", ignore_errors=True)
+        text = open(os.path.join(bed.tmp, "shuntd.log"), errors="replace").read()
+        bed.check(up and rc == 0 and not os.path.exists(ctl),
+                  "shuntd -c conf/shunt.conf: up=%s exit=%s\n%s" % (up, rc, text[-3000:]))
+        print("conf/shunt.conf as shipped: shuntd served and stopped cleanly")
+
+
 def test():
     test_config_errors()
+    test_shipped_config()
     with Bed("shuntd") as bed:
         test_second_instance_refused(bed)
         test_sigterm_resets(bed)
