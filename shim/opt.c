@@ -34,6 +34,8 @@ int shim_opt_map(int level, int optname)
 			return SHUNT_OPT_LINGER0;
 		case SO_REUSEADDR:
 			return SHUNT_OPT_REUSEADDR;
+		case SO_KEEPALIVE:
+			return SHUNT_OPT_KEEPALIVE;
 		}
 	} else if (level == IPPROTO_TCP) {
 		switch (optname) {
@@ -43,6 +45,12 @@ int shim_opt_map(int level, int optname)
 			return SHUNT_OPT_SYNCNT;
 		case TCP_USER_TIMEOUT:
 			return SHUNT_OPT_USER_TIMEOUT;
+		case TCP_KEEPIDLE:
+			return SHUNT_OPT_KEEPIDLE;
+		case TCP_KEEPINTVL:
+			return SHUNT_OPT_KEEPINTVL;
+		case TCP_KEEPCNT:
+			return SHUNT_OPT_KEEPCNT;
 		}
 	}
 	return 0;
@@ -54,13 +62,17 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 		[SHUNT_OPT_NODELAY] = IPPROTO_TCP, [SHUNT_OPT_SYNCNT] = IPPROTO_TCP,
 		[SHUNT_OPT_USER_TIMEOUT] = IPPROTO_TCP, [SHUNT_OPT_RCVBUF] = SOL_SOCKET,
 		[SHUNT_OPT_SNDBUF] = SOL_SOCKET, [SHUNT_OPT_LINGER0] = SOL_SOCKET,
-		[SHUNT_OPT_REUSEADDR] = SOL_SOCKET,
+		[SHUNT_OPT_REUSEADDR] = SOL_SOCKET, [SHUNT_OPT_KEEPALIVE] = SOL_SOCKET,
+		[SHUNT_OPT_KEEPIDLE] = IPPROTO_TCP, [SHUNT_OPT_KEEPINTVL] = IPPROTO_TCP,
+		[SHUNT_OPT_KEEPCNT] = IPPROTO_TCP,
 	};
 	static const int name[SHUNT_OPT_MAX] = {
 		[SHUNT_OPT_NODELAY] = TCP_NODELAY, [SHUNT_OPT_SYNCNT] = TCP_SYNCNT,
 		[SHUNT_OPT_USER_TIMEOUT] = TCP_USER_TIMEOUT, [SHUNT_OPT_RCVBUF] = SO_RCVBUF,
 		[SHUNT_OPT_SNDBUF] = SO_SNDBUF, [SHUNT_OPT_LINGER0] = SO_LINGER,
-		[SHUNT_OPT_REUSEADDR] = SO_REUSEADDR,
+		[SHUNT_OPT_REUSEADDR] = SO_REUSEADDR, [SHUNT_OPT_KEEPALIVE] = SO_KEEPALIVE,
+		[SHUNT_OPT_KEEPIDLE] = TCP_KEEPIDLE, [SHUNT_OPT_KEEPINTVL] = TCP_KEEPINTVL,
+		[SHUNT_OPT_KEEPCNT] = TCP_KEEPCNT,
 	};
 	struct linger lg;
 	socklen_t len;
@@ -78,7 +90,8 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 	len = sizeof(v);
 	if (real_getsockopt(fd, level[opt], name[opt], &v, &len) < 0)
 		return -errno;
-	*value = opt == SHUNT_OPT_NODELAY || opt == SHUNT_OPT_REUSEADDR ? v != 0 : (uint64_t)v;
+	*value = opt == SHUNT_OPT_NODELAY || opt == SHUNT_OPT_REUSEADDR ||
+		 opt == SHUNT_OPT_KEEPALIVE ? v != 0 : (uint64_t)v;
 	return 0;
 }
 

@@ -39,6 +39,11 @@ struct dp_sock;
 #define TCP_FIN_TIMEOUT_US  60000000u  /* Linux tcp_fin_timeout */
 #define TCP_RETRIES2        15         /* Linux tcp_retries2: data retransmissions */
 #define TCP_ORPHAN_RETRIES  8          /* Linux tcp_orphan_retries(): after close() */
+#define TCP_KEEP_IDLE_S     7200       /* Linux tcp_keepalive_time */
+#define TCP_KEEP_INTVL_S    75         /* Linux tcp_keepalive_intvl */
+#define TCP_KEEP_CNT        9          /* Linux tcp_keepalive_probes */
+#define TCP_KEEP_MAX_S      32767      /* Linux MAX_TCP_KEEPIDLE / MAX_TCP_KEEPINTVL */
+#define TCP_KEEP_MAX_CNT    127        /* Linux MAX_TCP_KEEPCNT */
 #define TCP_IW_SEGS         10         /* RFC 6928 */
 #define TCP_MSS_DEFAULT     536        /* RFC 9293 3.7.1: no MSS option received */
 #define TCP_OOO_MAX         4          /* held out-of-order runs per connection */
@@ -50,6 +55,7 @@ enum tcp_timer {
 	TCP_T_PERSIST, /* zero-window probe */
 	TCP_T_DACK,    /* delayed ACK */
 	TCP_T_WAIT,    /* TIME_WAIT, FIN_WAIT_2 timeout */
+	TCP_T_KEEP,    /* keepalive (SO_KEEPALIVE) */
 	TCP_T_N
 };
 
@@ -136,6 +142,11 @@ struct tcb {
 	uint8_t syn_retries;
 	bool nodelay;
 	bool linger0;
+	bool keepalive;           /* SO_KEEPALIVE */
+	uint8_t keep_cnt;         /* TCP_KEEPCNT: unanswered probes before the reset */
+	uint32_t keep_idle_s;     /* TCP_KEEPIDLE */
+	uint32_t keep_intvl_s;    /* TCP_KEEPINTVL */
+	uint64_t last_rx_us;      /* when the peer last sent us a segment (rcv_tstamp) */
 	bool reuseaddr;
 	uint32_t user_timeout_us; /* 0: off */
 

@@ -132,6 +132,9 @@ int tcp_open(struct dp_ctx *ctx, struct dp_sock *s)
 	tcb->deadline = TCP_NO_TIMER;
 	tcb->state = SHUNT_SS_CLOSED;
 	tcb->syn_retries = (uint8_t)(ctx->conf != NULL ? ctx->conf->syn_retries : 6);
+	tcb->keep_idle_s = TCP_KEEP_IDLE_S;
+	tcb->keep_intvl_s = TCP_KEEP_INTVL_S;
+	tcb->keep_cnt = TCP_KEEP_CNT;
 	tcb_reset_vars(ctx, tcb);
 	tcb->lnext = ts->all;
 	if (ts->all)
@@ -407,6 +410,35 @@ int tcp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 		if (tcb->port_held)
 			return 0; /* Linux accepts it; it matters for the next bind only */
 		tcb->reuseaddr = value != 0;
+		return 0;
+	case SHUNT_OPT_KEEPALIVE:
+		/* tcp_set_keepalive(): (re)start on a connection, stop when turned off */
+		tcb->keepalive = value != 0;
+		if (!tcb->keepalive)
+			tcp_timer_stop(ctx, tcb, TCP_T_KEEP);
+		else if (tcb->state >= SHUNT_SS_ESTABLISHED)
+			tcp_timer_arm(ctx, tcb, TCP_T_KEEP, (uint64_t)tcb->keep_idle_s * 1000000);
+		return 0;
+	case SHUNT_OPT_KEEPIDLE:
+	case SHUNT_OPT_KEEPINTVL:
+		if (value < 1 || value > TCP_KEEP_MAX_S)
+			return -EINVAL; /* MAX_TCP_KEEPIDLE / MAX_TCP_KEEPINTVL */
+		if (opt == SHUNT_OPT_KEEPINTVL) {
+			tcb->keep_intvl_s = (uint32_t)value;
+			return 0;
+		}
+		tcb->keep_idle_s = (uint32_t)value;
+		/* Linux re-arms a running keepalive from the time already idle */
+		if (tcb->keepalive && tcb->state >= SHUNT_SS_ESTABLISHED) {
+			uint64_t idle = value * 1000000, elapsed = ctx->now_us - tcb->last_rx_us;
+
+			tcp_timer_arm(ctx, tcb, TCP_T_KEEP, elapsed < idle ? idle - elapsed : 0);
+		}
+		return 0;
+	case SHUNT_OPT_KEEPCNT:
+		if (value < 1 || value > TCP_KEEP_MAX_CNT)
+			return -EINVAL;
+		tcb->keep_cnt = (uint8_t)value;
 		return 0;
 	default:
 		return -ENOPROTOOPT;

@@ -61,6 +61,8 @@ static void set_established(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->ssthresh = UINT32_MAX / 2;
 	tcb->nrexmit = 0;
 	tcb->rexmit_start_us = 0; /* the SYN's clock stops; data starts its own */
+	if (tcb->keepalive)
+		tcp_timer_arm(ctx, tcb, TCP_T_KEEP, (uint64_t)tcb->keep_idle_s * 1000000);
 	tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
 	ctx->tcp_stats.tcp_conn_established++;
 	tcp_set_state(ctx, tcb, SHUNT_SS_ESTABLISHED);
@@ -618,6 +620,7 @@ static bool fast_path(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg 
 
 void tcp_segment_arrives(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
+	tcb->last_rx_us = ctx->now_us; /* the peer is alive (keepalive's clock) */
 	switch (tcb->state) {
 	case SHUNT_SS_SYN_SENT:
 		syn_sent(ctx, tcb, seg, tcb->raddr_be, tcb->laddr_be);

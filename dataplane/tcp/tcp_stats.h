@@ -13,7 +13,7 @@
 	X(tcp_rst_tx) X(tcp_rst_rx) X(tcp_drop_bad_seq) X(tcp_drop_bad_ack) \
 	X(tcp_conn_attempt) X(tcp_conn_established) X(tcp_conn_refused) \
 	X(tcp_conn_timeout) X(tcp_rexmit) X(tcp_rexmit_timeout) X(tcp_ooo_rx) \
-	X(tcp_drop_nombuf) X(tcp_persist_timeout) X(tcp_app_broken) \
+	X(tcp_drop_nombuf) X(tcp_persist_timeout) X(tcp_keepalive_probe) X(tcp_keepalive_timeout) X(tcp_app_broken) \
 	X(tcp_drop_no_ack) X(tcp_drop_paws) X(tcp_drop_rx_full) X(tcp_drop_ooo_full) \
 	X(tcp_drop_bad_state) X(tcp_drop_after_close) X(tcp_challenge_ack) \
 	X(tcp_fast_rexmit) X(tcp_persist_probe) X(tcp_dup_ack_rx) X(tcp_rx_fastpath) \

@@ -316,6 +316,38 @@ static void on_persist(struct dp_ctx *ctx, struct tcb *tcb)
 	tcp_timer_arm(ctx, tcb, TCP_T_PERSIST, backoff(tcb->rto_us, tcb->npersist));
 }
 
+/* Linux tcp_keepalive_timer(): after keep_idle without a segment from the peer,
+ * probe every keep_intvl (a segment at snd_una - 1 that it must ACK); keep_cnt
+ * probes unanswered (or TCP_USER_TIMEOUT passed, if set) reset with ETIMEDOUT.
+ * Data in flight is the retransmission timer's business, not ours. */
+static void on_keepalive(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint64_t idle = (uint64_t)tcb->keep_idle_s * 1000000;
+	uint64_t elapsed = ctx->now_us - tcb->last_rx_us;
+
+	if (!tcb->keepalive || tcb->state == SHUNT_SS_CLOSED || tcb->state == SHUNT_SS_SYN_SENT)
+		return;
+	if (tcb->snd_una != tcb->snd_max || (tcb->s != NULL && dp_sock_tx_queued(tcb->s) != 0)) {
+		tcp_timer_arm(ctx, tcb, TCP_T_KEEP, idle);
+		return;
+	}
+	if (elapsed < idle) {
+		tcp_timer_arm(ctx, tcb, TCP_T_KEEP, idle - elapsed);
+		return;
+	}
+	if ((tcb->user_timeout_us && elapsed >= tcb->user_timeout_us && tcb->probes_out > 0) ||
+	    (!tcb->user_timeout_us && tcb->probes_out >= tcb->keep_cnt)) {
+		ctx->tcp_stats.tcp_keepalive_timeout++;
+		tcp_send_rst(ctx, tcb);
+		tcb_reset(ctx, tcb, ETIMEDOUT);
+		return;
+	}
+	ctx->tcp_stats.tcp_keepalive_probe++;
+	tcp_send_probe(ctx, tcb);
+	tcb->probes_out++;
+	tcp_timer_arm(ctx, tcb, TCP_T_KEEP, (uint64_t)tcb->keep_intvl_s * 1000000);
+}
+
 static void on_wait(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	if (tcb->state == SHUNT_SS_FIN_WAIT_2) {
@@ -355,6 +387,9 @@ void tcp_timer_run(struct dp_ctx *ctx)
 			break;
 		case TCP_T_WAIT:
 			on_wait(ctx, tcb);
+			break;
+		case TCP_T_KEEP:
+			on_keepalive(ctx, tcb);
 			break;
 		default:
 			break;

@@ -139,6 +139,10 @@ enum shunt_opt {
 	SHUNT_OPT_SNDBUF,       /* bytes of send buffer the app may use (<= ring) */
 	SHUNT_OPT_LINGER0,      /* SO_LINGER with l_linger 0: close() resets */
 	SHUNT_OPT_REUSEADDR,    /* SO_REUSEADDR */
+	SHUNT_OPT_KEEPALIVE,    /* SO_KEEPALIVE */
+	SHUNT_OPT_KEEPIDLE,     /* TCP_KEEPIDLE, seconds */
+	SHUNT_OPT_KEEPINTVL,    /* TCP_KEEPINTVL, seconds */
+	SHUNT_OPT_KEEPCNT,      /* TCP_KEEPCNT */
 	SHUNT_OPT_MAX
 };
 

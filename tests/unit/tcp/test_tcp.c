@@ -508,6 +508,63 @@ START_TEST(info_published_at_most_every_10ms)
 }
 END_TEST
 
+START_TEST(keepalive_probes_then_resets)
+{
+	uint64_t t0;
+
+	env_establish(&E, 100000);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPIDLE, 10), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPINTVL, 2), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPCNT, 3), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPALIVE, 1), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPCNT, 0), -EINVAL);
+	t0 = env_tcb(&E)->last_rx_us;
+	fake_ntx = 0;
+	set_time(t0 + 9999999);
+	ck_assert_int_eq(fake_ntx, 0);
+	/* idle 10 s: a probe at snd_una - 1, then every 2 s */
+	set_time(t0 + 10000000);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss);
+	ck_assert_uint_eq(last_tx()->seg.len, 0);
+	set_time(t0 + 12000000);
+	set_time(t0 + 14000000);
+	ck_assert_int_eq(fake_ntx, 3);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	/* three unanswered: RST and ETIMEDOUT at the next interval, as Linux */
+	set_time(t0 + 16000000);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_int_eq(E.sh->error, ETIMEDOUT);
+	ck_assert(last_tx()->seg.h.flags & TCP_RST);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_keepalive_probe, 3);
+}
+END_TEST
+
+START_TEST(keepalive_answered_keeps_connection)
+{
+	uint64_t t;
+	int i;
+
+	env_establish(&E, 100000);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPIDLE, 10), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPINTVL, 2), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPCNT, 2), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPALIVE, 1), 0);
+	t = E.ctx.now_us;
+	for (i = 0; i < 5; i++) {
+		t += 10000000;
+		set_time(t);
+		ck_assert_uint_eq(last_tx()->seg.len, 0); /* a probe went out */
+		peer_ack(E.iss + 1);                      /* and is answered */
+	}
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_keepalive_probe, 5);
+	/* off: no more probes */
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPALIVE, 0), 0);
+	ck_assert(!tcp_timer_armed(env_tcb(&E), TCP_T_KEEP));
+}
+END_TEST
+
 START_TEST(rto_floor_is_200ms)
 {
 	env_establish(&E, 1000); /* 1 ms RTT: 1 + 4 * 0.5 = 3 ms, floored */
@@ -1273,6 +1330,8 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tm, user_timeout);
 	tcase_add_test(tm, user_timeout_syn_sent);
 	tcase_add_test(tm, info_published_at_most_every_10ms);
+	tcase_add_test(tm, keepalive_probes_then_resets);
+	tcase_add_test(tm, keepalive_answered_keeps_connection);
 	suite_add_tcase(s, tm);
 
 	tcase_add_checked_fixture(cl, setup, teardown);
