@@ -137,6 +137,7 @@ static int conn_decide_shunt(int fd, struct shim_sock *s)
 		return rc;
 	atomic_store_explicit(&s->kind, SHIM_SHUNT, memory_order_release);
 	shim_epoll_sock_decided(s, false);
+	shim_opt_decided_shunt(fd, s);
 	SHIM_DEBUG("fd %d -> slot %u", fd, s->slot);
 	return 0;
 }

@@ -167,6 +167,53 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 	return (int)shim_ret(opt_get(fd, s, level, name, val, len));
 }
 
+/* Options shunt does not apply are still set on the placeholder, so setsockopt and
+ * getsockopt answer as Linux; what they would change, shunt does not do. Rather
+ * than lie in silence, say so once per option with SHUNT_LOG (as Onload does). The
+ * socket timeouts are applied by the shim itself. */
+static bool opt_applied(int level, int name)
+{
+	if (shim_opt_map(level, name) != 0)
+		return true;
+	return level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD ||
+				       name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW);
+}
+
+#define OPT_SEEN_MAX 32
+static pthread_mutex_t opt_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static int opt_seen[OPT_SEEN_MAX][2];
+static unsigned opt_nseen;
+
+static void opt_say_unapplied(int fd, int level, int name)
+{
+	unsigned i;
+	bool said = false;
+
+	if (shim_log_level < SHIM_LOG_WARN)
+		return;
+	pthread_mutex_lock(&opt_seen_lock);
+	for (i = 0; i < opt_nseen; i++)
+		said |= opt_seen[i][0] == level && opt_seen[i][1] == name;
+	if (!said && opt_nseen < OPT_SEEN_MAX) {
+		opt_seen[opt_nseen][0] = level;
+		opt_seen[opt_nseen][1] = name;
+		opt_nseen++;
+	}
+	pthread_mutex_unlock(&opt_seen_lock);
+	if (!said)
+		SHIM_WARN("fd %d: socket option level %d name %d is kept but not applied by "
+			  "shunt", fd, level, name);
+}
+
+void shim_opt_decided_shunt(int fd, struct shim_sock *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->n_unapplied; i++)
+		opt_say_unapplied(fd, s->unapplied[i][0], s->unapplied[i][1]);
+	s->n_unapplied = 0;
+}
+
 static int opt_set(int fd, struct shim_sock *s, int level, int name, const void *val,
 		   socklen_t len)
 {
@@ -176,6 +223,19 @@ static int opt_set(int fd, struct shim_sock *s, int level, int name, const void 
 	if (real_setsockopt(fd, level, name, val, len) < 0)
 		return -errno;
 	opt = shim_opt_map(level, name);
+	if (!opt_applied(level, name)) {
+		pthread_mutex_lock(&s->lock);
+		if (atomic_load(&s->kind) == SHIM_SHUNT) {
+			opt_say_unapplied(fd, level, name);
+		} else if (atomic_load(&s->kind) == SHIM_UNDECIDED &&
+			   s->n_unapplied < SHIM_UNAPPLIED_MAX) {
+			/* said only if the socket turns out to be shunt's */
+			s->unapplied[s->n_unapplied][0] = (int16_t)level;
+			s->unapplied[s->n_unapplied][1] = (int16_t)name;
+			s->n_unapplied++;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (opt == 0)
 		return 0;
 	pthread_mutex_lock(&s->lock);

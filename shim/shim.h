@@ -146,6 +146,8 @@ enum shim_sstate { SHIM_SS_UNCONNECTED = 0, SHIM_SS_CONNECTING, SHIM_SS_CONNECTE
 
 struct shim_epitem;
 
+#define SHIM_UNAPPLIED_MAX 4
+
 struct shim_sock {
 	struct shim_file f;
 	_Atomic int kind;        /* enum shim_kind; SHIM_SHUNT published with release */
@@ -155,6 +157,8 @@ struct shim_sock {
 	int type;                /* SOCK_STREAM or SOCK_DGRAM, fixed at socket() */
 	int sstate;              /* enum shim_sstate, under lock */
 	uint32_t optmask;        /* options the app set before the decision, under lock */
+	uint8_t n_unapplied;     /* options shunt will not apply, set before the decision */
+	int16_t unapplied[SHIM_UNAPPLIED_MAX][2]; /* their level and name */
 	bool bound;              /* bind() succeeded (placeholder or dataplane) */
 	bool bound_local;        /* ... to the stack's address: the kernel never saw it */
 	bool port_locked;        /* ... with a port the app chose (Linux SOCK_BINDPORT_LOCK) */
@@ -246,6 +250,8 @@ int64_t shim_sock_timeo_ns(int fd, int optname);
 
 /* SHUNT_OPT_* for a (level, optname) the dataplane acts on, else 0. */
 int shim_opt_map(int level, int optname);
+/* s became a shunt socket: say which options it was given that shunt does not apply. */
+void shim_opt_decided_shunt(int fd, struct shim_sock *s);
 /* The value of SHUNT_OPT_* opt as the placeholder kernel socket fd holds it (it
  * validated and normalised what the app set). Returns 0 or -errno. */
 int shim_opt_value(int fd, int opt, uint64_t *value);

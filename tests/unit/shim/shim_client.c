@@ -569,6 +569,25 @@ static void readable(int fd)
 
 /* sendmmsg/recvmmsg, by name and through syscall() as libuv (dig, Node) makes them:
  * the batch goes through the dataplane, and the echo comes back as a batch. */
+/* Options shunt keeps but does not apply: the program is told once per option
+ * (with SHUNT_LOG), never for the ones it applies; the harness counts the lines. */
+static void case_unapplied_opt(void)
+{
+	struct sockaddr_in a = dst(STACK, 7);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), tos = 0x10, ttl = 9, one = 1, v = 0;
+	socklen_t len = sizeof(v);
+
+	CHECK(setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) == 0); /* undecided */
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);       /* said now */
+	CHECK(setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) == 0);
+	CHECK(setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) == 0); /* not again */
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0);
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == 0);
+	/* and getsockopt answers as Linux would, from the placeholder */
+	CHECK(getsockopt(fd, IPPROTO_IP, IP_TTL, &v, &len) == 0 && v == 9);
+	close(fd);
+}
+
 static void case_udp_mmsg(void)
 {
 	struct sockaddr_in a = dst(STACK, 7);
@@ -1287,6 +1306,7 @@ static const struct {
 	{ "nodp", case_nodp },
 	{ "udp_basic", case_udp_basic },
 	{ "udp_mmsg", case_udp_mmsg },
+	{ "unapplied_opt", case_unapplied_opt },
 	{ "udp_connect", case_udp_connect },
 	{ "udp_bind", case_udp_bind },
 	{ "udp_epoll", case_udp_epoll },

@@ -16,6 +16,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,24 @@ START_TEST(test_no_dataplane_says_so_once)
 }
 END_TEST
 
+START_TEST(test_unapplied_options_said_once)
+{
+	const char *err;
+	char want[96];
+
+	ck_assert_int_eq(run_case("unapplied_opt", ctl_path, "warn", true), 0);
+	err = slurp(err_path);
+	ck_assert_msg(count(err, "kept but not applied by shunt") == 2, "stderr was: %s", err);
+	snprintf(want, sizeof(want), "level %d name %d is kept", IPPROTO_IP, IP_TOS);
+	ck_assert_msg(count(err, want) == 1, "stderr was: %s", err);
+	snprintf(want, sizeof(want), "level %d name %d is kept", IPPROTO_IP, IP_TTL);
+	ck_assert_msg(count(err, want) == 1, "stderr was: %s", err);
+	/* silent without SHUNT_LOG */
+	ck_assert_int_eq(run_case("unapplied_opt", ctl_path, NULL, true), 0);
+	ck_assert_str_eq(slurp(err_path), "");
+}
+END_TEST
+
 START_TEST(test_no_dataplane_silent_without_log)
 {
 	ck_assert_int_eq(run_case("nodp", nope_path, NULL, true), 0);
@@ -258,6 +277,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_closefrom);
 	tcase_add_test(tc, test_no_dataplane_says_so_once);
 	tcase_add_test(tc, test_no_dataplane_silent_without_log);
+	tcase_add_test(tc, test_unapplied_options_said_once);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
