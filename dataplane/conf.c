@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,11 +50,20 @@
 
 /* A key's parser: 0, or -EINVAL with `why` filled (the caller adds where and key).
  * It writes *c only on success, so a rejected value leaves the previous one. */
+/* A key is parsed by its own function, or (set == NULL) is an unsigned number in
+ * [min, max] stored in the unsigned field at off. */
 struct conf_key {
 	const char *name;
 	int (*set)(struct dp_conf *c, const char *v, char *why, size_t whylen);
 	const char *help;
+	size_t off;
+	unsigned long min, max;
+	const char *unit; /* words after "a number" in the message, e.g. " of microseconds" */
 };
+
+
+#define CONF_UINT(field, lo, hi, u) \
+	NULL, .off = offsetof(struct dp_conf, field), .min = (lo), .max = (hi), .unit = (u)
 
 static void conf_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -273,19 +283,6 @@ static int conf_set_offload(struct dp_conf *c, const char *v, char *why, size_t 
 	return 0;
 }
 
-static int conf_set_syn_retries(struct dp_conf *c, const char *v, char *why, size_t whylen)
-{
-	unsigned long x;
-
-	/* Linux caps net.ipv4.tcp_syn_retries at 127 (MAX_TCP_SYNCNT). */
-	if (conf_parse_uint(v, 0, 127, &x) < 0) {
-		conf_err(why, whylen, "'%s' is not a number in 0..127", v);
-		return -EINVAL;
-	}
-	c->syn_retries = (unsigned)x;
-	return 0;
-}
-
 static int conf_set_idle(struct dp_conf *c, const char *v, char *why, size_t whylen)
 {
 	if (strcmp(v, "poll") == 0) {
@@ -296,18 +293,6 @@ static int conf_set_idle(struct dp_conf *c, const char *v, char *why, size_t why
 		conf_err(why, whylen, "'%s' is not one of poll, adaptive", v);
 		return -EINVAL;
 	}
-	return 0;
-}
-
-static int conf_set_idle_spin_us(struct dp_conf *c, const char *v, char *why, size_t whylen)
-{
-	unsigned long x;
-
-	if (conf_parse_uint(v, 0, 1000000, &x) < 0) {
-		conf_err(why, whylen, "'%s' is not a number of microseconds in 0..1000000", v);
-		return -EINVAL;
-	}
-	c->idle_spin_us = (unsigned)x;
 	return 0;
 }
 
@@ -334,18 +319,6 @@ static int conf_set_port_range(struct dp_conf *c, const char *v, char *why, size
 bad:
 	conf_err(why, whylen, "'%s' is not a port range LO-HI within 1..65535", v);
 	return -EINVAL;
-}
-
-static int conf_set_max_sockets(struct dp_conf *c, const char *v, char *why, size_t whylen)
-{
-	unsigned long x;
-
-	if (conf_parse_uint(v, 1, 65536, &x) < 0) {
-		conf_err(why, whylen, "'%s' is not a number in 1..65536", v);
-		return -EINVAL;
-	}
-	c->max_sockets = (unsigned)x;
-	return 0;
 }
 
 /* A ring size in bytes: a power of two in 4096..16 MiB, plain or with a K/M suffix. */
@@ -388,19 +361,6 @@ static int conf_set_tx_buf(struct dp_conf *c, const char *v, char *why, size_t w
 	return conf_parse_buf(v, &c->tx_buf, why, whylen);
 }
 
-static int conf_set_mbufs(struct dp_conf *c, const char *v, char *why, size_t whylen)
-{
-	unsigned long x;
-
-	if (conf_parse_uint(v, CONF_MBUFS_MIN, CONF_MBUFS_MAX, &x) < 0) {
-		conf_err(why, whylen, "'%s' is not a number in %u..%u", v, CONF_MBUFS_MIN,
-			 CONF_MBUFS_MAX);
-		return -EINVAL;
-	}
-	c->mbufs = (unsigned)x;
-	return 0;
-}
-
 static int conf_set_log(struct dp_conf *c, const char *v, char *why, size_t whylen)
 {
 	static const struct {
@@ -422,20 +382,36 @@ static int conf_set_log(struct dp_conf *c, const char *v, char *why, size_t whyl
 	return -EINVAL;
 }
 
+static int conf_set_uint(struct dp_conf *c, const struct conf_key *k, const char *v, char *why,
+			 size_t whylen)
+{
+	unsigned long x;
+
+	if (conf_parse_uint(v, k->min, k->max, &x) < 0) {
+		conf_err(why, whylen, "'%s' is not a number%s in %lu..%lu", v, k->unit, k->min,
+			 k->max);
+		return -EINVAL;
+	}
+	*(unsigned *)((char *)c + k->off) = (unsigned)x;
+	return 0;
+}
+
 static const struct conf_key conf_keys[] = {
 	{ "eal", conf_set_eal, "EAL arguments, split on blanks" },
 	{ "ip", conf_set_ip, "A.B.C.D/LEN, the stack's address (required)" },
 	{ "gateway", conf_set_gateway, "A.B.C.D inside the ip prefix" },
 	{ "control", conf_set_control, "control socket path (" SHUNT_CTL_DEFAULT_PATH ")" },
 	{ "offload", conf_set_offload, "CIDR[,CIDR...] to offload (the ip prefix)" },
-	{ "syn_retries", conf_set_syn_retries, "0..127 (6)" },
+	/* Linux caps net.ipv4.tcp_syn_retries at 127 (MAX_TCP_SYNCNT) */
+	{ "syn_retries", CONF_UINT(syn_retries, 0, 127, ""), .help = "0..127 (6)" },
 	{ "idle", conf_set_idle, "poll|adaptive (adaptive)" },
-	{ "idle_spin_us", conf_set_idle_spin_us, "0..1000000 (200)" },
+	{ "idle_spin_us", CONF_UINT(idle_spin_us, 0, 1000000, " of microseconds"),
+	  .help = "0..1000000 (200)" },
 	{ "port_range", conf_set_port_range, "LO-HI ephemeral ports (32768-60999)" },
-	{ "max_sockets", conf_set_max_sockets, "1..65536 per process (256)" },
+	{ "max_sockets", CONF_UINT(max_sockets, 1, 65536, ""), .help = "1..65536 per process (256)" },
 	{ "rx_buf", conf_set_rx_buf, "power of two 4096..16M (262144)" },
 	{ "tx_buf", conf_set_tx_buf, "power of two 4096..16M (262144)" },
-	{ "mbufs", conf_set_mbufs, ">= 1024 (8191)" },
+	{ "mbufs", CONF_UINT(mbufs, CONF_MBUFS_MIN, CONF_MBUFS_MAX, ""), .help = ">= 1024 (8191)" },
 	{ "log", conf_set_log, "error|warn|info|debug (info)" },
 };
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -482,7 +458,8 @@ int conf_set(struct dp_conf *c, const char *key, const char *value, const char *
 			conf_err(err, errlen, "%s: unknown key '%s'", where, key);
 		return -EINVAL;
 	}
-	if (conf_keys[k].set(c, value, why, sizeof(why)) < 0) {
+	if ((conf_keys[k].set != NULL ? conf_keys[k].set(c, value, why, sizeof(why)) :
+	     conf_set_uint(c, &conf_keys[k], value, why, sizeof(why))) < 0) {
 		if (strncmp(where, "--", 2) == 0)
 			conf_err(err, errlen, "%s: %s", where, why);
 		else
