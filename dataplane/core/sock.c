@@ -69,17 +69,20 @@ void dp_sock_rx_commit(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n)
 	dp_sock_event(ctx, s);
 }
 
+/* state and flags are stored with release as well as published by ev_seq: a reader
+ * that acquires one of them directly (RX_EOF, CLOSED) also sees everything written
+ * before it, such as the last bytes committed to the rx ring before the FIN. */
 void dp_sock_set_state(struct dp_ctx *ctx, struct dp_sock *s, uint32_t state)
 {
 	s->state = state;
-	s->sh->state = state;
+	SHUNT_STORE_REL(&s->sh->state, state);
 	dp_sock_event(ctx, s);
 }
 
 void dp_sock_stage_flags(struct dp_sock *s, uint32_t set, uint32_t clear)
 {
 	s->flags = (s->flags & ~clear) | set;
-	s->sh->flags = s->flags;
+	SHUNT_STORE_REL(&s->sh->flags, s->flags);
 }
 
 void dp_sock_set_flags(struct dp_ctx *ctx, struct dp_sock *s, uint32_t set, uint32_t clear)
