@@ -464,6 +464,12 @@ static unsigned app_poll(struct dp_ctx *ctx, struct dp_app *app)
 			app->broken = true;
 			return total;
 		}
+		/* seq_cst: our cons store before our reads of tx_prod in the commands,
+		 * pairing with the shim's fence between publishing tx_prod and reading
+		 * cons to decide that a SEND is still queued (so it may skip another):
+		 * either it sees the SEND consumed, or we see its new bytes. */
+		if (n > 0)
+			atomic_thread_fence(memory_order_seq_cst);
 		for (i = 0; i < n; i++)
 			app_cmd(ctx, app, &cmds[i]);
 		total += (unsigned)n;

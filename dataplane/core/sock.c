@@ -95,7 +95,8 @@ void dp_sock_stage_error(struct dp_sock *s, int err)
 {
 	s->sh->error = err;
 	s->err_seq++;
-	s->sh->err_seq = s->err_seq;
+	/* release: a shim that acquires err_seq reads the error stored above */
+	SHUNT_STORE_REL(&s->sh->err_seq, s->err_seq);
 }
 
 void dp_sock_set_error(struct dp_ctx *ctx, struct dp_sock *s, int err)
