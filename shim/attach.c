@@ -3,7 +3,7 @@
  *
  * Attaching to shuntd, once per process, lazily (first AF_INET stream socket).
  *
- *   shim_attach() -> pthread_once(attach_once) -> attach_try():
+ *   shim_attach() -> once (attach_lock, attach_done) -> attach_try():
  *     socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> connect(SHUNT_CONTROL)
  *     -> send shunt_ctl_hello -> recvmsg shunt_ctl_welcome + SCM_RIGHTS fds
  *     -> check magic/version/status/nfds -> mmap region -> check its header
@@ -13,6 +13,10 @@
  * socket is then a plain kernel socket, and with SHUNT_LOG set the shim says so
  * once. The control connection stays open and idle; its hang-up tells shuntd the
  * process is gone, and tells sync waits (chan.c) that the dataplane is.
+ *
+ * fork(): the child closes its copies of these fds and unmaps the region
+ * (shim_attach_atfork_child), so it never writes the parent's channel or sleeps on
+ * the parent's wait slots; its next socket attaches again, as a process of its own.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,7 +31,9 @@
 
 #define ATTACH_TIMEOUT_S 2 /* a control socket that accepts but never answers */
 
-static pthread_once_t attach_once_ctl = PTHREAD_ONCE_INIT;
+/* A once that a fork child can reset (pthread_once cannot be). */
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool attach_done;
 
 static bool attach_pow2(uint64_t v)
 {
@@ -210,8 +216,50 @@ static void attach_once(void)
 
 bool shim_attach(void)
 {
-	pthread_once(&attach_once_ctl, attach_once);
+	/* acquire: pairs with the release below; shim_g is then fully visible */
+	if (shim_likely(atomic_load_explicit(&attach_done, memory_order_acquire)))
+		return shim_g.attached;
+	pthread_mutex_lock(&attach_lock);
+	if (!atomic_load_explicit(&attach_done, memory_order_relaxed)) {
+		attach_once();
+		atomic_store_explicit(&attach_done, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&attach_lock);
 	return shim_g.attached;
+}
+
+/* Close one inherited internal fd and forget it. */
+static void attach_drop_fd(_Atomic int *slot)
+{
+	int fd = atomic_load(slot), err;
+
+	if (fd < 0)
+		return;
+	(void)shim_fdtab_swap(fd, NULL, &err);
+	real_close(fd);
+	atomic_store(slot, -1);
+}
+
+void shim_attach_atfork_child(void)
+{
+	int i;
+
+	pthread_mutex_init(&attach_lock, NULL);
+	/* The control connection is shared with the parent: closing our copy does
+	 * not hang it up; shuntd sees the parent leave when the parent does. */
+	attach_drop_fd(&shim_g.ctl_fd);
+	attach_drop_fd(&shim_g.doorbell_fd);
+	for (i = 0; i < SHUNT_WAIT_SLOTS; i++)
+		attach_drop_fd(&shim_g.wait_fd[i]);
+	if (shim_g.r != NULL)
+		munmap(shim_g.r, shim_g.region_size);
+	shim_g.r = NULL;
+	shim_g.chan = NULL;
+	shim_g.free = NULL;
+	shim_g.region_size = 0;
+	memset(&shim_g.welcome, 0, sizeof(shim_g.welcome)); /* no offload rules now */
+	shim_g.attached = false;
+	atomic_store(&attach_done, false);
 }
 
 /* Move *slot (one of our fds) to a fresh number so the app can have fd. */
@@ -247,5 +295,7 @@ int shim_attach_relocate(int fd)
 		if (rc <= 0)
 			return rc;
 	}
-	return 0;
+	/* not the attachment's: one of an epoll instance's own fds */
+	rc = shim_epoll_relocate(fd);
+	return rc < 0 ? rc : 0;
 }

@@ -4,6 +4,8 @@
  * Commands to the dataplane on channel 0 (abi.h, "command channels").
  *
  *   shim_chan_async(s, op)  -> shim_chan_push()
+ *   shim_chan_send(s)       -> a SEND of s still queued? done : chan_push(), noting
+ *                              where the SEND went (s->send_pos)
  *   shim_chan_sync(s, op)   -> seq = ++s->seq -> shim_chan_push()
  *                           -> shim_wait_until(done_seq reached) -> done_result
  *   shim_chan_push(): lock -> shunt_chan_push (full: unlock, doorbell, sleep, retry)
@@ -43,14 +45,21 @@ static bool chan_dp_gone(void)
 	return real_poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
-int shim_chan_push(const struct shunt_cmd *cmd)
+/* Push cmd; with pos, the index of its entry goes to *pos + 1, set under the lock
+ * (so that a later entry's position never gets overwritten by an earlier one). */
+static int chan_push(const struct shunt_cmd *cmd, _Atomic uint32_t *pos)
 {
 	struct timespec ts = { 0, CHAN_FULL_SLEEP_NS };
 	unsigned tries = 0;
+	uint32_t at;
 	int rc;
 
 	pthread_mutex_lock(&chan_lock);
-	while ((rc = shunt_chan_push(shim_g.chan, cmd)) == -EAGAIN) {
+	for (;;) {
+		at = SHUNT_LOAD_RLX(&shim_g.chan->prod); /* ours: we are the producer */
+		rc = shunt_chan_push(shim_g.chan, cmd);
+		if (rc != -EAGAIN)
+			break;
 		pthread_mutex_unlock(&chan_lock);
 		chan_doorbell();
 		if (++tries % CHAN_FULL_CHECK == 0 && chan_dp_gone())
@@ -58,9 +67,49 @@ int shim_chan_push(const struct shunt_cmd *cmd)
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&chan_lock);
 	}
+	if (rc == 0 && pos != NULL)
+		atomic_store_explicit(pos, at + 1, memory_order_relaxed);
 	pthread_mutex_unlock(&chan_lock);
 	chan_doorbell();
 	return rc;
+}
+
+int shim_chan_push(const struct shunt_cmd *cmd)
+{
+	return chan_push(cmd, NULL);
+}
+
+/* A SEND of s sits on the channel, not yet taken by the dataplane. pos - 1 is its
+ * entry; it is unconsumed while it lies in [cons, prod). The window test (rather
+ * than a signed difference) stays right however long ago pos was written. */
+static bool chan_send_queued(struct shim_sock *s)
+{
+	uint32_t pos = atomic_load_explicit(&s->send_pos, memory_order_relaxed);
+	uint32_t cons, prod;
+
+	if (pos == 0)
+		return false;
+	/* acquire: pairs with the dp's release of cons after copying entries out */
+	cons = SHUNT_LOAD_ACQ(&shim_g.chan->cons);
+	prod = SHUNT_LOAD_RLX(&shim_g.chan->prod);
+	return pos - 1 - cons < prod - cons;
+}
+
+int shim_chan_send(struct shim_sock *s)
+{
+	struct shunt_cmd c = { .op = SHUNT_CMD_SEND, .sock = s->slot };
+
+	/* seq_cst: the caller's tx_prod store before our load of the channel's cons.
+	 * If the SEND is still queued, the dataplane takes it later and reads tx_prod
+	 * then (tcp_app_send -> tcp_output), our bytes included. The dataplane pops a
+	 * burst (storing cons) before it acts on it; its own fence between the two
+	 * would make this exact on every CPU. Without one, a store-load reordering
+	 * there can at worst leave our bytes for the next tcp_output, which every ACK
+	 * of the bytes in flight runs. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (chan_send_queued(s))
+		return 0;
+	return chan_push(&c, &s->send_pos);
 }
 
 int shim_chan_async(struct shim_sock *s, uint16_t op, uint32_t arg)
@@ -93,6 +142,17 @@ int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
 
 	if (addr != NULL)
 		c.addr = *addr;
+	if (op == SHUNT_CMD_OPEN) {
+		/* a new life for the record: no SEND of ours queued, nothing announced */
+		atomic_store_explicit(&s->send_pos, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->rcv_ann, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->rcvbuf, 0, memory_order_relaxed);
+	} else if (op == SHUNT_CMD_SETOPT && arg == SHUNT_OPT_RCVBUF) {
+		/* the receive window's limit, for io_recvd(); the dataplane clamps it to
+		 * [2 * MSS, ring]: a smaller one here only means more RECVDs */
+		atomic_store_explicit(&s->rcvbuf, value > UINT32_MAX ? UINT32_MAX : (uint32_t)value,
+				      memory_order_relaxed);
+	}
 	rc = shim_chan_push(&c);
 	if (rc < 0)
 		return rc;
@@ -101,11 +161,9 @@ int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
 	rc = shim_wait_until(chan_sync_done, &cw, -1, SHIM_WAIT_NOINTR | SHIM_WAIT_CTL);
 	if (rc < 0)
 		return rc;
-	/* The dataplane stores done_result, then done_seq, then bumps ev_seq (release).
-	 * The acquire load of done_seq orders our reads after it; together with the
-	 * acquire of ev_seq below, done_result and the state the command changed are
-	 * visible (x86 TSO makes this exact; see the report on release of done_seq). */
-	(void)SHUNT_LOAD_ACQ(&s->ss->ev_seq);
+	/* app_reply() stores done_result, then done_seq with release: our acquire of
+	 * done_seq in chan_sync_done() makes done_result, and everything the command
+	 * changed before the reply, visible here. */
 	return s->ss->done_result;
 }
 

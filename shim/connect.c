@@ -25,7 +25,9 @@
  * (conn_hold_port), so the kernel refuses the app's other sockets that port with
  * its own SO_REUSEADDR rules.
  *
- * Every function returns 0 / -errno; the exported wrappers set errno.
+ * Every function returns 0 / -errno; the exported wrappers set errno. Each wrapper
+ * holds the socket for the whole call (shim_sock_hold), a blocking connect too: a
+ * close() meanwhile closes the socket when the call returns.
  */
 #include <string.h>
 
@@ -123,8 +125,7 @@ static int conn_make_shunt(int fd, struct shim_sock *s)
 	return 0;
 fail:
 	(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
-	s->ss = NULL;
-	return rc;
+	return rc; /* s->ss stays: kind is not SHUNT, so nothing reads it */
 }
 
 /* conn_make_shunt() and its outcome for an undecided s. Caller holds s->lock.
@@ -156,7 +157,8 @@ static int conn_decide(int fd, struct shim_sock *s, uint32_t dst_be)
 
 	if (atomic_load(&s->kind) != SHIM_UNDECIDED)
 		return atomic_load(&s->kind);
-	if (shim_sock_offloadable(s, dst_be)) {
+	/* attached already, or again in a fork child that let go of its parent's */
+	if (shim_attach() && shim_sock_offloadable(s, dst_be)) {
 		rc = conn_decide_shunt(fd, s);
 		if (rc == 0)
 			return SHIM_SHUNT;
@@ -270,7 +272,7 @@ static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, s
 			rc = conn_bind_shunt(fd, s, &sin);
 		goto out;
 	}
-	if (kind == SHIM_UNDECIDED && conn_bind_args(addr, len, &sin) == 0 &&
+	if (kind == SHIM_UNDECIDED && conn_bind_args(addr, len, &sin) == 0 && shim_attach() &&
 	    shim_g.welcome.stack_ip != 0 && sin.sin_addr.s_addr == shim_g.welcome.stack_ip) {
 		/* The stack's address is not the kernel's: the dataplane binds it now. */
 		rc = conn_decide_shunt(fd, s);
@@ -311,11 +313,13 @@ out:
 SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct shim_sock *s;
+	int rc;
 
-	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
-	    atomic_load(&s->kind) == SHIM_KERNEL)
+	if (!shim_init() || (s = shim_sock_hold_kind(fd, false)) == NULL)
 		return real_bind(fd, addr, len);
-	return (int)shim_ret(conn_bind(fd, s, addr, len));
+	rc = conn_bind(fd, s, addr, len);
+	shim_sock_put(s);
+	return (int)shim_ret(rc);
 }
 
 SHIM_EXPORT int listen(int fd, int backlog)
@@ -323,7 +327,7 @@ SHIM_EXPORT int listen(int fd, int backlog)
 	struct shim_sock *s;
 	int rc = 0;
 
-	if (!shim_init() || (s = shim_sock_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_sock_hold_kind(fd, false)) == NULL)
 		return real_listen(fd, backlog);
 	pthread_mutex_lock(&s->lock);
 	if (atomic_load(&s->kind) == SHIM_UNDECIDED) {
@@ -340,6 +344,7 @@ SHIM_EXPORT int listen(int fd, int backlog)
 			conn_back_to_kernel(fd, s); /* a failed connect: the kernel listens */
 	}
 	pthread_mutex_unlock(&s->lock);
+	shim_sock_put(s);
 	if (rc < 0)
 		return (int)shim_ret(rc);
 	return real_listen(fd, backlog);
@@ -548,11 +553,13 @@ kernel:
 SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct shim_sock *s;
+	int rc;
 
-	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
-	    atomic_load(&s->kind) == SHIM_KERNEL)
+	if (!shim_init() || (s = shim_sock_hold_kind(fd, false)) == NULL)
 		return real_connect(fd, addr, len);
-	return (int)shim_ret(conn_connect(fd, s, addr, len));
+	rc = conn_connect(fd, s, addr, len);
+	shim_sock_put(s);
+	return (int)shim_ret(rc);
 }
 
 /* ---- shutdown ----------------------------------------------------------------------- */
@@ -604,10 +611,13 @@ out:
 SHIM_EXPORT int shutdown(int fd, int how)
 {
 	struct shim_sock *s;
+	int rc;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_shutdown(fd, how);
-	return (int)shim_ret(conn_shutdown(s, how));
+	rc = conn_shutdown(s, how);
+	shim_sock_put(s);
+	return (int)shim_ret(rc);
 }
 
 void shim_conn_atfork_child(void)

@@ -11,7 +11,8 @@
  *         -> no room: EAGAIN or wait for tx_cons
  *   recv: shim_dgram_recv() (Linux udp_recvmsg: pending error first) -> follow a
  *         WRAP -> copy the record out -> claim it with a CAS on rx_cons (release)
- *         -> RECVD -> empty: EAGAIN, 0 after SHUT_RD, or wait for rx_prod
+ *         -> empty: EAGAIN, 0 after SHUT_RD, or wait for rx_prod. No RECVD: UDP
+ *         has no window; the dataplane reads rx_cons when it delivers.
  *   poll: shim_dgram_poll() = udp_poll() / datagram_poll()
  *
  * One datagram per call in both directions, whatever the iovec; concurrent
@@ -122,7 +123,6 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 					    pos + dgram_rec_len(d.len), memory_order_release,
 					    memory_order_relaxed))
 					continue; /* another reader took it: look again */
-				(void)shim_chan_async(s, SHUNT_CMD_RECVD, 0);
 			}
 			if (src != NULL) {
 				memset(src, 0, sizeof(*src));

@@ -11,11 +11,24 @@
  * out of the shim list if it became a kernel one. So both orders asyncio uses
  * (register then connect, connect then register) work.
  *
- *   epoll_wait -> no shunt entries? real_epoll_pwait
- *              -> harvest shunt entries (LT; ET: only after ev_seq moved; ONESHOT:
- *                 disabled until MOD) -> any, or timeout 0? + real_epoll_wait(0)
+ *   epoll_wait -> no shunt entries? real_epoll_pwait (our wake eventfd filtered out)
+ *              -> shunt entry ready, or a kernel fd? ep_collect(): shunt entries
+ *                 (LT; ET: only after ev_seq moved; ONESHOT: disabled until MOD)
+ *                 and real_epoll_wait(0), in alternating order; reported entries
+ *                 go to the tail of the list (Linux's ready list is a FIFO)
  *              -> arm a wait slot -> re-check -> ppoll([epfd, slot eventfd]) ->
  *                 disarm -> again
+ *
+ * Waking: a thread asleep in the kernel (real_epoll_pwait with no shunt entry, or
+ * ppoll on the epfd) must learn that a shunt entry became reportable without the
+ * dataplane doing anything: ADD or MOD of a ready shunt entry, the first shunt
+ * entry, a socket that becomes a shunt socket while registered. Each instance that
+ * ever holds a socket of ours gets an eventfd registered in its kernel epoll with
+ * EP_WAKE_COOKIE as data (filtered out of every result); those events write it.
+ *
+ * fds: real calls use the caller's epfd (any dup names the same epoll); the shim's
+ * own calls outside epoll_ctl/epoll_wait (connect() deciding a socket) use a private
+ * F_DUPFD_CLOEXEC copy, kfd. kfd and the eventfd are internal fds (fdtab).
  *
  * One process-wide mutex (ep_lock) guards every interest list; lock order is
  * s->lock, then ep_lock. Items are keyed by (fd, socket) as Linux keys by
@@ -25,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "real.h"
@@ -45,16 +59,25 @@ struct shim_epitem {
 	struct shim_epitem *s_next;
 };
 
+/* epoll_data of the wake eventfd: "SHNTWAKE", no pointer or small fd looks so. */
+#define EP_WAKE_COOKIE 0x53484e5457414b45ull
+
 struct shim_epoll {
 	struct shim_file f;
-	int epfd;              /* a number naming the kernel epoll (the first one) */
-	struct shim_epitem *items;
+	struct shim_epitem *items; /* head: reported first; reported ones go last */
 	unsigned nshunt;       /* items whose socket is a shunt socket */
+	_Atomic int kfd;       /* private dup of the kernel epoll, -1 until needed */
+	_Atomic int wakefd;    /* eventfd in the kernel epoll, -1 until needed */
+	bool kfirst;           /* next collect asks the kernel first (fairness) */
+	struct shim_epoll *live_next; /* instances with internal fds, under ep_lock */
 	struct shim_epoll *next_free;
 };
 
+_Atomic unsigned shim_shunt_live;
+
 static pthread_mutex_t ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_epoll *ep_free_list; /* records are type-stable, as sockets */
+static struct shim_epoll *ep_live;      /* instances with kfd/wakefd */
 
 static struct shim_epoll *ep_get(int fd)
 {
@@ -79,9 +102,12 @@ static struct shim_epoll *ep_track(int epfd)
 		return NULL;
 	ep->f.type = SHIM_F_EPOLL;
 	atomic_store(&ep->f.refs, 1);
-	ep->epfd = epfd;
 	ep->items = NULL;
 	ep->nshunt = 0;
+	atomic_store(&ep->kfd, -1);
+	atomic_store(&ep->wakefd, -1);
+	ep->kfirst = false;
+	ep->live_next = NULL;
 	prev = shim_fdtab_swap(epfd, &ep->f, &err);
 	if (err < 0) {
 		free(ep);
@@ -132,6 +158,128 @@ SHIM_EXPORT int epoll_create1(int flags)
 	return fd;
 }
 
+/* ---- internal fds --------------------------------------------------------------------- */
+
+/* Give ep its private epoll dup and its wake eventfd (registered in the kernel
+ * epoll through the caller's epfd), once. Returns 0 or -errno. */
+static int ep_prepare(struct shim_epoll *ep, int epfd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EP_WAKE_COOKIE };
+	int kfd = -1, wfd = -1, err, rc = 0;
+
+	if (atomic_load_explicit(&ep->wakefd, memory_order_acquire) >= 0)
+		return 0;
+	pthread_mutex_lock(&ep_lock);
+	if (atomic_load(&ep->wakefd) >= 0)
+		goto out;
+	kfd = real_fcntl(epfd, F_DUPFD_CLOEXEC, 0);
+	if (kfd < 0)
+		goto fail;
+	wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wfd < 0 || real_epoll_ctl(kfd, EPOLL_CTL_ADD, wfd, &ev) < 0)
+		goto fail;
+	(void)shim_fdtab_swap(kfd, &shim_fdtab_internal, &err);
+	(void)shim_fdtab_swap(wfd, &shim_fdtab_internal, &err);
+	atomic_store(&ep->kfd, kfd);
+	/* release: kfd is set before a reader that acquires wakefd >= 0 uses it */
+	atomic_store_explicit(&ep->wakefd, wfd, memory_order_release);
+	ep->live_next = ep_live;
+	ep_live = ep;
+	goto out;
+fail:
+	rc = -errno;
+	if (wfd >= 0)
+		(void)real_close(wfd);
+	if (kfd >= 0)
+		(void)real_close(kfd);
+out:
+	pthread_mutex_unlock(&ep_lock);
+	return rc;
+}
+
+/* A shunt entry of ep may be reportable: wake whoever sleeps in the kernel. */
+static void ep_wake(struct shim_epoll *ep)
+{
+	static const uint64_t one = 1;
+	int wfd = atomic_load_explicit(&ep->wakefd, memory_order_relaxed);
+
+	if (wfd >= 0)
+		(void)!real_write(wfd, &one, sizeof(one));
+}
+
+/* Drop the wake event from n kernel results (draining the eventfd). Returns the
+ * events left. */
+static int ep_filter(struct shim_epoll *ep, struct epoll_event *evs, int n)
+{
+	int wfd = atomic_load_explicit(&ep->wakefd, memory_order_relaxed);
+	uint64_t v;
+	int i, k = 0;
+
+	if (wfd < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (evs[i].data.u64 == EP_WAKE_COOKIE) {
+			(void)!real_read(wfd, &v, sizeof(v));
+			continue;
+		}
+		evs[k++] = evs[i];
+	}
+	return k;
+}
+
+/* Close ep's internal fds (its last fd is gone). ep_lock held. */
+static void ep_release_fds(struct shim_epoll *ep)
+{
+	struct shim_epoll **pp;
+	int kfd = atomic_load(&ep->kfd), wfd = atomic_load(&ep->wakefd), err;
+
+	if (wfd < 0)
+		return;
+	for (pp = &ep_live; *pp != NULL; pp = &(*pp)->live_next) {
+		if (*pp == ep) {
+			*pp = ep->live_next;
+			break;
+		}
+	}
+	atomic_store(&ep->wakefd, -1);
+	atomic_store(&ep->kfd, -1);
+	/* out of the table first: once closed, the numbers are the app's again */
+	(void)shim_fdtab_swap(wfd, NULL, &err);
+	(void)shim_fdtab_swap(kfd, NULL, &err);
+	(void)real_close(wfd);
+	(void)real_close(kfd);
+}
+
+int shim_epoll_relocate(int fd)
+{
+	struct shim_epoll *ep;
+	_Atomic int *slot = NULL;
+	int nf, err, rc = 1;
+
+	pthread_mutex_lock(&ep_lock);
+	for (ep = ep_live; ep != NULL && slot == NULL; ep = ep->live_next) {
+		if (atomic_load(&ep->kfd) == fd)
+			slot = &ep->kfd;
+		else if (atomic_load(&ep->wakefd) == fd)
+			slot = &ep->wakefd;
+	}
+	if (slot != NULL) {
+		/* The kernel keys the eventfd's registration by (file, number): it stays
+		 * registered, with its cookie, while the new number holds the file. */
+		nf = real_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (nf < 0) {
+			rc = -errno;
+		} else {
+			(void)shim_fdtab_swap(nf, &shim_fdtab_internal, &err);
+			atomic_store(slot, nf);
+			(void)shim_fdtab_swap(fd, NULL, &err);
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&ep_lock);
+	return rc;
+}
+
 /* ---- interest lists (ep_lock held) ---------------------------------------------------- */
 
 static struct shim_epitem *ep_find(struct shim_epoll *ep, int fd, struct shim_sock *s)
@@ -142,6 +290,17 @@ static struct shim_epitem *ep_find(struct shim_epoll *ep, int fd, struct shim_so
 		if (it->fd == fd && it->s == s)
 			return it;
 	return NULL;
+}
+
+/* Append it to ep's list (new entries are reported after the older ones). */
+static void ep_append(struct shim_epoll *ep, struct shim_epitem *it)
+{
+	struct shim_epitem **pp = &ep->items;
+
+	while (*pp != NULL)
+		pp = &(*pp)->ep_next;
+	it->ep_next = NULL;
+	*pp = it;
 }
 
 static void ep_unlink(struct shim_epitem *it, bool from_ep, bool from_sock)
@@ -189,14 +348,20 @@ void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt)
 	bool shunt = atomic_load(&s->kind) == SHIM_SHUNT;
 	bool undecided = atomic_load(&s->kind) == SHIM_UNDECIDED;
 
+	if (shunt)
+		atomic_fetch_add_explicit(&shim_shunt_live, 1, memory_order_relaxed);
+	else if (was_shunt)
+		atomic_fetch_sub_explicit(&shim_shunt_live, 1, memory_order_relaxed);
 	pthread_mutex_lock(&ep_lock);
 	for (it = s->ep_items; it != NULL; it = next) {
 		next = it->s_next;
 		if (shunt) {
 			/* The placeholder must never report to the kernel epoll again. */
-			(void)real_epoll_ctl(it->ep->epfd, EPOLL_CTL_DEL, it->fd, NULL);
+			(void)real_epoll_ctl(atomic_load(&it->ep->kfd), EPOLL_CTL_DEL, it->fd, NULL);
 			it->ep->nshunt++;
 			it->et_pending = true;
+			/* a waiter may sleep in the kernel, blind to shunt entries */
+			ep_wake(it->ep);
 		} else if (was_shunt) {
 			/* Back to the kernel (connect() elsewhere after a failure) or to
 			 * undecided (a failed bind): the placeholder is the socket again and
@@ -205,7 +370,8 @@ void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt)
 
 			it->ep->nshunt--;
 			if (!it->disabled)
-				(void)real_epoll_ctl(it->ep->epfd, EPOLL_CTL_ADD, it->fd, &ev);
+				(void)real_epoll_ctl(atomic_load(&it->ep->kfd), EPOLL_CTL_ADD,
+						     it->fd, &ev);
 			if (!undecided)
 				ep_unlink_plain(it);
 		} else {
@@ -221,6 +387,8 @@ void shim_epoll_sock_closed(struct shim_sock *s)
 {
 	struct shim_epitem *it, *next;
 
+	if (atomic_load(&s->kind) == SHIM_SHUNT)
+		atomic_fetch_sub_explicit(&shim_shunt_live, 1, memory_order_relaxed);
 	pthread_mutex_lock(&ep_lock);
 	for (it = s->ep_items; it != NULL; it = next) {
 		next = it->s_next;
@@ -243,6 +411,7 @@ void shim_epoll_put(struct shim_file *f)
 		ep_unlink(it, false, true);
 	}
 	ep->items = NULL;
+	ep_release_fds(ep);
 	ep->next_free = ep_free_list;
 	ep_free_list = ep;
 	pthread_mutex_unlock(&ep_lock);
@@ -255,21 +424,27 @@ void shim_epoll_atfork_child(void)
 
 /* ---- epoll_ctl ---------------------------------------------------------------------------- */
 
-static int ep_ctl(struct shim_epoll *ep, int op, int fd, struct shim_sock *s,
+static int ep_ctl(struct shim_epoll *ep, int epfd, int op, int fd, struct shim_sock *s,
 		  struct epoll_event *ev)
 {
 	struct shim_epitem *it;
+	bool wake = false;
 	int kind, rc = 0;
 
+	if (op == EPOLL_CTL_ADD && atomic_load(&s->kind) != SHIM_KERNEL) {
+		rc = ep_prepare(ep, epfd);
+		if (rc < 0)
+			return rc;
+	}
 	pthread_mutex_lock(&s->lock);
 	kind = atomic_load(&s->kind);
 	if (kind == SHIM_KERNEL) {
 		pthread_mutex_unlock(&s->lock);
-		return real_epoll_ctl(ep->epfd, op, fd, ev) < 0 ? -errno : 0;
+		return real_epoll_ctl(epfd, op, fd, ev) < 0 ? -errno : 0;
 	}
 	if (kind == SHIM_UNDECIDED) {
 		/* The kernel validates and holds it until connect() decides. */
-		if (real_epoll_ctl(ep->epfd, op, fd, ev) < 0) {
+		if (real_epoll_ctl(epfd, op, fd, ev) < 0) {
 			rc = -errno;
 			goto out;
 		}
@@ -295,7 +470,7 @@ static int ep_ctl(struct shim_epoll *ep, int op, int fd, struct shim_sock *s,
 		if (it == NULL) {
 			rc = -ENOMEM;
 			if (kind == SHIM_UNDECIDED)
-				(void)real_epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
+				(void)real_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 			break;
 		}
 		it->ep = ep;
@@ -304,12 +479,14 @@ static int ep_ctl(struct shim_epoll *ep, int op, int fd, struct shim_sock *s,
 		it->events = ev->events;
 		it->data = ev->data;
 		it->et_pending = true;
-		it->ep_next = ep->items;
-		ep->items = it;
+		ep_append(ep, it);
 		it->s_next = s->ep_items;
 		s->ep_items = it;
-		if (kind == SHIM_SHUNT)
+		if (kind == SHIM_SHUNT) {
+			/* the first shunt entry: a waiter may be in the kernel alone */
+			wake = ep->nshunt == 0;
 			ep->nshunt++;
+		}
 		break;
 	case EPOLL_CTL_MOD:
 		if (it == NULL) {
@@ -334,6 +511,10 @@ static int ep_ctl(struct shim_epoll *ep, int op, int fd, struct shim_sock *s,
 		break;
 	}
 	pthread_mutex_unlock(&ep_lock);
+	/* ep_poll_callback() on ADD/MOD of a ready entry: whoever sleeps must see it */
+	if (rc == 0 && kind == SHIM_SHUNT && op != EPOLL_CTL_DEL &&
+	    (wake || (shim_poll_sock_events(s) & (ev->events | EPOLLERR | EPOLLHUP)) != 0))
+		ep_wake(ep);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -356,51 +537,103 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			return real_epoll_ctl(epfd, op, fd, ev);
 		return (int)shim_ret(real_fcntl(epfd, F_GETFD) < 0 ? -EBADF : -EINVAL);
 	}
-	return (int)shim_ret(ep_ctl(ep, op, fd, s, ev));
+	return (int)shim_ret(ep_ctl(ep, epfd, op, fd, s, ev));
 }
 
 /* ---- epoll_wait ---------------------------------------------------------------------------- */
 
 /* Ready shunt entries into out[] (up to max). With commit false nothing changes
- * (ET/ONESHOT bookkeeping) and only the count matters. ep_lock held. */
+ * and only the count matters. With commit, ET/ONESHOT bookkeeping is done and the
+ * reported entries move to the tail, in order, so the next call starts with the
+ * ones not reported (Linux re-queues a reported LT item at the end of its ready
+ * list: with maxevents 1, two ready sockets take turns). ep_lock held. */
 static int ep_harvest(struct shim_epoll *ep, struct epoll_event *out, int max, bool commit)
 {
-	struct shim_epitem *it;
+	struct shim_epitem **pp = &ep->items, *it, *moved = NULL, **mtail = &moved;
 	int n = 0;
 
-	for (it = ep->items; it != NULL && n < max; it = it->ep_next) {
-		uint32_t seq, rev;
+	while ((it = *pp) != NULL && n < max) {
+		uint32_t seq, rev = 0;
 
-		if (it->disabled || atomic_load_explicit(&it->s->kind, memory_order_acquire) !=
-				    SHIM_SHUNT)
-			continue;
-		seq = SHUNT_LOAD_ACQ(&it->s->ss->ev_seq);
-		rev = shim_poll_sock_events(it->s) & (it->events | EPOLLERR | EPOLLHUP);
-		if (rev == 0)
-			continue;
-		if ((it->events & EPOLLET) && !it->et_pending && seq == it->last_seq)
-			continue;
-		if (commit) {
-			it->last_seq = seq;
-			it->et_pending = false;
-			if (it->events & EPOLLONESHOT)
-				it->disabled = true;
-			out[n].events = rev;
-			out[n].data = it->data;
+		if (!it->disabled && atomic_load_explicit(&it->s->kind, memory_order_acquire) ==
+				     SHIM_SHUNT) {
+			seq = SHUNT_LOAD_ACQ(&it->s->ss->ev_seq);
+			rev = shim_poll_sock_events(it->s) & (it->events | EPOLLERR | EPOLLHUP);
+			if ((it->events & EPOLLET) && !it->et_pending && seq == it->last_seq)
+				rev = 0;
 		}
+		if (rev == 0 || !commit) {
+			n += rev != 0;
+			pp = &it->ep_next;
+			continue;
+		}
+		it->last_seq = seq;
+		it->et_pending = false;
+		if (it->events & EPOLLONESHOT)
+			it->disabled = true;
+		out[n].events = rev;
+		out[n].data = it->data;
 		n++;
+		/* to the reported list; *pp now names the next entry */
+		*pp = it->ep_next;
+		it->ep_next = NULL;
+		*mtail = it;
+		mtail = &it->ep_next;
+	}
+	if (moved != NULL) {
+		while (*pp != NULL)
+			pp = &(*pp)->ep_next;
+		*pp = moved;
 	}
 	return n;
 }
 
-static int ep_wait(int epfd, struct epoll_event *evs, int max, int64_t timeout_ns,
-		   const sigset_t *sigmask)
+/* Everything reportable now, shunt entries and kernel fds, into evs. The side
+ * that goes first alternates, so neither starves the other when maxevents is
+ * small. Returns the count or -errno. */
+static int ep_collect(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int max)
 {
-	struct shim_epoll *ep = ep_get(epfd);
+	bool kfirst;
+	int n = 0, k;
+
+	pthread_mutex_lock(&ep_lock);
+	kfirst = ep->kfirst;
+	ep->kfirst = !kfirst;
+	if (!kfirst)
+		n = ep_harvest(ep, evs, max, true);
+	pthread_mutex_unlock(&ep_lock);
+	if (n < max) {
+		k = real_epoll_wait(epfd, evs + n, max - n, 0);
+		if (k < 0 && n == 0)
+			return -errno;
+		if (k > 0)
+			n += ep_filter(ep, evs + n, k);
+	}
+	if (kfirst && n < max) {
+		pthread_mutex_lock(&ep_lock);
+		n += ep_harvest(ep, evs + n, max - n, true);
+		pthread_mutex_unlock(&ep_lock);
+	}
+	return n;
+}
+
+static bool ep_shunt_ready(struct shim_epoll *ep)
+{
+	int n;
+
+	pthread_mutex_lock(&ep_lock);
+	n = ep_harvest(ep, NULL, 1, false);
+	pthread_mutex_unlock(&ep_lock);
+	return n > 0;
+}
+
+static int ep_wait(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int max,
+		   int64_t timeout_ns, const sigset_t *sigmask)
+{
 	int64_t deadline = -1, now;
 	bool kernel_ready = false;
 	struct shim_waiter w;
-	int n, k;
+	int n;
 
 	if (max <= 0)
 		return -EINVAL;
@@ -411,25 +644,15 @@ static int ep_wait(int epfd, struct epoll_event *evs, int max, int64_t timeout_n
 		struct timespec ts, *tsp = NULL;
 		int64_t left;
 
-		pthread_mutex_lock(&ep_lock);
-		n = ep_harvest(ep, evs, max, true);
-		pthread_mutex_unlock(&ep_lock);
 		now = shim_now_ns();
-		if (n > 0 || kernel_ready || (deadline >= 0 && now >= deadline)) {
-			k = n < max ? real_epoll_wait(epfd, evs + n, max - n, 0) : 0;
-			if (k < 0 && n == 0)
-				return -errno;
-			if (k > 0)
-				n += k;
-			if (n > 0 || (deadline >= 0 && now >= deadline))
+		if (kernel_ready || ep_shunt_ready(ep) || (deadline >= 0 && now >= deadline)) {
+			n = ep_collect(ep, epfd, evs, max);
+			if (n != 0 || (deadline >= 0 && now >= deadline))
 				return n;
-			kernel_ready = false; /* another thread took it: wait on */
+			kernel_ready = false; /* another thread took it, or our wake: on */
 		}
 		shim_wait_arm(&w);
-		pthread_mutex_lock(&ep_lock);
-		n = ep_harvest(ep, NULL, 1, false);
-		pthread_mutex_unlock(&ep_lock);
-		if (n > 0) {
+		if (ep_shunt_ready(ep)) {
 			shim_wait_disarm(&w, false);
 			continue;
 		}
@@ -458,39 +681,78 @@ static int ep_wait(int epfd, struct epoll_event *evs, int max, int64_t timeout_n
 	}
 }
 
-/* Shunt entries present? Otherwise the kernel alone answers (the fast path). */
-static bool ep_has_shunt(int epfd)
-{
-	struct shim_epoll *ep = ep_get(epfd);
+/* epoll_wait's common part. kcall makes the caller's own call to the kernel: with
+ * no shunt entry that is all there is, bar our wake event. */
+struct ep_kcall {
+	int kind; /* 0 epoll_pwait, 1 epoll_pwait2 */
+	int timeout;
+	const struct timespec *ts;
+};
 
-	return ep != NULL && __atomic_load_n(&ep->nshunt, __ATOMIC_RELAXED) != 0;
+static int ep_kernel(int epfd, struct epoll_event *evs, int max, const struct ep_kcall *kc,
+		     const sigset_t *sigmask)
+{
+	if (kc->kind == 0)
+		return real_epoll_pwait(epfd, evs, max, kc->timeout, sigmask);
+	return real_epoll_pwait2(epfd, evs, max, kc->ts, sigmask);
+}
+
+static int ep_wait_any(int epfd, struct epoll_event *evs, int max, int64_t timeout_ns,
+		       const struct ep_kcall *kc, const sigset_t *sigmask)
+{
+	struct shim_epoll *ep;
+	int64_t start = 0;
+	int n;
+
+	if (!shim_init() || (ep = ep_get(epfd)) == NULL)
+		return ep_kernel(epfd, evs, max, kc, sigmask);
+	if (__atomic_load_n(&ep->nshunt, __ATOMIC_RELAXED) == 0) {
+		/* The kernel alone, but a shunt entry may come while we sleep: its ADD
+		 * creates the wake eventfd if need be and writes it, after storing
+		 * wakefd, so ep_filter() below knows it whenever its event is there. */
+		if (timeout_ns > 0)
+			start = shim_now_ns();
+		n = ep_kernel(epfd, evs, max, kc, sigmask);
+		if (n <= 0)
+			return n;
+		n = ep_filter(ep, evs, n);
+		if (n > 0 || timeout_ns == 0)
+			return n;
+		/* Only our wake: a shunt entry came. Wait on for what is left. */
+		if (timeout_ns > 0) {
+			timeout_ns -= shim_now_ns() - start;
+			if (timeout_ns < 0)
+				timeout_ns = 0;
+		}
+	}
+	return (int)shim_ret(ep_wait(ep, epfd, evs, max, timeout_ns, sigmask));
 }
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
-	if (!shim_init() || !ep_has_shunt(epfd))
-		return real_epoll_wait(epfd, evs, max, timeout);
-	return (int)shim_ret(ep_wait(epfd, evs, max,
-				     timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL));
+	struct ep_kcall kc = { 0, timeout, NULL };
+
+	return ep_wait_any(epfd, evs, max, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
+			   &kc, NULL);
 }
 
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 			    const sigset_t *sigmask)
 {
-	if (!shim_init() || !ep_has_shunt(epfd))
-		return real_epoll_pwait(epfd, evs, max, timeout, sigmask);
-	return (int)shim_ret(ep_wait(epfd, evs, max,
-				     timeout < 0 ? -1 : (int64_t)timeout * 1000000, sigmask));
+	struct ep_kcall kc = { 0, timeout, NULL };
+
+	return ep_wait_any(epfd, evs, max, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
+			   &kc, sigmask);
 }
 
 SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *evs, int max,
 			     const struct timespec *ts, const sigset_t *sigmask)
 {
-	if (!shim_init() || !ep_has_shunt(epfd))
-		return real_epoll_pwait2(epfd, evs, max, ts, sigmask);
+	struct ep_kcall kc = { 1, 0, ts };
+
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return (int)shim_ret(-EINVAL);
-	return (int)shim_ret(ep_wait(epfd, evs, max,
-				     ts == NULL ? -1 : (int64_t)ts->tv_sec * 1000000000 +
-				     ts->tv_nsec, sigmask));
+	return ep_wait_any(epfd, evs, max,
+			   ts == NULL ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec,
+			   &kc, sigmask);
 }

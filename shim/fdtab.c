@@ -11,7 +11,9 @@
  *
  * Writers (socket, dup, close) race only with readers of the same fd, which is a
  * race in the program too; records are type-stable (sock.c), so a stale reader
- * never touches freed memory.
+ * never touches freed memory, and a call that uses a record holds it
+ * (shim_sock_hold: a reference, then the entry re-checked) so it is not recycled
+ * under the call.
  */
 #include <stdlib.h>
 
@@ -114,4 +116,27 @@ void shim_fdtab_drop_range(unsigned lo, unsigned hi)
 				shim_file_put(f);
 		}
 	}
+}
+
+int shim_fdtab_next_internal(unsigned from, unsigned hi)
+{
+	unsigned i, j;
+
+	for (i = from >> FDTAB_L2_BITS; i < FDTAB_L1 && i <= hi >> FDTAB_L2_BITS; i++) {
+		fdtab_slot *page = atomic_load_explicit(&fdtab_l1[i], memory_order_acquire);
+
+		if (page == NULL)
+			continue;
+		for (j = i == from >> FDTAB_L2_BITS ? from & (FDTAB_L2 - 1) : 0; j < FDTAB_L2;
+		     j++) {
+			unsigned fd = i * FDTAB_L2 + j;
+
+			if (fd > hi)
+				return -1;
+			if (atomic_load_explicit(&page[j], memory_order_relaxed) ==
+			    &shim_fdtab_internal)
+				return (int)fd;
+		}
+	}
+	return -1;
 }

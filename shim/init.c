@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "real.h"
 #include "shim.h"
@@ -42,15 +43,19 @@ static int init_log_level(const char *v)
 }
 
 /* The child of fork() has one thread: whatever lock another parent thread held is
- * held forever in the child. Reset them all. Sockets stay shared with the parent
- * (same slots, same region); coordinating the two processes is not done yet. */
+ * held forever in the child. Reset them all. The parent's slots stay the parent's:
+ * the child's copies of its shunt sockets become plain placeholders (sock.c), and
+ * the child lets go of the attachment (attach.c) before it may attach on its own.
+ * (vfork children run no handler: sock.c checks owner_pid instead.) */
 static void init_atfork_child(void)
 {
+	shim_g.owner_pid = getpid();
 	shim_chan_atfork_child();
 	shim_wait_atfork_child();
 	shim_epoll_atfork_child();
 	shim_sock_atfork_child();
 	shim_conn_atfork_child();
+	shim_attach_atfork_child(); /* last: the sockets no longer name its slots */
 }
 
 static void init_once(void)
@@ -65,6 +70,7 @@ static void init_once(void)
 	if (path == NULL || *path == '\0')
 		path = SHUNT_CTL_DEFAULT_PATH;
 	strncpy(shim_g.ctl_path, path, sizeof(shim_g.ctl_path) - 1);
+	shim_g.owner_pid = getpid();
 	atomic_store(&shim_g.ctl_fd, -1);
 	atomic_store(&shim_g.doorbell_fd, -1);
 	for (i = 0; i < SHUNT_WAIT_SLOTS; i++)

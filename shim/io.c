@@ -10,14 +10,17 @@
  *   kernel fd  -> one fd-table lookup -> real_*()
  *   shunt send -> io_send(): state checks (Linux tcp_sendmsg_locked order)
  *                 -> reserve tx_head (CAS) -> copy into the tx ring -> publish
- *                 tx_prod in order (release) -> SEND -> blocking: wait for space
- *   shunt recv -> io_recv(): copy from the rx ring -> advance rx_cons (CAS,
- *                 release) -> RECVD -> nothing there: EOF / error / wait
+ *                 tx_prod in order (release) -> SEND unless one is still queued
+ *                 (shim_chan_send) -> blocking: wait for space
+ *   shunt recv -> io_recv(): copy from the rx ring (not with MSG_TRUNC) -> advance
+ *                 rx_cons (CAS, release) -> RECVD if the window may have opened
+ *                 (io_recvd) -> nothing there: EOF / error / wait
  *                 (Linux tcp_recvmsg_locked order)
  *   MSG_ERRQUEUE (recv, recvfrom, recvmsg) on a shunt socket -> shim_errq_recv()
  *
  * The fast path (data or space there) takes no lock and makes no syscall besides
- * the command push. Concurrent senders on one socket reserve ring space with a CAS
+ * the command push, and pushes only the commands the dataplane needs. Concurrent
+ * senders on one socket reserve ring space with a CAS
  * and publish in reservation order, as rte_ring's multi-producer enqueue does;
  * concurrent receivers copy and then claim with a CAS (a loser copies again).
  */
@@ -100,12 +103,41 @@ bool shim_io_changed(void *arg)
 
 /* ---- receive ---------------------------------------------------------------------- */
 
+/* A read took rx_cons from before to after while rx_prod was prod: tell the
+ * dataplane (RECVD) when its window may have opened usefully, as Linux's
+ * tcp_cleanup_rbuf() decides to send a window update: the free space grew by
+ * min(window/2, 2 * MSS) since the last RECVD, or the window was small before the
+ * read (below half, or below one MSS: a zero window reopens), or the app drained
+ * the ring. tcp_app_recvd() makes the final decision; a RECVD it does not need
+ * only costs a command, a missing one stalls the peer until its persist timer. */
+static void io_recvd(struct shim_sock *s, uint32_t before, uint32_t after, uint32_t prod)
+{
+	uint32_t limit = atomic_load_explicit(&s->rcvbuf, memory_order_relaxed);
+	uint32_t used = prod - before, win, mss, thresh;
+
+	if (after != prod) {
+		if (limit == 0 || limit > s->rx_size)
+			limit = s->rx_size;
+		win = used < limit ? limit - used : 0;
+		mss = SHUNT_LOAD_RLX(&s->ss->mss);
+		if (mss == 0)
+			mss = 536; /* RFC 9293's default until the dataplane says */
+		thresh = limit / 2 < 2 * mss ? limit / 2 : 2 * mss;
+		if (win >= limit / 2 && win >= mss &&
+		    after - atomic_load_explicit(&s->rcv_ann, memory_order_relaxed) < thresh)
+			return;
+	}
+	atomic_store_explicit(&s->rcv_ann, after, memory_order_relaxed);
+	(void)shim_chan_async(s, SHUNT_CMD_RECVD, 0);
+}
+
 static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
 		       int flags)
 {
 	struct shunt_sock *ss = s->ss;
 	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
 	bool peek = flags & MSG_PEEK;
+	bool discard = flags & MSG_TRUNC; /* tcp(7): the data is dropped, not copied */
 	int64_t timeo = -2; /* read from the placeholder only if we must sleep */
 	size_t len, target, copied = 0;
 	struct shim_io_wait w = { .s = s };
@@ -123,10 +155,13 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 	for (;;) {
 		uint32_t cons, prod, avail, n, st, fl;
 
-		/* acquire ev_seq first: the fields it covers are then at least as new */
+		/* Acquire ev_seq, state and flags before rx_prod: the dataplane stores
+		 * state and flags with release after committing the bytes before them,
+		 * so RX_EOF (or CLOSED) seen here comes with an rx_prod at least as new
+		 * and EOF is never reported while bytes are queued. */
 		w.ev_seq = SHUNT_LOAD_ACQ(&ss->ev_seq);
-		st = SHUNT_LOAD_RLX(&ss->state);
-		fl = SHUNT_LOAD_RLX(&ss->flags);
+		st = SHUNT_LOAD_ACQ(&ss->state);
+		fl = SHUNT_LOAD_ACQ(&ss->flags);
 		cons = SHUNT_LOAD_RLX(&ss->rx_cons);
 		prod = SHUNT_LOAD_ACQ(&ss->rx_prod); /* pairs with the dp's release */
 		avail = prod - cons;
@@ -134,11 +169,13 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 			return -EIO; /* the dataplane broke the ring */
 		if (peek) {
 			n = avail < len ? avail : (uint32_t)len;
-			shim_io_copy_out(s, cons, n, iov, iovcnt, 0);
+			if (!discard)
+				shim_io_copy_out(s, cons, n, iov, iovcnt, 0);
 			copied = n;
 		} else if (avail > 0) {
 			n = avail < len - copied ? avail : (uint32_t)(len - copied);
-			shim_io_copy_out(s, cons, n, iov, iovcnt, copied);
+			if (!discard)
+				shim_io_copy_out(s, cons, n, iov, iovcnt, copied);
 			/* release: our reads of the bytes happen before the dp may reuse them */
 			if (!atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)&ss->rx_cons,
 								     &cons, cons + n,
@@ -146,7 +183,7 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 								     memory_order_relaxed))
 				continue; /* another reader took them: copy again */
 			copied += n;
-			(void)shim_chan_async(s, SHUNT_CMD_RECVD, 0);
+			io_recvd(s, cons, cons + n, prod);
 			if (copied < len)
 				continue; /* more may have arrived meanwhile */
 		}
@@ -229,8 +266,8 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 		uint32_t st, fl, head, cons, used, limit, n;
 
 		w.ev_seq = SHUNT_LOAD_ACQ(&ss->ev_seq);
-		st = SHUNT_LOAD_RLX(&ss->state);
-		fl = SHUNT_LOAD_RLX(&ss->flags);
+		st = SHUNT_LOAD_ACQ(&ss->state); /* pairs with the dp's release */
+		fl = SHUNT_LOAD_ACQ(&ss->flags);
 		if (st == SHUNT_SS_SYN_SENT || st == SHUNT_SS_SYN_RECEIVED) {
 			/* sk_stream_wait_connect() */
 			if (shim_err_pending(s))
@@ -274,7 +311,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 			/* release: the bytes before the index that covers them */
 			SHUNT_STORE_REL(&ss->tx_prod, head + n);
 			sent += n;
-			rc = shim_chan_async(s, SHUNT_CMD_SEND, 0);
+			rc = shim_chan_send(s);
 			if (rc < 0)
 				return sent > 0 ? (ssize_t)sent : rc;
 			continue;
@@ -311,12 +348,13 @@ static int io_dgram_dst(const void *addr, socklen_t alen, struct sockaddr_in *si
 	return 1;
 }
 
-/* The socket a send goes through: a shunt socket, or NULL for the kernel. An
- * undecided UDP socket is decided by its first destination. *rc gets an error. */
+/* The socket a send goes through: a shunt socket, held (the caller puts it), or
+ * NULL for the kernel. An undecided UDP socket is decided by its first
+ * destination. *rc gets an error. */
 static struct shim_sock *io_send_sock(int fd, const void *addr, socklen_t alen,
 				      struct sockaddr_in *sin, bool *has_dst, long *rc)
 {
-	struct shim_sock *s = shim_sock_get(fd);
+	struct shim_sock *s = shim_sock_hold_kind(fd, false);
 	int kind, d;
 
 	*rc = 0;
@@ -325,11 +363,11 @@ static struct shim_sock *io_send_sock(int fd, const void *addr, socklen_t alen,
 		return NULL;
 	kind = atomic_load_explicit(&s->kind, memory_order_acquire);
 	if (kind == SHIM_KERNEL || (kind == SHIM_UNDECIDED && s->type != SOCK_DGRAM))
-		return NULL;
+		goto kernel;
 	if (s->type == SOCK_DGRAM) {
 		d = io_dgram_dst(addr, alen, sin);
 		if (d < 0 && kind == SHIM_UNDECIDED)
-			return NULL; /* the kernel says the same */
+			goto kernel; /* the kernel says the same */
 		if (d < 0) {
 			*rc = d;
 			return s;
@@ -337,7 +375,7 @@ static struct shim_sock *io_send_sock(int fd, const void *addr, socklen_t alen,
 		*has_dst = d == 1;
 		if (kind == SHIM_UNDECIDED) {
 			if (!*has_dst)
-				return NULL; /* EDESTADDRREQ from the kernel */
+				goto kernel; /* EDESTADDRREQ from the kernel */
 			kind = shim_sock_decide_dgram(fd, s, sin);
 			if (kind < 0) {
 				*rc = kind;
@@ -345,7 +383,11 @@ static struct shim_sock *io_send_sock(int fd, const void *addr, socklen_t alen,
 			}
 		}
 	}
-	return kind == SHIM_SHUNT ? s : NULL;
+	if (kind == SHIM_SHUNT)
+		return s;
+kernel:
+	shim_sock_put(s);
+	return NULL;
 }
 
 /* Send on a shunt socket, either type. */
@@ -385,15 +427,23 @@ static void io_put_name(struct shim_sock *s, const struct sockaddr_in *src, void
 	*alen = sizeof(*src);
 }
 
+/* The end of a wrapper that holds s (shim_shunt_hold, io_send_sock): the call's
+ * reference goes (closing the socket if a close() came meanwhile), errno is set. */
+static ssize_t io_done(struct shim_sock *s, ssize_t rc)
+{
+	shim_sock_put(s);
+	return shim_ret(rc);
+}
+
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct shim_sock *s;
 	struct iovec v = { buf, n };
 	int of;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_read(fd, buf, n);
-	return shim_ret(io_recv_any(fd, s, &v, 1, 0, NULL, &of));
+	return io_done(s, io_recv_any(fd, s, &v, 1, 0, NULL, &of));
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
@@ -401,9 +451,9 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	struct shim_sock *s;
 	struct iovec v = { (void *)buf, n };
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_write(fd, buf, n);
-	return shim_ret(io_send_any(fd, s, &v, 1, 0, NULL));
+	return io_done(s, io_send_any(fd, s, &v, 1, 0, NULL));
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -411,18 +461,18 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	struct shim_sock *s;
 	int of;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_readv(fd, iov, cnt);
-	return shim_ret(io_recv_any(fd, s, iov, cnt, 0, NULL, &of));
+	return io_done(s, io_recv_any(fd, s, iov, cnt, 0, NULL, &of));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	struct shim_sock *s;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_writev(fd, iov, cnt);
-	return shim_ret(io_send_any(fd, s, iov, cnt, 0, NULL));
+	return io_done(s, io_send_any(fd, s, iov, cnt, 0, NULL));
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
@@ -430,9 +480,9 @@ SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	struct shim_sock *s;
 	struct iovec v = { (void *)buf, n };
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_send(fd, buf, n, flags);
-	return shim_ret(io_send_any(fd, s, &v, 1, flags, NULL));
+	return io_done(s, io_send_any(fd, s, &v, 1, flags, NULL));
 }
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
@@ -441,14 +491,14 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	struct iovec v = { buf, n };
 	int of;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_recv(fd, buf, n, flags);
 	if (flags & MSG_ERRQUEUE) {
 		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
 
-		return shim_ret(shim_errq_recv(s, &m));
+		return io_done(s, shim_errq_recv(s, &m));
 	}
-	return shim_ret(io_recv_any(fd, s, &v, 1, flags, NULL, &of));
+	return io_done(s, io_recv_any(fd, s, &v, 1, flags, NULL, &of));
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -464,8 +514,8 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	    (s = io_send_sock(fd, addr, alen, &sin, &has_dst, &rc)) == NULL)
 		return real_sendto(fd, buf, n, flags, addr, alen);
 	if (rc < 0)
-		return shim_ret(rc);
-	return shim_ret(io_send_any(fd, s, &v, 1, flags, has_dst ? &sin : NULL));
+		return io_done(s, rc);
+	return io_done(s, io_send_any(fd, s, &v, 1, flags, has_dst ? &sin : NULL));
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
@@ -477,7 +527,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sock
 	ssize_t rc;
 	int of;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_recvfrom(fd, buf, n, flags, addr, alen);
 	if (flags & MSG_ERRQUEUE) {
 		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
@@ -489,12 +539,12 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sock
 		rc = shim_errq_recv(s, &m);
 		if (rc >= 0 && m.msg_name != NULL)
 			*alen = m.msg_namelen;
-		return shim_ret(rc);
+		return io_done(s, rc);
 	}
 	rc = io_recv_any(fd, s, &v, 1, flags, &src, &of);
 	if (rc >= 0 && addr != NULL && alen != NULL)
 		io_put_name(s, &src, addr, alen);
-	return shim_ret(rc);
+	return io_done(s, rc);
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -509,8 +559,8 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 			      &sin, &has_dst, &rc)) == NULL)
 		return real_sendmsg(fd, msg, flags);
 	if (rc < 0)
-		return shim_ret(rc);
-	return shim_ret(io_send_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags,
+		return io_done(s, rc);
+	return io_done(s, io_send_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags,
 				    has_dst ? &sin : NULL));
 }
 
@@ -521,10 +571,10 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	ssize_t rc;
 	int of;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_recvmsg(fd, msg, flags);
 	if (flags & MSG_ERRQUEUE)
-		return shim_ret(shim_errq_recv(s, msg)); /* ip_recv_error(), before anything */
+		return io_done(s, shim_errq_recv(s, msg)); /* ip_recv_error(), before anything */
 	rc = io_recv_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags, &src, &of);
 	if (rc >= 0) {
 		if (msg->msg_name != NULL)
@@ -534,7 +584,7 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		msg->msg_controllen = 0;
 		msg->msg_flags = of;
 	}
-	return shim_ret(rc);
+	return io_done(s, rc);
 }
 
 /* glibc's _FORTIFY_SOURCE entry points: the same, after the buffer-size check. */

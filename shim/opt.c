@@ -11,6 +11,9 @@
  *                        the rest from the placeholder
  *   fcntl/ioctl -> O_NONBLOCK mirrored on the placeholder (so F_GETFL answers) and
  *                  in the record; F_DUPFD* tracked; FIONREAD/SIOCOUTQ from the rings
+ *
+ * Every wrapper that reads or writes the record holds it for the call
+ * (shim_sock_hold): a close() meanwhile cannot recycle it under us.
  */
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -162,9 +165,13 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 {
 	struct shim_sock *s;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	int rc;
+
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_getsockopt(fd, level, name, val, len);
-	return (int)shim_ret(opt_get(fd, s, level, name, val, len));
+	rc = opt_get(fd, s, level, name, val, len);
+	shim_sock_put(s);
+	return (int)shim_ret(rc);
 }
 
 /* Options shunt does not apply are still set on the placeholder, so setsockopt and
@@ -257,10 +264,13 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
 {
 	struct shim_sock *s;
 
-	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
-	    atomic_load(&s->kind) == SHIM_KERNEL)
+	int rc;
+
+	if (!shim_init() || (s = shim_sock_hold_kind(fd, false)) == NULL)
 		return real_setsockopt(fd, level, name, val, len);
-	return (int)shim_ret(opt_set(fd, s, level, name, val, len));
+	rc = opt_set(fd, s, level, name, val, len);
+	shim_sock_put(s);
+	return (int)shim_ret(rc);
 }
 
 /* ---- names ------------------------------------------------------------------------------ */
@@ -310,18 +320,26 @@ SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *alen)
 {
 	struct shim_sock *s;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	int rc;
+
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_getsockname(fd, addr, alen);
-	return (int)shim_ret(opt_name(s, false, addr, alen));
+	rc = opt_name(s, false, addr, alen);
+	shim_sock_put(s);
+	return (int)shim_ret(rc);
 }
 
 SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *alen)
 {
 	struct shim_sock *s;
 
-	if (!shim_init() || (s = shim_shunt_get(fd)) == NULL)
+	int rc;
+
+	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_getpeername(fd, addr, alen);
-	return (int)shim_ret(opt_name(s, true, addr, alen));
+	rc = opt_name(s, true, addr, alen);
+	shim_sock_put(s);
+	return (int)shim_ret(rc);
 }
 
 /* ---- fcntl / ioctl --------------------------------------------------------------------- */
@@ -344,8 +362,14 @@ static int opt_fcntl(int (*fn)(int, int, ...), int fd, int cmd, long arg)
 		shim_fd_dup_track(fd, rc);
 		break;
 	case F_SETFL:
-		if (f->type == SHIM_F_SOCK)
-			atomic_store(&((struct shim_sock *)f)->nonblock, (arg & O_NONBLOCK) != 0);
+		if (f->type == SHIM_F_SOCK) {
+			struct shim_sock *s = shim_sock_hold(fd);
+
+			if (s != NULL) {
+				atomic_store(&s->nonblock, (arg & O_NONBLOCK) != 0);
+				shim_sock_put(s);
+			}
+		}
 		break;
 	}
 	return rc;
@@ -388,30 +412,25 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
-	    atomic_load(&s->kind) == SHIM_KERNEL)
+	if (!shim_init() || (s = shim_sock_hold_kind(fd, false)) == NULL)
 		return real_ioctl(fd, req, arg);
-	if (atomic_load_explicit(&s->kind, memory_order_acquire) == SHIM_SHUNT) {
-		if (req == FIONREAD && s->type == SOCK_DGRAM) {
+	if (atomic_load_explicit(&s->kind, memory_order_acquire) == SHIM_SHUNT &&
+	    (req == FIONREAD || req == SIOCOUTQ)) {
+		if (req == FIONREAD && s->type == SOCK_DGRAM)
 			v = shim_dgram_next_len(s); /* udp_ioctl(): the next datagram */
-			memcpy(arg, &v, sizeof(v));
-			return 0;
-		}
-		if (req == FIONREAD) {
+		else if (req == FIONREAD)
 			v = (int)(SHUNT_LOAD_ACQ(&s->ss->rx_prod) - SHUNT_LOAD_RLX(&s->ss->rx_cons));
-			memcpy(arg, &v, sizeof(v));
-			return 0;
-		}
-		if (req == SIOCOUTQ) {
+		else
 			v = (int)(SHUNT_LOAD_RLX(&s->ss->tx_prod) - SHUNT_LOAD_ACQ(&s->ss->tx_cons));
-			memcpy(arg, &v, sizeof(v));
-			return 0;
-		}
+		shim_sock_put(s);
+		memcpy(arg, &v, sizeof(v));
+		return 0;
 	}
 	rc = real_ioctl(fd, req, arg);
 	if (rc == 0 && req == FIONBIO) {
 		memcpy(&v, arg, sizeof(v));
 		atomic_store(&s->nonblock, v != 0);
 	}
+	shim_sock_put(s);
 	return rc;
 }

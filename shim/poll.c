@@ -4,14 +4,20 @@
  * Readiness of shunt sockets and the calls that wait for it: poll, ppoll, select,
  * pselect, __poll_chk, __ppoll_chk.
  *
- *   poll(fds) -> no shunt socket among them? real_poll (one lookup per fd)
+ *   poll(fds) -> no shunt socket in the process (shim_shunt_live)? real_poll
+ *             -> none among fds (one lookup per fd, no allocation)? real_poll
  *             -> poll_wait():
  *                  shunt revents (shim_poll_sock_events) -> something ready or
  *                  timeout 0? kernel fds polled with timeout 0, merged, done
  *                  -> spin -> shim_wait_arm -> re-check -> ppoll(kernel fds +
  *                  slot eventfd, remaining time, sigmask) -> disarm -> recompute
  *   select(sets) -> same core on a pollfd array built from the sets, results
- *                   folded back as Linux's POLLIN_SET / POLLOUT_SET / POLLEX_SET
+ *                   folded back as Linux's POLLIN_SET / POLLOUT_SET / POLLEX_SET.
+ *                   Any nfds: the sets are walked word by word (FD_ISSET aborts
+ *                   past FD_SETSIZE under _FORTIFY_SOURCE), as the kernel does.
+ *
+ * Up to POLL_STACK_FDS entries live on the stack; only larger calls that do
+ * involve a shunt socket allocate.
  *
  * A shunt socket's placeholder fd never reaches the kernel's poll: its answer
  * would be the unconnected socket's.
@@ -22,7 +28,7 @@
 #include "real.h"
 #include "shim.h"
 
-#define POLL_STACK_FDS 64
+#define POLL_STACK_FDS 128
 
 uint32_t shim_poll_sock_events(struct shim_sock *s)
 {
@@ -33,13 +39,17 @@ uint32_t shim_poll_sock_events(struct shim_sock *s)
 	if (s->type == SOCK_DGRAM)
 		return shim_dgram_poll(s);
 	(void)SHUNT_LOAD_ACQ(&ss->ev_seq); /* pairs with the dp's release */
-	st = SHUNT_LOAD_RLX(&ss->state);
-	fl = SHUNT_LOAD_RLX(&ss->flags);
+	st = SHUNT_LOAD_ACQ(&ss->state);   /* the dp stores state and flags with release */
+	fl = SHUNT_LOAD_ACQ(&ss->flags);
 	err = shim_err_pending(s);
 	if (st == SHUNT_SS_SYN_SENT || st == SHUNT_SS_SYN_RECEIVED) {
-		/* The dataplane ends an attempt in steps (error, RESET, then CLOSED), each
-		 * published on its own; Linux does all three under the socket lock. Until
-		 * the state moves, the socket is still connecting: no error, no reset. */
+		/* The dataplane publishes a failed attempt's error, RESET and CLOSED in
+		 * one ev_seq step (docs/design.md), but it stores the fields one by one
+		 * first, and we load them one by one: ev_seq only bounds how old they
+		 * can be, not how new. Read in its staging window, error and RESET can
+		 * show with SYN_SENT still there. Linux changes all three under the
+		 * socket lock, so until the state moves the socket is connecting: no
+		 * error, no reset. */
 		fl = 0;
 		err = false;
 	}
@@ -106,21 +116,16 @@ static int poll_merge(struct pollfd *fds, nfds_t n, struct shim_sock **socks,
 	return ready;
 }
 
-/* The core with at least one shunt socket. timeout_ns < 0: forever. */
+/* The core with at least one shunt socket. timeout_ns < 0: forever. kfds has room
+ * for the kernel entries and one more. */
 static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfds_t nshunt,
-		     int64_t timeout_ns, const sigset_t *sigmask)
+		     int64_t timeout_ns, const sigset_t *sigmask, struct pollfd *kfds)
 {
-	struct pollfd stack_k[POLL_STACK_FDS + 1], *kfds = stack_k;
 	int64_t start = shim_now_ns(), deadline = -1, now;
 	nfds_t nk = n - nshunt, i, k = 0;
 	int ready, kready, rc;
 	struct shim_waiter w;
 
-	if (nk + 1 > POLL_STACK_FDS + 1) {
-		kfds = malloc((nk + 1) * sizeof(*kfds));
-		if (kfds == NULL)
-			return -ENOMEM;
-	}
 	for (i = 0; i < n; i++)
 		if (socks[i] == NULL)
 			kfds[k++] = fds[i];
@@ -186,21 +191,29 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 		}
 	}
 out:
-	if (kfds != stack_k)
-		free(kfds);
 	return rc;
 }
 
-/* Look the fds up; returns how many are shunt sockets (socks[] filled). */
+/* Look the fds up; returns how many are shunt sockets (socks[] filled unless
+ * NULL: counting only). */
 static nfds_t poll_classify(const struct pollfd *fds, nfds_t n, struct shim_sock **socks)
 {
 	nfds_t i, nshunt = 0;
+	struct shim_sock *s;
 
 	for (i = 0; i < n; i++) {
-		socks[i] = fds[i].fd >= 0 ? shim_shunt_get(fds[i].fd) : NULL;
-		nshunt += socks[i] != NULL;
+		s = fds[i].fd >= 0 ? shim_shunt_get(fds[i].fd) : NULL;
+		if (socks != NULL)
+			socks[i] = s;
+		nshunt += s != NULL;
 	}
 	return nshunt;
+}
+
+/* No shunt socket anywhere in the process: the kernel answers, no fd looked at. */
+static inline bool poll_none(void)
+{
+	return atomic_load_explicit(&shim_shunt_live, memory_order_relaxed) == 0;
 }
 
 static int64_t poll_ts_ns(const struct timespec *ts)
@@ -213,24 +226,32 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
 		       const sigset_t *sigmask, bool *kernel_only)
 {
 	struct shim_sock *stack_s[POLL_STACK_FDS], **socks = stack_s;
+	struct pollfd stack_k[POLL_STACK_FDS + 1], *kfds = stack_k;
+	void *heap = NULL;
 	nfds_t nshunt;
 	int rc;
 
 	*kernel_only = false;
 	if (n > POLL_STACK_FDS) {
-		socks = malloc(n * sizeof(*socks));
-		if (socks == NULL)
+		/* count first: a large set of kernel fds allocates nothing */
+		if (poll_classify(fds, n, NULL) == 0) {
+			*kernel_only = true;
+			return 0;
+		}
+		heap = malloc(n * (sizeof(*socks) + sizeof(*kfds)) + sizeof(*kfds));
+		if (heap == NULL)
 			return -ENOMEM;
+		kfds = heap;
+		socks = (struct shim_sock **)(kfds + n + 1);
 	}
 	nshunt = poll_classify(fds, n, socks);
 	if (nshunt == 0) {
 		*kernel_only = true;
 		rc = 0;
 	} else {
-		rc = poll_wait(fds, n, socks, nshunt, timeout_ns, sigmask);
+		rc = poll_wait(fds, n, socks, nshunt, timeout_ns, sigmask, kfds);
 	}
-	if (socks != stack_s)
-		free(socks);
+	free(heap);
 	return rc;
 }
 
@@ -239,7 +260,7 @@ SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 	bool kernel_only;
 	int rc;
 
-	if (!shim_init())
+	if (!shim_init() || poll_none())
 		return real_poll(fds, n, timeout);
 	rc = poll_common(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL,
 			 &kernel_only);
@@ -254,7 +275,7 @@ SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	bool kernel_only;
 	int rc;
 
-	if (!shim_init())
+	if (!shim_init() || poll_none())
 		return real_ppoll(fds, n, ts, sigmask);
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return (int)shim_ret(-EINVAL);
@@ -290,43 +311,89 @@ SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec 
 #define SELECT_OUT (POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR)
 #define SELECT_EX  (POLLPRI)
 
-static bool select_has_shunt(int nfds, fd_set *r, fd_set *w, fd_set *e)
-{
-	int fd;
+/* fd_set as the kernel sees it: nfds bits in unsigned longs (glibc's __fd_mask is
+ * long: same object, unsigned view). */
+#define SEL_BITS (8 * (int)sizeof(unsigned long))
 
-	for (fd = 0; fd < nfds; fd++)
-		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
-		    shim_shunt_get(fd) != NULL)
-			return true;
-	return false;
+static inline unsigned long *sel_words(fd_set *set)
+{
+	return (unsigned long *)(void *)set;
+}
+
+/* Word i of set, limited to the bits below nfds; 0 for a NULL set. */
+static inline unsigned long sel_word(fd_set *set, int i, int nfds)
+{
+	unsigned long v;
+	int rem;
+
+	if (set == NULL)
+		return 0;
+	v = sel_words(set)[i];
+	rem = nfds - i * SEL_BITS;
+	if (rem < SEL_BITS)
+		v &= (1ul << rem) - 1;
+	return v;
+}
+
+static inline bool sel_isset(fd_set *set, int fd)
+{
+	return set != NULL && ((sel_words(set)[fd / SEL_BITS] >> (fd % SEL_BITS)) & 1);
+}
+
+static inline void sel_set(fd_set *set, int fd)
+{
+	sel_words(set)[fd / SEL_BITS] |= 1ul << (fd % SEL_BITS);
+}
+
+/* How many fds are in any set; *shunt: one of them is a shunt socket. */
+static int select_scan(int nfds, fd_set *r, fd_set *w, fd_set *e, bool *shunt)
+{
+	int i, words = (nfds + SEL_BITS - 1) / SEL_BITS, n = 0;
+
+	*shunt = false;
+	for (i = 0; i < words; i++) {
+		unsigned long m = sel_word(r, i, nfds) | sel_word(w, i, nfds) |
+				  sel_word(e, i, nfds);
+
+		n += __builtin_popcountl(m);
+		for (; m != 0 && !*shunt; m &= m - 1)
+			*shunt = shim_shunt_get(i * SEL_BITS + __builtin_ctzl(m)) != NULL;
+	}
+	return n;
 }
 
 /* select() on top of poll_common(). Returns the bit count or -errno. */
-static int select_common(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t timeout_ns,
-			 const sigset_t *sigmask)
+static int select_common(int nfds, fd_set *r, fd_set *w, fd_set *e, int npfd,
+			 int64_t timeout_ns, const sigset_t *sigmask)
 {
-	struct pollfd *pfd;
-	int fd, n = 0, i, rc, count = 0;
+	struct pollfd stack_p[POLL_STACK_FDS], *pfd = stack_p;
+	int words = (nfds + SEL_BITS - 1) / SEL_BITS, n = 0, i, rc, count = 0;
 	bool kernel_only;
 
-	pfd = malloc((size_t)nfds * sizeof(*pfd));
-	if (pfd == NULL)
-		return -ENOMEM;
-	for (fd = 0; fd < nfds; fd++) {
-		short ev = 0;
+	if (npfd > POLL_STACK_FDS) {
+		pfd = malloc((size_t)npfd * sizeof(*pfd));
+		if (pfd == NULL)
+			return -ENOMEM;
+	}
+	for (i = 0; i < words; i++) {
+		unsigned long m = sel_word(r, i, nfds) | sel_word(w, i, nfds) |
+				  sel_word(e, i, nfds);
 
-		if (r && FD_ISSET(fd, r))
-			ev |= POLLIN;
-		if (w && FD_ISSET(fd, w))
-			ev |= POLLOUT;
-		if (e && FD_ISSET(fd, e))
-			ev |= POLLPRI;
-		if (ev == 0)
-			continue;
-		pfd[n].fd = fd;
-		pfd[n].events = ev;
-		pfd[n].revents = 0;
-		n++;
+		for (; m != 0 && n < npfd; m &= m - 1) {
+			int fd = i * SEL_BITS + __builtin_ctzl(m);
+			short ev = 0;
+
+			if (sel_isset(r, fd))
+				ev |= POLLIN;
+			if (sel_isset(w, fd))
+				ev |= POLLOUT;
+			if (sel_isset(e, fd))
+				ev |= POLLPRI;
+			pfd[n].fd = fd;
+			pfd[n].events = ev;
+			pfd[n].revents = 0;
+			n++;
+		}
 	}
 	rc = poll_common(pfd, (nfds_t)n, timeout_ns, sigmask, &kernel_only);
 	if (rc >= 0 && kernel_only) {
@@ -344,40 +411,55 @@ static int select_common(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t time
 			goto out;
 		}
 	}
-	if (r)
-		FD_ZERO(r);
-	if (w)
-		FD_ZERO(w);
-	if (e)
-		FD_ZERO(e);
+	/* as the kernel: every word up to nfds is written back */
+	if (r != NULL)
+		memset(r, 0, (size_t)words * sizeof(unsigned long));
+	if (w != NULL)
+		memset(w, 0, (size_t)words * sizeof(unsigned long));
+	if (e != NULL)
+		memset(e, 0, (size_t)words * sizeof(unsigned long));
 	for (i = 0; i < n; i++) {
 		short rev = pfd[i].revents;
 
 		if ((pfd[i].events & POLLIN) && (rev & SELECT_IN)) {
-			FD_SET(pfd[i].fd, r);
+			sel_set(r, pfd[i].fd);
 			count++;
 		}
 		if ((pfd[i].events & POLLOUT) && (rev & SELECT_OUT)) {
-			FD_SET(pfd[i].fd, w);
+			sel_set(w, pfd[i].fd);
 			count++;
 		}
 		if ((pfd[i].events & POLLPRI) && (rev & SELECT_EX)) {
-			FD_SET(pfd[i].fd, e);
+			sel_set(e, pfd[i].fd);
 			count++;
 		}
 	}
 	rc = count;
 out:
-	free(pfd);
+	if (pfd != stack_p)
+		free(pfd);
 	return rc;
+}
+
+/* The sets hold a shunt socket: returns how many fds they hold; 0 means the
+ * kernel answers alone. */
+static int select_shunt(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+	bool shunt;
+	int n;
+
+	if (nfds <= 0 || poll_none())
+		return 0;
+	n = select_scan(nfds, r, w, e, &shunt);
+	return shunt ? n : 0;
 }
 
 SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
 	int64_t start, timeout_ns = -1, left;
-	int rc;
+	int rc, npfd;
 
-	if (!shim_init() || nfds <= 0 || nfds > FD_SETSIZE || !select_has_shunt(nfds, r, w, e))
+	if (!shim_init() || (npfd = select_shunt(nfds, r, w, e)) == 0)
 		return real_select(nfds, r, w, e, tv);
 	if (tv != NULL) {
 		if (tv->tv_sec < 0 || tv->tv_usec < 0)
@@ -385,7 +467,7 @@ SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval
 		timeout_ns = (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;
 	}
 	start = shim_now_ns();
-	rc = select_common(nfds, r, w, e, timeout_ns, NULL);
+	rc = select_common(nfds, r, w, e, npfd, timeout_ns, NULL);
 	if (tv != NULL) {
 		/* Linux writes the time left back */
 		left = timeout_ns - (shim_now_ns() - start);
@@ -400,9 +482,11 @@ SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval
 SHIM_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
 			const sigset_t *sigmask)
 {
-	if (!shim_init() || nfds <= 0 || nfds > FD_SETSIZE || !select_has_shunt(nfds, r, w, e))
+	int npfd;
+
+	if (!shim_init() || (npfd = select_shunt(nfds, r, w, e)) == 0)
 		return real_pselect(nfds, r, w, e, ts, sigmask);
 	if (ts != NULL && (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000))
 		return (int)shim_ret(-EINVAL);
-	return (int)shim_ret(select_common(nfds, r, w, e, poll_ts_ns(ts), sigmask));
+	return (int)shim_ret(select_common(nfds, r, w, e, npfd, poll_ts_ns(ts), sigmask));
 }

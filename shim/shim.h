@@ -94,6 +94,11 @@ struct shim_global {
 	_Atomic int ctl_fd;
 	_Atomic int doorbell_fd;
 	_Atomic int wait_fd[SHUNT_WAIT_SLOTS];
+	/* The process whose memory this is (init, and the fork child's handler). A
+	 * vfork()/CLONE_VM child runs no atfork handler and shares it: close and the
+	 * dup family check this once a tracked fd is involved, and then only make the
+	 * real call (sock.c). */
+	pid_t owner_pid;
 };
 extern struct shim_global shim_g;
 
@@ -102,6 +107,9 @@ bool shim_attach(void);
 /* fd is one of ours and the app wants the number (dup2/dup3 onto it): move ours to a
  * new number first. Returns 0 or -errno. */
 int shim_attach_relocate(int fd);
+/* fork child: drop the inherited attachment (fds, mapping) so that the child's
+ * next socket attaches afresh with its own region. */
+void shim_attach_atfork_child(void);
 
 /* ---- fdtab.c --------------------------------------------------------------------------- */
 
@@ -127,7 +135,24 @@ void shim_fdtab_foreach(void (*fn)(int fd, struct shim_file *f));
 /* close_range(): drop every entry in [lo, hi] but the shim's own fds, putting the
  * files they named. Walks only the pages in use. */
 void shim_fdtab_drop_range(unsigned lo, unsigned hi);
+/* The lowest fd in [from, hi] that is one of the shim's own, or -1. */
+int shim_fdtab_next_internal(unsigned from, unsigned hi);
 extern struct shim_file shim_fdtab_internal; /* the marker for SHIM_F_INTERNAL */
+
+/* Take a reference to f unless it already dropped to 0 (being freed: a record
+ * on a free list is never brought back by a reader, only by its allocator). */
+static inline bool shim_file_tryget(struct shim_file *f)
+{
+	int refs = atomic_load_explicit(&f->refs, memory_order_relaxed);
+
+	do {
+		if (refs <= 0)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&f->refs, &refs, refs + 1,
+							memory_order_acquire,
+							memory_order_relaxed));
+	return true;
+}
 
 /* ---- sockets (sock.c) -------------------------------------------------------------------- */
 
@@ -181,6 +206,11 @@ struct shim_sock {
 				   * while sleeping */
 	struct shim_epitem *ep_items; /* interest-list entries, under shim_ep_lock */
 	struct shim_sock *next_free;
+
+	/* Command thinning (chan.c, io.c), reset by OPEN (shim_chan_sync). */
+	_Atomic uint32_t send_pos; /* channel index + 1 of our last SEND; 0: none */
+	_Atomic uint32_t rcv_ann;  /* rx_cons when the last RECVD was queued */
+	_Atomic uint32_t rcvbuf;   /* SO_RCVBUF as last sent to the dataplane; 0: ring */
 };
 
 static inline struct shim_sock *shim_sock_get(int fd)
@@ -190,13 +220,62 @@ static inline struct shim_sock *shim_sock_get(int fd)
 	return f != NULL && f->type == SHIM_F_SOCK ? (struct shim_sock *)f : NULL;
 }
 
-/* The fd is a decided shunt socket (acquire: its slot fields are visible). */
+/* The fd is a decided shunt socket (acquire: its slot fields are visible). No
+ * reference: only for routing a call (mmsg.c, syscall.c); whatever touches the
+ * record or its slot holds it (shim_sock_hold). */
 static inline struct shim_sock *shim_shunt_get(int fd)
 {
 	struct shim_sock *s = shim_sock_get(fd);
 
 	if (s != NULL && atomic_load_explicit(&s->kind, memory_order_acquire) == SHIM_SHUNT)
 		return s;
+	return NULL;
+}
+
+void shim_sock_put(struct shim_sock *s);
+
+/* The socket fd names, held for the duration of a call (Linux's fdget()): until
+ * shim_sock_put() the record is not recycled and its slot not closed, whatever
+ * close() does meanwhile (the last put does that). NULL for an untracked fd after
+ * one table lookup; also NULL for a decided kernel socket unless any_kind. Taken
+ * with a CAS and the table entry re-checked, so a record being freed, or already
+ * naming another fd, is never used. */
+static inline struct shim_sock *shim_sock_hold_kind(int fd, bool any_kind)
+{
+	struct shim_file *f;
+
+	for (;;) {
+		f = shim_fdtab_get(fd);
+		if (f == NULL || f->type != SHIM_F_SOCK)
+			return NULL;
+		if (!any_kind && atomic_load_explicit(&((struct shim_sock *)f)->kind,
+						      memory_order_relaxed) == SHIM_KERNEL)
+			return NULL; /* final: no reference needed to go to the kernel */
+		if (!shim_file_tryget(f))
+			continue; /* closed and freed meanwhile: the table says what is there */
+		if (shim_likely(shim_fdtab_get(fd) == f))
+			return (struct shim_sock *)f;
+		shim_sock_put((struct shim_sock *)f); /* fd names something else now */
+	}
+}
+
+/* Any tracked socket (undecided, kernel or shunt), held. */
+static inline struct shim_sock *shim_sock_hold(int fd)
+{
+	return shim_sock_hold_kind(fd, true);
+}
+
+/* A decided shunt socket, held (acquire: its slot fields are visible); NULL, with
+ * nothing held, for everything else. */
+static inline struct shim_sock *shim_shunt_hold(int fd)
+{
+	struct shim_sock *s = shim_sock_hold_kind(fd, false);
+
+	if (s == NULL)
+		return NULL;
+	if (atomic_load_explicit(&s->kind, memory_order_acquire) == SHIM_SHUNT)
+		return s;
+	shim_sock_put(s);
 	return NULL;
 }
 
@@ -214,8 +293,9 @@ static inline bool shim_errq_pending(const struct shim_sock *s)
 /* Take the pending socket error (positive errno), 0 if none: SO_ERROR and every
  * call that reports it (Linux's sock_error()). */
 int shim_sock_take_error(struct shim_sock *s);
-/* Drop one fd's reference; the last one closes the socket. */
-void shim_sock_put(struct shim_sock *s);
+/* Drop one reference (an fd's, or a call's from shim_sock_hold); the last one
+ * closes the socket: interest lists, CLOSE for a slot, record back on the free
+ * list. shim_sock_put() is declared above, with the holds. */
 /* Free-list allocation: records are never returned to malloc, so a lock-free reader
  * racing with close() reads a stale record, never unmapped memory. */
 struct shim_sock *shim_sock_alloc(void);
@@ -263,6 +343,10 @@ int shim_opt_value(int fd, int opt, uint64_t *value);
 int shim_chan_push(const struct shunt_cmd *cmd);
 /* Asynchronous command for s (SEND, RECVD, CLOSE). */
 int shim_chan_async(struct shim_sock *s, uint16_t op, uint32_t arg);
+/* SEND for a TCP socket whose tx_prod the caller just published (release), unless
+ * a SEND of s is still queued on the channel: the dataplane reads tx_prod when it
+ * takes that one, so it sends our bytes too. Returns as shim_chan_push(). */
+int shim_chan_send(struct shim_sock *s);
 /* Synchronous command: wait (uninterruptibly) for the dataplane's answer. Caller
  * holds s->lock. Returns done_result (0 / -errno), or -EPIPE if the dataplane hung up. */
 int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
@@ -348,6 +432,12 @@ uint32_t shim_dgram_poll(struct shim_sock *s);
 /* POLL* bits of a shunt socket as Linux's tcp_poll() would report them. */
 uint32_t shim_poll_sock_events(struct shim_sock *s);
 
+/* Live shunt sockets in the process. 0: poll, select and epoll_wait go straight
+ * to the kernel without looking at a single fd. Kept by shim_epoll_sock_decided()
+ * and shim_epoll_sock_closed(), which every move to or from SHIM_SHUNT and every
+ * last close go through; too high is only slower, never wrong. */
+extern _Atomic unsigned shim_shunt_live;
+
 /* ---- epoll.c --------------------------------------------------------------------------------- */
 
 /* connect() decided s (kind is set): move it between the kernel epoll and the shim
@@ -358,6 +448,10 @@ void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt);
 void shim_epoll_sock_closed(struct shim_sock *s);
 /* Drop one fd reference to an epoll instance. */
 void shim_epoll_put(struct shim_file *f);
+/* fd is one of an epoll instance's internal fds (its private kernel epoll dup or
+ * its wake eventfd) and the app wants the number: move it (as
+ * shim_attach_relocate). Returns 0 (moved), 1 (not one of them) or -errno. */
+int shim_epoll_relocate(int fd);
 void shim_epoll_atfork_child(void);
 
 #endif /* SHIM_SHIM_H */

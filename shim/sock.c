@@ -6,15 +6,25 @@
  *
  *   socket(AF_INET, SOCK_STREAM or SOCK_DGRAM) -> real_socket -> shim_attach()
  *                -> undecided record
- *   close(fd) -> fd table entry out -> real_close(fd) -> shim_file_put()
- *                -> last fd: CLOSE, interest lists, record back on the free list
+ *   close(fd) -> fd table entry out -> real_close(fd) -> shim_file_put(what
+ *                the table gave back) -> last reference: interest lists, CLOSE,
+ *                record back on the free list
  *   close_range(lo, hi) -> the shim's own fds cut out of the range -> entries of the
  *                closed fds out of the table -> real close_range on each piece
  *
  * Every fd of a socket is a real dup of its placeholder kernel socket, so the fd
  * numbers are the kernel's and the placeholder answers what the shim does not.
- * fork(): the child's locks are reset (init.c); both processes then share the same
- * slots with no coordination, which is safe only if one of them stops using them.
+ *
+ * References (f.refs): one per fd naming the record, one per call using it
+ * (shim_sock_hold(), as Linux's fdget()). A call blocked in recv() when another
+ * thread closes the fd goes on, as in Linux, and the socket is closed (CLOSE, slot
+ * released) when that call returns.
+ *
+ * fork(): the child's copies of the shunt sockets become their placeholders (kind
+ * kernel: closing them closes only the fd), and the attachment is dropped
+ * (attach.c), so the parent's connections and slots are the parent's alone. A
+ * vfork()/CLONE_VM child shares our memory and runs no atfork handler: close and
+ * the dup family then make the real call only (shim_g.owner_pid).
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -55,7 +65,8 @@ struct shim_sock *shim_sock_alloc(void)
 	s->optmask = 0;
 	s->bound = s->bound_local = s->port_locked = s->ph_bound = false;
 	s->ghost_port = 0;
-	s->ss = NULL;
+	/* s->ss is left as it was (NULL when fresh): a reader that holds no reference
+	 * (poll's snapshot) may still look at it; it points into the region. */
 	s->ep_items = NULL;
 	s->next_free = NULL;
 	pthread_mutex_init(&s->lock, NULL);
@@ -95,10 +106,10 @@ void shim_fd_dup_track(int oldfd, int newfd)
 	struct shim_file *f = shim_fdtab_get(oldfd), *prev;
 	int err;
 
-	if (f == &shim_fdtab_internal)
+	/* oldfd closed by another thread meanwhile: newfd names what the kernel made
+	 * of it, and the shim forgets it (a race in the program too) */
+	if (f == &shim_fdtab_internal || (f != NULL && !shim_file_tryget(f)))
 		f = NULL;
-	if (f != NULL)
-		atomic_fetch_add(&f->refs, 1);
 	prev = shim_fdtab_swap(newfd, f, &err);
 	if (err < 0 && f != NULL) /* cannot track: the new fd acts as a kernel fd */
 		atomic_fetch_sub(&f->refs, 1);
@@ -127,17 +138,41 @@ int64_t shim_sock_timeo_ns(int fd, int optname)
 	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 }
 
-static void sock_atfork_one(int fd, struct shim_file *f)
+/* First pass: every inherited shunt socket becomes its placeholder, and the
+ * references are counted again from the table (the parent's other threads, and
+ * their calls, do not exist here). */
+static void sock_atfork_reset(int fd, struct shim_file *f)
+{
+	struct shim_sock *s = (struct shim_sock *)f;
+
+	(void)fd;
+	if (f->type != SHIM_F_SOCK)
+		return;
+	pthread_mutex_init(&s->lock, NULL);
+	if (atomic_load(&s->kind) == SHIM_SHUNT)
+		atomic_store(&s->kind, SHIM_KERNEL); /* the slot is the parent's */
+	atomic_store(&f->refs, 0);
+}
+
+static void sock_atfork_count(int fd, struct shim_file *f)
 {
 	(void)fd;
 	if (f->type == SHIM_F_SOCK)
-		pthread_mutex_init(&((struct shim_sock *)f)->lock, NULL);
+		atomic_fetch_add(&f->refs, 1);
 }
 
 void shim_sock_atfork_child(void)
 {
 	pthread_mutex_init(&sock_alloc_lock, NULL);
-	shim_fdtab_foreach(sock_atfork_one);
+	shim_fdtab_foreach(sock_atfork_reset);
+	shim_fdtab_foreach(sock_atfork_count);
+}
+
+/* A tracked fd is involved: is this our memory, or a vfork()/CLONE_VM child's view
+ * of its parent's? getpid() is only asked then, never on the kernel-fd path. */
+static bool sock_foreign(void)
+{
+	return shim_unlikely(getpid() != shim_g.owner_pid);
 }
 
 int shim_copyin(void *dst, const void *src, size_t len)
@@ -202,10 +237,20 @@ SHIM_EXPORT int close(int fd)
 		return real_close(fd);
 	if (f == &shim_fdtab_internal)
 		return (int)shim_ret(-EBADF); /* ours: as if it were not open (Onload) */
-	/* Out of the table first: once real_close returns, the number can be reused. */
-	(void)shim_fdtab_swap(fd, NULL, &err);
+	if (sock_foreign())
+		return real_close(fd); /* a vfork child: the table is its parent's */
+	/* Out of the table first: once real_close returns, the number can be reused.
+	 * The reference dropped is the one the table gave back: a racing close or
+	 * dup2 onto fd took (and drops) the one it got. */
+	f = shim_fdtab_swap(fd, NULL, &err);
+	if (f == &shim_fdtab_internal) {
+		/* closed by another thread and reused by attach.c meanwhile: ours */
+		(void)shim_fdtab_swap(fd, f, &err);
+		return (int)shim_ret(-EBADF);
+	}
 	rc = real_close(fd);
-	shim_file_put(f);
+	if (f != NULL)
+		shim_file_put(f);
 	return rc;
 }
 
@@ -218,6 +263,8 @@ SHIM_EXPORT int dup(int fd)
 		return real_dup(fd);
 	if (f == &shim_fdtab_internal)
 		return (int)shim_ret(-EBADF);
+	if (sock_foreign())
+		return real_dup(fd);
 	nf = real_dup(fd);
 	if (nf >= 0)
 		shim_fd_dup_track(fd, nf);
@@ -228,13 +275,19 @@ SHIM_EXPORT int dup(int fd)
  * loses that reference when the kernel closes it). */
 static int sock_dup_to(int oldfd, int newfd, int flags, bool is_dup3)
 {
+	struct shim_file *fo = shim_fdtab_get(oldfd), *fn = shim_fdtab_get(newfd);
 	int rc;
 
-	if (shim_fdtab_get(oldfd) == &shim_fdtab_internal)
+	if (fo == &shim_fdtab_internal)
 		return -EBADF;
+	if ((fo != NULL || fn != NULL) && sock_foreign()) {
+		/* a vfork child (posix_spawn file actions): its fds, our memory */
+		rc = is_dup3 ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
+		return rc < 0 ? -errno : rc;
+	}
 	if (oldfd == newfd)
 		return is_dup3 ? -EINVAL : (real_dup2(oldfd, newfd) < 0 ? -errno : newfd);
-	if (shim_fdtab_get(newfd) == &shim_fdtab_internal) {
+	if (fn == &shim_fdtab_internal) {
 		rc = shim_attach_relocate(newfd);
 		if (rc < 0)
 			return rc;
@@ -262,51 +315,29 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 
 /* ---- close_range / closefrom ----------------------------------------------------------- */
 
-static int sock_cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* The shim's own fds in [lo, hi], sorted. Returns how many. */
-static int sock_internal_fds(unsigned lo, unsigned hi, int *out)
-{
-	int n = 0, i, fd;
-
-	fd = atomic_load(&shim_g.ctl_fd);
-	if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi)
-		out[n++] = fd;
-	fd = atomic_load(&shim_g.doorbell_fd);
-	if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi)
-		out[n++] = fd;
-	for (i = 0; i < SHUNT_WAIT_SLOTS; i++) {
-		fd = atomic_load(&shim_g.wait_fd[i]);
-		if (fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi)
-			out[n++] = fd;
-	}
-	qsort(out, (size_t)n, sizeof(*out), sock_cmp_int);
-	return n;
-}
-
-/* close_range(2) without touching the shim's fds: the range is closed piece by piece
+/* close_range(2) without touching the shim's fds (every fd the table marks as
+ * ours: attach.c's, and any other module's): the range is closed piece by piece
  * around them, and every tracked fd it closes leaves the table first (as close()). */
 static int sock_close_range(unsigned lo, unsigned hi, int flags)
 {
-	int internal[2 + SHUNT_WAIT_SLOTS], n, i;
 	unsigned from = lo;
+	int own;
 
 	if (lo > hi || (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) != 0)
 		return -EINVAL;
 	if (flags & CLOSE_RANGE_CLOEXEC) /* nothing closes now; ours are CLOEXEC already */
 		return real_close_range(lo, hi, flags) < 0 ? -errno : 0;
-	n = sock_internal_fds(lo, hi, internal);
+	/* A vfork child (CPython's subprocess with close_fds): closing its own copies
+	 * of the fds, ours included, must not touch the parent's table. */
+	if (sock_foreign())
+		return real_close_range(lo, hi, flags) < 0 ? -errno : 0;
 	shim_fdtab_drop_range(lo, hi);
-	for (i = 0; i < n; i++) {
-		if ((unsigned)internal[i] > from &&
-		    real_close_range(from, (unsigned)internal[i] - 1, flags) < 0)
+	while ((own = shim_fdtab_next_internal(from, hi)) >= 0) {
+		if ((unsigned)own > from && real_close_range(from, (unsigned)own - 1, flags) < 0)
 			return -errno;
-		from = (unsigned)internal[i] + 1;
+		from = (unsigned)own + 1;
 	}
-	if ((n == 0 || (unsigned)internal[n - 1] < hi) && real_close_range(from, hi, flags) < 0)
+	if (from <= hi && from >= lo && real_close_range(from, hi, flags) < 0)
 		return -errno;
 	return 0;
 }

@@ -14,8 +14,10 @@
  * The fence pairs with the dataplane's seq_cst fence between publishing an event
  * and reading armed_seq (abi.h, Dekker): either our re-check sees the event or
  * the dataplane sees the slot armed and writes its eventfd. With every slot taken,
- * threads sleep 1 ms at a time instead. poll.c and epoll.c use arm/disarm directly
- * because they also wait on kernel fds.
+ * threads sleep 1 ms at a time instead (wait_sleep_fallback), watching the control
+ * socket when asked to; a signal there is restarted when the kernel would have
+ * restarted the blocking read() (wait_restartable). poll.c and epoll.c use
+ * arm/disarm directly because they also wait on kernel fds.
  */
 #include <poll.h>
 #include <time.h>
@@ -47,6 +49,8 @@ void shim_wait_arm(struct shim_waiter *w)
 
 	w->slot = -1;
 	w->fd = -1;
+	if (shim_unlikely(shim_g.r == NULL))
+		return; /* not attached (a fork child that let go of its parent's region) */
 	while ((busy & all) != all) {
 		bit = __builtin_ctz(~busy);
 		if (atomic_compare_exchange_weak_explicit(&wait_busy, &busy, busy | (1u << bit),
@@ -82,13 +86,48 @@ void shim_wait_disarm(struct shim_waiter *w, bool readable)
 	w->slot = -1;
 }
 
-static int wait_sleep_fallback(int64_t ns)
+/* No slot was free: sleep one step. With SHIM_WAIT_CTL the sleep is a poll of the
+ * control socket, so a dataplane that went away is seen here too. Returns 0,
+ * -EINTR, or -EPIPE. */
+static int wait_sleep_fallback(int64_t ns, int flags)
 {
 	struct timespec ts = { 0, ns < WAIT_FALLBACK_NS ? ns : WAIT_FALLBACK_NS };
+	struct pollfd p;
 
-	if (nanosleep(&ts, NULL) < 0)
+	if (!(flags & SHIM_WAIT_CTL))
+		return nanosleep(&ts, NULL) < 0 ? -errno : 0;
+	p.fd = atomic_load(&shim_g.ctl_fd);
+	p.events = 0; /* only the hang-up matters */
+	p.revents = 0;
+	if (real_ppoll(&p, 1, &ts, NULL) < 0)
 		return -errno;
-	return 0;
+	return (p.revents & (POLLHUP | POLLERR)) ? -EPIPE : 0;
+}
+
+/* A signal cut the fallback's sleep in a wait that is, with a slot, a blocking
+ * read(): would the kernel have restarted that read? It does when the handler has
+ * SA_RESTART. Which signal it was is not known here, so: when every signal that
+ * could have come (caught, not blocked in this thread) has SA_RESTART, as with
+ * signal() or a program that asks for it everywhere; not when any lacks it (as
+ * Python's handlers, which expect EINTR). Only asked after an EINTR. */
+static bool wait_restartable(void)
+{
+	struct sigaction sa;
+	sigset_t blocked;
+	int sig;
+
+	if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0)
+		return false;
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sigismember(&blocked, sig) == 1 || sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (!(sa.sa_flags & SA_SIGINFO) &&
+		    (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
+			continue;
+		if (!(sa.sa_flags & SA_RESTART))
+			return false;
+	}
+	return true;
 }
 
 int shim_wait_until(bool (*cond)(void *), void *arg, int64_t timeout_ns, int flags)
@@ -96,6 +135,7 @@ int shim_wait_until(bool (*cond)(void *), void *arg, int64_t timeout_ns, int fla
 	int64_t start, now, deadline = -1;
 	struct shim_waiter w;
 	struct pollfd pfd[2];
+	bool fallback;
 	uint64_t v;
 	int rc;
 
@@ -121,8 +161,11 @@ int shim_wait_until(bool (*cond)(void *), void *arg, int64_t timeout_ns, int fla
 			return 0;
 		}
 		rc = 0;
-		if (w.slot < 0) {
-			rc = wait_sleep_fallback(left < 0 ? WAIT_FALLBACK_NS : left);
+		fallback = w.slot < 0;
+		if (fallback) {
+			rc = wait_sleep_fallback(left < 0 ? WAIT_FALLBACK_NS : left, flags);
+			if (rc == -EPIPE)
+				return rc; /* shuntd went away: nobody will answer */
 		} else if (left < 0 && flags == 0) {
 			/* The kernel restarts this under SA_RESTART, or fails it with EINTR,
 			 * exactly as it would a blocking call on a kernel socket. */
@@ -150,7 +193,10 @@ int shim_wait_until(bool (*cond)(void *), void *arg, int64_t timeout_ns, int fla
 		}
 		if (cond(arg))
 			return 0;
-		if (rc == -EINTR && !(flags & SHIM_WAIT_NOINTR))
+		/* The slot path's blocking read() had SA_RESTART applied by the kernel;
+		 * the fallback's sleep never is, so it is applied here. */
+		if (rc == -EINTR && !(flags & SHIM_WAIT_NOINTR) &&
+		    !(fallback && left < 0 && flags == 0 && wait_restartable()))
 			return -EINTR;
 		now = shim_now_ns();
 	}

@@ -16,6 +16,10 @@
  *   21  refused at once, before CONNECT is answered
  *   23  refused in two steps, as shuntd publishes it but slower: error and RESET
  *       after 20 ms (still SYN_SENT), CLOSED 30 ms later
+ *   25  ESTABLISHED after 50 ms, then echoes only when it takes a SEND (as shuntd
+ *       reads tx_prod then), so a SEND the shim wrongly skips strands bytes; SENDs
+ *       taken are counted in `retrans` and RECVDs in `rttvar_us` (TCP_INFO:
+ *       tcpi_total_retrans, tcpi_rttvar)
  *
  * DISCONNECT on TCP is tcp_app_disconnect(): CLOSED, flags cleared, the port kept
  * and shown, the local address the bound one or 0.0.0.0; ECONNRESET pending if it
@@ -338,6 +342,27 @@ static void dgram_send(struct client *c, uint32_t i)
 	SHUNT_STORE_REL(&sh->tx_cons, s->tx_cons);
 }
 
+/* Echo what the app queued on TCP socket i into its rx ring, as far as it fits. */
+static void tcp_echo(struct client *c, uint32_t i)
+{
+	struct fsock *s = &c->s[i];
+	struct shunt_sock *sh = shunt_region_sock(c->r, i);
+	uint32_t tx = SHUNT_LOAD_ACQ(&sh->tx_prod) - s->tx_cons;
+	uint32_t space = FD_BUF - (s->rx_prod - SHUNT_LOAD_ACQ(&sh->rx_cons));
+	uint32_t n = tx < space ? tx : space;
+	static uint8_t tmp[FD_BUF];
+
+	if (n == 0)
+		return;
+	bytering_read(shunt_region_txbuf(c->r, i), FD_BUF, s->tx_cons, tmp, n);
+	bytering_write(shunt_region_rxbuf(c->r, i), FD_BUF, s->rx_prod, tmp, n);
+	s->rx_prod += n;
+	s->tx_cons += n;
+	SHUNT_STORE_REL(&sh->rx_prod, s->rx_prod);
+	SHUNT_STORE_REL(&sh->tx_cons, s->tx_cons);
+	ev(c, i);
+}
+
 static void cmd(struct client *c, const struct shunt_cmd *m)
 {
 	struct shunt_sock *sh;
@@ -395,6 +420,8 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		}
 		sh->remote = m->addr;
 		sh->mss = 1460;
+		sh->retrans = 0;
+		sh->rttvar_us = 0;
 		s->due_ms = s->port == 11 ? 0 :
 			    now_ms() + (s->port == 9 || s->port == 17 || s->port == 23 ? 20 : 50);
 		if (s->port == 19) {
@@ -443,15 +470,22 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		shunt_free_push(shunt_region_free(c->r), FD_NSOCKS, &c->free_prod, m->sock);
 		return;
 	case SHUNT_CMD_SEND:
-		if (s->dgram)
+		if (s->dgram) {
 			dgram_send(c, m->sock);
+		} else if (s->port == 25 && s->state == SHUNT_SS_ESTABLISHED) {
+			sh->retrans++;
+			tcp_echo(c, m->sock);
+		}
 		break;
 	case SHUNT_CMD_SETOPT:
 		if (m->arg == SHUNT_OPT_REUSEADDR)
 			s->reuse = m->value != 0;
 		break;
-	case SHUNT_CMD_NOP:
 	case SHUNT_CMD_RECVD:
+		if (!s->dgram && s->port == 25)
+			sh->rttvar_us++;
+		break;
+	case SHUNT_CMD_NOP:
 		break;
 	default:
 		rc = -EINVAL;

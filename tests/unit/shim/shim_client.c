@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,10 +27,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -409,20 +412,34 @@ static void case_dup(void)
 
 /* ---- names, options, eof, nonblocking I/O ----------------------------------------------- */
 
+/* A TCP port nobody holds in the kernel right now (the kernel picks it). */
+static int free_port(void)
+{
+	struct sockaddr_in a = dst("0.0.0.0", 0);
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0 && a.sin_port != 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
 static void case_bind_opts(void)
 {
-	struct sockaddr_in a = dst(STACK, 7), b = dst("0.0.0.0", 45555), name;
+	int port = free_port();
+	struct sockaddr_in a = dst(STACK, 7), b = dst("0.0.0.0", port), name;
 	socklen_t len = sizeof(name);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, v = 0;
 
 	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0);
 	CHECK(bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0);
 	CHECK(getsockname(fd, (struct sockaddr *)&name, &len) == 0 &&
-	      name.sin_port == htons(45555)); /* before the decision: the placeholder */
+	      name.sin_port == htons(port)); /* before the decision: the placeholder */
 	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
 	len = sizeof(name);
 	CHECK(getsockname(fd, (struct sockaddr *)&name, &len) == 0);
-	CHECK(name.sin_port == htons(45555) && name.sin_addr.s_addr == inet_addr(STACK));
+	CHECK(name.sin_port == htons(port) && name.sin_addr.s_addr == inet_addr(STACK));
 	len = sizeof(v);
 	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v == 1);
 	len = sizeof(v);
@@ -524,6 +541,55 @@ static void case_internal_fds(void)
 	close(fd);
 	fd = connected(7);
 	echo(fd, "new-socket");
+	close(fd);
+}
+
+/* An epoll holding a shunt socket has fds of its own (a private dup of itself and a
+ * wake eventfd): dup2 onto each of them moves it out of the way, and the epoll still
+ * reports the socket. */
+static void case_internal_epoll_fds(void)
+{
+	int fd = connected(7), ep = epoll_create1(0), i, moved = 0;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd }, out;
+	bool before[256], added[256];
+
+	for (i = 0; i < 256; i++)
+		before[i] = syscall(SYS_fcntl, i, F_GETFD) >= 0;
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	/* new since the ADD: the epoll's own (a moved one lands on a new number, so
+	 * take the set first) */
+	for (i = 0; i < 256; i++)
+		added[i] = !before[i] && i != ep && syscall(SYS_fcntl, i, F_GETFD) >= 0;
+	for (i = 3; i < 256; i++) {
+		if (!added[i])
+			continue;
+		CHECK(fcntl(i, F_GETFD) == -1 && errno == EBADF); /* invisible to libc */
+		CHECK(dup2(1, i) == i);
+		CHECK(close(i) == 0);
+		moved++;
+	}
+	CHECK(moved == 2);
+	CHECK(epoll_wait(ep, &out, 1, 0) == 0);
+	CHECK(send(fd, "x", 1, 0) == 1); /* the echo makes it readable */
+	CHECK(epoll_wait(ep, &out, 1, 2000) == 1 && out.data.fd == fd);
+	/* registered before connect(), then decided: the epoll must take the
+	 * placeholder out of its kernel set through its own (moved) fd, or the
+	 * unconnected placeholder would report itself at once */
+	{
+		struct sockaddr_in a = dst(STACK, 7);
+		int s2 = socket(AF_INET, SOCK_STREAM, 0);
+		struct epoll_event e2 = { .events = EPOLLIN, .data.fd = s2 };
+		char c;
+
+		CHECK(recv(fd, &c, 1, 0) == 1);
+		CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, s2, &e2) == 0);
+		CHECK(connect(s2, (struct sockaddr *)&a, sizeof(a)) == 0);
+		CHECK(epoll_wait(ep, &out, 1, 0) == 0);
+		CHECK(send(s2, "y", 1, 0) == 1);
+		CHECK(epoll_wait(ep, &out, 1, 2000) == 1 && out.data.fd == s2);
+		close(s2);
+	}
+	close(ep);
 	close(fd);
 }
 
@@ -1210,9 +1276,17 @@ static void case_errqueue(void)
 /* One port space: the kernel refuses the app a port a shunt socket holds. */
 static void case_port_held(void)
 {
-	struct sockaddr_in b = dst(STACK, 45560), anyb = dst("0.0.0.0", 45560),
-			   c = dst(STACK, 45561), anyc = dst("0.0.0.0", 45561), any;
-	int fd = connected(7), k = socket(AF_INET, SOCK_STREAM, 0), s1, one = 1;
+	struct sockaddr_in b, anyb, c, anyc, any;
+	int fd = connected(7), k = socket(AF_INET, SOCK_STREAM, 0), s1, one = 1, pb, pc;
+
+	/* ports nobody else holds in the kernel: the placeholders mirror them there */
+	pb = free_port();
+	while ((pc = free_port()) == pb)
+		;
+	b = dst(STACK, pb);
+	anyb = dst("0.0.0.0", pb);
+	c = dst(STACK, pc);
+	anyc = dst("0.0.0.0", pc);
 
 	/* the ephemeral port CONNECT chose */
 	any = dst("0.0.0.0", name_port(fd));
@@ -1268,6 +1342,246 @@ static void case_closefrom(void)
 	after_mass_close(fd, d);
 }
 
+/* ---- fork and vfork ------------------------------------------------------------------------ */
+
+static void child_ok(pid_t pid)
+{
+	int st;
+
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* A fork child's copy of a shunt socket is the placeholder: closing it (close,
+ * close_range, closefrom, as subprocess does) leaves the parent's connection alone,
+ * and a socket of the child's own works through its own attachment. */
+static void case_fork_close(void)
+{
+	int fd = connected(7), d = dup(fd);
+	char c;
+	pid_t pid;
+
+	echo(fd, "before");
+	pid = fork();
+	if (pid == 0) {
+		int n;
+
+		CHECK(recv(fd, &c, 1, MSG_DONTWAIT) == -1 && errno == ENOTCONN);
+		CHECK(close(fd) == 0);
+		CHECK(close_range((unsigned)d, (unsigned)d, 0) == 0);
+		n = connected(7);
+		echo(n, "child's own");
+		CHECK(close(n) == 0);
+		closefrom(3);
+		exit(0);
+	}
+	child_ok(pid);
+	echo(fd, "parent-after-child");
+	echo(d, "dup-after-child");
+	close(d);
+	close(fd);
+}
+
+/* A vfork child (posix_spawn, CPython's subprocess) shares our memory and runs no
+ * atfork handler: its close/close_range/closefrom/dup2 must not touch the table. */
+static void case_vfork_close(void)
+{
+	int fd = connected(7), d = dup(fd), round;
+	pid_t pid;
+
+	for (round = 0; round < 3; round++) {
+		pid = vfork();
+		if (pid == 0) {
+			if (round == 0) {
+				close(fd);
+				close_range(3, ~0u, 0);
+			} else if (round == 1) {
+				dup2(0, d);
+				closefrom(3);
+			} else {
+				dup3(d, fd, O_CLOEXEC);
+				close(d);
+			}
+			_exit(0);
+		}
+		child_ok(pid);
+		CHECK(fcntl(fd, F_GETFD) >= 0 && fcntl(d, F_GETFD) >= 0);
+		echo(fd, "parent-fd");
+		echo(d, "parent-dup");
+	}
+	close(d);
+	close(fd);
+}
+
+/* ---- close() against a call blocked on the same socket ------------------------------------ */
+
+struct blocked_recv {
+	int fd;
+	ssize_t rc;
+	int err;
+};
+
+static void *blocked_recv_fn(void *arg)
+{
+	struct blocked_recv *b = arg;
+	char buf[64];
+
+	b->rc = recv(b->fd, buf, sizeof(buf), 0);
+	b->err = errno;
+	return NULL;
+}
+
+/* As Linux: the blocked recv() goes on (close does not wake it with data) and ends
+ * by its timeout; meanwhile new sockets take the fd number, and never share its
+ * record or slot. */
+static void case_close_blocked(void)
+{
+	struct timeval tv = { 0, 300000 };
+	int round, i;
+
+	for (round = 0; round < 4; round++) {
+		struct blocked_recv b = { .fd = connected(7) };
+		pthread_t th;
+		int n[4];
+
+		CHECK(setsockopt(b.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+		CHECK(pthread_create(&th, NULL, blocked_recv_fn, &b) == 0);
+		usleep(30000); /* asleep in recv */
+		CHECK(close(b.fd) == 0);
+		for (i = 0; i < 4; i++) {
+			n[i] = connected(7);
+			echo(n[i], "new-on-old-number");
+		}
+		pthread_join(th, NULL);
+		CHECK(b.rc == -1 && b.err == EAGAIN);
+		for (i = 0; i < 4; i++) {
+			echo(n[i], "after");
+			close(n[i]);
+		}
+	}
+}
+
+/* Closes of one fd, and dup2 onto it, racing: each drops the reference it took out
+ * of the table, never one twice. The socket's dup must stay its own, and a new
+ * socket must get a record of its own. */
+#define RACERS 3
+
+struct race {
+	int fd, other;
+	_Atomic int go;
+};
+
+struct racer {
+	struct race *r;
+	bool dup;
+};
+
+static void *race_fn(void *arg)
+{
+	struct racer *me = arg;
+
+	while (!atomic_load(&me->r->go))
+		;
+	if (me->dup)
+		dup2(me->r->other, me->r->fd);
+	else
+		close(me->r->fd);
+	return NULL;
+}
+
+static void case_close_race(void)
+{
+	struct sockaddr_in a = dst(STACK, 19), name;
+	int i, j, d, n, k = socket(AF_INET, SOCK_STREAM, 0);
+
+	for (i = 0; i < 1500; i++) {
+		struct race r = { .fd = socket(AF_INET, SOCK_STREAM, 0), .other = k };
+		struct racer me[RACERS];
+		pthread_t th[RACERS];
+		socklen_t len = sizeof(name);
+
+		d = dup(r.fd);
+		CHECK(r.fd >= 0 && d >= 0);
+		for (j = 0; j < RACERS; j++) {
+			me[j].r = &r;
+			me[j].dup = j == 0 && (i & 1);
+			CHECK(pthread_create(&th[j], NULL, race_fn, &me[j]) == 0);
+		}
+		atomic_store(&r.go, 1);
+		close(r.fd);
+		for (j = 0; j < RACERS; j++)
+			pthread_join(th[j], NULL);
+		close(r.fd); /* dup2's copy, if it came last */
+		n = socket(AF_INET, SOCK_STREAM, 0);
+		/* d still names its socket; n is another, undecided one */
+		CHECK(connect(d, (struct sockaddr *)&a, sizeof(a)) == 0);
+		CHECK(n >= 0);
+		CHECK(getsockname(n, (struct sockaddr *)&name, &len) == 0 && name.sin_port == 0);
+		close(d);
+		close(n);
+	}
+	close(k);
+}
+
+/* ---- more sleepers than wait slots ------------------------------------------------------- */
+
+#define SLEEPERS 16 /* SHUNT_WAIT_SLOTS: the next sleeper has none */
+
+static void *send_later_fn(void *arg)
+{
+	usleep(200000);
+	CHECK(send(*(int *)arg, "z", 1, 0) == 1);
+	return NULL;
+}
+
+/* A blocking recv() that found no free wait slot behaves as one that did: a signal
+ * with SA_RESTART does not end it, one without ends it with EINTR. */
+static void case_slotless_signal(void)
+{
+	struct blocked_recv b[SLEEPERS];
+	pthread_t th[SLEEPERS], late;
+	int fd = connected(7), i, round;
+	sigset_t alrm, old;
+	char c;
+
+	/* SIGALRM is for the main thread only: the other threads are made with it
+	 * blocked */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	CHECK(pthread_sigmask(SIG_BLOCK, &alrm, &old) == 0);
+	for (i = 0; i < SLEEPERS; i++) {
+		b[i].fd = connected(7);
+		CHECK(pthread_create(&th[i], NULL, blocked_recv_fn, &b[i]) == 0);
+	}
+	usleep(50000); /* every slot taken */
+	for (round = 0; round < 2; round++) {
+		bool restart = round == 0;
+
+		got_sig = 0;
+		CHECK(pthread_create(&late, NULL, send_later_fn, &fd) == 0);
+		CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL) == 0);
+		alarm_in_ms(50, restart);
+		if (restart) {
+			CHECK(recv(fd, &c, 1, 0) == 1 && c == 'z');
+		} else {
+			CHECK(recv(fd, &c, 1, 0) == -1 && errno == EINTR);
+			CHECK(recv(fd, &c, 1, 0) == 1 && c == 'z');
+		}
+		CHECK(got_sig == 1);
+		pthread_join(late, NULL);
+		CHECK(pthread_sigmask(SIG_BLOCK, &alrm, NULL) == 0);
+	}
+	CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL) == 0);
+	for (i = 0; i < SLEEPERS; i++)
+		CHECK(send(b[i].fd, "w", 1, 0) == 1);
+	for (i = 0; i < SLEEPERS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(b[i].rc == 1);
+		close(b[i].fd);
+	}
+	close(fd);
+}
+
 /* ---- no dataplane: everything on the kernel (stderr checked by the runner) ---------------- */
 
 static void case_nodp(void)
@@ -1281,6 +1595,286 @@ static void case_nodp(void)
 	/* the kernel decides; only a plain kernel errno or EINPROGRESS can come back */
 	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS ||
 	      errno == ENETUNREACH || errno == EHOSTUNREACH || errno == ECONNREFUSED);
+	close(fd);
+}
+
+/* ---- epoll wake-ups, fairness, dup'd epoll fds ----------------------------------- */
+
+/* A connected socket to port 13 once "hello" is there to read. */
+static int hello_ready(void)
+{
+	int fd = connected(13);
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	CHECK(poll(&p, 1, 2000) == 1 && (p.revents & POLLIN));
+	return fd;
+}
+
+struct ep_waiter {
+	int ep, timeout_ms, n;
+	uint64_t id;
+	int64_t took_ms;
+	volatile bool done;
+};
+
+static void *ep_waiter_run(void *arg)
+{
+	struct ep_waiter *a = arg;
+	struct epoll_event ev;
+	int64_t t0 = ms_now();
+
+	a->n = epoll_wait(a->ep, &ev, 1, a->timeout_ms);
+	a->took_ms = ms_now() - t0;
+	a->id = a->n == 1 ? ev.data.u64 : 0;
+	a->done = true;
+	return NULL;
+}
+
+/* Linux wakes a thread asleep in epoll_wait when another adds (or re-arms with MOD)
+ * an entry that is ready; so must the shim, whatever the sleeper sleeps in. */
+static void case_ep_wake(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ep_waiter a = { .timeout_ms = -1 };
+	int pp[2], fd = hello_ready(), i;
+	pthread_t th;
+
+	/* (a) the epoll holds only a pipe: the waiter is in the kernel alone */
+	a.ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(a.ep >= 0 && pipe(pp) == 0);
+	ev.data.u64 = 2;
+	CHECK(epoll_ctl(a.ep, EPOLL_CTL_ADD, pp[0], &ev) == 0);
+	CHECK(pthread_create(&th, NULL, ep_waiter_run, &a) == 0);
+	usleep(50000);
+	ev.data.u64 = 1;
+	CHECK(epoll_ctl(a.ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	for (i = 0; i < 200 && !a.done; i++)
+		usleep(5000);
+	if (!a.done)
+		CHECK(write(pp[1], "x", 1) == 1); /* let it go, then fail */
+	pthread_join(th, NULL);
+	CHECK(i < 200 && a.n == 1 && a.id == 1);
+
+	/* (b) EPOLLONESHOT re-armed with MOD while the socket already has data */
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	CHECK(epoll_ctl(a.ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	a.n = epoll_wait(a.ep, &ev, 1, 0);
+	CHECK(a.n == 1 && ev.data.u64 == 1);
+	a.timeout_ms = 3000;
+	a.done = false;
+	CHECK(pthread_create(&th, NULL, ep_waiter_run, &a) == 0);
+	usleep(50000);
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.data.u64 = 1;
+	CHECK(epoll_ctl(a.ep, EPOLL_CTL_MOD, fd, &ev) == 0);
+	pthread_join(th, NULL);
+	CHECK(a.n == 1 && a.id == 1 && a.took_ms < 1000);
+	close(fd);
+	close(a.ep);
+	close(pp[0]);
+	close(pp[1]);
+}
+
+/* Level-triggered entries take turns with maxevents 1, as on Linux's ready list:
+ * two shunt sockets, and a shunt socket with a kernel fd. */
+static void case_ep_fair(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(0), a = hello_ready(), b = hello_ready(), pp[2], i;
+	int seen[4] = { 0 };
+
+	CHECK(ep >= 0 && pipe(pp) == 0);
+	ev.data.u64 = 1;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev) == 0);
+	ev.data.u64 = 2;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, b, &ev) == 0);
+	for (i = 0; i < 10; i++) {
+		CHECK(epoll_wait(ep, &ev, 1, 1000) == 1 && ev.data.u64 >= 1 && ev.data.u64 <= 2);
+		seen[ev.data.u64]++;
+	}
+	CHECK(seen[1] == 5 && seen[2] == 5);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, b, NULL) == 0);
+	CHECK(write(pp[1], "p", 1) == 1);
+	ev.data.u64 = 3;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, pp[0], &ev) == 0);
+	seen[1] = seen[3] = 0;
+	for (i = 0; i < 10; i++) {
+		CHECK(epoll_wait(ep, &ev, 1, 1000) == 1);
+		CHECK(ev.data.u64 == 1 || ev.data.u64 == 3);
+		seen[ev.data.u64]++;
+	}
+	CHECK(seen[1] >= 4 && seen[3] >= 4);
+	close(a);
+	close(b);
+	close(ep);
+	close(pp[0]);
+	close(pp[1]);
+}
+
+/* The epoll's first fd number is not its name: dup it, close the original, let a
+ * socket take the number, and use the dup. */
+static void case_ep_dup(void)
+{
+	struct sockaddr_in a13 = dst(STACK, 13);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 7 };
+	int ep = epoll_create1(0), d, s;
+
+	CHECK(ep >= 0);
+	d = dup(ep);
+	CHECK(d >= 0 && close(ep) == 0);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(s == ep); /* the lowest free number */
+	CHECK(epoll_ctl(d, EPOLL_CTL_ADD, s, &ev) == 0);
+	CHECK(connect(s, (struct sockaddr *)&a13, sizeof(a13)) == 0);
+	CHECK(epoll_wait(d, &ev, 1, 2000) == 1 && ev.data.u64 == 7);
+	close(s);
+	close(d);
+}
+
+/* ---- recv(MSG_TRUNC), select past FD_SETSIZE ------------------------------------- */
+
+/* tcp(7): MSG_TRUNC discards the bytes instead of copying them (with MSG_PEEK it
+ * only counts them), so the buffer may be NULL. */
+static void case_recv_trunc(void)
+{
+	int fd = hello_ready();
+	char buf[8] = { 0 };
+
+	CHECK(recv(fd, NULL, 4, MSG_PEEK | MSG_TRUNC) == 4);
+	CHECK(recv(fd, NULL, 3, MSG_TRUNC) == 3);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 2 && memcmp(buf, "lo", 2) == 0);
+	close(fd);
+}
+
+#define BIG_FD 2000
+#define BIG_WORDS (BIG_FD / (8 * sizeof(unsigned long)) + 1)
+
+/* select() with nfds past FD_SETSIZE and a shunt socket in the set: the shim, not
+ * the placeholder, answers (an idle socket is not readable). */
+static void case_select_big(void)
+{
+	struct rlimit rl;
+	unsigned long r[BIG_WORDS];
+	const unsigned bits = 8 * sizeof(unsigned long);
+	struct timeval tv = { 0, 100000 };
+	int fd = connected(7);
+	char c;
+
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_max <= BIG_FD) {
+		close(fd);
+		return; /* cannot have fd 2000 here */
+	}
+	if (rl.rlim_cur <= BIG_FD) {
+		rl.rlim_cur = BIG_FD + 1;
+		CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	}
+	CHECK(dup2(fd, BIG_FD) == BIG_FD && close(fd) == 0);
+	memset(r, 0, sizeof(r));
+	r[BIG_FD / bits] |= 1ul << (BIG_FD % bits);
+	CHECK(select(BIG_FD + 1, (fd_set *)r, NULL, NULL, &tv) == 0);
+	CHECK(send(BIG_FD, "x", 1, 0) == 1);
+	r[BIG_FD / bits] |= 1ul << (BIG_FD % bits);
+	tv.tv_sec = 2;
+	CHECK(select(BIG_FD + 1, (fd_set *)r, NULL, NULL, &tv) == 1);
+	CHECK(r[BIG_FD / bits] == 1ul << (BIG_FD % bits));
+	CHECK(recv(BIG_FD, &c, 1, 0) == 1 && c == 'x');
+	close(BIG_FD);
+}
+
+/* ---- per-call cost: allocations and commands ---------------------------------------- */
+
+/* Every allocation of the process counted (the shim's included). */
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+static _Atomic long allocs;
+
+void *malloc(size_t n)
+{
+	atomic_fetch_add_explicit(&allocs, 1, memory_order_relaxed);
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+	atomic_fetch_add_explicit(&allocs, 1, memory_order_relaxed);
+	return __libc_calloc(n, m);
+}
+
+/* poll() of many kernel fds, poll() and select() with a shunt socket among them:
+ * no allocation per call. */
+static void case_poll_noalloc(void)
+{
+	struct pollfd p[101];
+	int pp[2], fd, i, k;
+	fd_set r;
+	long before;
+
+	CHECK(pipe(pp) == 0);
+	for (i = 0; i < 100; i++)
+		p[i] = (struct pollfd){ pp[0], POLLIN, 0 };
+	fd = socket(AF_INET, SOCK_STREAM, 0); /* attached, no shunt socket yet */
+	before = atomic_load(&allocs);
+	for (k = 0; k < 50; k++)
+		CHECK(poll(p, 100, 0) == 0);
+	CHECK(atomic_load(&allocs) == before);
+	close(fd);
+
+	fd = connected(7);
+	p[100] = (struct pollfd){ fd, POLLOUT, 0 };
+	before = atomic_load(&allocs);
+	for (k = 0; k < 50; k++)
+		CHECK(poll(p, 101, 0) == 1 && p[100].revents == POLLOUT);
+	for (k = 0; k < 50; k++) {
+		struct timeval tv = { 0, 0 };
+
+		FD_ZERO(&r);
+		FD_SET(fd, &r);
+		FD_SET(pp[0], &r);
+		CHECK(select((fd > pp[0] ? fd : pp[0]) + 1, &r, NULL, NULL, &tv) == 0);
+	}
+	CHECK(atomic_load(&allocs) == before);
+	close(fd);
+	close(pp[0]);
+	close(pp[1]);
+}
+
+static struct tcp_info tcp_info_of(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0);
+	return ti;
+}
+
+/* SEND only when none is queued, RECVD only when the window may have opened.
+ * Port 25 echoes only when it takes a SEND, and counts SENDs in
+ * tcpi_total_retrans and RECVDs in tcpi_rttvar. */
+static void case_cmd_thin(void)
+{
+	static char buf[8000];
+	struct timeval tv = { 2, 0 };
+	int fd = connected(25), i;
+	uint32_t recvd;
+
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	for (i = 0; i < 2000; i++)
+		CHECK(send(fd, "s", 1, 0) == 1);
+	/* every byte comes back: no SEND was skipped that the dataplane needed */
+	CHECK(recv(fd, buf, 2000, MSG_WAITALL) == 2000);
+	CHECK(tcp_info_of(fd).tcpi_total_retrans < 1000);
+
+	/* 8000 bytes queued, read 100 at a time: RECVD after each 2 * MSS freed and
+	 * once drained, not 80 times */
+	memset(buf, 'r', sizeof(buf));
+	CHECK(send(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+	CHECK(recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_WAITALL) == (ssize_t)sizeof(buf));
+	recvd = tcp_info_of(fd).tcpi_rttvar;
+	for (i = 0; i < 80; i++)
+		CHECK(recv(fd, buf, 100, 0) == 100);
+	recvd = tcp_info_of(fd).tcpi_rttvar - recvd;
+	CHECK(recvd >= 1 && recvd <= 5);
 	close(fd);
 }
 
@@ -1303,6 +1897,7 @@ static const struct {
 	{ "nonblock_io", case_nonblock_io },
 	{ "loopback", case_loopback },
 	{ "internal_fds", case_internal_fds },
+	{ "internal_epoll_fds", case_internal_epoll_fds },
 	{ "nodp", case_nodp },
 	{ "udp_basic", case_udp_basic },
 	{ "udp_mmsg", case_udp_mmsg },
@@ -1321,6 +1916,18 @@ static const struct {
 	{ "port_held", case_port_held },
 	{ "close_range", case_close_range },
 	{ "closefrom", case_closefrom },
+	{ "fork_close", case_fork_close },
+	{ "vfork_close", case_vfork_close },
+	{ "close_blocked", case_close_blocked },
+	{ "close_race", case_close_race },
+	{ "slotless_signal", case_slotless_signal },
+	{ "ep_wake", case_ep_wake },
+	{ "ep_fair", case_ep_fair },
+	{ "ep_dup", case_ep_dup },
+	{ "recv_trunc", case_recv_trunc },
+	{ "select_big", case_select_big },
+	{ "poll_noalloc", case_poll_noalloc },
+	{ "cmd_thin", case_cmd_thin },
 };
 
 int main(int argc, char **argv)

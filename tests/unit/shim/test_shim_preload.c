@@ -170,6 +170,7 @@ CASE(eof)
 CASE(nonblock_io)
 CASE(loopback)
 CASE(internal_fds)
+CASE(internal_epoll_fds)
 CASE(udp_basic)
 CASE(udp_mmsg)
 CASE(udp_connect)
@@ -186,6 +187,18 @@ CASE(errqueue)
 CASE(port_held)
 CASE(close_range)
 CASE(closefrom)
+CASE(fork_close)
+CASE(vfork_close)
+CASE(close_blocked)
+CASE(close_race)
+CASE(slotless_signal)
+CASE(ep_wake)
+CASE(ep_fair)
+CASE(ep_dup)
+CASE(recv_trunc)
+CASE(select_big)
+CASE(poll_noalloc)
+CASE(cmd_thin)
 
 START_TEST(test_no_dataplane_says_so_once)
 {
@@ -259,6 +272,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_nonblock_io);
 	tcase_add_test(tc, test_loopback);
 	tcase_add_test(tc, test_internal_fds);
+	tcase_add_test(tc, test_internal_epoll_fds);
 	tcase_add_test(tc, test_udp_basic);
 	tcase_add_test(tc, test_udp_mmsg);
 	tcase_add_test(tc, test_udp_connect);
@@ -275,6 +289,18 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_port_held);
 	tcase_add_test(tc, test_close_range);
 	tcase_add_test(tc, test_closefrom);
+	tcase_add_test(tc, test_fork_close);
+	tcase_add_test(tc, test_vfork_close);
+	tcase_add_test(tc, test_close_blocked);
+	tcase_add_test(tc, test_close_race);
+	tcase_add_test(tc, test_slotless_signal);
+	tcase_add_test(tc, test_ep_wake);
+	tcase_add_test(tc, test_ep_fair);
+	tcase_add_test(tc, test_ep_dup);
+	tcase_add_test(tc, test_recv_trunc);
+	tcase_add_test(tc, test_select_big);
+	tcase_add_test(tc, test_poll_noalloc);
+	tcase_add_test(tc, test_cmd_thin);
 	tcase_add_test(tc, test_no_dataplane_says_so_once);
 	tcase_add_test(tc, test_no_dataplane_silent_without_log);
 	tcase_add_test(tc, test_unapplied_options_said_once);
