@@ -13,6 +13,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <unistd.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,7 @@ int main(int argc, char **argv)
 	char err[512], eal_buf[CONF_EAL_MAX];
 	char *eal_argv[MAIN_EAL_MAX_ARGS];
 	char ipbuf[INET_ADDRSTRLEN];
+	char rundir[PATH_MAX];
 	uint16_t port_id;
 	int eal_argc, rc, status = 1;
 
@@ -152,6 +155,9 @@ out_stack:
 out_port:
 	port_fini(&ctx);
 out_eal:
+	/* EAL leaves its (by now empty) runtime directory behind: ours to remove */
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	(void)rmdir(rundir);
 	return status;
 }

@@ -5,7 +5,8 @@
 # Remove what an interrupted test run left behind, and ONLY what matches our
 # naming: namespaces shunt-app-* / shunt-peer-* (and the processes inside them,
 # shuntd among them: a process in one of our namespaces is ours), temp dirs
-# /tmp/shunt-bed-*, DPDK runtime dirs /var/run/dpdk/shunt<pid>x<n>.
+# /tmp/shunt-bed-*, DPDK runtime dirs /var/run/dpdk/shunt<pid>x<n> and
+# /var/run/dpdk/shunt_unit_<name>_<pid> (unit tests that start the EAL).
 # Each name carries the pid of the test that made it (shunt-app-<pid>-<n>,
 # shunt-bed-<pid>-<n>-*, shunt<pid>x<n>); while that pid is alive the thing is in
 # use (tests of another run on the same machine) and is left alone.
@@ -14,7 +15,8 @@ set -uo pipefail
 
 owner_alive() {  # name -> 0 if the pid in it is a live process
 	local pid
-	pid=$(echo "$1" | sed -E 's/^(shunt-(app|peer|bed)-|shunt)([0-9]+)[-x].*$/\3/')
+	pid=$(echo "$1" | sed -E -e 's/^(shunt-(app|peer|bed)-|shunt)([0-9]+)[-x].*$/\3/' \
+		-e 's/^shunt_unit_[a-z]+_([0-9]+)$/\1/')
 	[ -n "$pid" ] && [ "$pid" != "$1" ] && [ -d "/proc/$pid" ]
 }
 
@@ -33,7 +35,7 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^shunt-(app|
 	done
 	ip netns del "$ns"
 done
-for d in /tmp/shunt-bed-* /var/run/dpdk/shunt[0-9]*x[0-9]*; do
+for d in /tmp/shunt-bed-* /var/run/dpdk/shunt[0-9]*x[0-9]* /var/run/dpdk/shunt_unit_*; do
 	[ -e "$d" ] || continue
 	owner_alive "$(basename "$d")" && continue
 	left=1

@@ -6,8 +6,10 @@
  * builders, and main() running one Check suite per module (eth, arp, ipv4, icmp,
  * route) without fork: a forked child cannot safely use the parent's EAL memory.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_arp.h>
 #include <rte_eal.h>
@@ -347,15 +349,19 @@ t_tcp_mbuf(uint32_t src_be, uint32_t dst_be, uint32_t plen)
 int
 main(void)
 {
+	char prefix[64], rundir[PATH_MAX];
 	char *eal[] = { "test_net", "--no-huge", "-m", "64", "--no-pci", "-l", "0",
-			"--log-level=error", "--no-shconf", "--no-telemetry", NULL };
+			"--log-level=error", "--no-shconf", "--no-telemetry", prefix, NULL };
 	SRunner *sr;
 	int failed;
 
+	/* a prefix of our own, so parallel runs never meet; its directory goes at exit */
+	snprintf(prefix, sizeof(prefix), "--file-prefix=shunt_unit_net_%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0) {
 		fprintf(stderr, "rte_eal_init failed\n");
 		return 1;
 	}
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	t_pool = rte_pktmbuf_pool_create("test_net", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					 SOCKET_ID_ANY);
 	if (t_pool == NULL) {
@@ -373,5 +379,6 @@ main(void)
 	srunner_free(sr);
 	rte_mempool_free(t_pool);
 	rte_eal_cleanup();
+	(void)rmdir(rundir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

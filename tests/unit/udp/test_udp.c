@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <unistd.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -465,13 +467,17 @@ static Suite *udp_suite(void)
 
 int main(void)
 {
-	char *eal[] = {"test_udp", "--no-huge", "-m", "64", "--no-pci", "-l", "0", "--no-shconf", "--no-telemetry",
-		       "--log-level=*:error", NULL};
+	char prefix[64], rundir[PATH_MAX];
+	char *eal[] = {"test_udp", "--no-huge", "-m", "64", "--no-pci", "-l", "0", "--no-shconf",
+		       "--no-telemetry", "--log-level=*:error", prefix, NULL};
 	SRunner *sr;
 	int failed;
 
+	/* a prefix of our own, so parallel runs never meet; its directory goes at exit */
+	snprintf(prefix, sizeof(prefix), "--file-prefix=shunt_unit_udp_%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		return 99;
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	pool = rte_pktmbuf_pool_create("test_udp", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	if (pool == NULL)
 		return 99;
@@ -481,5 +487,6 @@ int main(void)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	rte_eal_cleanup();
+	(void)rmdir(rundir);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
