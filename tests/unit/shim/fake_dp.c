@@ -229,6 +229,11 @@ static void reply(struct client *c, uint32_t i, uint32_t seq, int rc)
 {
 	struct shunt_sock *sh = shunt_region_sock(c->r, i);
 
+	/* as shuntd: what the command changed is in place before the answer, so a
+	 * shim that sees done_seq never reads the state from before (an OPEN of a
+	 * recycled slot would otherwise show FREE, and connect() say EISCONN) */
+	sh->state = c->s[i].state;
+	sh->flags = c->s[i].flags;
 	sh->done_result = rc;
 	SHUNT_STORE_REL(&sh->done_seq, seq);
 	ev(c, i);
