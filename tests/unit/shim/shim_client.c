@@ -1419,6 +1419,7 @@ struct blocked_recv {
 	int fd;
 	ssize_t rc;
 	int err;
+	_Atomic pid_t tid;
 };
 
 static void *blocked_recv_fn(void *arg)
@@ -1426,6 +1427,7 @@ static void *blocked_recv_fn(void *arg)
 	struct blocked_recv *b = arg;
 	char buf[64];
 
+	atomic_store(&b->tid, gettid());
 	b->rc = recv(b->fd, buf, sizeof(buf), 0);
 	b->err = errno;
 	return NULL;
@@ -1527,10 +1529,52 @@ static void case_close_race(void)
 
 #define SLEEPERS 16 /* SHUNT_WAIT_SLOTS: the next sleeper has none */
 
-static void *send_later_fn(void *arg)
+/* Is thread tid asleep in the kernel ('S' in /proc)? */
+static bool thread_sleeping(pid_t tid)
 {
-	usleep(200000);
-	CHECK(send(*(int *)arg, "z", 1, 0) == 1);
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the state follows the command name */
+	return p != NULL && p[1] == ' ' && p[2] == 'S';
+}
+
+/* Wait until thread tid has been asleep for a few looks in a row (a bounded wait:
+ * the test fails later if it never sleeps). */
+static void until_asleep(pid_t tid)
+{
+	int seen = 0, i;
+
+	for (i = 0; i < 2000 && seen < 3; i++) {
+		seen = thread_sleeping(tid) ? seen + 1 : 0;
+		usleep(2000);
+	}
+}
+
+struct signal_then_send {
+	pthread_t target;
+	pid_t tid;
+	int fd;
+};
+
+/* Signal the target once it is asleep in recv(), then give it data: the order no
+ * longer depends on how busy the machine is. */
+static void *signal_then_send_fn(void *arg)
+{
+	struct signal_then_send *a = arg;
+
+	until_asleep(a->tid);
+	CHECK(pthread_kill(a->target, SIGALRM) == 0);
+	usleep(150000);
+	CHECK(send(a->fd, "z", 1, 0) == 1);
 	return NULL;
 }
 
@@ -1541,6 +1585,7 @@ static void case_slotless_signal(void)
 	struct blocked_recv b[SLEEPERS];
 	pthread_t th[SLEEPERS], late;
 	int fd = connected(7), i, round;
+	struct signal_then_send sts = { .target = pthread_self(), .tid = gettid(), .fd = fd };
 	sigset_t alrm, old;
 	char c;
 
@@ -1551,16 +1596,23 @@ static void case_slotless_signal(void)
 	CHECK(pthread_sigmask(SIG_BLOCK, &alrm, &old) == 0);
 	for (i = 0; i < SLEEPERS; i++) {
 		b[i].fd = connected(7);
+		atomic_store(&b[i].tid, 0);
 		CHECK(pthread_create(&th[i], NULL, blocked_recv_fn, &b[i]) == 0);
 	}
-	usleep(50000); /* every slot taken */
+	for (i = 0; i < SLEEPERS; i++) {
+		while (atomic_load(&b[i].tid) == 0)
+			usleep(1000);
+		until_asleep(b[i].tid); /* every wait slot taken */
+	}
 	for (round = 0; round < 2; round++) {
 		bool restart = round == 0;
+		struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0 };
 
 		got_sig = 0;
-		CHECK(pthread_create(&late, NULL, send_later_fn, &fd) == 0);
+		sigemptyset(&sa.sa_mask);
+		CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+		CHECK(pthread_create(&late, NULL, signal_then_send_fn, &sts) == 0);
 		CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL) == 0);
-		alarm_in_ms(50, restart);
 		if (restart) {
 			CHECK(recv(fd, &c, 1, 0) == 1 && c == 'z');
 		} else {
