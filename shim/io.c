@@ -32,47 +32,44 @@
 #include "real.h"
 #include "shim.h"
 
-void shim_io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
-		      const struct iovec *iov, int iovcnt, size_t skip)
+/* Walk iov (skipping its first skip bytes) against n bytes of a byte ring at pos,
+ * copying out of the ring (to_ring false) or into it. */
+static void io_copy(uint8_t *ring, uint32_t size, uint32_t pos, uint32_t n,
+		    const struct iovec *iov, int iovcnt, size_t skip, bool to_ring)
 {
 	int i;
 
 	for (i = 0; i < iovcnt && n > 0; i++) {
 		size_t l = iov[i].iov_len;
+		uint8_t *base;
 		uint32_t k;
 
 		if (skip >= l) {
 			skip -= l;
 			continue;
 		}
+		base = (uint8_t *)iov[i].iov_base + skip;
 		k = l - skip < n ? (uint32_t)(l - skip) : n;
-		bytering_read(s->rxbuf, s->rx_size, pos, (uint8_t *)iov[i].iov_base + skip, k);
+		if (to_ring)
+			bytering_write(ring, size, pos, base, k);
+		else
+			bytering_read(ring, size, pos, base, k);
 		pos += k;
 		n -= k;
 		skip = 0;
 	}
 }
 
+void shim_io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
+		      const struct iovec *iov, int iovcnt, size_t skip)
+{
+	io_copy(s->rxbuf, s->rx_size, pos, n, iov, iovcnt, skip, false);
+}
+
 void shim_io_copy_in(struct shim_sock *s, uint32_t pos, uint32_t n,
 		     const struct iovec *iov, int iovcnt, size_t skip)
 {
-	int i;
-
-	for (i = 0; i < iovcnt && n > 0; i++) {
-		size_t l = iov[i].iov_len;
-		uint32_t k;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		k = l - skip < n ? (uint32_t)(l - skip) : n;
-		bytering_write(s->txbuf, s->tx_size, pos, (const uint8_t *)iov[i].iov_base + skip,
-			       k);
-		pos += k;
-		n -= k;
-		skip = 0;
-	}
+	io_copy(s->txbuf, s->tx_size, pos, n, iov, iovcnt, skip, true);
 }
 
 int shim_iov_len(const struct iovec *iov, int iovcnt, size_t *len)

@@ -508,15 +508,20 @@ START_TEST(info_published_at_most_every_10ms)
 }
 END_TEST
 
+static void keepalive_on(uint64_t idle_s, uint64_t intvl_s, uint64_t cnt)
+{
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPIDLE, idle_s), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPINTVL, intvl_s), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPCNT, cnt), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPALIVE, 1), 0);
+}
+
 START_TEST(keepalive_probes_then_resets)
 {
 	uint64_t t0;
 
 	env_establish(&E, 100000);
-	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPIDLE, 10), 0);
-	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPINTVL, 2), 0);
-	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPCNT, 3), 0);
-	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPALIVE, 1), 0);
+	keepalive_on(10, 2, 3);
 	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPCNT, 0), -EINVAL);
 	t0 = env_tcb(&E)->last_rx_us;
 	fake_ntx = 0;
@@ -546,10 +551,7 @@ START_TEST(keepalive_answered_keeps_connection)
 	int i;
 
 	env_establish(&E, 100000);
-	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPIDLE, 10), 0);
-	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPINTVL, 2), 0);
-	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPCNT, 2), 0);
-	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_KEEPALIVE, 1), 0);
+	keepalive_on(10, 2, 2);
 	t = E.ctx.now_us;
 	for (i = 0; i < 5; i++) {
 		t += 10000000;
@@ -1182,20 +1184,31 @@ START_TEST(window_never_exceeds_ring_space)
 }
 END_TEST
 
+/* The peer answers with its window shut. */
+static void peer_zero_window_ack(void)
+{
+	struct popt o = pts(0);
+
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+}
+
+/* Established, the peer's window shut, 1000 bytes waiting: the persist timer runs. */
+static void zero_window_with_data(void)
+{
+	env_establish(&E, 100000);
+	peer_zero_window_ack();
+	env_app_write(&E, 1000, 0);
+}
+
 START_TEST(persist_gives_up_on_silent_peer_only)
 {
-	struct popt o;
 	int i;
 
 	/* a peer that answers every probe with a zero window keeps a live socket open */
-	env_establish(&E, 100000);
-	o = pts(0);
-	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
-	env_app_write(&E, 1000, 0);
+	zero_window_with_data();
 	for (i = 0; i < 20; i++) {
 		env_advance(&E, 130000000); /* past any backoff: one probe */
-		o = pts(0);
-		env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+		peer_zero_window_ack();
 	}
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
 	/* a silent peer: TCP_RETRIES2 unanswered probes end it with ETIMEDOUT */
@@ -1209,20 +1222,15 @@ END_TEST
 
 START_TEST(persist_orphan_limited_even_if_peer_answers)
 {
-	struct popt o;
 	int i;
 
-	env_establish(&E, 100000);
-	o = pts(0);
-	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
-	env_app_write(&E, 1000, 0);
+	zero_window_with_data();
 	E.s.app_closed = true; /* closed with data queued: an orphan */
-	for (i = 0; i < 12 && env_tcb(&E) != NULL && E.s.pcb != NULL; i++) {
+	for (i = 0; i < 12 && E.s.pcb != NULL; i++) {
 		env_advance(&E, 130000000);
 		if (E.s.pcb == NULL)
 			break;
-		o = pts(0);
-		env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+		peer_zero_window_ack();
 	}
 	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_persist_timeout, 1);
 }
