@@ -6,6 +6,8 @@
     peers.py duplex HOST PORT INFILE OUT    one connection: sends INFILE then half-closes,
                                             reads to EOF; writes "<bytes> <sha256>" to OUT
     peers.py hold HOST PORT                 accepts connections and keeps them open
+    peers.py hello HOST PORT                each connection: sends "hello", then FIN,
+                                            and reads until the client closes
     peers.py udpecho HOST PORT [PORT...]    UDP echo on each port; a datagram
                                             "fwd IP PORT" is answered with "stray"
                                             sent to IP:PORT instead
@@ -96,6 +98,24 @@ def hold(host, port):
     while True:
         c, _ = srv.accept()
         kept.append(c)
+
+
+def hello(host, port):
+    srv = listener(host, port)
+
+    def serve(c):
+        with c:
+            c.sendall(b"hello")
+            c.shutdown(socket.SHUT_WR)
+            try:
+                while c.recv(65536):   # until the client closes: no RST to it
+                    pass
+            except OSError:
+                pass
+
+    while True:
+        c, _ = srv.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
 
 
 def udpecho(host, ports):
@@ -257,6 +277,8 @@ def main(argv):
         duplex(argv[2], int(argv[3]), argv[4], argv[5])
     elif cmd == "hold":
         hold(argv[2], int(argv[3]))
+    elif cmd == "hello":
+        hello(argv[2], int(argv[3]))
     elif cmd == "udpecho":
         udpecho(argv[2], [int(p) for p in argv[3:]])
     elif cmd == "dns":
