@@ -1,43 +1,32 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright (c) 2026 The shunt authors
  *
- * A fake shuntd for the shim's tests: the region, control protocol and wake
- * protocol exactly as abi.h / ctl.h say, with no network behind it. What happens
- * to a connection is scripted by its destination port:
+ * A fake shuntd for the shim's tests, for what the real one cannot be made to do
+ * on demand (every other shim scenario runs against the real shuntd and kernel
+ * peers: tests/integration/test_shim_semantics.py). The region, control protocol
+ * and wake protocol exactly as abi.h / ctl.h say, with no network behind it.
+ * What happens to a TCP connection is scripted by its destination port:
  *
- *   7   ESTABLISHED after 50 ms, then echoes (tx ring -> rx ring); after the app's
- *       SHUT_WR and the echo drained, the peer closes too (RX_EOF)
- *   9   refused after 20 ms: error ECONNREFUSED, RESET, CLOSED
- *   11  never answers (SYN_SENT forever)
- *   13  ESTABLISHED after 50 ms, sends "hello", then FIN (RX_EOF)
- *   17  ICMP host unreachable from FD_PEER_IP after 20 ms: error EHOSTUNREACH,
- *       RESET, CLOSED, and an error-queue entry quoting the SYN's first 8 bytes
- *   19  ESTABLISHED at once, before CONNECT is answered
- *   21  refused at once, before CONNECT is answered
+ *   19  ESTABLISHED at once, before CONNECT is answered (a real SYN-ACK cannot
+ *       beat the answer to the command that sent the SYN)
+ *   21  refused at once, before CONNECT is answered (likewise)
  *   23  refused in two steps, as shuntd publishes it but slower: error and RESET
- *       after 20 ms (still SYN_SENT), CLOSED 30 ms later
+ *       after 20 ms (still SYN_SENT), CLOSED 30 ms later, so the half-published
+ *       refusal lasts long enough to be seen
  *   25  ESTABLISHED after 50 ms, then echoes only when it takes a SEND (as shuntd
  *       reads tx_prod then), so a SEND the shim wrongly skips strands bytes; SENDs
  *       taken are counted in `retrans` and RECVDs in `rttvar_us` (TCP_INFO:
- *       tcpi_total_retrans, tcpi_rttvar)
+ *       tcpi_total_retrans, tcpi_rttvar): how many commands the shim sends
+ *   other ports: SYN_SENT forever
  *
- * DISCONNECT on TCP is tcp_app_disconnect(): CLOSED, flags cleared, the port kept
- * and shown, the local address the bound one or 0.0.0.0; ECONNRESET pending if it
- * dropped an attempt or a connection.
- *
- * UDP sockets (OPEN with SHUNT_SOCK_DGRAM) follow the same record format and rules
- * as the real dataplane (abi.h); a datagram's destination port picks the script:
- *
- *   7   echoed back from the destination (zero-length ones too)
- *   9   nobody there: a connected socket whose peer it is gets ECONNREFUSED (ICMP)
- *   other ports: swallowed
- *
- * Binds and ports follow udp.c / tcp_table.c: EADDRNOTAVAIL for an address that is
- * not the stack's, EINVAL when bound, EADDRINUSE unless both set SO_REUSEADDR.
+ * DISCONNECT is tcp_app_disconnect(): CLOSED, flags cleared, the port kept and
+ * shown, ECONNRESET pending if it dropped an attempt or a connection. SETOPT is
+ * answered and otherwise ignored; BIND, SHUTDOWN and UDP sockets are refused
+ * (EINVAL): no scenario here needs them.
  *
  *   main -> loop: poll(listen, control conns, doorbells; 1 ms) with dp_sleeping
  *        -> accept -> client_new (memfd, seal, eventfds, welcome + SCM_RIGHTS)
- *        -> client_poll: pop commands -> cmd() -> timers -> echo -> wake armed slots
+ *        -> client_poll: pop commands -> cmd() -> scripted steps -> wake armed slots
  *
  * Usage: fake_dp CONTROL_PATH. Exits on SIGTERM or when stdin reaches EOF (so it
  * never outlives the test that started it).
@@ -48,7 +37,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,19 +58,11 @@
 #define FD_BUF      16384
 #define FD_CLIENTS  8
 #define FD_STACK_IP "10.77.0.2"
-#define FD_PEER_IP  "10.77.0.1"
 
 struct fsock {
 	uint32_t state, flags, rx_prod, tx_cons, ev_seq, err_seq;
 	uint16_t port;        /* destination, host order: the script */
 	int64_t due_ms;       /* scripted step; 0 = none */
-	bool shut_wr;
-	bool dgram;           /* opened as SHUNT_SOCK_DGRAM */
-	bool user_bound;      /* bind() chose the port */
-	bool reuse;           /* SO_REUSEADDR */
-	uint16_t lport;       /* host order, 0: none */
-	uint32_t baddr;       /* bound address, network order */
-	uint32_t eq_seq;
 };
 
 struct client {
@@ -239,114 +219,6 @@ static void reply(struct client *c, uint32_t i, uint32_t seq, int rc)
 	ev(c, i);
 }
 
-/* Is port free for socket i of the same type? (both SO_REUSEADDR: shared) */
-static bool port_free(struct client *c, uint32_t i, uint16_t port)
-{
-	uint32_t k;
-
-	for (k = 0; k < FD_NSOCKS; k++)
-		if (k != i && c->s[k].state != SHUNT_SS_FREE && c->s[k].dgram == c->s[i].dgram &&
-		    c->s[k].lport == port && !(c->s[k].reuse && c->s[i].reuse))
-			return false;
-	return true;
-}
-
-static int do_bind(struct client *c, uint32_t i, const struct shunt_inaddr *a)
-{
-	struct shunt_sock *sh = shunt_region_sock(c->r, i);
-	struct fsock *s = &c->s[i];
-	uint16_t port = ntohs(a->port);
-
-	if (a->addr != 0 && a->addr != inet_addr(FD_STACK_IP))
-		return -EADDRNOTAVAIL;
-	if (s->lport != 0 || s->state != SHUNT_SS_CLOSED)
-		return -EINVAL;
-	if (port == 0)
-		port = c->eph++;
-	else if (!port_free(c, i, port))
-		return -EADDRINUSE;
-	else
-		s->user_bound = true;
-	s->lport = port;
-	s->baddr = a->addr;
-	sh->local.addr = a->addr;
-	sh->local.port = htons(port);
-	sh->flags |= SHUNT_SF_BOUND; /* as the dataplane: a port is held */
-	return 0;
-}
-
-/* Append one record to socket i's rx ring (udp_deliver's rules). */
-static void dgram_deliver(struct client *c, uint32_t i, const uint8_t *data, uint32_t len,
-			  struct shunt_inaddr from)
-{
-	struct shunt_sock *sh = shunt_region_sock(c->r, i);
-	struct fsock *s = &c->s[i];
-	uint8_t *rx = shunt_region_rxbuf(c->r, i);
-	struct shunt_dgram d = { .len = len, .peer = from };
-	uint32_t rec = 16 + ((len + 7) & ~7u), off = s->rx_prod & (FD_BUF - 1), skip = 0;
-	uint32_t space = FD_BUF - (s->rx_prod - SHUNT_LOAD_ACQ(&sh->rx_cons));
-
-	if (FD_BUF - off < rec)
-		skip = FD_BUF - off;
-	if (skip + rec > space)
-		return; /* rcvbuf full: dropped, as the kernel */
-	if (skip >= 16) {
-		struct shunt_dgram w = { .len = SHUNT_DGRAM_WRAP };
-
-		bytering_write(rx, FD_BUF, s->rx_prod, &w, 16);
-	}
-	bytering_write(rx, FD_BUF, s->rx_prod + skip, &d, 16);
-	bytering_write(rx, FD_BUF, s->rx_prod + skip + 16, data, len);
-	s->rx_prod += skip + rec;
-	SHUNT_STORE_REL(&sh->rx_prod, s->rx_prod);
-}
-
-/* SHUNT_CMD_SEND on a UDP socket: every queued record, by script. */
-static void dgram_send(struct client *c, uint32_t i)
-{
-	struct shunt_sock *sh = shunt_region_sock(c->r, i);
-	struct fsock *s = &c->s[i];
-	uint8_t *tx = shunt_region_txbuf(c->r, i);
-	uint32_t prod = SHUNT_LOAD_ACQ(&sh->tx_prod);
-	static uint8_t buf[FD_BUF];
-
-	while (prod - s->tx_cons >= 16) {
-		uint32_t off = s->tx_cons & (FD_BUF - 1), rec;
-		struct shunt_dgram d;
-		struct shunt_inaddr to;
-
-		if (FD_BUF - off < 16) {
-			s->tx_cons += FD_BUF - off;
-			continue;
-		}
-		bytering_read(tx, FD_BUF, s->tx_cons, &d, 16);
-		if (d.len == SHUNT_DGRAM_WRAP) {
-			s->tx_cons += FD_BUF - off;
-			continue;
-		}
-		rec = 16 + ((d.len + 7) & ~7u);
-		if (rec > prod - s->tx_cons || rec > FD_BUF - off) {
-			fprintf(stderr, "fake_dp: bad UDP record\n");
-			exit(3); /* the test sees the shim's bug */
-		}
-		to = d.peer.addr != 0 ? d.peer : sh->remote;
-		if (s->lport == 0) { /* implicit bind, as udp_app_send */
-			s->lport = c->eph++;
-			sh->local.port = htons(s->lport);
-			sh->flags |= SHUNT_SF_BOUND; /* as the dataplane: a port is held */
-		}
-		if (ntohs(to.port) == 7) {
-			bytering_read(tx, FD_BUF, s->tx_cons + 16, buf, d.len);
-			dgram_deliver(c, i, buf, d.len, to);
-		} else if (ntohs(to.port) == 9 && (s->flags & SHUNT_SF_CONNECTED) &&
-			   to.addr == sh->remote.addr && to.port == sh->remote.port) {
-			set_error(c, i, ECONNREFUSED);
-		}
-		s->tx_cons += rec;
-	}
-	SHUNT_STORE_REL(&sh->tx_cons, s->tx_cons);
-}
-
 /* Echo what the app queued on TCP socket i into its rx ring, as far as it fits. */
 static void tcp_echo(struct client *c, uint32_t i)
 {
@@ -380,36 +252,22 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 	sh = shunt_region_sock(c->r, m->sock);
 	switch (m->op) {
 	case SHUNT_CMD_OPEN:
-		memset(s, 0, offsetof(struct fsock, ev_seq));
-		s->due_ms = 0;
-		s->port = 0;
-		s->shut_wr = false;
+		if (m->arg != SHUNT_SOCK_STREAM) {
+			rc = -EINVAL;
+			break;
+		}
 		s->state = SHUNT_SS_CLOSED;
-		s->dgram = m->arg == SHUNT_SOCK_DGRAM;
-		s->user_bound = s->reuse = false;
-		s->lport = 0;
-		s->baddr = 0;
+		s->flags = 0;
+		s->rx_prod = s->tx_cons = 0;
+		s->port = 0;
+		s->due_ms = 0;
 		sh->rx_prod = 0;
 		sh->tx_cons = 0;
 		memset(&sh->local, 0, sizeof(sh->local));
 		memset(&sh->remote, 0, sizeof(sh->remote));
 		sh->type = m->arg;
 		break;
-	case SHUNT_CMD_BIND:
-		rc = do_bind(c, m->sock, &m->addr);
-		break;
 	case SHUNT_CMD_CONNECT:
-		if (s->dgram) { /* ip4_datagram_connect: source chosen, port bound */
-			if (s->lport == 0) {
-				s->lport = c->eph++;
-				sh->local.port = htons(s->lport);
-				sh->flags |= SHUNT_SF_BOUND; /* as the dataplane: a port is held */
-			}
-			sh->local.addr = inet_addr(FD_STACK_IP);
-			sh->remote = m->addr;
-			s->flags |= SHUNT_SF_CONNECTED;
-			break;
-		}
 		if (s->state != SHUNT_SS_CLOSED) {
 			rc = -EISCONN;
 			break;
@@ -419,53 +277,33 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		s->state = SHUNT_SS_SYN_SENT;
 		sh->local.addr = inet_addr(FD_STACK_IP);
 		if (sh->local.port == 0) {
-			s->lport = c->eph++;
-			sh->local.port = htons(s->lport);
+			sh->local.port = htons(c->eph++);
 			sh->flags |= SHUNT_SF_BOUND; /* as the dataplane: a port is held */
 		}
 		sh->remote = m->addr;
 		sh->mss = 1460;
 		sh->retrans = 0;
 		sh->rttvar_us = 0;
-		s->due_ms = s->port == 11 ? 0 :
-			    now_ms() + (s->port == 9 || s->port == 17 || s->port == 23 ? 20 : 50);
+		s->due_ms = 0;
 		if (s->port == 19) {
 			s->state = SHUNT_SS_ESTABLISHED;
-			s->due_ms = 0;
 		} else if (s->port == 21) {
 			set_error(c, m->sock, ECONNREFUSED);
 			s->flags |= SHUNT_SF_RESET;
 			s->state = SHUNT_SS_CLOSED;
-			s->due_ms = 0;
-		}
-		break;
-	case SHUNT_CMD_SHUTDOWN:
-		if (m->arg != SHUT_RD) {
-			s->shut_wr = true;
-			s->flags |= SHUNT_SF_TX_SHUT;
+		} else if (s->port == 23 || s->port == 25) {
+			s->due_ms = now_ms() + (s->port == 23 ? 20 : 50);
 		}
 		break;
 	case SHUNT_CMD_DISCONNECT:
-		if (s->dgram) { /* __udp_disconnect; the address is the shim's business */
-			s->flags &= ~SHUNT_SF_CONNECTED;
-			memset(&sh->remote, 0, sizeof(sh->remote));
-			if (!s->user_bound) {
-				s->lport = 0;
-				memset(&sh->local, 0, sizeof(sh->local));
-			}
-			break;
-		}
 		/* as tcp_app_disconnect(): the port stays shown, the source address
-		 * goes unless bound, sk_shutdown and the error flags are cleared */
-		if (s->state == SHUNT_SS_SYN_SENT || s->state == SHUNT_SS_SYN_RECEIVED ||
-		    s->state == SHUNT_SS_ESTABLISHED || s->state == SHUNT_SS_CLOSE_WAIT ||
-		    s->state == SHUNT_SS_FIN_WAIT_1 || s->state == SHUNT_SS_FIN_WAIT_2)
+		 * goes, sk_shutdown and the error flags are cleared */
+		if (s->state == SHUNT_SS_SYN_SENT || s->state == SHUNT_SS_ESTABLISHED)
 			set_error(c, m->sock, ECONNRESET);
 		s->state = SHUNT_SS_CLOSED;
 		s->due_ms = 0;
 		s->flags = 0;
-		s->shut_wr = false;
-		sh->local.addr = s->baddr;
+		sh->local.addr = 0;
 		memset(&sh->remote, 0, sizeof(sh->remote));
 		break;
 	case SHUNT_CMD_CLOSE:
@@ -475,24 +313,19 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		shunt_free_push(shunt_region_free(c->r), FD_NSOCKS, &c->free_prod, m->sock);
 		return;
 	case SHUNT_CMD_SEND:
-		if (s->dgram) {
-			dgram_send(c, m->sock);
-		} else if (s->port == 25 && s->state == SHUNT_SS_ESTABLISHED) {
+		if (s->port == 25 && s->state == SHUNT_SS_ESTABLISHED) {
 			sh->retrans++;
 			tcp_echo(c, m->sock);
 		}
 		break;
-	case SHUNT_CMD_SETOPT:
-		if (m->arg == SHUNT_OPT_REUSEADDR)
-			s->reuse = m->value != 0;
-		break;
 	case SHUNT_CMD_RECVD:
-		if (!s->dgram && s->port == 25)
+		if (s->port == 25)
 			sh->rttvar_us++;
 		break;
+	case SHUNT_CMD_SETOPT: /* answered: the shim's barrier (cmds_taken) */
 	case SHUNT_CMD_NOP:
 		break;
-	default:
+	default: /* BIND, SHUTDOWN: no scenario here uses them */
 		rc = -EINVAL;
 	}
 	if (m->flags & SHUNT_CMDF_SYNC)
@@ -501,77 +334,24 @@ static void cmd(struct client *c, const struct shunt_cmd *m)
 		ev(c, m->sock);
 }
 
-/* Scripted steps and the echo. */
+/* The scripted steps of ports 23 and 25. */
 static void sock_run(struct client *c, uint32_t i, int64_t now)
 {
 	struct fsock *s = &c->s[i];
-	struct shunt_sock *sh = shunt_region_sock(c->r, i);
 
-	if (s->dgram)
+	if (s->due_ms == 0 || now < s->due_ms || s->state != SHUNT_SS_SYN_SENT)
 		return;
-	if (s->due_ms != 0 && now >= s->due_ms && s->state == SHUNT_SS_SYN_SENT) {
-		s->due_ms = 0;
-		if (s->port == 23 && !(s->flags & SHUNT_SF_RESET)) {
-			set_error(c, i, ECONNREFUSED);
-			s->flags |= SHUNT_SF_RESET;
-			s->due_ms = now + 30; /* CLOSED comes later */
-		} else if (s->port == 23) {
-			s->state = SHUNT_SS_CLOSED;
-		} else if (s->port == 9) {
-			set_error(c, i, ECONNREFUSED);
-			s->flags |= SHUNT_SF_RESET;
-			s->state = SHUNT_SS_CLOSED;
-		} else if (s->port == 17) {
-			/* tcp_v4_err() in SYN_SENT: ip_icmp_error(), then the connect fails */
-			uint8_t syn[8] = { 0 };
-
-			memcpy(syn, &sh->local.port, 2);
-			memcpy(syn + 2, &sh->remote.port, 2);
-			memcpy(syn + 4, "\x01\x02\x03\x04", 4); /* the ISN */
-			sh->eq_errno = EHOSTUNREACH;
-			sh->eq_type = 3;
-			sh->eq_code = 1;
-			sh->eq_len = sizeof(syn);
-			sh->eq_info = 0;
-			sh->eq_offender = inet_addr(FD_PEER_IP);
-			sh->eq_dst = sh->remote;
-			memcpy(sh->eq_data, syn, sizeof(syn));
-			sh->eq_seq = ++s->eq_seq;
-			set_error(c, i, EHOSTUNREACH);
-			s->flags |= SHUNT_SF_RESET;
-			s->state = SHUNT_SS_CLOSED;
-		} else {
-			s->state = SHUNT_SS_ESTABLISHED;
-			if (s->port == 13) {
-				bytering_write(shunt_region_rxbuf(c->r, i), FD_BUF, s->rx_prod,
-					       "hello", 5);
-				s->rx_prod += 5;
-				SHUNT_STORE_REL(&sh->rx_prod, s->rx_prod);
-				s->flags |= SHUNT_SF_RX_EOF;
-			}
-		}
-		ev(c, i);
+	s->due_ms = 0;
+	if (s->port == 23 && !(s->flags & SHUNT_SF_RESET)) {
+		set_error(c, i, ECONNREFUSED);
+		s->flags |= SHUNT_SF_RESET;
+		s->due_ms = now + 30; /* CLOSED comes later */
+	} else if (s->port == 23) {
+		s->state = SHUNT_SS_CLOSED;
+	} else {
+		s->state = SHUNT_SS_ESTABLISHED;
 	}
-	if (s->port == 7 && s->state >= SHUNT_SS_ESTABLISHED && s->state != SHUNT_SS_TIME_WAIT) {
-		uint32_t tx = SHUNT_LOAD_ACQ(&sh->tx_prod) - s->tx_cons;
-		uint32_t space = FD_BUF - (s->rx_prod - SHUNT_LOAD_ACQ(&sh->rx_cons));
-		uint32_t n = tx < space ? tx : space;
-		uint8_t tmp[FD_BUF];
-
-		if (n > 0) {
-			bytering_read(shunt_region_txbuf(c->r, i), FD_BUF, s->tx_cons, tmp, n);
-			bytering_write(shunt_region_rxbuf(c->r, i), FD_BUF, s->rx_prod, tmp, n);
-			s->rx_prod += n;
-			s->tx_cons += n;
-			SHUNT_STORE_REL(&sh->rx_prod, s->rx_prod);
-			SHUNT_STORE_REL(&sh->tx_cons, s->tx_cons);
-			ev(c, i);
-		} else if (s->shut_wr && tx == 0) {
-			s->flags |= SHUNT_SF_RX_EOF;
-			s->state = SHUNT_SS_TIME_WAIT;
-			ev(c, i);
-		}
-	}
+	ev(c, i);
 }
 
 static void wake(struct client *c)
