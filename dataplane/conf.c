@@ -408,7 +408,7 @@ static const struct conf_key conf_keys[] = {
 	{ "idle_spin_us", CONF_UINT(idle_spin_us, 0, 1000000, " of microseconds"),
 	  .help = "0..1000000 (200)" },
 	{ "port_range", conf_set_port_range, "LO-HI ephemeral ports (32768-60999)" },
-	{ "max_sockets", CONF_UINT(max_sockets, 1, 65536, ""), .help = "1..65536 per process (256)" },
+	{ "max_sockets", CONF_UINT(max_sockets, 1, 65536, ""), .help = "1..65536 per process (65536)" },
 	{ "rx_buf", conf_set_rx_buf, "power of two 4096..16M (262144)" },
 	{ "tx_buf", conf_set_tx_buf, "power of two 4096..16M (262144)" },
 	{ "mbufs", CONF_UINT(mbufs, CONF_MBUFS_MIN, CONF_MBUFS_MAX, ""), .help = ">= 1024 (8191)" },
@@ -437,7 +437,7 @@ void conf_defaults(struct dp_conf *c)
 	c->idle_spin_us = 200;
 	c->eph_lo = 32768;
 	c->eph_hi = 60999;
-	c->max_sockets = 256;
+	c->max_sockets = 65536;
 	c->rx_buf = 262144;
 	c->tx_buf = 262144;
 	c->mbufs = 8191;

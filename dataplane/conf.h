@@ -46,7 +46,8 @@ struct dp_conf {
 	enum conf_idle idle;      /* `idle`: poll | adaptive (default adaptive) */
 	unsigned idle_spin_us;    /* `idle_spin_us`: busy time before sleeping, default 200 */
 	uint16_t eph_lo, eph_hi;  /* `port_range`: ephemeral ports, default 32768-60999 */
-	unsigned max_sockets;     /* `max_sockets`: socket slots per process, default 256 */
+	unsigned max_sockets;     /* `max_sockets`: socket slots per process, default 65536
+				   * (the region is sparse: unused slots cost address space only) */
 	unsigned rx_buf;          /* `rx_buf`: receive ring bytes per socket, power of two, default 262144 */
 	unsigned tx_buf;          /* `tx_buf`: send ring bytes per socket, power of two, default 262144 */
 	unsigned mbufs;           /* `mbufs`: mempool size, default 8191 */

@@ -5,18 +5,20 @@
  *
  *   shim_attach() -> once (attach_lock, attach_done) -> attach_try():
  *     socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC) -> connect(SHUNT_CONTROL)
- *     -> send shunt_ctl_hello -> recvmsg shunt_ctl_welcome + SCM_RIGHTS fds
- *     -> check magic/version/status/nfds -> mmap region -> check its header
- *     -> keep ctl, doorbell and wait eventfds (CLOEXEC, protected in the fd table)
+ *     -> send shunt_ctl_hello (the versions and features we speak)
+ *     -> recvmsg shunt_ctl_welcome + SCM_RIGHTS fds -> check magic, the agreed
+ *        version and features, status, nfds -> mmap region -> check its header
+ *     -> keep ctl and doorbell fds (CLOEXEC, protected in the fd table)
  *
  * Any failure leaves shim_g.attached false for the life of the process: every
  * socket is then a plain kernel socket, and with SHUNT_LOG set the shim says so
- * once. The control connection stays open and idle; its hang-up tells shuntd the
- * process is gone, and tells sync waits (chan.c) that the dataplane is.
+ * once. The control connection stays open: it carries the notifier registrations
+ * (notify.c), and its hang-up tells shuntd the process is gone, and tells sync
+ * waits (chan.c) that the dataplane is.
  *
  * fork(): the child closes its copies of these fds and unmaps the region
- * (shim_attach_atfork_child), so it never writes the parent's channel or sleeps on
- * the parent's wait slots; its next socket attaches again, as a process of its own.
+ * (shim_attach_atfork_child), so it never writes the parent's channels or wakes on
+ * the parent's futexes; its next socket attaches again, as a process of its own.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,11 +36,7 @@
 /* A once that a fork child can reset (pthread_once cannot be). */
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool attach_done;
-
-static bool attach_pow2(uint64_t v)
-{
-	return v != 0 && (v & (v - 1)) == 0;
-}
+static char attach_why[128]; /* a reason that needs numbers in it */
 
 static bool attach_range_ok(uint64_t off, uint64_t len, uint64_t size)
 {
@@ -47,24 +45,23 @@ static bool attach_range_ok(uint64_t off, uint64_t len, uint64_t size)
 
 /* Check the region header against what the welcome promised. Returns a reason or
  * NULL. The dataplane is trusted not to be hostile, but a mismatched build is not. */
-static const char *attach_check_region(const struct shunt_region *r, uint64_t size)
+static const char *attach_check_region(const struct shunt_region *r, uint64_t size,
+				       const struct shunt_ctl_welcome *w)
 {
-	if (r->magic != SHUNT_ABI_MAGIC || r->version != SHUNT_ABI_VERSION)
+	if (r->magic != SHUNT_ABI_MAGIC || r->version != w->version ||
+	    r->features != w->features)
 		return "region magic/version mismatch";
 	if (r->region_size != size)
 		return "region size mismatch";
-	if (r->nsocks == 0 || !attach_pow2(r->rx_buf_size) || !attach_pow2(r->tx_buf_size) ||
-	    r->nchannels < 1 || r->nchannels > SHUNT_MAX_CHANNELS ||
-	    !attach_pow2(r->free_ring_size) || r->free_ring_size < r->nsocks)
+	if (r->nsocks == 0 || r->nchannels < 1 || r->nnotifiers < 1)
 		return "bad region geometry";
 	if (!attach_range_ok(r->chan_off, (uint64_t)r->nchannels * sizeof(struct shunt_channel),
 			     size) ||
-	    !attach_range_ok(r->free_off, sizeof(struct shunt_free_ring) +
-			     (uint64_t)r->free_ring_size * sizeof(uint32_t), size) ||
+	    !attach_range_ok(r->notif_off,
+			     (uint64_t)r->nnotifiers * sizeof(struct shunt_notifier), size) ||
 	    !attach_range_ok(r->socks_off, (uint64_t)r->nsocks * sizeof(struct shunt_sock),
 			     size) ||
-	    !attach_range_ok(r->bufs_off, (uint64_t)r->nsocks *
-			     ((uint64_t)r->rx_buf_size + r->tx_buf_size), size))
+	    r->bufs_off > size)
 		return "region layout out of bounds";
 	return NULL;
 }
@@ -73,7 +70,9 @@ static const char *attach_check_region(const struct shunt_region *r, uint64_t si
 static int attach_try(const char **why)
 {
 	struct shunt_ctl_hello hello = {
-		SHUNT_ABI_MAGIC, SHUNT_ABI_VERSION, SHUNT_CTL_HELLO, (uint32_t)getpid()
+		.magic = SHUNT_ABI_MAGIC, .op = SHUNT_CTL_HELLO,
+		.version_min = SHUNT_ABI_VERSION_MIN, .version_max = SHUNT_ABI_VERSION,
+		.features = SHUNT_FEAT_KNOWN, .required = 0, .pid = (uint32_t)getpid()
 	};
 	struct shunt_ctl_welcome w;
 	union {
@@ -132,8 +131,17 @@ static int attach_try(const char **why)
 	*why = "bad welcome";
 	if (n != (ssize_t)sizeof(w) || w.magic != SHUNT_ABI_MAGIC || w.op != SHUNT_CTL_WELCOME)
 		goto fail;
-	if (w.version != SHUNT_ABI_VERSION) {
-		*why = "ABI version mismatch";
+	if (w.status == -EPROTONOSUPPORT) {
+		snprintf(attach_why, sizeof(attach_why),
+			 "no common ABI: libshunt speaks versions %u-%u, shuntd %u-%u",
+			 SHUNT_ABI_VERSION_MIN, SHUNT_ABI_VERSION, w.version_min, w.version);
+		*why = attach_why;
+		rc = w.status;
+		goto fail;
+	}
+	if (w.status == 0 && (w.version < SHUNT_ABI_VERSION_MIN || w.version > SHUNT_ABI_VERSION ||
+			      (w.features & ~SHUNT_FEAT_KNOWN) != 0)) {
+		*why = "shuntd agreed to a version or features it was not offered";
 		goto fail;
 	}
 	if (w.status < 0) {
@@ -156,7 +164,7 @@ static int attach_try(const char **why)
 		*why = "mmap";
 		goto fail_errno;
 	}
-	*why = attach_check_region(map, w.region_size);
+	*why = attach_check_region(map, w.region_size, &w);
 	if (*why != NULL)
 		goto fail;
 
@@ -166,21 +174,15 @@ static int attach_try(const char **why)
 	shim_g.welcome = w;
 	shim_g.r = map;
 	shim_g.region_size = w.region_size;
-	shim_g.chan = shunt_region_channel(shim_g.r, 0);
-	shim_g.free = shunt_region_free(shim_g.r);
-	tv.tv_sec = 0; /* idle from now on; reads of it only look for the hang-up */
+	shim_g.nsocks = shim_g.r->nsocks;
+	shim_g.nchannels = shim_g.r->nchannels < SHIM_MAX_CHANNELS ? shim_g.r->nchannels :
+			   SHIM_MAX_CHANNELS;
+	shim_g.nnotifiers = shim_g.r->nnotifiers < SHIM_MAX_NOTIFIERS ? shim_g.r->nnotifiers :
+			    SHIM_MAX_NOTIFIERS;
+	tv.tv_sec = 0; /* no timeout from now on: notify.c polls before it reads */
 	(void)real_setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	atomic_store(&shim_g.ctl_fd, ctl);
 	atomic_store(&shim_g.doorbell_fd, fds[SHUNT_CTL_FD_DOORBELL]);
-	for (i = 0; i < SHUNT_WAIT_SLOTS; i++) {
-		int fd = fds[SHUNT_CTL_FD_WAIT0 + i];
-		int fl = real_fcntl(fd, F_GETFL);
-
-		/* wait.c sleeps in a blocking read(); shuntd only writes these. */
-		if (fl >= 0 && (fl & O_NONBLOCK))
-			(void)real_fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-		atomic_store(&shim_g.wait_fd[i], fd);
-	}
 	for (i = 1; i < SHUNT_CTL_NFDS; i++)
 		(void)shim_fdtab_swap(fds[i], &shim_fdtab_internal, &rc);
 	(void)shim_fdtab_swap(ctl, &shim_fdtab_internal, &rc);
@@ -204,8 +206,9 @@ static void attach_once(void)
 
 	if (rc == 0) {
 		shim_g.attached = true;
-		SHIM_INFO("attached to %s: %u sockets, %u offload rules", shim_g.ctl_path,
-			  shim_g.r->nsocks, shim_g.welcome.n_offload);
+		SHIM_INFO("attached to %s: ABI %u, features %#x, %u sockets, %u offload rules",
+			  shim_g.ctl_path, shim_g.r->version, shim_g.r->features,
+			  shim_g.nsocks, shim_g.welcome.n_offload);
 		return;
 	}
 	/* Said once, whatever the level, as long as SHUNT_LOG is set. */
@@ -242,20 +245,15 @@ static void attach_drop_fd(_Atomic int *slot)
 
 void shim_attach_atfork_child(void)
 {
-	int i;
-
 	pthread_mutex_init(&attach_lock, NULL);
 	/* The control connection is shared with the parent: closing our copy does
 	 * not hang it up; shuntd sees the parent leave when the parent does. */
 	attach_drop_fd(&shim_g.ctl_fd);
 	attach_drop_fd(&shim_g.doorbell_fd);
-	for (i = 0; i < SHUNT_WAIT_SLOTS; i++)
-		attach_drop_fd(&shim_g.wait_fd[i]);
 	if (shim_g.r != NULL)
 		munmap(shim_g.r, shim_g.region_size);
 	shim_g.r = NULL;
-	shim_g.chan = NULL;
-	shim_g.free = NULL;
+	shim_g.nchannels = shim_g.nnotifiers = shim_g.nsocks = 0;
 	shim_g.region_size = 0;
 	memset(&shim_g.welcome, 0, sizeof(shim_g.welcome)); /* no offload rules now */
 	shim_g.attached = false;
@@ -282,7 +280,7 @@ static int attach_move(_Atomic int *slot, int fd)
 
 int shim_attach_relocate(int fd)
 {
-	int i, rc;
+	int rc;
 
 	rc = attach_move(&shim_g.ctl_fd, fd);
 	if (rc <= 0)
@@ -290,11 +288,9 @@ int shim_attach_relocate(int fd)
 	rc = attach_move(&shim_g.doorbell_fd, fd);
 	if (rc <= 0)
 		return rc;
-	for (i = 0; i < SHUNT_WAIT_SLOTS; i++) {
-		rc = attach_move(&shim_g.wait_fd[i], fd);
-		if (rc <= 0)
-			return rc;
-	}
+	rc = shim_notify_relocate(fd);
+	if (rc <= 0)
+		return rc;
 	/* not the attachment's: one of an epoll instance's own fds */
 	rc = shim_epoll_relocate(fd);
 	return rc < 0 ? rc : 0;

@@ -1,23 +1,34 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright (c) 2026 The shunt authors
  *
- * Commands to the dataplane on channel 0 (abi.h, "command channels").
+ * Commands to the dataplane on per-thread channels (abi.h, "command channels").
  *
- *   shim_chan_async(s, op)  -> shim_chan_push()
- *   shim_chan_send(s)       -> a SEND of s still queued? done : chan_push(), noting
+ *   shim_chan_async(s, op)  -> chan_take() -> chan_push() -> chan_give()
+ *   shim_chan_send(s)       -> a SEND of s still queued? done : as async, noting
  *                              where the SEND went (s->send_pos)
- *   shim_chan_sync(s, op)   -> seq = ++s->seq -> shim_chan_push()
- *                           -> shim_wait_until(done_seq reached) -> done_result
- *   shim_chan_push(): lock -> shunt_chan_push (full: unlock, doorbell, sleep, retry)
- *                     -> unlock -> seq_cst fence -> dp_sleeping? write(doorbell)
+ *   shim_chan_sync(s, op)   -> chan_take() -> seq = ++chan_seq[ch] -> chan_push()
+ *                           -> shim_wait_until(reply.seq == seq) -> result
+ *                           -> chan_give()
+ *   chan_take(): the thread's own channel (given on its first command, back at
+ *                thread exit through a pthread key destructor), held with a busy
+ *                bit; nested use (a signal handler interrupting our own command)
+ *                takes any free channel instead
+ *   chan_push(): shunt_chan_push (full: doorbell, sleep, retry) -> seq_cst fence
+ *                -> dp_sleeping? write(doorbell)
  *
- * One process-private mutex serialises the single-producer ring; per-thread
- * channels are a later step (abi.h). The fence pairs with the dataplane's fence
- * between setting dp_sleeping and re-checking the rings: either it sees our
- * command, or we see it asleep and ring.
+ * The busy bit makes each channel single-producer, as ring.h needs, without a
+ * lock anyone could be interrupted holding: a thread only ever waits for a bit
+ * that another thread holds, and a handler never waits for its own thread's. The
+ * fence in chan_doorbell pairs with the dataplane's fence between setting
+ * dp_sleeping and re-checking the channels: either it sees our command, or we see
+ * it asleep and ring.
  */
+#include <sched.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <shunt/futex.h>
 
 #include "real.h"
 #include "shim.h"
@@ -25,102 +36,190 @@
 #define CHAN_FULL_SLEEP_NS 50000   /* ring full: let the dataplane drain it */
 #define CHAN_FULL_CHECK    20000   /* ~1 s of full ring: is shuntd still there? */
 
-static pthread_mutex_t chan_lock = PTHREAD_MUTEX_INITIALIZER;
+_Static_assert(SHIM_MAX_CHANNELS == 64, "channel bitmaps are one uint64_t");
+
+static _Atomic uint64_t chan_given; /* bit c: channel c is some thread's own */
+static _Atomic uint64_t chan_busy;  /* bit c: a command is being pushed or awaited on c */
+static uint32_t chan_seq[SHIM_MAX_CHANNELS]; /* last sync seq per channel, under busy */
+static pthread_key_t chan_key;      /* value: own channel + 1, for the exit destructor */
+
+static __thread int chan_own = -1;  /* this thread's channel; -1: none yet */
+static __thread unsigned chan_depth; /* commands of this thread under way (nesting) */
+
+static void chan_thread_exit(void *v)
+{
+	uint64_t bit = 1ull << ((uintptr_t)v - 1);
+
+	atomic_fetch_and_explicit(&chan_given, ~bit, memory_order_release);
+}
+
+int shim_chan_init(void)
+{
+	return -pthread_key_create(&chan_key, chan_thread_exit);
+}
+
+/* This thread's channel: a free one of its own if any is left, else one shared
+ * with other threads by tid (they take turns through the busy bit). */
+static int chan_own_pick(void)
+{
+	uint32_t n = shim_g.nchannels;
+	uint64_t all = n >= 64 ? ~0ull : (1ull << n) - 1;
+	uint64_t given = atomic_load_explicit(&chan_given, memory_order_relaxed);
+	int c;
+
+	while ((given & all) != all) {
+		c = __builtin_ctzll(~given);
+		if (atomic_compare_exchange_weak_explicit(&chan_given, &given,
+							  given | (1ull << c),
+							  memory_order_acquire,
+							  memory_order_relaxed)) {
+			(void)pthread_setspecific(chan_key, (void *)(uintptr_t)(c + 1));
+			return c;
+		}
+	}
+	return (int)((uint32_t)gettid() % n);
+}
+
+static bool chan_try(int c)
+{
+	uint64_t bit = 1ull << c;
+
+	/* acquire: pairs with chan_give()'s release, so the previous holder's ring
+	 * writes and chan_seq[c] are ours to continue from */
+	return !(atomic_fetch_or_explicit(&chan_busy, bit, memory_order_acquire) & bit);
+}
+
+/* Take a channel for one command (and its answer). */
+static int chan_take(void)
+{
+	uint32_t n = shim_g.nchannels, hint;
+	int c;
+
+	if (chan_own < 0)
+		chan_own = chan_own_pick();
+	if (chan_depth++ == 0) {
+		/* Our own channel: only another thread sharing it can hold it. */
+		while (!chan_try(chan_own))
+			sched_yield();
+		c = chan_own;
+	} else {
+		/* We interrupted a command of this very thread: any other channel. */
+		for (c = 0;; c = (c + 1) % (int)n) {
+			if (c != chan_own && chan_try(c))
+				break;
+			if (c == (int)n - 1)
+				sched_yield();
+		}
+	}
+	/* The dataplane polls [0, chan_hint): make sure it covers c. Only grows. */
+	hint = SHUNT_LOAD_RLX(&shim_g.r->chan_hint);
+	while (hint < (uint32_t)c + 1 &&
+	       !__atomic_compare_exchange_n(&shim_g.r->chan_hint, &hint, (uint32_t)c + 1, false,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+	return c;
+}
+
+static void chan_give(int c)
+{
+	atomic_fetch_and_explicit(&chan_busy, ~(1ull << c), memory_order_release);
+	chan_depth--;
+}
 
 static void chan_doorbell(void)
 {
 	static const uint64_t one = 1;
 
 	/* seq_cst: our prod store before the dp_sleeping load (Dekker with shuntd) */
-	atomic_thread_fence(memory_order_seq_cst);
+	SHUNT_FENCE();
 	if (SHUNT_LOAD_RLX(&shim_g.r->dp_sleeping))
 		(void)!real_write(atomic_load_explicit(&shim_g.doorbell_fd, memory_order_relaxed),
 				  &one, sizeof(one));
 }
 
-static bool chan_dp_gone(void)
+bool shim_chan_dp_gone(void)
 {
 	struct pollfd p = { atomic_load(&shim_g.ctl_fd), 0, 0 };
 
 	return real_poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
-/* Push cmd; with pos, the index of its entry goes to *pos + 1, set under the lock
- * (so that a later entry's position never gets overwritten by an earlier one). */
-static int chan_push(const struct shunt_cmd *cmd, _Atomic uint32_t *pos)
+/* Push cmd on channel c (held); *at gets the entry's index. */
+static int chan_push(int c, const struct shunt_cmd *cmd, uint32_t *at)
 {
+	struct shunt_channel *ch = shunt_region_channel(shim_g.r, (uint32_t)c);
 	struct timespec ts = { 0, CHAN_FULL_SLEEP_NS };
 	unsigned tries = 0;
-	uint32_t at;
-	int rc;
 
-	pthread_mutex_lock(&chan_lock);
 	for (;;) {
-		at = SHUNT_LOAD_RLX(&shim_g.chan->prod); /* ours: we are the producer */
-		rc = shunt_chan_push(shim_g.chan, cmd);
-		if (rc != -EAGAIN)
+		*at = SHUNT_LOAD_RLX(&ch->prod); /* ours: we hold the channel */
+		if (shunt_chan_push(ch, cmd) == 0)
 			break;
-		pthread_mutex_unlock(&chan_lock);
 		chan_doorbell();
-		if (++tries % CHAN_FULL_CHECK == 0 && chan_dp_gone())
+		if (++tries % CHAN_FULL_CHECK == 0 && shim_chan_dp_gone())
 			return -EPIPE;
 		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&chan_lock);
 	}
-	if (rc == 0 && pos != NULL)
-		atomic_store_explicit(pos, at + 1, memory_order_relaxed);
-	pthread_mutex_unlock(&chan_lock);
 	chan_doorbell();
-	return rc;
-}
-
-int shim_chan_push(const struct shunt_cmd *cmd)
-{
-	return chan_push(cmd, NULL);
-}
-
-/* A SEND of s sits on the channel, not yet taken by the dataplane. pos - 1 is its
- * entry; it is unconsumed while it lies in [cons, prod). The window test (rather
- * than a signed difference) stays right however long ago pos was written. */
-static bool chan_send_queued(struct shim_sock *s)
-{
-	uint32_t pos = atomic_load_explicit(&s->send_pos, memory_order_relaxed);
-	uint32_t cons, prod;
-
-	if (pos == 0)
-		return false;
-	/* acquire: pairs with the dp's release of cons after copying entries out */
-	cons = SHUNT_LOAD_ACQ(&shim_g.chan->cons);
-	prod = SHUNT_LOAD_RLX(&shim_g.chan->prod);
-	return pos - 1 - cons < prod - cons;
-}
-
-int shim_chan_send(struct shim_sock *s)
-{
-	struct shunt_cmd c = { .op = SHUNT_CMD_SEND, .sock = s->slot };
-
-	/* seq_cst: the caller's tx_prod store before our load of the channel's cons.
-	 * If the SEND is still queued, the dataplane takes it later and reads tx_prod
-	 * then (tcp_app_send -> tcp_output), our bytes included. The dataplane pops a
-	 * burst (storing cons) before it acts on it; its own fence between the two
-	 * would make this exact on every CPU. Without one, a store-load reordering
-	 * there can at worst leave our bytes for the next tcp_output, which every ACK
-	 * of the bytes in flight runs. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (chan_send_queued(s))
-		return 0;
-	return chan_push(&c, &s->send_pos);
+	return 0;
 }
 
 int shim_chan_async(struct shim_sock *s, uint16_t op, uint32_t arg)
 {
-	struct shunt_cmd c = { .op = op, .sock = s->slot, .arg = arg };
+	struct shunt_cmd cmd = { .op = op, .sock = s->slot, .gen = s->gen, .arg = arg };
+	uint32_t at;
+	int c = chan_take(), rc;
 
-	return shim_chan_push(&c);
+	rc = chan_push(c, &cmd, &at);
+	chan_give(c);
+	return rc;
+}
+
+/* A SEND of s sits on a channel, not yet taken by the dataplane. Its entry is
+ * unconsumed while it lies in [cons, prod) of that channel. The window test
+ * (rather than a signed difference) stays right however long ago it was noted. */
+static bool chan_send_queued(struct shim_sock *s)
+{
+	uint64_t pos = atomic_load_explicit(&s->send_pos, memory_order_relaxed);
+	struct shunt_channel *ch;
+	uint32_t at, cons, prod;
+
+	if (pos == 0)
+		return false;
+	ch = shunt_region_channel(shim_g.r, (uint32_t)(pos >> 32));
+	at = (uint32_t)pos - 1;
+	/* acquire: pairs with the dp's release of cons after copying entries out */
+	cons = SHUNT_LOAD_ACQ(&ch->cons);
+	prod = SHUNT_LOAD_RLX(&ch->prod);
+	return at - cons < prod - cons;
+}
+
+int shim_chan_send(struct shim_sock *s)
+{
+	struct shunt_cmd cmd = { .op = SHUNT_CMD_SEND, .sock = s->slot, .gen = s->gen };
+	uint32_t at;
+	int c, rc;
+
+	/* seq_cst: the caller's tx_prod store before our load of the channel's cons.
+	 * If the SEND is still queued, the dataplane takes it later and reads tx_prod
+	 * then (tcp_app_send -> tcp_output), our bytes included; its fence between
+	 * popping a burst and acting on it (core/app.c) is the other half. */
+	SHUNT_FENCE();
+	if (chan_send_queued(s))
+		return 0;
+	c = chan_take();
+	rc = chan_push(c, &cmd, &at);
+	/* Noted while we hold the channel, so no later entry's position is overwritten
+	 * by an earlier one's. */
+	if (rc == 0)
+		atomic_store_explicit(&s->send_pos, (uint64_t)c << 32 | (at + 1),
+				      memory_order_relaxed);
+	chan_give(c);
+	return rc;
 }
 
 struct chan_sync_wait {
-	struct shunt_sock *ss;
+	struct shunt_channel *ch;
 	uint32_t seq;
 };
 
@@ -128,46 +227,77 @@ static bool chan_sync_done(void *arg)
 {
 	struct chan_sync_wait *cw = arg;
 
-	/* acquire: see shim_chan_sync() on what this pairs with */
-	return (int32_t)(SHUNT_LOAD_ACQ(&cw->ss->done_seq) - cw->seq) >= 0;
+	/* acquire: pairs with the dp's release of reply.seq after the reply fields */
+	return SHUNT_LOAD_ACQ(&cw->ch->reply.seq) == cw->seq;
+}
+
+/* Push cmd on a channel of ours and wait for its answer. Returns the result, or
+ * -EPIPE if the dataplane hung up; *reply gets the whole answer. */
+static int chan_call(struct shunt_cmd *cmd, struct shunt_reply *reply)
+{
+	struct chan_sync_wait cw;
+	uint32_t at;
+	int c = chan_take(), rc;
+
+	cw.ch = shunt_region_channel(shim_g.r, (uint32_t)c);
+	cmd->flags |= SHUNT_CMDF_SYNC;
+	cmd->seq = cw.seq = ++chan_seq[c];
+	rc = chan_push(c, cmd, &at);
+	if (rc == 0) {
+		/* Uninterruptible (the answer is microseconds away) but not unbounded: a
+		 * dataplane that hangs up never answers. */
+		rc = shim_wait_until(&cw.ch->reply.seq, &cw.ch->sleepers, chan_sync_done, &cw,
+				     -1, SHIM_WAIT_NOINTR | SHIM_WAIT_CTL);
+	}
+	if (rc == 0) {
+		*reply = cw.ch->reply; /* after the acquire of reply.seq in chan_sync_done */
+		rc = reply->result;
+	}
+	chan_give(c);
+	return rc;
 }
 
 int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
 		   const struct shunt_inaddr *addr, uint64_t value)
 {
-	struct shunt_cmd c = { .op = op, .flags = SHUNT_CMDF_SYNC, .sock = s->slot,
-			       .seq = ++s->seq, .arg = arg, .value = value };
-	struct chan_sync_wait cw = { s->ss, c.seq };
-	int rc;
+	struct shunt_cmd cmd = { .op = op, .sock = s->slot, .gen = s->gen, .arg = arg,
+				 .value = value };
+	struct shunt_reply reply;
 
 	if (addr != NULL)
-		c.addr = *addr;
-	if (op == SHUNT_CMD_OPEN) {
-		/* a new life for the record: no SEND of ours queued, nothing announced */
-		atomic_store_explicit(&s->send_pos, 0, memory_order_relaxed);
-		atomic_store_explicit(&s->rcv_ann, 0, memory_order_relaxed);
-		atomic_store_explicit(&s->rcvbuf, 0, memory_order_relaxed);
-	} else if (op == SHUNT_CMD_SETOPT && arg == SHUNT_OPT_RCVBUF) {
+		cmd.addr = *addr;
+	if (op == SHUNT_CMD_SETOPT && arg == SHUNT_OPT_RCVBUF) {
 		/* the receive window's limit, for io_recvd(); the dataplane clamps it to
 		 * [2 * MSS, ring]: a smaller one here only means more RECVDs */
 		atomic_store_explicit(&s->rcvbuf, value > UINT32_MAX ? UINT32_MAX : (uint32_t)value,
 				      memory_order_relaxed);
 	}
-	rc = shim_chan_push(&c);
+	return chan_call(&cmd, &reply);
+}
+
+int shim_chan_open(uint32_t type, uint32_t *slot, uint32_t *gen)
+{
+	struct shunt_cmd cmd = { .op = SHUNT_CMD_OPEN, .sock = SHUNT_SOCK_NONE, .arg = type };
+	struct shunt_reply reply;
+	int rc = chan_call(&cmd, &reply);
+
 	if (rc < 0)
 		return rc;
-	/* Uninterruptible (the answer is microseconds away) but not unbounded: a
-	 * dataplane that hangs up never answers. */
-	rc = shim_wait_until(chan_sync_done, &cw, -1, SHIM_WAIT_NOINTR | SHIM_WAIT_CTL);
-	if (rc < 0)
-		return rc;
-	/* app_reply() stores done_result, then done_seq with release: our acquire of
-	 * done_seq in chan_sync_done() makes done_result, and everything the command
-	 * changed before the reply, visible here. */
-	return s->ss->done_result;
+	if (reply.sock >= shim_g.nsocks || reply.gen == 0)
+		return -EPROTO; /* a dataplane of another build: keep the process safe */
+	*slot = reply.sock;
+	*gen = reply.gen;
+	return 0;
 }
 
 void shim_chan_atfork_child(void)
 {
-	pthread_mutex_init(&chan_lock, NULL);
+	/* The child's only thread is the one that forked: it keeps no channel of the
+	 * parent's region, and the next attach brings fresh ones. */
+	atomic_store(&chan_given, 0);
+	atomic_store(&chan_busy, 0);
+	memset(chan_seq, 0, sizeof(chan_seq));
+	chan_own = -1;
+	chan_depth = 0;
+	(void)pthread_setspecific(chan_key, NULL);
 }

@@ -34,9 +34,6 @@
 #include "real.h"
 #include "shim.h"
 
-/* One process-wide lock around the free ring: it has a single consumer index. */
-static pthread_mutex_t conn_free_lock = PTHREAD_MUTEX_INITIALIZER;
-
 bool shim_sock_offloadable(const struct shim_sock *s, uint32_t dst_be)
 {
 	/* A socket bound to another local address (127.0.0.1...) cannot use the stack. */
@@ -69,41 +66,43 @@ static int conn_bind_dp(struct shim_sock *s, const struct sockaddr_in *sin)
 	return rc;
 }
 
-/* Turn s into a shunt socket: slot, OPEN, option and bind replay. Caller holds
+/* Turn s into a shunt socket: OPEN (the dataplane picks the slot), option and bind
+ * replay. Caller holds
  * s->lock. On failure the slot is handed back (CLOSE) and s stays undecided. */
 static int conn_make_shunt(int fd, struct shim_sock *s)
 {
 	struct shunt_region *r = shim_g.r;
-	int64_t slot;
-	uint32_t opts;
+	struct shunt_sock *ss;
+	uint32_t opts, slot, gen;
 	int rc, opt;
 
-	pthread_mutex_lock(&conn_free_lock);
-	slot = shunt_free_pop(shim_g.free, r->free_ring_size);
-	pthread_mutex_unlock(&conn_free_lock);
-	if (slot < 0)
-		return (int)slot;
-	if ((uint64_t)slot >= r->nsocks)
-		return -EPROTO; /* a corrupt free ring: lose the entry, keep the process */
-	s->slot = (uint32_t)slot;
-	s->ss = shunt_region_sock(r, s->slot);
-	s->rxbuf = shunt_region_rxbuf(r, s->slot);
-	s->txbuf = shunt_region_txbuf(r, s->slot);
-	s->rx_size = r->rx_buf_size;
-	s->tx_size = r->tx_buf_size;
-	atomic_store(&s->sndbuf, s->tx_size);
-	/* Sync numbers continue from the slot's last user so an old done_seq never
-	 * answers a new command. OPEN resets the dp's ring indices to 0; ours too. */
-	s->seq = SHUNT_LOAD_RLX(&s->ss->done_seq);
-	SHUNT_STORE_REL(&s->ss->rx_cons, 0);
-	SHUNT_STORE_REL(&s->ss->tx_prod, 0);
-	atomic_store(&s->tx_head, 0);
-	rc = shim_chan_sync(s, SHUNT_CMD_OPEN,
-			    s->type == SOCK_DGRAM ? SHUNT_SOCK_DGRAM : SHUNT_SOCK_STREAM, NULL, 0);
+	rc = shim_chan_open(s->type == SOCK_DGRAM ? SHUNT_SOCK_DGRAM : SHUNT_SOCK_STREAM,
+			    &slot, &gen);
 	if (rc < 0)
+		return rc;
+	ss = shunt_region_sock(r, slot);
+	s->slot = slot;
+	s->gen = gen;
+	s->ss = ss;
+	/* The reply's acquire made the slot's [dp] fields visible: rings, indices. */
+	if (ss->rx_size == 0 || (ss->rx_size & (ss->rx_size - 1)) != 0 ||
+	    ss->tx_size == 0 || (ss->tx_size & (ss->tx_size - 1)) != 0 ||
+	    ss->rx_off > shim_g.region_size - ss->rx_size ||
+	    ss->tx_off > shim_g.region_size - ss->tx_size) {
+		rc = -EPROTO; /* a dataplane of another build: keep the process safe */
 		goto fail;
-	SHUNT_STORE_REL(&s->ss->err_seen, SHUNT_LOAD_ACQ(&s->ss->err_seq));
-	SHUNT_STORE_REL(&s->ss->eq_seen, SHUNT_LOAD_ACQ(&s->ss->eq_seq));
+	}
+	s->rxbuf = (uint8_t *)r + ss->rx_off;
+	s->txbuf = (uint8_t *)r + ss->tx_off;
+	s->rx_size = ss->rx_size;
+	s->tx_size = ss->tx_size;
+	atomic_store(&s->sndbuf, s->tx_size);
+	/* A new life for the record: no SEND of ours queued, nothing announced. The
+	 * slot's [app] indices run on from its last user (abi.h): start from them. */
+	atomic_store_explicit(&s->send_pos, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->rcv_ann, SHUNT_LOAD_RLX(&ss->rx_cons), memory_order_relaxed);
+	atomic_store_explicit(&s->rcvbuf, 0, memory_order_relaxed);
+	atomic_store(&s->tx_head, SHUNT_LOAD_RLX(&ss->tx_prod));
 
 	for (opts = s->optmask; opts != 0; opts &= opts - 1) {
 		uint64_t v;
@@ -457,7 +456,7 @@ static int conn_stream_connect(int fd, struct shim_sock *s, const struct sockadd
 	if (conn_state_syn(SHUNT_LOAD_ACQ(&s->ss->state))) {
 		if (timeo == 0)
 			return err;
-		rc = shim_wait_until(conn_handshake_over, s, timeo, 0);
+		rc = shim_wait_sock(s, conn_handshake_over, s, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return err; /* EINPROGRESS: the handshake goes on */
 		if (rc < 0)
@@ -622,5 +621,4 @@ SHIM_EXPORT int shutdown(int fd, int how)
 
 void shim_conn_atfork_child(void)
 {
-	pthread_mutex_init(&conn_free_lock, NULL);
 }

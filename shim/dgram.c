@@ -118,10 +118,10 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 			shim_io_copy_out(s, pos + DGRAM_HDR, n, iov, iovcnt, 0);
 			if (!(flags & MSG_PEEK)) {
 				/* release: our reads of the record before the dp may reuse it */
-				if (!atomic_compare_exchange_strong_explicit(
-					    (_Atomic uint32_t *)&ss->rx_cons, &cons,
-					    pos + dgram_rec_len(d.len), memory_order_release,
-					    memory_order_relaxed))
+				if (!__atomic_compare_exchange_n(&ss->rx_cons, &cons,
+								 pos + dgram_rec_len(d.len), false,
+								 __ATOMIC_RELEASE,
+								 __ATOMIC_RELAXED))
 					continue; /* another reader took it: look again */
 			}
 			if (src != NULL) {
@@ -143,7 +143,7 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
 		w.idx = prod;
-		rc = shim_wait_until(shim_io_changed, &w, timeo, 0);
+		rc = shim_wait_sock(s, shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return -EAGAIN;
 		if (rc < 0)
@@ -249,7 +249,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
 		w.idx = cons;
-		rc = shim_wait_until(shim_io_changed, &w, timeo, 0);
+		rc = shim_wait_sock(s, shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return -EAGAIN;
 		if (rc < 0)

@@ -16,7 +16,8 @@
  *                 (LT; ET: only after ev_seq moved; ONESHOT: disabled until MOD)
  *                 and real_epoll_wait(0), in alternating order; reported entries
  *                 go to the tail of the list (Linux's ready list is a FIFO)
- *              -> arm a wait slot -> re-check -> ppoll([epfd, slot eventfd]) ->
+ *              -> the instance's notifier (notify.c; every shunt entry subscribed
+ *                 to it) -> arm -> re-check -> ppoll([epfd, wake socket]) ->
  *                 disarm -> again
  *
  * Waking: a thread asleep in the kernel (real_epoll_pwait with no shunt entry, or
@@ -55,6 +56,9 @@ struct shim_epitem {
 	uint32_t last_seq;  /* EPOLLET: ev_seq when last reported */
 	bool et_pending;    /* EPOLLET: report once more whatever ev_seq says (ADD/MOD) */
 	bool disabled;      /* EPOLLONESHOT fired */
+	bool subbed;        /* subscribed to ep's notifier (the socket is a shunt one) */
+	bool on_rd;         /* on ep's ready list */
+	struct shim_epitem *rd_next;
 	struct shim_epitem *ep_next;
 	struct shim_epitem *s_next;
 };
@@ -69,6 +73,11 @@ struct shim_epoll {
 	_Atomic int kfd;       /* private dup of the kernel epoll, -1 until needed */
 	_Atomic int wakefd;    /* eventfd in the kernel epoll, -1 until needed */
 	bool kfirst;           /* next collect asks the kernel first (fairness) */
+	bool nf_ok;            /* nf is ours: shunt items are subscribed to it */
+	bool rd_mode;          /* nf keeps a ready ring: only the ready list is looked at */
+	uint32_t lost_seen;    /* nf's ready_lost when we last took everything in */
+	struct shim_notifier nf; /* what a waiter sleeps on for the shunt items */
+	struct shim_epitem *rd_head, **rd_tail; /* ready list: items that may report */
 	struct shim_epoll *live_next; /* instances with internal fds, under ep_lock */
 	struct shim_epoll *next_free;
 };
@@ -107,6 +116,10 @@ static struct shim_epoll *ep_track(int epfd)
 	atomic_store(&ep->kfd, -1);
 	atomic_store(&ep->wakefd, -1);
 	ep->kfirst = false;
+	ep->nf_ok = false;
+	ep->rd_mode = false;
+	ep->rd_head = NULL;
+	ep->rd_tail = &ep->rd_head;
 	ep->live_next = NULL;
 	prev = shim_fdtab_swap(epfd, &ep->f, &err);
 	if (err < 0) {
@@ -282,6 +295,140 @@ int shim_epoll_relocate(int fd)
 
 /* ---- interest lists (ep_lock held) ---------------------------------------------------- */
 
+/* ---- ready lists ----------------------------------------------------------------------- */
+
+/* With SHUNT_FEAT_READY an instance's notifier keeps a ready ring: the dataplane
+ * pushes the slot of every socket that changed, and epoll_wait looks only at the
+ * items those name (and at the ones it reported level-triggered last time), so it
+ * costs O(ready), not O(registered). ep_slot_map turns a slot back into our socket
+ * record; a stale entry (the slot reused meanwhile) only costs a look. */
+static struct shim_sock **ep_slot_map; /* nsocks entries, under ep_lock */
+
+static void ep_map_set(struct shim_sock *s, bool on)
+{
+	if (ep_slot_map == NULL && on)
+		ep_slot_map = calloc(shim_g.nsocks, sizeof(*ep_slot_map));
+	if (ep_slot_map == NULL || s->slot >= shim_g.nsocks)
+		return;
+	if (on)
+		ep_slot_map[s->slot] = s;
+	else if (ep_slot_map[s->slot] == s)
+		ep_slot_map[s->slot] = NULL;
+}
+
+static void ep_rd_add(struct shim_epitem *it)
+{
+	struct shim_epoll *ep = it->ep;
+
+	if (!ep->rd_mode || it->on_rd)
+		return;
+	it->on_rd = true;
+	it->rd_next = NULL;
+	*ep->rd_tail = it;
+	ep->rd_tail = &it->rd_next;
+}
+
+/* Off the ready list, wherever it is on it. */
+static void ep_rd_del(struct shim_epitem *it)
+{
+	struct shim_epoll *ep = it->ep;
+	struct shim_epitem **pp;
+
+	if (!it->on_rd)
+		return;
+	for (pp = &ep->rd_head; *pp != NULL; pp = &(*pp)->rd_next) {
+		if (*pp == it) {
+			*pp = it->rd_next;
+			if (ep->rd_tail == &it->rd_next)
+				ep->rd_tail = pp;
+			break;
+		}
+	}
+	it->on_rd = false;
+}
+
+/* Everything on the list, as after a lost notification. */
+static void ep_rd_all(struct shim_epoll *ep)
+{
+	struct shim_epitem *it;
+
+	for (it = ep->items; it != NULL; it = it->ep_next)
+		if (atomic_load(&it->s->kind) == SHIM_SHUNT)
+			ep_rd_add(it);
+}
+
+/* Take in what the dataplane pushed since the last look. */
+static void ep_rd_refill(struct shim_epoll *ep)
+{
+	uint32_t slots[64], lost;
+	unsigned n, i;
+	struct shim_epitem *it;
+
+	if (!ep->rd_mode)
+		return;
+	while ((n = shunt_ready_pop(ep->nf.n, slots, 64)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct shim_sock *s;
+
+			if (ep_slot_map == NULL || slots[i] >= shim_g.nsocks ||
+			    (s = ep_slot_map[slots[i]]) == NULL)
+				continue;
+			for (it = s->ep_items; it != NULL; it = it->s_next)
+				if (it->ep == ep)
+					ep_rd_add(it);
+		}
+	}
+	/* acquire: pairs with the dp's release of ready_lost after a push failed */
+	lost = SHUNT_LOAD_ACQ(&ep->nf.n->ready_lost);
+	if (lost != ep->lost_seen) {
+		ep->lost_seen = lost;
+		ep_rd_all(ep);
+	}
+}
+
+/* Subscribe / unsubscribe a shunt item to its instance's notifier, once the
+ * instance has one (ep_notifier()). ep_lock held. */
+static void ep_sub(struct shim_epitem *it)
+{
+	if (it->ep->nf_ok && !it->subbed) {
+		(void)shim_notify_sub(it->s, &it->ep->nf);
+		it->subbed = true;
+	}
+	ep_rd_add(it); /* whatever it is now, look once */
+}
+
+static void ep_unsub(struct shim_epitem *it)
+{
+	if (it->subbed) {
+		shim_notify_unsub(it->s, &it->ep->nf);
+		it->subbed = false;
+	}
+	ep_rd_del(it);
+}
+
+/* The instance's notifier, taken with its first shunt item (or the first time a
+ * waiter must sleep), with every shunt item subscribed to it and on the ready
+ * list; later items subscribe as they come. ep_lock held.
+ * NULL if none can be had (the waiter then looks again every millisecond). */
+static struct shim_notifier *ep_notifier(struct shim_epoll *ep)
+{
+	struct shim_epitem *it;
+
+	if (!ep->nf_ok) {
+		bool rd = (shim_g.r->features & SHUNT_FEAT_READY) != 0;
+
+		if (shim_notify_get(&ep->nf, rd ? SHUNT_NOTIFY_READY : 0) < 0)
+			return NULL;
+		ep->nf_ok = true;
+		ep->rd_mode = rd;
+		ep->lost_seen = SHUNT_LOAD_ACQ(&ep->nf.n->ready_lost);
+		for (it = ep->items; it != NULL; it = it->ep_next)
+			if (atomic_load(&it->s->kind) == SHIM_SHUNT)
+				ep_sub(it);
+	}
+	return &ep->nf;
+}
+
 static struct shim_epitem *ep_find(struct shim_epoll *ep, int fd, struct shim_sock *s)
 {
 	struct shim_epitem *it;
@@ -325,6 +472,7 @@ static void ep_unlink(struct shim_epitem *it, bool from_ep, bool from_sock)
 	}
 	if (atomic_load(&it->s->kind) == SHIM_SHUNT)
 		it->ep->nshunt--;
+	ep_unsub(it);
 	free(it);
 }
 
@@ -333,6 +481,7 @@ static void ep_unlink_plain(struct shim_epitem *it)
 {
 	struct shim_epitem **pp;
 
+	ep_unsub(it);
 	for (pp = &it->ep->items; *pp != NULL; pp = &(*pp)->ep_next) {
 		if (*pp == it) {
 			*pp = it->ep_next;
@@ -353,6 +502,8 @@ void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt)
 	else if (was_shunt)
 		atomic_fetch_sub_explicit(&shim_shunt_live, 1, memory_order_relaxed);
 	pthread_mutex_lock(&ep_lock);
+	if (shunt || was_shunt)
+		ep_map_set(s, shunt);
 	for (it = s->ep_items; it != NULL; it = next) {
 		next = it->s_next;
 		if (shunt) {
@@ -360,6 +511,8 @@ void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt)
 			(void)real_epoll_ctl(atomic_load(&it->ep->kfd), EPOLL_CTL_DEL, it->fd, NULL);
 			it->ep->nshunt++;
 			it->et_pending = true;
+			(void)ep_notifier(it->ep);
+			ep_sub(it);
 			/* a waiter may sleep in the kernel, blind to shunt entries */
 			ep_wake(it->ep);
 		} else if (was_shunt) {
@@ -369,6 +522,7 @@ void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt)
 			struct epoll_event ev = { .events = it->events, .data = it->data };
 
 			it->ep->nshunt--;
+			ep_unsub(it);
 			if (!it->disabled)
 				(void)real_epoll_ctl(atomic_load(&it->ep->kfd), EPOLL_CTL_ADD,
 						     it->fd, &ev);
@@ -390,6 +544,8 @@ void shim_epoll_sock_closed(struct shim_sock *s)
 	if (atomic_load(&s->kind) == SHIM_SHUNT)
 		atomic_fetch_sub_explicit(&shim_shunt_live, 1, memory_order_relaxed);
 	pthread_mutex_lock(&ep_lock);
+	if (atomic_load(&s->kind) == SHIM_SHUNT)
+		ep_map_set(s, false);
 	for (it = s->ep_items; it != NULL; it = next) {
 		next = it->s_next;
 		ep_unlink(it, true, false);
@@ -411,6 +567,12 @@ void shim_epoll_put(struct shim_file *f)
 		ep_unlink(it, false, true);
 	}
 	ep->items = NULL;
+	if (ep->nf_ok)
+		shim_notify_put(&ep->nf);
+	ep->nf_ok = false;
+	ep->rd_mode = false;
+	ep->rd_head = NULL;
+	ep->rd_tail = &ep->rd_head;
 	ep_release_fds(ep);
 	ep->next_free = ep_free_list;
 	ep_free_list = ep;
@@ -479,6 +641,8 @@ static int ep_ctl(struct shim_epoll *ep, int epfd, int op, int fd, struct shim_s
 		it->events = ev->events;
 		it->data = ev->data;
 		it->et_pending = true;
+		it->subbed = false;
+		it->on_rd = false;
 		ep_append(ep, it);
 		it->s_next = s->ep_items;
 		s->ep_items = it;
@@ -486,6 +650,8 @@ static int ep_ctl(struct shim_epoll *ep, int epfd, int op, int fd, struct shim_s
 			/* the first shunt entry: a waiter may be in the kernel alone */
 			wake = ep->nshunt == 0;
 			ep->nshunt++;
+			(void)ep_notifier(ep);
+			ep_sub(it);
 		}
 		break;
 	case EPOLL_CTL_MOD:
@@ -501,6 +667,8 @@ static int ep_ctl(struct shim_epoll *ep, int epfd, int op, int fd, struct shim_s
 		it->data = ev->data;
 		it->disabled = false;
 		it->et_pending = true; /* Linux re-checks readiness on MOD */
+		if (kind == SHIM_SHUNT)
+			ep_rd_add(it);
 		break;
 	case EPOLL_CTL_DEL:
 		if (it == NULL) {
@@ -547,21 +715,35 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
  * reported entries move to the tail, in order, so the next call starts with the
  * ones not reported (Linux re-queues a reported LT item at the end of its ready
  * list: with maxevents 1, two ready sockets take turns). ep_lock held. */
+/* What item it reports now (0: nothing), and the ev_seq that answer is for. */
+static uint32_t ep_item_events(struct shim_epitem *it, uint32_t *seq)
+{
+	uint32_t rev;
+
+	if (it->disabled || atomic_load_explicit(&it->s->kind, memory_order_acquire) != SHIM_SHUNT)
+		return 0;
+	*seq = SHUNT_LOAD_ACQ(&it->s->ss->ev_seq);
+	rev = shim_poll_sock_events(it->s) & (it->events | EPOLLERR | EPOLLHUP);
+	if ((it->events & EPOLLET) && !it->et_pending && *seq == it->last_seq)
+		return 0;
+	return rev;
+}
+
+static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max,
+			 bool commit);
+
 static int ep_harvest(struct shim_epoll *ep, struct epoll_event *out, int max, bool commit)
 {
 	struct shim_epitem **pp = &ep->items, *it, *moved = NULL, **mtail = &moved;
 	int n = 0;
 
-	while ((it = *pp) != NULL && n < max) {
-		uint32_t seq, rev = 0;
+	if (ep->rd_mode)
+		return ep_harvest_rd(ep, out, max, commit);
 
-		if (!it->disabled && atomic_load_explicit(&it->s->kind, memory_order_acquire) ==
-				     SHIM_SHUNT) {
-			seq = SHUNT_LOAD_ACQ(&it->s->ss->ev_seq);
-			rev = shim_poll_sock_events(it->s) & (it->events | EPOLLERR | EPOLLHUP);
-			if ((it->events & EPOLLET) && !it->et_pending && seq == it->last_seq)
-				rev = 0;
-		}
+	while ((it = *pp) != NULL && n < max) {
+		uint32_t seq = 0, rev;
+
+		rev = ep_item_events(it, &seq);
 		if (rev == 0 || !commit) {
 			n += rev != 0;
 			pp = &it->ep_next;
@@ -584,6 +766,66 @@ static int ep_harvest(struct shim_epoll *ep, struct epoll_event *out, int max, b
 		while (*pp != NULL)
 			pp = &(*pp)->ep_next;
 		*pp = moved;
+	}
+	return n;
+}
+
+/* ep_harvest() on the ready list only: the same rules, but an item that has
+ * nothing to report leaves the list (the next change of its socket brings it back),
+ * a reported level-triggered one goes to the list's tail, and a reported
+ * edge-triggered or one-shot one leaves it. ep_lock held. */
+static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max,
+			 bool commit)
+{
+	struct shim_epitem *it, *next, *keep = NULL, **ktail = &keep;
+	struct shim_epitem *head;
+	int n = 0;
+
+	ep_rd_refill(ep);
+	head = ep->rd_head;
+	ep->rd_head = NULL;
+	ep->rd_tail = &ep->rd_head;
+	for (it = head; it != NULL; it = next) {
+		uint32_t seq = 0, rev;
+
+		next = it->rd_next;
+		it->rd_next = NULL;
+		if (n >= max) { /* not looked at: stays, in order */
+			*ktail = it;
+			ktail = &it->rd_next;
+			continue;
+		}
+		rev = ep_item_events(it, &seq);
+		if (rev == 0) {
+			it->on_rd = false;
+			continue;
+		}
+		n++;
+		if (!commit) {
+			*ktail = it;
+			ktail = &it->rd_next;
+			continue;
+		}
+		it->last_seq = seq;
+		it->et_pending = false;
+		if (it->events & EPOLLONESHOT)
+			it->disabled = true;
+		out[n - 1].events = rev;
+		out[n - 1].data = it->data;
+		if (it->events & (EPOLLET | EPOLLONESHOT)) {
+			it->on_rd = false;
+			continue;
+		}
+		/* level-triggered: reported, and looked at again after the others */
+		*ep->rd_tail = it;
+		ep->rd_tail = &it->rd_next;
+	}
+	/* the ones not reported go first next time, then the reported ones */
+	if (keep != NULL) {
+		*ktail = ep->rd_head;
+		if (ep->rd_head == NULL)
+			ep->rd_tail = ktail;
+		ep->rd_head = keep;
 	}
 	return n;
 }
@@ -632,7 +874,7 @@ static int ep_wait(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int
 {
 	int64_t deadline = -1, now;
 	bool kernel_ready = false;
-	struct shim_waiter w;
+	struct shim_notifier *nf;
 	int n;
 
 	if (max <= 0)
@@ -651,13 +893,18 @@ static int ep_wait(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int
 				return n;
 			kernel_ready = false; /* another thread took it, or our wake: on */
 		}
-		shim_wait_arm(&w);
+		pthread_mutex_lock(&ep_lock);
+		nf = ep_notifier(ep);
+		pthread_mutex_unlock(&ep_lock);
+		if (nf != NULL)
+			shim_notify_arm(nf);
 		if (ep_shunt_ready(ep)) {
-			shim_wait_disarm(&w, false);
+			if (nf != NULL)
+				shim_notify_disarm(nf);
 			continue;
 		}
 		left = deadline < 0 ? -1 : deadline - now;
-		if (w.slot < 0 && (left < 0 || left > 1000000))
+		if (nf == NULL && (left < 0 || left > 1000000))
 			left = 1000000;
 		if (left >= 0) {
 			ts.tv_sec = left / 1000000000;
@@ -667,16 +914,18 @@ static int ep_wait(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int
 		pfd[0].fd = epfd;
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
-		pfd[1].fd = w.fd;
+		pfd[1].fd = nf != NULL ? shim_notify_fd(nf) : -1;
 		pfd[1].events = POLLIN;
 		pfd[1].revents = 0;
 		if (real_ppoll(pfd, 2, tsp, sigmask) < 0) {
 			int err = errno;
 
-			shim_wait_disarm(&w, false);
+			if (nf != NULL)
+				shim_notify_disarm(nf);
 			return -err;
 		}
-		shim_wait_disarm(&w, (pfd[1].revents & POLLIN) != 0);
+		if (nf != NULL)
+			shim_notify_disarm(nf);
 		kernel_ready = (pfd[0].revents & POLLIN) != 0;
 	}
 }

@@ -104,9 +104,8 @@ ssize_t shim_errq_recv(struct shim_sock *s, struct msghdr *msg)
 		dlen = ss->eq_len < SHUNT_EQ_DATA ? ss->eq_len : SHUNT_EQ_DATA;
 		memcpy(data, ss->eq_data, dlen);
 		/* one reader takes it: a loser finds it gone (seen == seq) and says EAGAIN */
-	} while (!atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)&ss->eq_seen,
-							  &seen, seq, memory_order_acq_rel,
-							  memory_order_relaxed));
+	} while (!__atomic_compare_exchange_n(&ss->eq_seen, &seen, seq, false, __ATOMIC_ACQ_REL,
+					      __ATOMIC_RELAXED));
 	/* sock_dequeue_err_skb(): reading an ICMP error clears sk_err as well */
 	SHUNT_STORE_REL(&ss->err_seen, SHUNT_LOAD_ACQ(&ss->err_seq));
 

@@ -51,7 +51,7 @@ static void init_atfork_child(void)
 {
 	shim_g.owner_pid = getpid();
 	shim_chan_atfork_child();
-	shim_wait_atfork_child();
+	shim_notify_atfork_child();
 	shim_epoll_atfork_child();
 	shim_sock_atfork_child();
 	shim_conn_atfork_child();
@@ -61,7 +61,6 @@ static void init_atfork_child(void)
 static void init_once(void)
 {
 	const char *path;
-	int i;
 
 	shim_in_init = true;
 	real_resolve();
@@ -73,8 +72,7 @@ static void init_once(void)
 	shim_g.owner_pid = getpid();
 	atomic_store(&shim_g.ctl_fd, -1);
 	atomic_store(&shim_g.doorbell_fd, -1);
-	for (i = 0; i < SHUNT_WAIT_SLOTS; i++)
-		atomic_store(&shim_g.wait_fd[i], -1);
+	(void)shim_chan_init();
 	pthread_atfork(NULL, NULL, init_atfork_child);
 	shim_in_init = false;
 	atomic_store_explicit(&shim_ready, 1, memory_order_release);

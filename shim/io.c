@@ -138,6 +138,7 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 	int64_t timeo = -2; /* read from the placeholder only if we must sleep */
 	size_t len, target, copied = 0;
 	struct shim_io_wait w = { .s = s };
+	uint32_t next = 0; /* rx position after the bytes we claimed */
 	int rc;
 
 	rc = shim_iov_len(iov, iovcnt, &len);
@@ -164,6 +165,9 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 		avail = prod - cons;
 		if (avail > s->rx_size)
 			return -EIO; /* the dataplane broke the ring */
+		if (copied > 0 && !peek && cons != next)
+			break; /* another reader took the bytes after ours: what we have is
+				* one contiguous piece, as Linux's socket lock makes it */
 		if (peek) {
 			n = avail < len ? avail : (uint32_t)len;
 			if (!discard)
@@ -174,12 +178,14 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 			if (!discard)
 				shim_io_copy_out(s, cons, n, iov, iovcnt, copied);
 			/* release: our reads of the bytes happen before the dp may reuse them */
-			if (!atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)&ss->rx_cons,
-								     &cons, cons + n,
-								     memory_order_release,
-								     memory_order_relaxed))
+			if (!__atomic_compare_exchange_n(&ss->rx_cons, &cons, cons + n, false,
+							 __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+				if (copied > 0)
+					break; /* they took the bytes after ours: keep one piece */
 				continue; /* another reader took them: copy again */
+			}
 			copied += n;
+			next = cons + n;
 			io_recvd(s, cons, cons + n, prod);
 			if (copied < len)
 				continue; /* more may have arrived meanwhile */
@@ -210,7 +216,7 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
 		w.idx = prod;
 		w.tx = false;
-		rc = shim_wait_until(shim_io_changed, &w, timeo, 0);
+		rc = shim_wait_sock(s, shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return copied > 0 ? (ssize_t)copied : -EAGAIN;
 		if (rc < 0)
@@ -273,7 +279,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 				return -EAGAIN;
 			if (timeo == -2)
 				timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
-			rc = shim_wait_until(io_connect_over, &w, timeo, 0);
+			rc = shim_wait_sock(s, io_connect_over, &w, timeo, 0);
 			if (rc == -ETIMEDOUT)
 				return -EAGAIN;
 			if (rc < 0)
@@ -318,7 +324,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
 		w.idx = cons;
-		rc = shim_wait_until(shim_io_changed, &w, timeo, 0);
+		rc = shim_wait_sock(s, shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return sent > 0 ? (ssize_t)sent : -EAGAIN;
 		if (rc < 0)

@@ -9,8 +9,10 @@
  *             -> poll_wait():
  *                  shunt revents (shim_poll_sock_events) -> something ready or
  *                  timeout 0? kernel fds polled with timeout 0, merged, done
- *                  -> spin -> shim_wait_arm -> re-check -> ppoll(kernel fds +
- *                  slot eventfd, remaining time, sigmask) -> disarm -> recompute
+ *                  -> spin -> the thread's notifier subscribed to each shunt
+ *                  socket (notify.c) -> arm -> re-check -> ppoll(kernel fds +
+ *                  wake socket, remaining time, sigmask) -> disarm -> recompute
+ *                  -> unsubscribe on the way out
  *   select(sets) -> same core on a pollfd array built from the sets, results
  *                   folded back as Linux's POLLIN_SET / POLLOUT_SET / POLLEX_SET.
  *                   Any nfds: the sets are walked word by word (FD_ISSET aborts
@@ -124,7 +126,8 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 	int64_t start = shim_now_ns(), deadline = -1, now;
 	nfds_t nk = n - nshunt, i, k = 0;
 	int ready, kready, rc;
-	struct shim_waiter w;
+	struct shim_notifier *nf = NULL;
+	bool subscribed = false;
 
 	for (i = 0; i < n; i++)
 		if (socks[i] == NULL)
@@ -159,30 +162,40 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 			shim_cpu_relax();
 			continue;
 		}
-		shim_wait_arm(&w);
+		if (!subscribed) {
+			/* the thread's notifier, subscribed to each shunt socket once per call */
+			nf = shim_notify_thread();
+			for (i = 0; nf != NULL && i < n; i++)
+				if (socks[i] != NULL)
+					(void)shim_notify_sub(socks[i], nf);
+			subscribed = true;
+		}
+		if (nf != NULL)
+			shim_notify_arm(nf);
 		if (poll_shunt(fds, n, socks) > 0) {
-			shim_wait_disarm(&w, false);
+			if (nf != NULL)
+				shim_notify_disarm(nf);
 			continue;
 		}
 		left = deadline < 0 ? -1 : deadline - now;
-		if (w.slot < 0 && (left < 0 || left > 1000000))
-			left = 1000000; /* no slot: look again every millisecond */
+		if (nf == NULL && (left < 0 || left > 1000000))
+			left = 1000000; /* no notifier: look again every millisecond */
 		if (left >= 0) {
 			ts.tv_sec = left / 1000000000;
 			ts.tv_nsec = left % 1000000000;
 			tsp = &ts;
 		}
-		kfds[nk].fd = w.fd; /* -1 without a slot: ignored by the kernel */
+		kfds[nk].fd = nf != NULL ? shim_notify_fd(nf) : -1; /* -1: ignored */
 		kfds[nk].events = POLLIN;
 		for (i = 0; i <= nk; i++)
 			kfds[i].revents = 0;
 		kready = real_ppoll(kfds, nk + 1, tsp, sigmask);
+		if (nf != NULL)
+			shim_notify_disarm(nf);
 		if (kready < 0) {
 			rc = -errno;
-			shim_wait_disarm(&w, false);
 			goto out;
 		}
-		shim_wait_disarm(&w, (kfds[nk].revents & POLLIN) != 0);
 		if (kready - ((kfds[nk].revents & POLLIN) != 0) > 0) {
 			/* a kernel fd is ready: report it with whatever shunt state is now */
 			ready = poll_shunt(fds, n, socks);
@@ -191,6 +204,9 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 		}
 	}
 out:
+	for (i = 0; subscribed && nf != NULL && i < n; i++)
+		if (socks[i] != NULL)
+			shim_notify_unsub(socks[i], nf);
 	return rc;
 }
 

@@ -88,12 +88,12 @@ struct shim_global {
 	struct shunt_region *r;
 	uint64_t region_size;
 	struct shunt_ctl_welcome welcome;
-	struct shunt_channel *chan; /* channel 0 */
-	struct shunt_free_ring *free;
+	uint32_t nchannels;      /* as the region says, capped at SHIM_MAX_CHANNELS */
+	uint32_t nnotifiers;     /* likewise, capped at SHIM_MAX_NOTIFIERS */
+	uint32_t nsocks;
 	/* Internal fds; dup2() by the app onto one of them moves it (attach.c). */
 	_Atomic int ctl_fd;
 	_Atomic int doorbell_fd;
-	_Atomic int wait_fd[SHUNT_WAIT_SLOTS];
 	/* The process whose memory this is (init, and the fork child's handler). A
 	 * vfork()/CLONE_VM child runs no atfork handler and shares it: close and the
 	 * dup family check this once a tracked fd is involved, and then only make the
@@ -195,20 +195,21 @@ struct shim_sock {
 
 	/* valid once kind == SHIM_SHUNT */
 	uint32_t slot;
+	uint32_t gen;             /* the slot's generation, named in every command */
 	struct shunt_sock *ss;
 	uint8_t *rxbuf, *txbuf;
 	uint32_t rx_size, tx_size;
 	_Atomic uint32_t tx_head; /* send-ring reservations (multi-producer, as rte_ring) */
 	_Atomic uint32_t sndbuf;  /* in-flight bytes allowed, <= tx_size */
-	uint32_t seq;             /* last SHUNT_CMDF_SYNC sequence number, under lock */
 
 	pthread_mutex_t lock;     /* decision, connect state, sync commands; never held
 				   * while sleeping */
 	struct shim_epitem *ep_items; /* interest-list entries, under shim_ep_lock */
 	struct shim_sock *next_free;
 
-	/* Command thinning (chan.c, io.c), reset by OPEN (shim_chan_sync). */
-	_Atomic uint32_t send_pos; /* channel index + 1 of our last SEND; 0: none */
+	/* Command thinning (chan.c, io.c), reset by OPEN (shim_chan_open). */
+	_Atomic uint64_t send_pos; /* our last SEND: channel << 32 | (entry index + 1);
+				    * 0: none */
 	_Atomic uint32_t rcv_ann;  /* rx_cons when the last RECVD was queued */
 	_Atomic uint32_t rcvbuf;   /* SO_RCVBUF as last sent to the dataplane; 0: ring */
 };
@@ -338,47 +339,93 @@ int shim_opt_value(int fd, int opt, uint64_t *value);
 
 /* ---- chan.c ---------------------------------------------------------------------------------- */
 
-/* Queue a command on channel 0 and ring the doorbell if the dataplane sleeps.
- * Returns 0, or -EPIPE if the dataplane is gone (ring full and control hung up). */
-int shim_chan_push(const struct shunt_cmd *cmd);
-/* Asynchronous command for s (SEND, RECVD, CLOSE). */
+#define SHIM_MAX_CHANNELS 64 /* one bitmap word; the region may have more */
+
+/* Commands go on the calling thread's own channel (abi.h, "command channels"): a
+ * thread is given one on its first command and gives it back when it exits; with
+ * more threads than channels, threads share them, taking turns with a CAS. A
+ * signal handler that interrupts a command of its own thread takes another free
+ * channel, so nothing ever waits for the interrupted code. */
+
+/* Asynchronous command for s (SEND, RECVD, CLOSE). Returns 0, or -EPIPE if the
+ * dataplane is gone (ring full and control hung up). */
 int shim_chan_async(struct shim_sock *s, uint16_t op, uint32_t arg);
 /* SEND for a TCP socket whose tx_prod the caller just published (release), unless
- * a SEND of s is still queued on the channel: the dataplane reads tx_prod when it
- * takes that one, so it sends our bytes too. Returns as shim_chan_push(). */
+ * a SEND of s is still queued on a channel: the dataplane reads tx_prod when it
+ * takes that one, so it sends our bytes too. Returns as shim_chan_async(). */
 int shim_chan_send(struct shim_sock *s);
 /* Synchronous command: wait (uninterruptibly) for the dataplane's answer. Caller
- * holds s->lock. Returns done_result (0 / -errno), or -EPIPE if the dataplane hung up. */
+ * holds s->lock. Returns the result (0 / -errno), or -EPIPE if the dataplane hung up. */
 int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
 		   const struct shunt_inaddr *addr, uint64_t value);
+/* OPEN: the dataplane allocates a slot of type SHUNT_SOCK_*. Returns 0 with *slot
+ * and *gen set, or -errno (-ENOBUFS: no slot free). */
+int shim_chan_open(uint32_t type, uint32_t *slot, uint32_t *gen);
+/* Has the dataplane hung up its control connection? */
+bool shim_chan_dp_gone(void);
+int shim_chan_init(void);
 void shim_chan_atfork_child(void);
 
 /* ---- wait.c ---------------------------------------------------------------------------------- */
 
 #define SHIM_WAIT_SPIN_NS 50000 /* bounded spin before sleeping */
 
-/* A taken and armed wait slot; slot -1 means none was free (1 ms timed sleeps). */
-struct shim_waiter {
-	int slot;
-	int fd;
-};
-
 int64_t shim_now_ns(void);
-/* Take a free slot and arm it (armed_seq++ release, then a seq_cst fence). The caller
- * must re-check its condition before sleeping. */
-void shim_wait_arm(struct shim_waiter *w);
-/* Give the slot back; drain its eventfd first if poll() said it is readable. */
-void shim_wait_disarm(struct shim_waiter *w, bool readable);
 
 #define SHIM_WAIT_NOINTR 0x1 /* restart on signals (sync commands) */
 #define SHIM_WAIT_CTL    0x2 /* also watch the control socket: -EPIPE on hang-up */
 
-/* Wait until cond(arg): spin, arm, re-check, sleep, repeat. timeout_ns < 0 waits
- * forever. Returns 0 (cond held), -ETIMEDOUT, -EINTR, or -EPIPE (SHIM_WAIT_CTL). With
- * no timeout and no flags the sleep is a blocking read() of the slot eventfd, so
- * the kernel restarts it under SA_RESTART exactly as for a kernel socket. */
-int shim_wait_until(bool (*cond)(void *), void *arg, int64_t timeout_ns, int flags);
-void shim_wait_atfork_child(void);
+/* Wait until cond(arg), sleeping on the futex word *word that the dataplane
+ * advances whenever cond may have changed, announced in *sleepers (abi.h,
+ * "Waking"): spin, then sleepers++, fence, re-check, FUTEX_WAIT, sleepers--, repeat.
+ * timeout_ns < 0 waits forever. Returns 0 (cond held), -ETIMEDOUT, -EINTR, or -EPIPE
+ * (SHIM_WAIT_CTL). Without a timeout or flags the kernel restarts the wait under
+ * SA_RESTART exactly as for a blocking call on a kernel socket; with a timeout a
+ * signal gives EINTR, as SO_RCVTIMEO/SO_SNDTIMEO do in Linux. */
+int shim_wait_until(uint32_t *word, uint32_t *sleepers, bool (*cond)(void *), void *arg,
+		    int64_t timeout_ns, int flags);
+/* The same, on socket s (its ev_seq and sleepers). */
+static inline int shim_wait_sock(struct shim_sock *s, bool (*cond)(void *), void *arg,
+				 int64_t timeout_ns, int flags)
+{
+	return shim_wait_until(&s->ss->ev_seq, &s->ss->sleepers, cond, arg, timeout_ns, flags);
+}
+
+/* ---- notify.c: waits on several sockets (poll, select, epoll) ------------------------------- */
+
+#define SHIM_MAX_NOTIFIERS 1024
+
+/* A notifier of the region (abi.h) with its wake socket registered at shuntd. */
+struct shim_notifier {
+	uint32_t idx;   /* notifier index */
+	struct shunt_notifier *n;
+};
+
+/* The calling thread's notifier for poll() and select(), registered on first use,
+ * given back when the thread exits. NULL if none can be had (then the caller
+ * sleeps in short steps). */
+struct shim_notifier *shim_notify_thread(void);
+/* A notifier of its own (an epoll instance): flags SHUNT_NOTIFY_*. Returns 0 or
+ * -errno. shim_notify_put() gives it back. */
+int shim_notify_get(struct shim_notifier *nf, uint32_t flags);
+void shim_notify_put(struct shim_notifier *nf);
+/* Our end of nf's wake socket: readable after a wake (poll it with kernel fds). */
+int shim_notify_fd(const struct shim_notifier *nf);
+/* Subscribe / unsubscribe nf to socket s's changes (s->ss->notify[]). Returns 0. */
+int shim_notify_sub(struct shim_sock *s, const struct shim_notifier *nf);
+void shim_notify_unsub(struct shim_sock *s, const struct shim_notifier *nf);
+/* Around a sleep in poll() on nf->fd: announce (fd_sleepers++, fence: the caller
+ * re-checks its sockets after this), then retract and drain the wake socket. */
+void shim_notify_arm(struct shim_notifier *nf);
+void shim_notify_disarm(struct shim_notifier *nf);
+/* A sleep on the notifier's futex instead (no kernel fds to watch): as
+ * shim_wait_until() with cond re-checked after announcing. */
+int shim_notify_wait(struct shim_notifier *nf, bool (*cond)(void *), void *arg,
+		     int64_t timeout_ns);
+/* fd is a notifier's wake socket and the app wants the number: move it (as
+ * shim_attach_relocate). Returns 0 (moved), 1 (not one of them) or -errno. */
+int shim_notify_relocate(int fd);
+void shim_notify_atfork_child(void);
 
 /* ---- io.c ------------------------------------------------------------------------------------ */
 

@@ -87,7 +87,7 @@ void shim_sock_put(struct shim_sock *s)
 		return;
 	shim_epoll_sock_closed(s);
 	/* The dataplane finishes the connection (FIN, or RST with SO_LINGER 0) and
-	 * pushes the slot back on the free ring when it is done with it. */
+	 * frees the slot when it is done with it. */
 	if (atomic_load(&s->kind) == SHIM_SHUNT)
 		(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
 	sock_free(s);

@@ -3,28 +3,41 @@
  *
  * Attached processes (see app.h).
  *
- *   app_create(): memfd -> size -> seal -> mmap -> header, channels, free ring
- *                 (every slot pushed), sockets FREE -> eventfds
- *   apps_poll() -> app_poll_channel() -> shunt_chan_pop() -> app_cmd() -> tcp_*()
- *                                                          -> app_reply() (SYNC)
- *   dp_sock_event() -> dp_app_wake_later() ... apps_wake() -> write(wait eventfd)
- *   tcp done with a closed socket -> dp_sock_pcb_done() -> dp_app_release_slot()
+ *   app_create(): memfd -> ftruncate (sparse) -> seal -> mmap -> control block only
+ *   apps_poll() -> app_poll() -> shunt_chan_pop() per channel in [0, chan_hint)
+ *     -> app_cmd() -> OPEN: app_open() (slot from the free stack, gen bumped)
+ *                  -> others: (slot, gen) checked -> tcp_*() / udp_*()
+ *     -> app_reply() (SYNC) -> channel reply, futex wake if it has sleepers
+ *   dp_sock_event() -> dp_app_sock_changed() (dirty list)
+ *     ... apps_wake() -> app_wake_sock(): futex on ev_seq, notify[] -> app_notify()
+ *                     -> app_wake_notifiers(): seq, futex, byte on the wake socket
+ *   tcp/udp done with a closed socket -> dp_sock_pcb_done() -> dp_app_release_slot()
+ *     ... apps_housekeep() -> app_punch(): fallocate(PUNCH_HOLE) its rings
+ *
+ * Memory follows use: a region reserves every slot's rings, but creation writes
+ * only the control block, and the private per-slot arrays are calloc'd (lazily
+ * zeroed) and written only when a slot is allocated; slots are handed out from a
+ * LIFO of freed ones (pages already touched) before never-used ones, and the rings
+ * of a slot free for APP_PUNCH_DELAY_US go back to the system.
  *
  * Everything read from the region is checked: slot numbers against the private
- * nsocks, ring indices by ring.h, socket state against the dataplane's own copy.
- * A process that corrupts a ring is marked broken and detached; one that sends a
- * bad command only gets it counted (and, if synchronous, answered with an error).
+ * nsocks, generations against the private ones, ring indices by ring.h, notifier
+ * indices against nnotifiers and the registered set. A process that corrupts a ring
+ * is marked broken and detached; one that sends a bad command only gets it counted
+ * (and, if synchronous, answered with an error).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <shunt/futex.h>
 #include <shunt/ring.h>
 
 #include "core/app.h"
@@ -33,21 +46,31 @@
 #include "tcp/tcp.h"
 #include "udp/udp.h"
 
-#define APP_CMD_BURST 64 /* commands per channel per loop iteration */
+#define APP_CMD_BURST 32   /* commands per channel per loop iteration */
+#define APP_PUNCH_BUDGET 16 /* hole punches per housekeeping pass, all apps */
 #define APP_PAGE 4096ul
+#define APP_NONE UINT32_MAX
 
 static size_t app_align(size_t v, size_t a)
 {
 	return (v + a - 1) & ~(a - 1);
 }
 
-static uint32_t app_pow2(uint32_t v)
+/* Zeroed memory for a per-slot array: fresh anonymous pages, which cost nothing
+ * until written (calloc would too, but not under MALLOC_PERTURB_ or other malloc
+ * tuning, which zero every byte up front). NULL on failure. */
+static void *app_lazy_zalloc(size_t len)
 {
-	uint32_t p = 1;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	while (p < v)
-		p <<= 1;
-	return p;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void app_lazy_free(void *p, size_t len)
+{
+	if (p != NULL)
+		munmap(p, len);
 }
 
 int apps_init(struct dp_ctx *ctx)
@@ -66,79 +89,67 @@ void apps_fini(struct dp_ctx *ctx)
 	ctx->apps = NULL;
 }
 
-/* Lay out and initialise a fresh region of the geometry in app. */
-static void app_region_init(struct dp_app *app, size_t chan_off, size_t free_off,
+/* Write the control block of a fresh region and remember where everything is. The
+ * rest of a new memfd reads as zeroes: channels empty, notifiers idle, sockets FREE
+ * with generation 0, and it stays unbacked until someone writes it. */
+static void app_region_init(struct dp_app *app, size_t chan_off, size_t notif_off,
 			    size_t socks_off, size_t bufs_off)
 {
 	struct shunt_region *r = app->r;
-	struct shunt_free_ring *fr;
-	uint32_t i;
 
 	r->magic = SHUNT_ABI_MAGIC;
-	r->version = SHUNT_ABI_VERSION;
-	r->region_size = app->size;
+	r->version = app->version;
+	r->features = app->features;
 	r->nsocks = app->nsocks;
+	r->region_size = app->size;
+	r->nchannels = app->nchannels;
+	r->nnotifiers = app->nnotifiers;
 	r->rx_buf_size = app->rx_size;
 	r->tx_buf_size = app->tx_size;
-	r->nchannels = app->nchannels;
-	r->free_ring_size = app->free_size;
 	r->chan_off = chan_off;
-	r->free_off = free_off;
+	r->notif_off = notif_off;
 	r->socks_off = socks_off;
 	r->bufs_off = bufs_off;
 	r->dp_epoch = (uint32_t)getpid();
 
 	/* The only time the dataplane follows the region's offsets: while it alone has
 	 * the mapping. From here on the app can rewrite them. */
-	for (i = 0; i < app->nchannels; i++)
-		app->chan[i] = shunt_region_channel(r, i);
-	app->free_ring = shunt_region_free(r);
-
-	/* A new memfd reads as zeroes: rings empty, sockets FREE, slots unarmed. */
-	fr = app->free_ring;
-	for (i = 0; i < app->nsocks; i++)
-		(void)shunt_free_push(fr, app->free_size, &app->free_prod, i);
-
-	for (i = 0; i < app->nsocks; i++) {
-		struct dp_sock *s = &app->socks[i];
-
-		s->app = app;
-		s->idx = i;
-		s->sh = shunt_region_sock(r, i);
-		s->rx_buf = shunt_region_rxbuf(r, i);
-		s->tx_buf = shunt_region_txbuf(r, i);
-		s->rx_size = app->rx_size;
-		s->tx_size = app->tx_size;
-		s->state = SHUNT_SS_FREE;
-	}
+	app->chan = shunt_region_channel(r, 0);
+	app->notif = shunt_region_notifier(r, 0);
+	app->shsocks = shunt_region_sock(r, 0);
+	app->bufs_off = bufs_off;
 }
 
 /* Release what app_create() made; app is not (or no longer) on any list. */
 static void app_free(struct dp_app *app)
 {
-	int i;
+	uint32_t j;
 
+	if (app->notifiers != NULL && app->reg_list != NULL)
+		for (j = 0; j < app->nreg; j++)
+			close(app->notifiers[app->reg_list[j]].fd);
 	if (app->r != NULL)
 		munmap(app->r, app->size);
 	if (app->memfd >= 0)
 		close(app->memfd);
 	if (app->doorbell_fd >= 0)
 		close(app->doorbell_fd);
-	for (i = 0; i < SHUNT_WAIT_SLOTS; i++)
-		if (app->wait_fd[i] >= 0)
-			close(app->wait_fd[i]);
 	if (app->ctl_fd >= 0)
 		close(app->ctl_fd);
-	free(app->socks);
+	app_lazy_free(app->socks, (size_t)app->nsocks * sizeof(*app->socks));
+	app_lazy_free(app->free_stack, (size_t)app->nsocks * sizeof(*app->free_stack));
+	free(app->notifiers);
+	free(app->reg_list);
 	free(app);
 }
 
-int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, struct dp_app **out)
+int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
+	       uint32_t features, struct dp_app **out)
 {
 	const struct dp_conf *conf = ctx->conf;
 	struct dp_app *app;
-	size_t chan_off, free_off, socks_off, bufs_off;
-	int i, rc = -ENOMEM;
+	size_t chan_off, notif_off, socks_off, bufs_off;
+	int rc = -ENOMEM;
 
 	app = calloc(1, sizeof(*app));
 	if (app == NULL)
@@ -146,30 +157,39 @@ int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, struct dp_app **out)
 	app->ctl_fd = ctl_fd;
 	app->pid = pid;
 	app->memfd = app->doorbell_fd = -1;
-	for (i = 0; i < SHUNT_WAIT_SLOTS; i++)
-		app->wait_fd[i] = -1;
+	app->version = version;
+	app->features = features;
 	app->nsocks = conf->max_sockets;
 	app->rx_size = conf->rx_buf;
 	app->tx_size = conf->tx_buf;
-	app->nchannels = 1;
-	app->free_size = app_pow2(app->nsocks);
+	app->nchannels = APP_NCHANNELS;
+	app->nnotifiers = APP_NNOTIFIERS;
+	app->touched_head = APP_NONE;
 
 	chan_off = app_align(sizeof(struct shunt_region), APP_PAGE);
-	free_off = app_align(chan_off + app->nchannels * sizeof(struct shunt_channel), APP_PAGE);
-	socks_off = app_align(free_off + sizeof(struct shunt_free_ring) +
-			      app->free_size * sizeof(uint32_t), APP_PAGE);
-	bufs_off = app_align(socks_off + app->nsocks * sizeof(struct shunt_sock), APP_PAGE);
+	notif_off = app_align(chan_off + app->nchannels * sizeof(struct shunt_channel), APP_PAGE);
+	socks_off = app_align(notif_off + app->nnotifiers * sizeof(struct shunt_notifier),
+			      APP_PAGE);
+	bufs_off = app_align(socks_off + (size_t)app->nsocks * sizeof(struct shunt_sock),
+			     APP_PAGE);
 	app->size = bufs_off + (size_t)app->nsocks * (app->rx_size + app->tx_size);
 
-	app->socks = calloc(app->nsocks, sizeof(*app->socks));
-	if (app->socks == NULL)
+	/* nothing is written per slot here: a dp_sock is initialised when its slot is
+	 * allocated, the free stack filled as slots are freed */
+	app->socks = app_lazy_zalloc((size_t)app->nsocks * sizeof(*app->socks));
+	app->free_stack = app_lazy_zalloc((size_t)app->nsocks * sizeof(*app->free_stack));
+	app->notifiers = calloc(app->nnotifiers, sizeof(*app->notifiers));
+	app->reg_list = calloc(app->nnotifiers, sizeof(*app->reg_list));
+	if (app->socks == NULL || app->free_stack == NULL || app->notifiers == NULL ||
+	    app->reg_list == NULL)
 		goto fail;
 
 	app->memfd = memfd_create("shunt-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (app->memfd < 0 || ftruncate(app->memfd, (off_t)app->size) < 0)
 		goto fail_errno;
 	/* Sealed: the process can neither shrink the region under us (SIGBUS in the
-	 * dataplane) nor grow it. */
+	 * dataplane) nor grow it. Punching holes stays possible (only F_SEAL_WRITE
+	 * forbids it), and reads of a hole return zeroes. */
 	if (fcntl(app->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail_errno;
 	app->r = mmap(NULL, app->size, PROT_READ | PROT_WRITE, MAP_SHARED, app->memfd, 0);
@@ -180,21 +200,14 @@ int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, struct dp_app **out)
 	app->doorbell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (app->doorbell_fd < 0)
 		goto fail_errno;
-	/* Blocking for the reader: the shim's blocking read() is how it sleeps. A write
-	 * only blocks at a counter of 2^64 - 2, which one-per-wake never reaches. */
-	for (i = 0; i < SHUNT_WAIT_SLOTS; i++) {
-		app->wait_fd[i] = eventfd(0, EFD_CLOEXEC);
-		if (app->wait_fd[i] < 0)
-			goto fail_errno;
-	}
-	app_region_init(app, chan_off, free_off, socks_off, bufs_off);
+	app_region_init(app, chan_off, notif_off, socks_off, bufs_off);
 
 	app->next = ctx->apps->list;
 	ctx->apps->list = app;
 	ctx->apps->count++;
 	*out = app;
-	DP_INFO("attached pid %d: %u sockets, %zu MiB region", (int)pid, app->nsocks,
-		app->size >> 20);
+	DP_INFO("attached pid %d: ABI v%u, features %#x, %u sockets, %zu MiB region (sparse)",
+		(int)pid, version, features, app->nsocks, app->size >> 20);
 	return 0;
 
 fail_errno:
@@ -246,7 +259,7 @@ void app_detach(struct dp_ctx *ctx, struct dp_app *app)
 	uint32_t i;
 
 	app->gone = true;
-	for (i = 0; i < app->nsocks; i++) {
+	for (i = 0; i < app->fresh; i++) { /* slots above fresh were never allocated */
 		struct dp_sock *s = &app->socks[i];
 
 		if (s->state == SHUNT_SS_FREE || s->app_closed)
@@ -267,18 +280,33 @@ bool app_reapable(const struct dp_app *app)
 
 void app_destroy(struct dp_ctx *ctx, struct dp_app *app)
 {
+	const struct app_stats *st = &app->stats;
+	struct dp_sock **sp;
 	struct dp_app **pp;
 	uint32_t i;
 
 	/* Every connection still held goes: the peer gets a RST, as when a process
 	 * dies with open sockets and the kernel has unread data (it is the only safe
 	 * choice: nobody will read or write again). */
-	for (i = 0; i < app->nsocks; i++) {
+	for (i = 0; i < app->fresh; i++) {
 		struct dp_sock *s = &app->socks[i];
 
 		if (s->pcb != NULL)
 			app_proto_of(s)->abort(ctx, s);
 		s->pcb = NULL;
+	}
+	/* nothing of this app may stay on the loop's lists: they outlive it */
+	for (sp = &ctx->apps->dirty; *sp != NULL;) {
+		if ((*sp)->app == app)
+			*sp = (*sp)->dirty_next;
+		else
+			sp = &(*sp)->dirty_next;
+	}
+	for (pp = &ctx->apps->wake_list; *pp != NULL; pp = &(*pp)->wake_next) {
+		if (*pp == app) {
+			*pp = app->wake_next;
+			break;
+		}
 	}
 	for (pp = &ctx->apps->list; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == app) {
@@ -287,109 +315,234 @@ void app_destroy(struct dp_ctx *ctx, struct dp_app *app)
 			break;
 		}
 	}
-	for (pp = &ctx->apps->wake_list; *pp != NULL; pp = &(*pp)->wake_next) {
-		if (*pp == app) {
-			*pp = app->wake_next;
-			break;
-		}
-	}
 	DP_INFO("freed pid %d's region%s: %llu commands, refused %llu (bad op %llu, bad "
-		"socket %llu, not open %llu, busy %llu)", (int)app->pid,
+		"socket %llu, stale %llu, not open %llu, no slot %llu); %llu futex wakes, "
+		"%llu notifier sends, %llu ready entries lost", (int)app->pid,
 		app->broken ? " (it corrupted the region)" : "",
-		(unsigned long long)app->stats.cmd_rx,
-		(unsigned long long)(app->stats.cmd_drop_bad_op + app->stats.cmd_drop_bad_sock +
-				     app->stats.cmd_drop_not_open + app->stats.cmd_drop_busy),
-		(unsigned long long)app->stats.cmd_drop_bad_op,
-		(unsigned long long)app->stats.cmd_drop_bad_sock,
-		(unsigned long long)app->stats.cmd_drop_not_open,
-		(unsigned long long)app->stats.cmd_drop_busy);
+		(unsigned long long)st->cmd_rx,
+		(unsigned long long)(st->cmd_drop_bad_op + st->cmd_drop_bad_sock +
+				     st->cmd_drop_stale + st->cmd_drop_not_open +
+				     st->open_nobufs),
+		(unsigned long long)st->cmd_drop_bad_op,
+		(unsigned long long)st->cmd_drop_bad_sock,
+		(unsigned long long)st->cmd_drop_stale,
+		(unsigned long long)st->cmd_drop_not_open,
+		(unsigned long long)st->open_nobufs,
+		(unsigned long long)st->futex_wakes,
+		(unsigned long long)st->notify_sends,
+		(unsigned long long)st->ready_lost);
 	app_free(app);
 }
 
-void dp_app_wake_later(struct dp_ctx *ctx, struct dp_app *app)
+/* ---- slots ------------------------------------------------------------------------ */
+
+void dp_app_sock_changed(struct dp_ctx *ctx, struct dp_sock *s)
 {
-	if (app->wake_pending)
+	if (s->dirty)
 		return;
-	app->wake_pending = true;
-	app->wake_next = ctx->apps->wake_list;
-	ctx->apps->wake_list = app;
+	s->dirty = true;
+	s->dirty_next = ctx->apps->dirty;
+	ctx->apps->dirty = s;
+}
+
+/* Take a slot: the most recently freed one (its pages are likely still touched), or
+ * the next never-used one. NULL when every slot is in use. */
+static struct dp_sock *app_slot_take(struct dp_app *app)
+{
+	uint32_t i;
+
+	if (app->nfree > 0)
+		i = app->free_stack[--app->nfree];
+	else if (app->fresh < app->nsocks)
+		i = app->fresh++;
+	else
+		return NULL;
+	return &app->socks[i];
+}
+
+/* Make slot i a fresh socket of type: a new generation, every [dp] field set, the
+ * [app] indices adopted as they are now (abi.h, "A slot's life"). Published by the
+ * caller's reply (reply.seq release) and by ev_seq. */
+static void app_slot_init(struct dp_app *app, struct dp_sock *s, uint32_t type)
+{
+	uint32_t i = (uint32_t)(s - app->socks);
+	struct shunt_sock *sh = &app->shsocks[i];
+	uint64_t rx_off = app->bufs_off + (uint64_t)i * (app->rx_size + app->tx_size);
+
+	s->app = app;
+	s->idx = i;
+	s->type = type;
+	s->sh = sh;
+	s->rx_buf = (uint8_t *)app->r + rx_off;
+	s->tx_buf = s->rx_buf + app->rx_size;
+	s->rx_size = app->rx_size;
+	s->tx_size = app->tx_size;
+	if (++s->gen == 0) /* never 0: a zero generation names no socket */
+		s->gen = 1;
+	s->pcb = NULL;
+	s->state = SHUNT_SS_CLOSED;
+	s->flags = 0;
+	/* The [app] indices, read once: untrusted start values. A lie shows later as
+	 * an impossible index in dp_sock_rx_space()/dp_sock_tx_queued() and breaks
+	 * only this socket. ev_seq runs on in our private copy. */
+	s->rx_prod = SHUNT_LOAD_RLX(&sh->rx_cons);
+	s->tx_cons = SHUNT_LOAD_RLX(&sh->tx_prod);
+	s->err_seq = SHUNT_LOAD_RLX(&sh->err_seen);
+	s->eq_seq = SHUNT_LOAD_RLX(&sh->eq_seen);
+	s->rcvbuf = 0;
+	s->sndbuf = 0;
+	s->app_closed = false;
+	s->broken = false;
+	s->punched = false;
+
+	sh->state = SHUNT_SS_CLOSED;
+	sh->flags = 0;
+	sh->error = 0;
+	sh->err_seq = s->err_seq;
+	sh->gen = s->gen;
+	sh->type = type;
+	sh->pad0 = 0;
+	memset(&sh->local, 0, sizeof(sh->local));
+	memset(&sh->remote, 0, sizeof(sh->remote));
+	sh->mss = sh->srtt_us = sh->rttvar_us = sh->rto_us = sh->snd_cwnd = sh->retrans = 0;
+	sh->rx_off = rx_off;
+	sh->tx_off = rx_off + app->rx_size;
+	sh->rx_size = app->rx_size;
+	sh->tx_size = app->tx_size;
+	sh->eq_seq = s->eq_seq;
+	sh->eq_errno = 0;
+	sh->eq_type = sh->eq_code = sh->eq_len = sh->eq_pad = 0;
+	sh->eq_info = sh->eq_offender = 0;
+	memset(&sh->eq_dst, 0, sizeof(sh->eq_dst));
+	sh->rx_prod = s->rx_prod;
+	sh->tx_cons = s->tx_cons;
+}
+
+/* Append s to app's hole-punch queue, as having joined it at at_us. */
+static void app_punch_enqueue(struct dp_app *app, struct dp_sock *s, uint64_t at_us)
+{
+	s->punch_queued = true;
+	s->punch_at_us = at_us;
+	s->punch_next = NULL;
+	if (app->punch_tail != NULL)
+		app->punch_tail->punch_next = s;
+	else
+		app->punch_head = s;
+	app->punch_tail = s;
+}
+
+/* Put slot s back on the free stack and, once, on the hole-punch queue. */
+static void app_slot_put(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s)
+{
+	app->free_stack[app->nfree++] = s->idx;
+	s->freed_us = ctx->now_us;
+	if (!s->punch_queued)
+		app_punch_enqueue(app, s, ctx->now_us);
 }
 
 void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s)
 {
+	if (s->state == SHUNT_SS_FREE) { /* twice would put it on the stack twice */
+		DP_ERR("%s: pid %d slot %u released twice", __func__, (int)app->pid, s->idx);
+		return;
+	}
 	s->app_closed = false;
 	s->broken = false;
 	s->pcb = NULL;
 	dp_sock_set_state(ctx, s, SHUNT_SS_FREE);
 	app->stats.slots_released++;
 	app->live--;
-	if (shunt_free_push(app->free_ring, app->free_size, &app->free_prod,
-			    s->idx) < 0) {
-		app->stats.ring_broken++;
-		app->broken = true;
+	app_slot_put(ctx, app, s);
+}
+
+/* OPEN: allocate a slot of the given type. Returns 0 with *out set, or -errno. */
+static int app_open(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_cmd *c,
+		    struct dp_sock **out)
+{
+	struct dp_sock *s;
+	int rc;
+
+	if (c->sock != SHUNT_SOCK_NONE) {
+		app->stats.cmd_drop_bad_sock++;
+		return -EINVAL;
+	}
+	if (c->arg != SHUNT_SOCK_STREAM && c->arg != SHUNT_SOCK_DGRAM)
+		return -EPROTONOSUPPORT;
+	s = app_slot_take(app);
+	if (s == NULL) {
+		app->stats.open_nobufs++;
+		return -ENOBUFS;
+	}
+	app_slot_init(app, s, c->arg);
+	rc = app_proto_of(s)->open(ctx, s);
+	if (rc < 0) {
+		s->pcb = NULL;
+		s->state = SHUNT_SS_FREE;
+		SHUNT_STORE_REL(&s->sh->state, SHUNT_SS_FREE);
+		app_slot_put(ctx, app, s);
+		return rc;
+	}
+	app->live++;
+	app->stats.slots_allocated++;
+	dp_sock_event(ctx, s);
+	*out = s;
+	return 0;
+}
+
+/* ---- commands --------------------------------------------------------------------- */
+
+/* Answer a synchronous command in the channel it came from. */
+static void app_reply(struct dp_app *app, uint32_t ch, uint32_t seq, int result,
+		      uint32_t sock, uint32_t gen)
+{
+	struct shunt_channel *c = &app->chan[ch];
+
+	c->reply.result = result;
+	c->reply.sock = sock;
+	c->reply.gen = gen;
+	/* release: a shim that acquires reply.seq == seq sees the fields above, and
+	 * everything the command published (for OPEN, the whole slot) */
+	SHUNT_STORE_REL(&c->reply.seq, seq);
+	/* seq_cst: our reply.seq store before our sleepers load, pairing with the
+	 * shim's fence between sleepers++ and its re-check of reply.seq (abi.h,
+	 * "Waking"): either it sees the answer or we see it asleep */
+	SHUNT_FENCE();
+	if (SHUNT_LOAD_RLX(&c->sleepers) != 0) {
+		if (shunt_futex_wake(&c->reply.seq) < 0)
+			app->stats.futex_wake_fail++;
+		else
+			app->stats.futex_wakes++;
 	}
 }
 
-/* OPEN: the slot becomes a socket of the given type with fresh rings. */
-static int app_sock_open(struct dp_ctx *ctx, struct dp_sock *s, uint32_t type)
-{
-	struct shunt_sock *sh = s->sh;
-
-	if (type != SHUNT_SOCK_STREAM && type != SHUNT_SOCK_DGRAM)
-		return -EPROTONOSUPPORT;
-	s->type = type;
-	s->flags = 0;
-	s->rx_prod = 0;
-	s->tx_cons = 0;
-	s->rcvbuf = 0;
-	s->sndbuf = 0;
-	s->app_closed = false;
-	s->broken = false;
-	sh->type = type;
-	sh->flags = 0;
-	sh->rx_prod = 0;
-	sh->tx_cons = 0;
-	memset(&sh->local, 0, sizeof(sh->local));
-	memset(&sh->remote, 0, sizeof(sh->remote));
-	sh->mss = sh->srtt_us = sh->rttvar_us = sh->rto_us = sh->snd_cwnd = sh->retrans = 0;
-	s->state = SHUNT_SS_CLOSED;
-	sh->state = SHUNT_SS_CLOSED;
-	return app_proto_of(s)->open(ctx, s);
-}
-
-static void app_reply(struct dp_ctx *ctx, struct dp_sock *s, uint32_t seq, int result)
-{
-	s->sh->done_result = result;
-	/* release: a shim that acquires done_seq == seq sees done_result */
-	SHUNT_STORE_REL(&s->sh->done_seq, seq);
-	dp_sock_event(ctx, s);
-}
-
-static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_cmd *c)
+static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, uint32_t ch,
+		    const struct shunt_cmd *c)
 {
 	const struct app_proto *proto;
-	struct dp_sock *s;
+	struct dp_sock *s = NULL;
+	uint32_t sock = c->sock, gen = c->gen;
 	int rc = 0;
 
 	app->stats.cmd_rx++;
+	if (c->op == SHUNT_CMD_NOP)
+		goto reply; /* names no socket: answers 0 (a liveness probe) */
+	if (c->op == SHUNT_CMD_OPEN) {
+		rc = app_open(ctx, app, c, &s);
+		sock = rc == 0 ? s->idx : SHUNT_SOCK_NONE;
+		gen = rc == 0 ? s->gen : 0;
+		goto reply;
+	}
 	if (c->sock >= app->nsocks) {
 		app->stats.cmd_drop_bad_sock++;
-		return; /* no socket to answer in */
+		rc = -EBADF;
+		goto reply;
 	}
 	s = &app->socks[c->sock];
-	if (c->op == SHUNT_CMD_OPEN) {
-		if (s->state != SHUNT_SS_FREE) {
-			app->stats.cmd_drop_busy++;
-			rc = -EBUSY;
-		} else {
-			rc = app_sock_open(ctx, s, c->arg);
-			if (rc < 0) {
-				s->state = SHUNT_SS_FREE;
-				s->sh->state = SHUNT_SS_FREE;
-			} else {
-				app->live++;
-			}
-		}
+	if (c->gen != s->gen) {
+		/* the socket it meant was closed (maybe the slot reopened): never act on
+		 * the slot's current socket */
+		app->stats.cmd_drop_stale++;
+		rc = -EBADF;
 		goto reply;
 	}
 	if (s->state == SHUNT_SS_FREE || s->app_closed) {
@@ -399,7 +552,7 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 	}
 	proto = app_proto_of(s);
 	if (s->pcb == NULL && c->op != SHUNT_CMD_CLOSE) {
-		/* only after a failed re-open: the socket can only be closed */
+		/* only after the protocol let go early: the socket can only be closed */
 		app->stats.cmd_drop_not_open++;
 		rc = -EBADF;
 		goto reply;
@@ -431,13 +584,12 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 		rc = proto->setopt(ctx, s, c->arg, c->value);
 		break;
 	case SHUNT_CMD_CLOSE:
+		/* the app forgot the socket; a SYNC flag still gets its answer */
 		s->app_closed = true;
 		if (s->pcb != NULL)
 			proto->close(ctx, s); /* releases via dp_sock_pcb_done() when done */
 		if (s->pcb == NULL && s->state != SHUNT_SS_FREE)
 			dp_app_release_slot(ctx, app, s);
-		return; /* the app forgot the socket: nothing to answer */
-	case SHUNT_CMD_NOP:
 		break;
 	default:
 		app->stats.cmd_drop_bad_op++;
@@ -446,32 +598,55 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 	}
 reply:
 	if (c->flags & SHUNT_CMDF_SYNC)
-		app_reply(ctx, s, c->seq, rc);
+		app_reply(app, ch, c->seq, rc, sock, gen);
+}
+
+/* Channels that may hold commands: [0, chan_hint) as the app says (read once,
+ * clamped to nchannels), never fewer than it said before (it only grows; a shim
+ * that lowers it would only hide its own commands, this keeps them found). */
+static uint32_t app_chan_range(struct dp_app *app)
+{
+	uint32_t hint = SHUNT_LOAD_ACQ(&app->r->chan_hint);
+
+	if (hint > app->nchannels)
+		hint = app->nchannels;
+	if (hint > app->chan_seen)
+		app->chan_seen = hint;
+	return app->chan_seen;
 }
 
 static unsigned app_poll(struct dp_ctx *ctx, struct dp_app *app)
 {
 	struct shunt_cmd cmds[APP_CMD_BURST];
+	uint32_t nch = app_chan_range(app), ch, k;
 	unsigned total = 0;
-	uint32_t ch;
 	int n, i;
 
-	for (ch = 0; ch < app->nchannels; ch++) {
-		n = shunt_chan_pop(app->chan[ch], &app->chan_cons[ch], cmds,
-				   APP_CMD_BURST);
+	if (nch == 0)
+		return 0;
+	/* round robin: a different channel goes first each time, so a busy thread's
+	 * channel cannot always delay the others' by a full burst */
+	ch = app->chan_rr < nch ? app->chan_rr : 0;
+	app->chan_rr = ch + 1;
+	for (k = 0; k < nch; k++, ch = ch + 1 < nch ? ch + 1 : 0) {
+		n = shunt_chan_pop(&app->chan[ch], &app->chan_cons[ch], cmds, APP_CMD_BURST);
 		if (n < 0) {
 			app->stats.ring_broken++;
 			app->broken = true;
 			return total;
 		}
+		if (n == 0)
+			continue;
 		/* seq_cst: our cons store before our reads of tx_prod in the commands,
 		 * pairing with the shim's fence between publishing tx_prod and reading
 		 * cons to decide that a SEND is still queued (so it may skip another):
 		 * either it sees the SEND consumed, or we see its new bytes. */
-		if (n > 0)
-			atomic_thread_fence(memory_order_seq_cst);
-		for (i = 0; i < n; i++)
-			app_cmd(ctx, app, &cmds[i]);
+		SHUNT_FENCE();
+		for (i = 0; i < n; i++) {
+			app_cmd(ctx, app, ch, &cmds[i]);
+			if (app->broken)
+				return total + (unsigned)i + 1;
+		}
 		total += (unsigned)n;
 	}
 	return total;
@@ -488,52 +663,279 @@ unsigned apps_poll(struct dp_ctx *ctx)
 	return n;
 }
 
-void apps_wake(struct dp_ctx *ctx)
+/* ---- notifiers -------------------------------------------------------------------- */
+
+int app_notifier_set(struct dp_app *app, uint32_t idx, int fd)
 {
-	struct dp_app *app = ctx->apps->wake_list;
-	static const uint64_t one = 1;
-	unsigned i;
+	struct app_notifier *n;
+	struct stat st;
+	int domain;
+	socklen_t len = sizeof(domain);
 
-	if (app == NULL)
+	if (idx >= app->nnotifiers) {
+		close(fd);
+		return -EINVAL;
+	}
+	/* a socket of our own kind only: a byte on anything else (a pipe could block
+	 * nothing but a TCP socket would leave the machine) is not a wake-up */
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX) {
+		close(fd);
+		return -EBADF;
+	}
+	n = &app->notifiers[idx];
+	if (n->registered) {
+		close(n->fd);
+	} else {
+		n->registered = true;
+		n->reg_pos = app->nreg;
+		app->reg_list[app->nreg++] = idx;
+	}
+	n->fd = fd;
+	app->stats.ctl_notify_set++;
+	return 0;
+}
+
+int app_notifier_clear(struct dp_app *app, uint32_t idx)
+{
+	struct app_notifier *n;
+	uint32_t last;
+
+	if (idx >= app->nnotifiers)
+		return -EINVAL;
+	n = &app->notifiers[idx];
+	app->stats.ctl_notify_clear++;
+	if (!n->registered)
+		return 0;
+	close(n->fd);
+	n->fd = -1;
+	n->registered = false;
+	last = app->reg_list[--app->nreg];
+	app->reg_list[n->reg_pos] = last;
+	app->notifiers[last].reg_pos = n->reg_pos;
+	return 0;
+}
+
+/* Socket slot changed and notifier idx (untrusted: from notify[]) watches it: push
+ * the slot into its ready ring if it keeps one, and mark it for the wake-up pass. */
+static void app_notify(struct dp_ctx *ctx, struct dp_app *app, uint32_t idx, uint32_t slot)
+{
+	struct shunt_notifier *shn;
+	struct app_notifier *n;
+	int rc;
+
+	if (idx >= app->nnotifiers) {
+		app->stats.notify_drop_bad_idx++;
 		return;
-	/* seq_cst: orders our ev_seq stores before the armed_seq loads, pairing with
-	 * the shim's fence between arming and re-checking (abi.h, wait slots). */
-	atomic_thread_fence(memory_order_seq_cst);
-	for (; app != NULL; app = app->wake_next) {
-		app->wake_pending = false;
-		if (app->gone)
-			continue; /* nobody left to wake */
-		for (i = 0; i < SHUNT_WAIT_SLOTS; i++) {
-			uint32_t armed = SHUNT_LOAD_ACQ(&app->r->wait[i].armed_seq);
-
-			if (armed == app->woken[i])
-				continue;
-			app->woken[i] = armed;
-			SHUNT_STORE_REL(&app->r->wait[i].woken_seq, armed);
-			if (write(app->wait_fd[i], &one, sizeof(one)) == sizeof(one))
-				app->stats.wakeups++;
+	}
+	n = &app->notifiers[idx];
+	if (!n->registered) {
+		app->stats.notify_drop_unregistered++;
+		return;
+	}
+	shn = &app->notif[idx];
+	if ((app->features & SHUNT_FEAT_READY) &&
+	    (SHUNT_LOAD_RLX(&shn->flags) & SHUNT_NOTIFY_READY)) {
+		rc = shunt_ready_push(shn, &n->ready_prod, slot);
+		if (rc == -ENOSPC) {
+			/* the app rescans everything it watches when it sees this move */
+			n->ready_lost++;
+			SHUNT_STORE_REL(&shn->ready_lost, n->ready_lost);
+			app->stats.ready_lost++;
+		} else if (rc < 0) {
+			app->stats.ring_broken++;
+			app->broken = true;
+			return;
 		}
 	}
-	ctx->apps->wake_list = NULL;
+	if (n->touched)
+		return;
+	n->touched = true;
+	n->touched_next = app->touched_head;
+	app->touched_head = idx;
+	if (!app->wake_pending) {
+		app->wake_pending = true;
+		app->wake_next = ctx->apps->wake_list;
+		ctx->apps->wake_list = app;
+	}
 }
+
+/* After the fence of apps_wake(): wake the threads asleep on s, then its notifiers. */
+static void app_wake_sock(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s)
+{
+	struct shunt_sock *sh = s->sh;
+	uint32_t v[SHUNT_SOCK_NOTIFY], k, j;
+
+	if (SHUNT_LOAD_RLX(&sh->sleepers) != 0) {
+		if (shunt_futex_wake(&sh->ev_seq) < 0)
+			app->stats.futex_wake_fail++;
+		else
+			app->stats.futex_wakes++;
+	}
+	for (k = 0; k < SHUNT_SOCK_NOTIFY; k++) {
+		v[k] = SHUNT_LOAD_RLX(&sh->notify[k]); /* read once: the app may change it */
+		if (v[k] == 0)
+			continue;
+		for (j = 0; j < k && v[j] != v[k]; j++)
+			;
+		if (j < k)
+			continue; /* the same notifier twice: one entry */
+		app_notify(ctx, app, v[k] - 1, s->idx);
+		if (app->broken)
+			return;
+	}
+	if (SHUNT_LOAD_RLX(&sh->notify_all) == 0)
+		return;
+	/* more watchers than notify[] holds: every registered notifier of the process */
+	for (j = 0; j < app->nreg; j++) {
+		uint32_t idx = app->reg_list[j];
+
+		for (k = 0; k < SHUNT_SOCK_NOTIFY && v[k] != idx + 1; k++)
+			;
+		if (k < SHUNT_SOCK_NOTIFY)
+			continue; /* done above */
+		app_notify(ctx, app, idx, s->idx);
+		if (app->broken)
+			return;
+	}
+}
+
+/* Announce to every notifier of app touched this iteration. */
+static void app_wake_notifiers(struct dp_app *app)
+{
+	uint32_t idx;
+
+	if (app->broken || app->gone)
+		goto clear;
+	for (idx = app->touched_head; idx != APP_NONE; idx = app->notifiers[idx].touched_next) {
+		struct app_notifier *n = &app->notifiers[idx];
+
+		n->seq++;
+		/* release: a shim that acquires seq sees the ready entries pushed and the
+		 * socket states published before it */
+		SHUNT_STORE_REL(&app->notif[idx].seq, n->seq);
+	}
+	/* seq_cst: our seq stores before our sleepers loads, pairing with the shim's
+	 * fence between futex_sleepers++/fd_sleepers++ and its re-check of seq */
+	SHUNT_FENCE();
+	for (idx = app->touched_head; idx != APP_NONE; idx = app->notifiers[idx].touched_next) {
+		struct app_notifier *n = &app->notifiers[idx];
+		struct shunt_notifier *shn = &app->notif[idx];
+
+		if (SHUNT_LOAD_RLX(&shn->futex_sleepers) != 0) {
+			if (shunt_futex_wake(&shn->seq) < 0)
+				app->stats.futex_wake_fail++;
+			else
+				app->stats.futex_wakes++;
+		}
+		if (SHUNT_LOAD_RLX(&shn->fd_sleepers) != 0 && n->registered) {
+			/* never blocks; a full socket already holds a pending byte */
+			if (send(n->fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+				app->stats.notify_sends++;
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+				app->stats.notify_send_fail++;
+		}
+	}
+clear:
+	for (idx = app->touched_head; idx != APP_NONE; idx = app->notifiers[idx].touched_next)
+		app->notifiers[idx].touched = false;
+	app->touched_head = APP_NONE;
+}
+
+void apps_wake(struct dp_ctx *ctx)
+{
+	struct dp_apps *apps = ctx->apps;
+	struct dp_sock *s, *next;
+	struct dp_app *app;
+
+	if (apps->dirty == NULL)
+		return;
+	/* seq_cst: our ev_seq (and state, index) stores before our loads of sleepers
+	 * and notify[], pairing with the shim's fence between announcing itself
+	 * (sleepers++, a notify[] entry) and re-checking the socket (abi.h, "Waking") */
+	SHUNT_FENCE();
+	for (s = apps->dirty; s != NULL; s = next) {
+		next = s->dirty_next;
+		s->dirty = false;
+		s->dirty_next = NULL;
+		app = s->app;
+		if (!app->gone && !app->broken)
+			app_wake_sock(ctx, app, s);
+	}
+	apps->dirty = NULL;
+	for (app = apps->wake_list; app != NULL; app = app->wake_next) {
+		app->wake_pending = false;
+		app_wake_notifiers(app);
+	}
+	apps->wake_list = NULL;
+}
+
+/* ---- housekeeping ------------------------------------------------------------------- */
+
+/* Give the rings of slots free for APP_PUNCH_DELAY_US back to the system, at most
+ * *budget of them. The queue is in order of joining it; a slot reallocated since
+ * leaves it, one freed again since goes to the back. */
+static void app_punch(struct dp_ctx *ctx, struct dp_app *app, unsigned *budget)
+{
+	struct dp_sock *s;
+
+	while (*budget > 0 && (s = app->punch_head) != NULL) {
+		if (ctx->now_us - s->punch_at_us < APP_PUNCH_DELAY_US)
+			return; /* nothing behind it joined earlier */
+		app->punch_head = s->punch_next;
+		if (app->punch_head == NULL)
+			app->punch_tail = NULL;
+		s->punch_queued = false;
+		if (s->state != SHUNT_SS_FREE || s->punched)
+			continue; /* in use again (or done): its release queues it anew */
+		if (ctx->now_us - s->freed_us < APP_PUNCH_DELAY_US) {
+			app_punch_enqueue(app, s, s->freed_us); /* freed again since */
+			(*budget)--;
+			continue;
+		}
+		(*budget)--;
+		if (fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)(app->bufs_off + (uint64_t)s->idx * (app->rx_size + app->tx_size)),
+			      (off_t)app->rx_size + app->tx_size) < 0) {
+			app->stats.hole_punch_fail++;
+			continue;
+		}
+		s->punched = true;
+		app->stats.holes_punched++;
+	}
+}
+
+void apps_housekeep(struct dp_ctx *ctx)
+{
+	unsigned budget = APP_PUNCH_BUDGET;
+	struct dp_app *app;
+
+	for (app = ctx->apps->list; app != NULL && budget > 0; app = app->next)
+		if (!app->broken && !app->gone)
+			app_punch(ctx, app, &budget);
+}
+
+/* ---- sleeping --------------------------------------------------------------------- */
 
 bool apps_prepare_sleep(struct dp_ctx *ctx)
 {
 	struct dp_app *app;
-	uint32_t ch;
+	uint32_t ch, nch;
 
 	for (app = ctx->apps->list; app != NULL; app = app->next)
 		SHUNT_STORE_REL(&app->r->dp_sleeping, 1);
-	/* seq_cst: our dp_sleeping stores before our reads of the producers' indices,
-	 * pairing with the shim's fence between its push and its dp_sleeping check. */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* seq_cst: our dp_sleeping stores before our reads of chan_hint and the
+	 * producers' indices, pairing with the shim's fence between its push (after
+	 * raising chan_hint) and its dp_sleeping check. */
+	SHUNT_FENCE();
 	for (app = ctx->apps->list; app != NULL; app = app->next) {
 		if (app->broken)
 			return false;
 		if (app->gone)
 			continue;
-		for (ch = 0; ch < app->nchannels; ch++)
-			if (!shunt_chan_empty(app->chan[ch], app->chan_cons[ch]))
+		nch = app_chan_range(app); /* the range apps_poll() drains */
+		for (ch = 0; ch < nch; ch++)
+			if (!shunt_chan_empty(&app->chan[ch], app->chan_cons[ch]))
 				return false;
 	}
 	return true;
@@ -562,11 +964,12 @@ void apps_dump(struct dp_ctx *ctx, FILE *f)
 		return; /* at exit, after apps_fini() */
 	for (app = ctx->apps->list; app != NULL; app = app->next) {
 		const struct app_stats *s = &app->stats;
-		uint32_t i, open = 0;
 
-		for (i = 0; i < app->nsocks; i++)
-			open += app->socks[i].state != SHUNT_SS_FREE;
-		fprintf(f, "app pid %d: %u/%u sockets in use\n", (int)app->pid, open, app->nsocks);
+		fprintf(f, "app pid %d: ABI v%u features %#x, %u/%u sockets in use (%u slots "
+			"ever used), %u notifiers registered, %u channels polled%s%s\n",
+			(int)app->pid, app->version, app->features, app->live, app->nsocks,
+			app->fresh, app->nreg, app->chan_seen, app->gone ? ", gone" : "",
+			app->broken ? ", broken" : "");
 		APP_STATS(DP_STAT_PRINT)
 	}
 }

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright (c) 2026 The shunt authors
  *
- * Attached processes: one shared region each (include/shunt/abi.h), its command
- * channels, its socket slots and the eventfds that wake it.
+ * Attached processes: one shared region each (include/shunt/abi.h, version 2), its
+ * command channels, its socket slots (allocated here, with generations) and its
+ * notifiers.
  *
  *   ctl.c: app_create() on attach ... app_destroy() on hang-up
- *   loop:  apps_poll()   drain every channel, dispatch commands to tcp_*()
- *          apps_wake()   wake armed wait slots of apps something happened to
+ *          app_notifier_set() / app_notifier_clear() on NOTIFY_SET / NOTIFY_CLEAR
+ *   loop:  apps_poll()      drain channels [0, chan_hint), dispatch to tcp_*() / udp_*()
+ *          apps_wake()      wake what waits on the sockets that changed this iteration
+ *          apps_housekeep() give the rings of long-free slots back to the system
  *          apps_prepare_sleep() / apps_end_sleep() around an idle sleep
  */
 #ifndef SHUNT_DP_APP_H
@@ -23,54 +26,95 @@
 #include "core/sock.h"
 #include "dp.h"
 
+/* What this dataplane implements of SHUNT_FEAT_* (the welcome answers offered & this). */
+#define APP_FEATURES (SHUNT_FEAT_READY)
+
+#define APP_NCHANNELS  64   /* command channels per region */
+#define APP_NNOTIFIERS 1024 /* notifiers per region */
+#define APP_PUNCH_DELAY_US 1000000 /* a slot free this long gives its rings back */
+
 #define APP_STATS(X) \
-	X(cmd_rx) X(cmd_drop_bad_op) X(cmd_drop_bad_sock) X(cmd_drop_not_open) \
-	X(cmd_drop_busy) X(ring_broken) X(wakeups) X(slots_released)
+	X(cmd_rx) X(cmd_drop_bad_op) X(cmd_drop_bad_sock) X(cmd_drop_stale) \
+	X(cmd_drop_not_open) X(open_nobufs) X(ring_broken) \
+	X(futex_wakes) X(futex_wake_fail) X(notify_sends) X(notify_send_fail) X(ready_lost) \
+	X(notify_drop_bad_idx) X(notify_drop_unregistered) \
+	X(ctl_notify_set) X(ctl_notify_clear) X(ctl_drop_bad) X(ctl_answer_lost) \
+	X(slots_allocated) X(slots_released) X(holes_punched) X(hole_punch_fail)
 
 struct app_stats {
 	APP_STATS(DP_STAT_FIELD)
 };
 
+/* The dataplane's private side of a notifier (abi.h). Zeroes (calloc) = unused. */
+struct app_notifier {
+	bool registered;      /* a wake socket was set (SHUNT_CTL_NOTIFY_SET) */
+	bool touched;         /* on the app's touched list this iteration */
+	int fd;               /* the wake socket, valid while registered */
+	uint32_t reg_pos;     /* index in app->reg_list while registered */
+	uint32_t seq;         /* private copy of shunt_notifier.seq */
+	uint32_t ready_prod;  /* private copy of shunt_notifier.ready_prod */
+	uint32_t ready_lost;  /* private copy of shunt_notifier.ready_lost */
+	uint32_t touched_next; /* next index on the touched list (UINT32_MAX: end) */
+};
+
 struct dp_app {
 	struct dp_app *next;       /* apps list */
-	struct dp_app *wake_next;  /* wake list, valid while wake_pending */
+	struct dp_app *wake_next;  /* list of apps with touched notifiers, valid while wake_pending */
 	bool wake_pending;
 	bool broken;               /* corrupted a ring: destroyed at the next housekeeping */
 	bool gone;                 /* the process hung up: its sockets finish as orphans */
-	uint32_t live;             /* slots not FREE: a gone app is freed when 0 */
+	uint32_t live;             /* slots allocated: a gone app is freed when 0 */
 
 	pid_t pid;
-	int ctl_fd;                /* control connection: hang-up = process gone */
+	int ctl_fd;                /* control connection: requests, hang-up = process gone */
 	struct loop_src ctl_src;   /* ctl_fd in the loop's epoll set */
 	struct loop_src bell_src;  /* doorbell_fd in the loop's epoll set */
 	int memfd;
 	int doorbell_fd;           /* app -> dp eventfd */
-	int wait_fd[SHUNT_WAIT_SLOTS];
 
 	struct shunt_region *r;    /* the mapping; never trusted for geometry */
-	/* Where the rings are, computed once at creation: the offsets in the control
-	 * block are app-writable and must never be followed again. */
-	struct shunt_channel *chan[SHUNT_MAX_CHANNELS];
-	struct shunt_free_ring *free_ring;
+	/* Where things are, computed once at creation: the offsets in the control
+	 * block and in the slots are app-writable and never followed again. */
+	struct shunt_channel *chan;   /* [nchannels] */
+	struct shunt_notifier *notif; /* [nnotifiers] */
+	struct shunt_sock *shsocks;   /* [nsocks] */
 	size_t size;
-	/* geometry: private copies, the app cannot change them */
+	uint64_t bufs_off;
+	/* geometry and agreement: private copies, the app cannot change them */
+	uint32_t version;
+	uint32_t features;
 	uint32_t nsocks;
 	uint32_t rx_size;
 	uint32_t tx_size;
 	uint32_t nchannels;
-	uint32_t free_size;
-	/* indices the dataplane owns */
-	uint32_t chan_cons[SHUNT_MAX_CHANNELS];
-	uint32_t free_prod;
-	uint32_t woken[SHUNT_WAIT_SLOTS];
+	uint32_t nnotifiers;
 
-	struct dp_sock *socks;     /* nsocks entries */
+	/* channels: indices the dataplane owns */
+	uint32_t chan_cons[APP_NCHANNELS];
+	uint32_t chan_seen; /* highest chan_hint seen, clamped: channels polled */
+	uint32_t chan_rr;   /* first channel of the next poll (round robin) */
+
+	/* slots: a LIFO of freed ones (recently touched pages first), then the never
+	 * used ones from fresh up (so creation writes nothing per slot) */
+	struct dp_sock *socks;     /* nsocks entries, initialised on allocation */
+	uint32_t *free_stack;      /* nsocks entries */
+	uint32_t nfree;
+	uint32_t fresh;            /* slots [fresh, nsocks) were never allocated */
+	struct dp_sock *punch_head, *punch_tail; /* freed slots waiting for hole punching */
+
+	/* notifiers */
+	struct app_notifier *notifiers; /* nnotifiers entries */
+	uint32_t *reg_list;        /* indices of the registered notifiers, nreg of them */
+	uint32_t nreg;
+	uint32_t touched_head;     /* touched notifiers this iteration (UINT32_MAX: none) */
+
 	struct app_stats stats;
 };
 
 struct dp_apps {
 	struct dp_app *list;
-	struct dp_app *wake_list;
+	struct dp_app *wake_list;  /* apps with touched notifiers (apps_wake) */
+	struct dp_sock *dirty;     /* sockets changed this iteration (apps_wake) */
 	unsigned count;
 };
 
@@ -78,8 +122,10 @@ int apps_init(struct dp_ctx *ctx);
 /* Reset every connection of every app and free them (shutdown). */
 void apps_fini(struct dp_ctx *ctx);
 
-/* Create the region and eventfds for a process that said hello on ctl_fd. */
-int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, struct dp_app **out);
+/* Create the region and doorbell for a process that said hello on ctl_fd, with the
+ * agreed version and features (ctl.c negotiates them). */
+int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
+	       uint32_t features, struct dp_app **out);
 /* The process hung up: every socket it held is closed as by close() (as Linux does
  * at exit: queued data and the FIN still go out); the region stays mapped until
  * the last of them is done, then ctl_reap() frees it. */
@@ -90,10 +136,21 @@ void app_destroy(struct dp_ctx *ctx, struct dp_app *app);
 /* Is app ready to be freed by ctl_reap()? */
 bool app_reapable(const struct dp_app *app);
 
+/* Notifier idx of app is woken by a byte on fd (a socket; ownership passes to the
+ * app, closed on error too). Returns 0, -EINVAL (idx out of range) or -EBADF (not a
+ * socket). A previous fd of idx is closed. */
+int app_notifier_set(struct dp_app *app, uint32_t idx, int fd);
+/* Forget notifier idx's wake socket. Returns 0 or -EINVAL (idx out of range). */
+int app_notifier_clear(struct dp_app *app, uint32_t idx);
+
 /* Drain commands of every app; returns how many were processed. */
 unsigned apps_poll(struct dp_ctx *ctx);
-/* Wake the armed wait slots of every app on the wake list. */
+/* Wake whatever waits on the sockets changed in this iteration: threads asleep on a
+ * socket, notifiers subscribed to it (ready ring, seq, futex or wake socket). */
 void apps_wake(struct dp_ctx *ctx);
+/* Slow path (loop housekeeping): punch the rings of slots free for a while out of
+ * the memfd, a bounded number per call. */
+void apps_housekeep(struct dp_ctx *ctx);
 /* Announce a sleep to every app (dp_sleeping = 1, fence) and return true if every
  * channel is still empty; false means work arrived: do not sleep. */
 bool apps_prepare_sleep(struct dp_ctx *ctx);

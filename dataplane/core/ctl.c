@@ -2,11 +2,15 @@
  * Copyright (c) 2026 The shunt authors
  *
  * The control socket server (see ctl.h). Slow path only: it runs from the loop's
- * epoll set, never per packet. Every message is checked (size, magic, version)
- * before anything is created for it; the peer's pid comes from SO_PEERCRED, not
- * from what it claims.
+ * epoll set, never per packet. Every message is checked (size, magic, op, version
+ * range) before anything is created for it; the peer's pid comes from SO_PEERCRED,
+ * not from what it claims. Every socket here is non-blocking (accept4 with
+ * SOCK_NONBLOCK) and every call also says MSG_DONTWAIT: a process that stops
+ * reading can never stall the dataplane, it only loses its answers (counted).
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -135,7 +139,9 @@ static void ctl_accept(struct dp_ctx *ctx, struct dp_ctl *ctl)
 	}
 }
 
-/* Send the welcome and the fds. Returns 0 or -errno. */
+/* Send the welcome: on success (status 0) with the agreed version and features and
+ * the region's fds; on refusal with the dataplane's own range and features and no
+ * fds. Returns 0 or -errno. */
 static int ctl_send_welcome(struct dp_ctx *ctx, int fd, const struct dp_app *app, int status)
 {
 	const struct dp_conf *conf = ctx->conf;
@@ -152,10 +158,14 @@ static int ctl_send_welcome(struct dp_ctx *ctx, int fd, const struct dp_app *app
 
 	memset(&w, 0, sizeof(w));
 	w.magic = SHUNT_ABI_MAGIC;
-	w.version = SHUNT_ABI_VERSION;
 	w.op = SHUNT_CTL_WELCOME;
 	w.status = status;
+	w.version = SHUNT_ABI_VERSION;
+	w.version_min = SHUNT_ABI_VERSION_MIN;
+	w.features = APP_FEATURES;
 	if (status == 0) {
+		w.version = app->version;
+		w.features = app->features;
 		w.region_size = app->size;
 		w.nfds = SHUNT_CTL_NFDS;
 		w.stack_ip = conf->ip_be;
@@ -170,8 +180,6 @@ static int ctl_send_welcome(struct dp_ctx *ctx, int fd, const struct dp_app *app
 
 		fds[SHUNT_CTL_FD_REGION] = app->memfd;
 		fds[SHUNT_CTL_FD_DOORBELL] = app->doorbell_fd;
-		for (i = 0; i < SHUNT_WAIT_SLOTS; i++)
-			fds[SHUNT_CTL_FD_WAIT0 + i] = app->wait_fd[i];
 		memset(&u, 0, sizeof(u));
 		msg.msg_control = u.buf;
 		msg.msg_controllen = sizeof(u.buf);
@@ -181,15 +189,43 @@ static int ctl_send_welcome(struct dp_ctx *ctx, int fd, const struct dp_app *app
 		cm->cmsg_len = CMSG_LEN(sizeof(fds));
 		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
 	}
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(w))
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(w))
 		return -errno;
 	return 0;
 }
 
+/* Agree on a version and features (ctl.h, "Negotiation"): the highest version both
+ * speak, the features both know. Returns 0, or -EPROTONOSUPPORT when there is no
+ * common version or a feature the shim requires is missing. */
+static int ctl_negotiate(const struct shunt_ctl_hello *h, uint32_t *version,
+			 uint32_t *features)
+{
+	uint32_t lo = h->version_min > SHUNT_ABI_VERSION_MIN ? h->version_min
+							      : SHUNT_ABI_VERSION_MIN;
+	uint32_t hi = h->version_max < SHUNT_ABI_VERSION ? h->version_max : SHUNT_ABI_VERSION;
+
+	*version = hi;
+	*features = h->features & APP_FEATURES;
+	if (h->version_min > h->version_max || hi < lo)
+		return -EPROTONOSUPPORT;
+	if ((h->required & ~*features) != 0)
+		return -EPROTONOSUPPORT;
+	return 0;
+}
+
+/* The hello of ABI version 1 (16 bytes: magic, version, op, pid): recognised only
+ * to refuse it with a clear line in the log. */
+#define CTL_HELLO_V1_SIZE 16
+
 /* A pending connection spoke (or hung up): attach it or drop it. */
 static void ctl_hello(struct dp_ctx *ctx, struct loop_src *pending)
 {
-	struct shunt_ctl_hello h;
+	union {
+		struct shunt_ctl_hello h;
+		char buf[256]; /* a later version's longer hello: its first fields count */
+	} u;
+	const struct shunt_ctl_hello *h = &u.h;
+	uint32_t version, features;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct dp_app *app = NULL;
@@ -197,24 +233,36 @@ static void ctl_hello(struct dp_ctx *ctx, struct loop_src *pending)
 	ssize_t n;
 	int rc;
 
-	n = recv(fd, &h, sizeof(h), MSG_DONTWAIT);
+	memset(&u, 0, sizeof(u));
+	n = recv(fd, u.buf, sizeof(u.buf), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	loop_unwatch(ctx, pending);
 	free(pending);
-	if (n != (ssize_t)sizeof(h) || h.magic != SHUNT_ABI_MAGIC || h.op != SHUNT_CTL_HELLO) {
-		DP_WARN("control: dropped a connection with a malformed hello (%zd bytes)", n);
-		goto drop;
-	}
-	if (h.version != SHUNT_ABI_VERSION) {
-		DP_WARN("control: refused ABI version %u (this shuntd speaks %u)", h.version,
-			SHUNT_ABI_VERSION);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		cred.pid = 0;
+	if (n == CTL_HELLO_V1_SIZE && h->magic == SHUNT_ABI_MAGIC) {
+		DP_WARN("control: pid %d speaks ABI version %u only (a 16-byte hello); this "
+			"shuntd speaks %u..%u: refused", (int)cred.pid, u.h.op,
+			SHUNT_ABI_VERSION_MIN, SHUNT_ABI_VERSION);
 		(void)ctl_send_welcome(ctx, fd, NULL, -EPROTONOSUPPORT);
 		goto drop;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
-		cred.pid = (pid_t)h.pid;
-	rc = app_create(ctx, fd, cred.pid, &app);
+	if (n < (ssize_t)sizeof(*h) || h->magic != SHUNT_ABI_MAGIC || h->op != SHUNT_CTL_HELLO) {
+		DP_WARN("control: dropped a connection with a malformed hello (%zd bytes)", n);
+		goto drop;
+	}
+	if (cred.pid == 0)
+		cred.pid = (pid_t)h->pid;
+	if (ctl_negotiate(h, &version, &features) < 0) {
+		DP_WARN("control: pid %d refused: it speaks ABI %u..%u (features %#x, requires "
+			"%#x), this shuntd speaks %u..%u (features %#x)", (int)cred.pid,
+			h->version_min, h->version_max, h->features, h->required,
+			SHUNT_ABI_VERSION_MIN, SHUNT_ABI_VERSION, APP_FEATURES);
+		(void)ctl_send_welcome(ctx, fd, NULL, -EPROTONOSUPPORT);
+		goto drop;
+	}
+	rc = app_create(ctx, fd, cred.pid, version, features, &app);
 	if (rc < 0) {
 		(void)ctl_send_welcome(ctx, fd, NULL, rc);
 		goto drop;
@@ -238,17 +286,122 @@ drop:
 	close(fd);
 }
 
-/* Anything on an attached app's control connection is its hang-up (the protocol
- * has nothing after the welcome) or a protocol violation: either way it detaches. */
+#define CTL_MAX_FDS 8          /* fds accepted with one request (one is valid) */
+#define CTL_REQUESTS_PER_EVENT 16 /* then the next event (level-triggered) goes on */
+
+/* One NOTIFY_SET / NOTIFY_CLEAR request (n bytes at q, fds[nfds] that came with
+ * it, all ours to keep or close): act on it and fill q->status. */
+static void ctl_notify(struct dp_app *app, struct shunt_ctl_notify *q, ssize_t n,
+		       int *fds, int nfds)
+{
+	int i, keep = -1;
+
+	if (n != (ssize_t)sizeof(*q) || q->magic != SHUNT_ABI_MAGIC) {
+		app->stats.ctl_drop_bad++;
+		if (n != (ssize_t)sizeof(*q))
+			memset(q, 0, sizeof(*q));
+		q->magic = SHUNT_ABI_MAGIC;
+		q->status = -EINVAL;
+		goto close_fds;
+	}
+	switch (q->op) {
+	case SHUNT_CTL_NOTIFY_SET:
+		if (nfds != 1) {
+			app->stats.ctl_drop_bad++;
+			q->status = -EBADF;
+			break;
+		}
+		keep = 0;
+		q->status = app_notifier_set(app, q->idx, fds[0]); /* takes fds[0] */
+		if (q->status < 0)
+			app->stats.ctl_drop_bad++;
+		break;
+	case SHUNT_CTL_NOTIFY_CLEAR:
+		q->status = app_notifier_clear(app, q->idx);
+		if (q->status < 0)
+			app->stats.ctl_drop_bad++;
+		break;
+	default:
+		app->stats.ctl_drop_bad++;
+		q->status = -EINVAL;
+		break;
+	}
+close_fds:
+	for (i = 0; i < nfds; i++)
+		if (i != keep)
+			close(fds[i]);
+}
+
+/* recv() returned 0: the peer hung up, or sent an empty message (SOCK_SEQPACKET
+ * delivers those as 0 bytes too)? */
+static bool ctl_hung_up(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+	/* a failed poll says nothing: a real hang-up shows again at the next event */
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* Hang-up, or requests, on an attached app's control connection. Requests are
+ * answered one by one; garbage gets an error answer, never a detach; the
+ * connection closing (recv 0, or an error) is the process going away. */
 static void ctl_app_event(struct dp_ctx *ctx, struct dp_app *app)
 {
-	char b[64];
-	ssize_t n = recv(app->ctl_fd, b, sizeof(b), MSG_DONTWAIT);
+	int k;
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n > 0)
-		DP_WARN("pid %d: unexpected control message: detaching", (int)app->pid);
+	for (k = 0; k < CTL_REQUESTS_PER_EVENT; k++) {
+		union {
+			struct shunt_ctl_notify q;
+			char buf[64]; /* a longer message is garbage, seen as such */
+		} u;
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
+			struct cmsghdr align;
+		} c;
+		struct iovec iov = {.iov_base = u.buf, .iov_len = sizeof(u.buf)};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+				     .msg_controllen = sizeof(c.buf)};
+		struct cmsghdr *cm;
+		int fds[CTL_MAX_FDS], nfds = 0;
+		ssize_t n;
+
+		memset(&u, 0, sizeof(u));
+		n = recvmsg(app->ctl_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			DP_WARN("pid %d: control connection: %s", (int)app->pid, strerror(errno));
+			break;
+		}
+		if (n == 0 && ctl_hung_up(app->ctl_fd))
+			break;
+		/* Every fd that arrived is ours: the ones that did not fit were closed by
+		 * the kernel (MSG_CTRUNC), the rest are kept or closed below. */
+		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+			size_t i, cnt;
+
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (i = 0; i < cnt; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (nfds < CTL_MAX_FDS)
+					fds[nfds++] = f;
+				else
+					close(f);
+			}
+		}
+		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+			n = -1; /* longer than any request: garbage */
+		ctl_notify(app, &u.q, n, fds, nfds);
+		if (send(app->ctl_fd, &u.q, sizeof(u.q), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+		    (ssize_t)sizeof(u.q))
+			app->stats.ctl_answer_lost++;
+	}
+	if (k == CTL_REQUESTS_PER_EVENT)
+		return; /* more next time: the epoll set is level-triggered */
 	loop_unwatch(ctx, &app->ctl_src);
 	loop_unwatch(ctx, &app->bell_src);
 	app_detach(ctx, app);

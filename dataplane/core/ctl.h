@@ -5,8 +5,10 @@
  *
  *   ctl_open(): refuse if another shuntd answers on the path, else bind + listen
  *   loop event LISTEN  -> accept -> PENDING
- *   loop event PENDING -> hello -> app_create() -> welcome + fds -> APP_CTL
- *   loop event APP_CTL -> hang-up -> app_detach() ... ctl_reap() -> app_destroy()
+ *   loop event PENDING -> hello -> ctl_negotiate() -> app_create() -> welcome + fds
+ *                         (no common version / feature: welcome -EPROTONOSUPPORT)
+ *   loop event APP_CTL -> NOTIFY_SET / NOTIFY_CLEAR -> app_notifier_*() -> answer
+ *                      -> hang-up -> app_detach() ... ctl_reap() -> app_destroy()
  *   ctl_close(): unlink the path
  */
 #ifndef SHUNT_DP_CTL_H

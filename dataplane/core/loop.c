@@ -8,7 +8,8 @@
  *     port_rx_burst() -> eth_input() per packet (prefetch ahead)
  *     apps_poll()     -> commands -> tcp_*()
  *     tcp_timer_run(), arp_timer()
- *     every LOOP_HOUSEKEEP_US: loop_events(0) (control socket), ctl_reap(), SIGUSR1
+ *     every LOOP_HOUSEKEEP_US: loop_events(0) (control socket, notifier requests),
+ *       ctl_reap(), apps_housekeep() (hole punching), SIGUSR1
  *     dp_tx_flush(), apps_wake()
  *     idle = adaptive and nothing done for idle_spin_us: loop_sleep()
  *
@@ -37,7 +38,7 @@
 
 #define LOOP_RX_BURST 32
 #define LOOP_PREFETCH 3
-#define LOOP_HOUSEKEEP_US 1000     /* control socket, signals, broken apps */
+#define LOOP_HOUSEKEEP_US 1000     /* control socket, signals, broken apps, holes */
 #define LOOP_MAX_SLEEP_US 100000   /* bound on one sleep: housekeeping still runs */
 #define LOOP_EVENTS 32
 
@@ -187,6 +188,7 @@ void loop_run(struct dp_ctx *ctx)
 		if (ctx->now_us >= next_housekeep) {
 			loop_events(ctx, 0);
 			ctl_reap(ctx);
+			apps_housekeep(ctx);
 			if (loop_dump) {
 				loop_dump = 0;
 				loop_dump_all(ctx, stderr);

@@ -18,7 +18,7 @@ struct dp_ctx;
 enum loop_src_kind {
 	LOOP_SRC_LISTEN = 1,  /* control socket: accept */
 	LOOP_SRC_PENDING,     /* accepted control connection before its hello */
-	LOOP_SRC_APP_CTL,     /* an attached app's control connection: hang-up */
+	LOOP_SRC_APP_CTL,     /* an attached app's control connection: requests, hang-up */
 	LOOP_SRC_DOORBELL,    /* an attached app's doorbell: nothing to do but wake */
 };
 

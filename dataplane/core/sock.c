@@ -6,9 +6,9 @@
  *
  *   tcp/udp -> dp_sock_rx_write/commit -> rx ring + rx_prod (release) -> shim reads
  *   shim writes tx ring + tx_prod (release) -> dp_sock_tx_queued (acquire) -> tcp
- *   any change -> dp_sock_event -> ev_seq (release) -> dp_app_wake_later
+ *   any change -> dp_sock_event -> ev_seq (release) -> dp_app_sock_changed (dirty list)
+ *     ... end of the loop iteration: apps_wake() -> futex / notifiers
  */
-#include <stdatomic.h>
 #include <string.h>
 
 #include <shunt/bytering.h>
@@ -144,7 +144,7 @@ void dp_sock_event(struct dp_ctx *ctx, struct dp_sock *s)
 	/* release: every field written above is visible to a shim that acquires ev_seq */
 	SHUNT_STORE_REL(&s->sh->ev_seq, s->ev_seq);
 	if (s->app != NULL)
-		dp_app_wake_later(ctx, s->app);
+		dp_app_sock_changed(ctx, s);
 }
 
 void dp_sock_pcb_done(struct dp_ctx *ctx, struct dp_sock *s)

@@ -24,6 +24,9 @@ struct dp_ctx;
 struct dp_app;
 struct icmp_err;
 
+/* Private copies of the slot's geometry (rx_buf..tx_size) are set when the slot is
+ * allocated (core/app.c) and never read back from shunt_sock.rx_off/tx_off. An entry
+ * of a slot never allocated is all zeroes (calloc'd, untouched): state FREE, gen 0. */
 struct dp_sock {
 	struct dp_app *app;    /* owning process; NULL in unit tests is allowed */
 	uint32_t idx;          /* slot index in the app's region */
@@ -33,6 +36,7 @@ struct dp_sock {
 	uint8_t *tx_buf;
 	uint32_t rx_size;      /* power of two */
 	uint32_t tx_size;      /* power of two */
+	uint32_t gen;          /* published as shunt_sock.gen; bumped per allocation, never 0 */
 	void *pcb;             /* protocol control block (struct tcb *), NULL if none */
 
 	/* authoritative copies of [dp] fields */
@@ -50,6 +54,15 @@ struct dp_sock {
 
 	bool app_closed;       /* SHUNT_CMD_CLOSE received: release when the pcb is done */
 	bool broken;           /* the app corrupted an index: counted, socket reset */
+
+	/* core/app.c bookkeeping */
+	bool dirty;                  /* on the loop's dirty list (apps_wake) */
+	bool punch_queued;           /* on the app's hole-punch queue */
+	bool punched;                /* rings given back to the system since the last free */
+	struct dp_sock *dirty_next;  /* dirty list, valid while dirty */
+	struct dp_sock *punch_next;  /* hole-punch queue, valid while punch_queued */
+	uint64_t freed_us;           /* when the slot was last freed */
+	uint64_t punch_at_us;        /* when it joined the hole-punch queue */
 };
 
 /* Bytes the app has queued beyond tx_cons (acquire on tx_prod, pairs with the
@@ -86,18 +99,20 @@ void dp_sock_queue_error(struct dp_ctx *ctx, struct dp_sock *s, int err,
 			 const struct icmp_err *icmp, uint32_t dst_be, uint16_t dport_be,
 			 const uint8_t *l4, uint32_t l4_len);
 
-/* Bump ev_seq (release) and ask the loop to wake the app's sleeping threads. */
+/* Bump ev_seq (release) and ask the loop to wake whoever waits on the socket (its
+ * sleepers and subscribed notifiers) at the end of the iteration. */
 void dp_sock_event(struct dp_ctx *ctx, struct dp_sock *s);
 
 /* The protocol no longer needs this socket's rings. If the app has closed it, the
- * slot goes back to the app's free ring; otherwise it stays until CLOSE. */
+ * slot is freed (it may be allocated again, with a new generation); otherwise it
+ * stays until CLOSE. */
 void dp_sock_pcb_done(struct dp_ctx *ctx, struct dp_sock *s);
 
-/* core/app.c: mark app as needing a wake-up at the end of this loop iteration.
+/* core/app.c: put s on the loop's dirty list (once per iteration) so apps_wake()
+ * wakes its waiters. Unit tests provide their own. */
+void dp_app_sock_changed(struct dp_ctx *ctx, struct dp_sock *s);
+/* core/app.c: free slot s (the app closed it and the protocol is done with it).
  * Unit tests provide their own. */
-void dp_app_wake_later(struct dp_ctx *ctx, struct dp_app *app);
-/* core/app.c: give slot s back to its app's free ring (the app closed it and the
- * protocol is done with it). Unit tests provide their own. */
 void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s);
 
 #endif /* SHUNT_DP_SOCK_H */

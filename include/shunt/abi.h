@@ -2,37 +2,59 @@
  * Copyright (c) 2026 The shunt authors
  *
  * The shared-memory ABI between libshunt.so (the shim, in the program) and shuntd
- * (the dataplane). Header-only, no DPDK. Both sides compile against this file; the
- * dataplane rejects a region whose magic or version differ.
+ * (the dataplane), version 2. Header-only, no DPDK. Both sides compile against this
+ * file; the version and feature bits are agreed at attach (ctl.h).
  *
  * One region per attached process: a memfd created and sized by shuntd, sealed
- * against shrinking, handed to the shim over the control socket (see ctl.h) and
- * mapped MAP_SHARED by both. Layout (all offsets from the start of the region):
+ * against shrinking and growing, handed to the shim over the control socket (ctl.h)
+ * and mapped MAP_SHARED by both. The memfd is sparse: a page costs memory only once
+ * it is written, so the region reserves address space for every slot and channel
+ * and the process pays for what it uses. Layout (offsets from the region's start):
  *
- *   +------------------------+ 0
- *   | struct shunt_region    |  control block: magic, version, geometry, wait slots
- *   +------------------------+ chan_off
- *   | struct shunt_channel[] |  command rings, app -> dataplane (nchannels of them)
- *   +------------------------+ free_off
- *   | struct shunt_free_ring |  free socket slot indices, dataplane -> app
- *   +------------------------+ socks_off
- *   | struct shunt_sock[]    |  per-socket state, one cache-line group per field owner
- *   +------------------------+ bufs_off
- *   | rx buf | tx buf | ...  |  per-socket byte rings, slot i at bufs_off + i*(rx+tx)
- *   +------------------------+ region_size
+ *   +--------------------------+ 0
+ *   | struct shunt_region      |  control block: version, features, geometry, sleep flag
+ *   +--------------------------+ chan_off
+ *   | struct shunt_channel[]   |  command rings app -> dp, one per thread, each with
+ *   |                          |  the reply to its last synchronous command
+ *   +--------------------------+ notif_off
+ *   | struct shunt_notifier[]  |  wake targets of multi-socket waits (poll, select,
+ *   |                          |  epoll), each with a ready ring dp -> app
+ *   +--------------------------+ socks_off
+ *   | struct shunt_sock[]      |  socket slots; the dataplane allocates them
+ *   +--------------------------+ bufs_off
+ *   | byte rings               |  each socket's rings, where its rx_off/tx_off say
+ *   +--------------------------+ region_size
  *
  * Rules every field follows:
- *  - One writer. Each field says who writes it: [dp] the dataplane, [app] the shim.
- *    Fields of different writers never share a cache line.
+ *  - One writer side. Each field says who writes it: [dp] the dataplane, [app] the
+ *    shim (any of its threads, with atomics where several may). Fields of different
+ *    writers never share a cache line.
  *  - Indices are free-running uint32_t; a ring of size N (a power of two) holds
  *    prod - cons bytes or entries, masked with N - 1 on access.
- *  - Publication is C11 release (writer) / acquire (reader) on the index or sequence
- *    that covers the data. Each use site comments its pairing.
+ *  - Publication is release (writer) / acquire (reader) on the index or sequence
+ *    that covers the data, through the SHUNT_* accessors of ring.h (GCC __atomic
+ *    builtins on plain fields). Each use site comments its pairing.
  *  - The dataplane treats everything the app writes as untrusted: an index that
- *    claims more than the ring holds, a slot number out of range or not owned, an
- *    unknown opcode are counted and break only that socket (or that process).
+ *    claims more than the ring holds, a slot out of range, a stale generation, an
+ *    unknown opcode or notifier are counted and break only that socket (or that
+ *    process). It keeps private copies of every [dp] field and of the geometry and
+ *    never reads them back.
  *  - Errors travel as positive errno values in [dp] fields, results of commands as
  *    0 / -errno.
+ *
+ * Waking. A thread that must block sleeps on a futex word the dataplane advances
+ * when something it waits for changes (never on a process-wide object):
+ *  - one socket (blocking recv, send, connect): shunt_sock.ev_seq, announced in
+ *    shunt_sock.sleepers;
+ *  - the reply to its synchronous command: shunt_channel.reply.seq, announced in
+ *    shunt_channel.sleepers;
+ *  - several sockets, maybe with kernel fds (poll, select, epoll): a notifier
+ *    subscribed in each socket's notify[] (shunt_notifier).
+ * The pairing is Dekker's: the app increments the sleepers count, fences (seq_cst),
+ * re-checks its condition and sleeps on the value it read; the dataplane publishes,
+ * fences, and only if the count is non-zero makes one wake call (FUTEX_WAKE, or a
+ * byte on the notifier's socket). No sleeper, no syscall; one call per sleeping
+ * target otherwise, however many threads it wakes.
  */
 #ifndef SHUNT_ABI_H
 #define SHUNT_ABI_H
@@ -41,22 +63,21 @@
 #include <stdint.h>
 
 #define SHUNT_ABI_MAGIC   0x544e4853u /* "SHNT" in little-endian memory order */
-#define SHUNT_ABI_VERSION 1u
+#define SHUNT_ABI_VERSION 2u          /* the newest version this header describes */
+#define SHUNT_ABI_VERSION_MIN 2u      /* the oldest one it can still speak */
+
+/* Feature bits, agreed at attach (ctl.h): the shim offers and requires, the
+ * dataplane answers with offered & its own. Version 2 needs none of them. */
+#define SHUNT_FEAT_READY   (1u << 0) /* notifiers keep ready rings (epoll is O(ready)) */
+#define SHUNT_FEAT_KNOWN   (SHUNT_FEAT_READY)
 
 #define SHUNT_CACHE_LINE 64
 #define SHUNT_ALIGNED    alignas(SHUNT_CACHE_LINE)
 
-/* Eventfds the shim blocks on. A thread that must sleep takes a free wait slot
- * (shim-private bitmap), arms it, re-checks its condition, and sleeps in the kernel
- * (read or poll on the slot's eventfd together with any kernel fds). The dataplane
- * wakes every armed slot of a process whenever it changes something the process can
- * wait for. More sleeping threads than slots fall back to short timed sleeps. */
-#define SHUNT_WAIT_SLOTS 16
-
-/* Command channels. The shim uses channel 0 behind a process-private lock today;
- * per-thread channels (no lock) are a later step that needs no ABI change. */
-#define SHUNT_MAX_CHANNELS 8
-#define SHUNT_CMD_RING_SIZE 1024 /* entries, power of two */
+#define SHUNT_CMD_RING_SIZE 256 /* entries per channel, power of two */
+#define SHUNT_READY_RING    256 /* entries per notifier ready ring, power of two */
+#define SHUNT_SOCK_NOTIFY   4   /* notifier subscriptions held in a socket */
+#define SHUNT_SOCK_NONE     0xffffffffu /* cmd.sock of OPEN: no slot yet */
 
 /* Network-order IPv4 address and port, as in struct sockaddr_in. */
 struct shunt_inaddr {
@@ -66,57 +87,43 @@ struct shunt_inaddr {
 };
 _Static_assert(sizeof(struct shunt_inaddr) == 8, "shunt_inaddr size");
 
-/* ---- wait slots --------------------------------------------------------------- */
-
-/* Armed while armed_seq != woken_seq. The app arms by incrementing armed_seq
- * (release, then a seq_cst fence before re-checking its condition); the dataplane,
- * after publishing an event (seq_cst fence), copies armed_seq to woken_seq and
- * writes the slot's eventfd. The fence pair is Dekker's: either the app sees the
- * event on its re-check, or the dataplane sees the slot armed. */
-struct shunt_wait_slot {
-	SHUNT_ALIGNED uint32_t armed_seq; /* [app] */
-	SHUNT_ALIGNED uint32_t woken_seq; /* [dp] */
-};
-_Static_assert(sizeof(struct shunt_wait_slot) == 2 * SHUNT_CACHE_LINE, "wait slot");
-
 /* ---- control block ------------------------------------------------------------ */
 
 struct shunt_region {
 	/* [dp] written once before the region is handed over, read-only after. */
 	uint32_t magic;       /* SHUNT_ABI_MAGIC */
-	uint32_t version;     /* SHUNT_ABI_VERSION */
-	uint64_t region_size; /* bytes */
+	uint32_t version;     /* the version agreed at attach */
+	uint32_t features;    /* SHUNT_FEAT_* agreed at attach */
 	uint32_t nsocks;      /* socket slots */
-	uint32_t rx_buf_size; /* bytes per socket receive ring, power of two */
-	uint32_t tx_buf_size; /* bytes per socket send ring, power of two */
-	uint32_t nchannels;   /* command channels, 1..SHUNT_MAX_CHANNELS */
-	uint32_t free_ring_size; /* entries in the free ring, power of two >= nsocks */
-	uint32_t pad0;
-	uint64_t chan_off;  /* offset of struct shunt_channel[nchannels] */
-	uint64_t free_off;  /* offset of struct shunt_free_ring */
-	uint64_t socks_off; /* offset of struct shunt_sock[nsocks] */
-	uint64_t bufs_off;  /* offset of the socket byte rings */
+	uint64_t region_size; /* bytes */
+	uint32_t nchannels;   /* command channels */
+	uint32_t nnotifiers;  /* notifiers */
+	uint32_t rx_buf_size; /* default receive ring bytes (each socket has its own) */
+	uint32_t tx_buf_size; /* default send ring bytes */
+	uint64_t chan_off;    /* offset of struct shunt_channel[nchannels] */
+	uint64_t notif_off;   /* offset of struct shunt_notifier[nnotifiers] */
+	uint64_t socks_off;   /* offset of struct shunt_sock[nsocks] */
+	uint64_t bufs_off;    /* offset of the byte rings */
 
 	/* [dp] Set while the dataplane sleeps (adaptive idle). After queueing a command
 	 * the app issues a seq_cst fence and, if this is set, writes the doorbell
-	 * eventfd; the dataplane sets it, fences, and re-checks every ring before it
+	 * eventfd; the dataplane sets it, fences, and re-checks every channel before it
 	 * sleeps. */
 	SHUNT_ALIGNED uint32_t dp_sleeping;
 	uint32_t dp_epoch; /* [dp] changes when a new shuntd instance serves the region */
 
-	struct shunt_wait_slot wait[SHUNT_WAIT_SLOTS];
+	/* [app] Channels [0, chan_hint) may hold commands: the dataplane polls only
+	 * those (a process with four threads costs four checks, not nchannels). Only
+	 * grows; a value above nchannels is taken as nchannels. */
+	SHUNT_ALIGNED uint32_t chan_hint;
 };
 
 /* ---- command channels (app -> dp) --------------------------------------------- */
 
 enum shunt_cmd_op {
 	SHUNT_CMD_NOP = 0,
-	SHUNT_CMD_OPEN,     /* claim slot `sock` taken from the free ring; arg = SHUNT_SOCK_*.
-			     * Before sending it the app sets rx_cons = tx_prod = 0; the dp
-			     * sets rx_prod = tx_cons = 0, flags = 0, addresses to 0.0.0.0:0.
-			     * ev_seq, err_seq and eq_seq keep counting across reuse:
-			     * after OPEN completes the app sets err_seen = err_seq and
-			     * eq_seen = eq_seq. */
+	SHUNT_CMD_OPEN,     /* sock = SHUNT_SOCK_NONE, arg = SHUNT_SOCK_*: the dp allocates a
+			     * slot and answers with it (reply.sock, reply.gen), or -ENOBUFS */
 	SHUNT_CMD_BIND,     /* bind to addr (0.0.0.0 or the stack's address; port 0 = any);
 			     * arg SHUNT_BINDF_UNLOCKED: the kernel chose that port */
 	SHUNT_CMD_CONNECT,  /* start connecting to addr; completion via state/error */
@@ -152,35 +159,81 @@ enum shunt_opt {
 #define SHUNT_BINDF_UNLOCKED 0x1u
 
 /* cmd.flags */
-#define SHUNT_CMDF_SYNC 0x1u /* the app waits: dp stores seq/result in the socket */
+#define SHUNT_CMDF_SYNC 0x1u /* the app waits: the dp answers in the channel's reply */
 
+/* Every command but OPEN names its socket by slot and generation: a command whose
+ * generation is not the slot's current one (the socket was closed, maybe reopened)
+ * is refused and counted, and a synchronous one is answered -EBADF. */
 struct shunt_cmd {
 	uint16_t op;    /* enum shunt_cmd_op */
 	uint16_t flags; /* SHUNT_CMDF_* */
-	uint32_t sock;  /* socket slot index */
-	uint32_t seq;   /* with SHUNT_CMDF_SYNC: echoed in shunt_sock.done_seq */
+	uint32_t sock;  /* socket slot, SHUNT_SOCK_NONE for OPEN */
+	uint32_t gen;   /* the slot's generation (shunt_sock.gen when it was opened) */
+	uint32_t seq;   /* with SHUNT_CMDF_SYNC: echoed in the channel's reply.seq */
 	uint32_t arg;
+	uint32_t pad;
 	struct shunt_inaddr addr;
 	uint64_t value;
+	uint64_t rsvd;
 };
-_Static_assert(sizeof(struct shunt_cmd) == 32, "shunt_cmd size");
+_Static_assert(sizeof(struct shunt_cmd) == 48, "shunt_cmd size");
 
+/* The answer to the last synchronous command of a channel. The dp writes result,
+ * sock and gen, then seq with release; the app acquires seq. seq is also the futex
+ * word a thread sleeps on while it waits for the answer. */
+struct shunt_reply {
+	uint32_t seq;   /* [dp] seq of the last SHUNT_CMDF_SYNC command answered */
+	int32_t result; /* [dp] 0 or -errno */
+	uint32_t sock;  /* [dp] OPEN: the slot allocated */
+	uint32_t gen;   /* [dp] OPEN: its generation */
+};
+
+/* A channel is a single-producer ring: at any moment one thread of the app owns it
+ * (shim-private bookkeeping decides which; a thread keeps one for its life when
+ * there are enough). The ordering rule: commands of one channel are taken in the
+ * order they were pushed; across channels there is no order, and none is needed,
+ * because (a) a synchronous command completes before the call that issued it
+ * returns, so anything the program does after it is ordered after it, and (b) the
+ * asynchronous ones (SEND, RECVD, CLOSE) carry no data: they tell the dataplane to
+ * look at indices published (release) before they were pushed, and it acts on the
+ * socket's state when it takes them, which includes everything published before
+ * any of them; a CLOSE taken first makes the later ones stale (generation). */
 struct shunt_channel {
 	SHUNT_ALIGNED uint32_t prod; /* [app] entries published (release) */
+	uint32_t sleepers;           /* [app] threads asleep on reply.seq */
 	SHUNT_ALIGNED uint32_t cons; /* [dp] entries consumed (release) */
+	SHUNT_ALIGNED struct shunt_reply reply; /* [dp] */
 	SHUNT_ALIGNED struct shunt_cmd ring[SHUNT_CMD_RING_SIZE];
 };
 _Static_assert(sizeof(struct shunt_channel) % SHUNT_CACHE_LINE == 0, "channel size");
 
-/* ---- free socket slots (dp -> app) --------------------------------------------- */
+/* ---- notifiers (dp -> app, multi-socket waits) ---------------------------------- */
 
-/* The dataplane pushes every slot at region creation and again each time it is
- * done with a closed socket; the app pops one for each socket it opens. */
-struct shunt_free_ring {
-	SHUNT_ALIGNED uint32_t prod; /* [dp] */
-	SHUNT_ALIGNED uint32_t cons; /* [app] */
-	SHUNT_ALIGNED uint32_t ring[]; /* free_ring_size entries, slot indices */
+/* A notifier is what a poll(), select() or epoll_wait() sleeps on: the shim takes
+ * a free one (shim-private bitmap), registers a wake socket for it over the control
+ * socket (ctl.h, SHUNT_CTL_NOTIFY_SET: the dataplane keeps one end of a socketpair
+ * and sends a byte with MSG_DONTWAIT, which can never block it), and subscribes it
+ * in the notify[] of every socket the wait covers.
+ *
+ * When a socket changes, the dataplane (at the end of its loop iteration, once per
+ * socket) pushes the slot number into the ready ring of each subscribed notifier
+ * that has SHUNT_NOTIFY_READY, bumps the notifier's seq (release), fences, and wakes
+ * it: FUTEX_WAKE on seq if futex_sleepers, a byte on its wake socket if fd_sleepers.
+ * A full ready ring bumps ready_lost instead: the app must then look at every
+ * socket it watches once (it lost track of which changed). */
+#define SHUNT_NOTIFY_READY 0x1u /* keep a ready ring (epoll); else seq only (poll) */
+
+struct shunt_notifier {
+	SHUNT_ALIGNED uint32_t seq;  /* [dp] bumped per notification (release); futex word */
+	uint32_t ready_prod;         /* [dp] ready ring producer (release) */
+	uint32_t ready_lost;         /* [dp] bumped when an entry did not fit */
+	SHUNT_ALIGNED uint32_t futex_sleepers; /* [app] threads in FUTEX_WAIT on seq */
+	uint32_t fd_sleepers;        /* [app] threads in poll() on the wake socket */
+	uint32_t ready_cons;         /* [app] ready ring consumer (release) */
+	uint32_t flags;              /* [app] SHUNT_NOTIFY_* */
+	SHUNT_ALIGNED uint32_t ready[SHUNT_READY_RING]; /* [dp] slot numbers */
 };
+_Static_assert(sizeof(struct shunt_notifier) % SHUNT_CACHE_LINE == 0, "notifier size");
 
 /* ---- sockets --------------------------------------------------------------------- */
 
@@ -233,19 +286,27 @@ struct shunt_dgram {
 };
 _Static_assert(sizeof(struct shunt_dgram) == 16, "shunt_dgram size");
 
+/* A slot's life: FREE -> the dp allocates it (OPEN now; an accepted connection
+ * later), bumps gen, initialises every [dp] field and only then names it to the
+ * app (the OPEN reply, released by reply.seq) -> commands carry (slot, gen) ->
+ * CLOSE -> the dp finishes the connection and frees the slot.
+ *
+ * The [app] fields are never reset: when the dp allocates a slot it adopts their
+ * current values as the starting point (rx_prod = rx_cons, tx_cons = tx_prod,
+ * err_seq = err_seen, eq_seq = eq_seen), so indices run on across reuse, and a
+ * socket the dp creates by itself can receive data before the app has seen it. */
 struct shunt_sock {
 	/* [dp] state the app reads. ev_seq is incremented (release) after any change
-	 * below, so a reader that acquires ev_seq sees everything before it. */
+	 * below, so a reader that acquires ev_seq sees everything before it. ev_seq is
+	 * also the futex word that threads blocked on this socket sleep on. */
 	SHUNT_ALIGNED uint32_t ev_seq;
 	uint32_t state;      /* enum shunt_sock_state */
 	uint32_t flags;      /* SHUNT_SF_* */
 	int32_t error;       /* pending socket error (positive errno), valid if err_seq != err_seen */
 	uint32_t err_seq;    /* incremented each time error is set */
-	uint32_t done_seq;   /* seq of the last SHUNT_CMDF_SYNC command processed, stored
-			      * with release after done_result; sequence numbers go on
-			      * counting across slot reuse */
-	int32_t done_result; /* its result, 0 or -errno */
-	uint32_t type;       /* enum shunt_sock_type, set on OPEN */
+	uint32_t gen;        /* bumped each time the slot is allocated; never 0 */
+	uint32_t type;       /* enum shunt_sock_type, set on allocation */
+	uint32_t pad0;
 	struct shunt_inaddr local;  /* 0.0.0.0:0 until bound */
 	struct shunt_inaddr remote; /* 0.0.0.0:0 until connected */
 	/* TCP_INFO-style figures, refreshed on change; informational only. */
@@ -255,6 +316,14 @@ struct shunt_sock {
 	uint32_t rto_us;
 	uint32_t snd_cwnd;   /* bytes */
 	uint32_t retrans;    /* total retransmitted segments */
+
+	/* Where this socket's byte rings are, set on allocation (before the slot is
+	 * named to the app) and fixed until it is freed: region offsets, sizes powers
+	 * of two. */
+	uint64_t rx_off;
+	uint64_t tx_off;
+	uint32_t rx_size;
+	uint32_t tx_size;
 
 	/* [dp] The ICMP error that ended a connect, as Linux 6.x queues it on the
 	 * socket's error queue even without IP_RECVERR: recvmsg(MSG_ERRQUEUE) returns
@@ -286,39 +355,38 @@ struct shunt_sock {
 	 * sets err_seen = err_seq. */
 	SHUNT_ALIGNED uint32_t err_seen;
 	uint32_t eq_seen; /* [app] error-queue entry read: eq_seen = eq_seq */
+
+	/* [app] Who to wake. sleepers counts threads in FUTEX_WAIT on ev_seq;
+	 * notify[i] is a notifier index + 1 (0: empty), claimed by CAS; notify_all is
+	 * non-zero while more notifiers watch the socket than notify[] holds, and then
+	 * the dataplane notifies every registered notifier of the process (pushing
+	 * the slot into each one's ready ring that keeps one). */
+	SHUNT_ALIGNED uint32_t sleepers;
+	uint32_t notify_all;
+	uint32_t notify[SHUNT_SOCK_NOTIFY];
 };
 _Static_assert(sizeof(struct shunt_sock) % SHUNT_CACHE_LINE == 0, "shunt_sock size");
-_Static_assert(sizeof(struct shunt_sock) == 9 * SHUNT_CACHE_LINE, "shunt_sock layout");
+_Static_assert(sizeof(struct shunt_sock) == 10 * SHUNT_CACHE_LINE, "shunt_sock layout");
 
 /* ---- layout helpers ---------------------------------------------------------------- */
 
-/* These follow the offsets in the control block, which the app can rewrite at any
- * time. The shim uses them freely; the dataplane only while it builds a region, and
- * keeps the results (core/app.c). */
+/* These follow the offsets in the control block and the sockets, which the app can
+ * rewrite at any time. The shim uses them freely; the dataplane only while it
+ * builds a region, and keeps the results (core/app.c). */
 
 static inline struct shunt_channel *shunt_region_channel(struct shunt_region *r, uint32_t i)
 {
 	return (struct shunt_channel *)((char *)r + r->chan_off) + i;
 }
 
-static inline struct shunt_free_ring *shunt_region_free(struct shunt_region *r)
+static inline struct shunt_notifier *shunt_region_notifier(struct shunt_region *r, uint32_t i)
 {
-	return (struct shunt_free_ring *)((char *)r + r->free_off);
+	return (struct shunt_notifier *)((char *)r + r->notif_off) + i;
 }
 
 static inline struct shunt_sock *shunt_region_sock(struct shunt_region *r, uint32_t i)
 {
 	return (struct shunt_sock *)((char *)r + r->socks_off) + i;
-}
-
-static inline uint8_t *shunt_region_rxbuf(struct shunt_region *r, uint32_t i)
-{
-	return (uint8_t *)r + r->bufs_off + (uint64_t)i * (r->rx_buf_size + r->tx_buf_size);
-}
-
-static inline uint8_t *shunt_region_txbuf(struct shunt_region *r, uint32_t i)
-{
-	return shunt_region_rxbuf(r, i) + r->rx_buf_size;
 }
 
 #endif /* SHUNT_ABI_H */

@@ -6,14 +6,28 @@
  *
  *   shim                                   shuntd
  *   connect(control) ---------------------> accept
- *   shunt_ctl_hello  ---------------------> validate magic/version
- *                    <--------------------- shunt_ctl_welcome + SCM_RIGHTS fds:
- *                                           [0] region memfd, [1] dataplane doorbell
- *                                           eventfd, [2..] one eventfd per wait slot
- *   mmap(region), check magic/version
+ *   shunt_ctl_hello  ---------------------> agree on a version and features
+ *                    <--------------------- shunt_ctl_welcome (+ SCM_RIGHTS fds:
+ *                                           [0] region memfd, [1] doorbell eventfd)
+ *   mmap(region), check it
  *
- * The connection then stays open and idle: shuntd takes its hang-up as the process
- * having gone away and resets that process's connections and frees its region.
+ * Negotiation: the hello names the range of versions the shim speaks and the
+ * features it offers and requires. shuntd picks the highest version both speak and
+ * the features both know; if there is no common version, or a required feature is
+ * missing, it answers status -EPROTONOSUPPORT with its own range and features (and
+ * no fds), so the shim can say which versions met, and falls back to the kernel.
+ * The first four fields of hello and welcome never change between versions.
+ *
+ * The connection then stays open. The shim sends requests on it that carry file
+ * descriptors (the only thing the region cannot carry), one at a time, each
+ * answered by a shunt_ctl_notify with status:
+ *
+ *   SHUNT_CTL_NOTIFY_SET   idx + SCM_RIGHTS [one end of a socketpair]: notifier idx
+ *                          (abi.h) is woken by a byte sent on that socket
+ *   SHUNT_CTL_NOTIFY_CLEAR idx: forget it
+ *
+ * shuntd takes the connection's hang-up as the process having gone away: its
+ * sockets are closed as close() would, its region freed when they are done.
  * Header-only, no DPDK.
  */
 #ifndef SHUNT_CTL_H
@@ -29,15 +43,21 @@
 enum shunt_ctl_op {
 	SHUNT_CTL_HELLO = 1,
 	SHUNT_CTL_WELCOME = 2,
+	SHUNT_CTL_NOTIFY_SET = 3,
+	SHUNT_CTL_NOTIFY_CLEAR = 4,
 };
 
 struct shunt_ctl_hello {
-	uint32_t magic;   /* SHUNT_ABI_MAGIC */
-	uint32_t version; /* SHUNT_ABI_VERSION */
-	uint32_t op;      /* SHUNT_CTL_HELLO */
+	uint32_t magic;       /* SHUNT_ABI_MAGIC */
+	uint32_t op;          /* SHUNT_CTL_HELLO */
+	uint32_t version_min; /* the versions the shim speaks */
+	uint32_t version_max;
+	uint32_t features;    /* SHUNT_FEAT_* the shim can use */
+	uint32_t required;    /* SHUNT_FEAT_* it cannot do without (a subset of features) */
 	uint32_t pid;
+	uint32_t pad;
 };
-_Static_assert(sizeof(struct shunt_ctl_hello) == 16, "hello size");
+_Static_assert(sizeof(struct shunt_ctl_hello) == 32, "hello size");
 
 /* A destination a is offloaded iff (a & mask) == addr for some entry. */
 struct shunt_ctl_cidr {
@@ -47,11 +67,13 @@ struct shunt_ctl_cidr {
 
 struct shunt_ctl_welcome {
 	uint32_t magic;   /* SHUNT_ABI_MAGIC */
-	uint32_t version; /* SHUNT_ABI_VERSION */
 	uint32_t op;      /* SHUNT_CTL_WELCOME */
 	int32_t status;   /* 0, or -errno: the attach was refused and no fds follow */
+	uint32_t version; /* agreed; on -EPROTONOSUPPORT the dataplane's newest */
+	uint32_t version_min; /* the dataplane's oldest */
+	uint32_t features; /* agreed; on -EPROTONOSUPPORT the dataplane's own */
 	uint64_t region_size;
-	uint32_t nfds;       /* fds sent with this message: 2 + SHUNT_WAIT_SLOTS */
+	uint32_t nfds;       /* fds sent with this message: SHUNT_CTL_NFDS */
 	uint32_t stack_ip;   /* network order: the dataplane's own address */
 	uint32_t prefix_len;
 	uint32_t n_offload;
@@ -60,12 +82,20 @@ struct shunt_ctl_welcome {
 	uint16_t eph_hi;
 	uint32_t pad;
 };
-_Static_assert(sizeof(struct shunt_ctl_welcome) == 40 + 8 * SHUNT_CTL_MAX_OFFLOAD + 8,
+_Static_assert(sizeof(struct shunt_ctl_welcome) == 48 + 8 * SHUNT_CTL_MAX_OFFLOAD + 8,
 	       "welcome size");
 
 #define SHUNT_CTL_FD_REGION   0
 #define SHUNT_CTL_FD_DOORBELL 1
-#define SHUNT_CTL_FD_WAIT0    2
-#define SHUNT_CTL_NFDS        (2 + SHUNT_WAIT_SLOTS)
+#define SHUNT_CTL_NFDS        2
+
+/* NOTIFY_SET / NOTIFY_CLEAR request and its answer (same struct, status set). */
+struct shunt_ctl_notify {
+	uint32_t magic;  /* SHUNT_ABI_MAGIC */
+	uint32_t op;     /* SHUNT_CTL_NOTIFY_SET or SHUNT_CTL_NOTIFY_CLEAR */
+	uint32_t idx;    /* notifier index, < nnotifiers */
+	int32_t status;  /* answer: 0 or -errno */
+};
+_Static_assert(sizeof(struct shunt_ctl_notify) == 16, "notify size");
 
 #endif /* SHUNT_CTL_H */

@@ -5,30 +5,34 @@
  * by the shim and the dataplane so both run the code the unit tests exercise.
  *
  *   command channel: app pushes (shunt_chan_push), dp pops (shunt_chan_pop)
- *   free ring:       dp pushes (shunt_free_push), app pops (shunt_free_pop)
+ *   ready ring:      dp pushes (shunt_ready_push), app pops (shunt_ready_pop)
  *
  * Indices are free-running; the producer reads the consumer's index (acquire) to
  * find space, writes the entry, then publishes its own index (release). The
- * consumer mirrors that. Several threads on one side must serialise themselves
- * (the shim holds a lock per channel).
+ * consumer mirrors that. A channel has one producing thread at a time (the shim's
+ * channel ownership, chan.c).
  *
  * The side that can be hostile is the app. Functions run by the dataplane take the
  * index it owns from its private copy (`*own`), never from shared memory, and treat
  * the other side's index as a claim to check: a claim beyond the ring is reported
  * as -EPROTO and the caller breaks that process.
+ *
+ * Shared fields are plain integers accessed with GCC's __atomic builtins (C11 does
+ * not allow casting a plain object to an _Atomic type).
  */
 #ifndef SHUNT_RING_H
 #define SHUNT_RING_H
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdint.h>
 
 #include "abi.h"
 
-#define SHUNT_LOAD_ACQ(p)     atomic_load_explicit((_Atomic uint32_t *)(p), memory_order_acquire)
-#define SHUNT_STORE_REL(p, v) atomic_store_explicit((_Atomic uint32_t *)(p), (v), memory_order_release)
-#define SHUNT_LOAD_RLX(p)     atomic_load_explicit((_Atomic uint32_t *)(p), memory_order_relaxed)
+#define SHUNT_LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define SHUNT_STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define SHUNT_LOAD_RLX(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
+#define SHUNT_STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define SHUNT_FENCE()         __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 /* ---- command channel ----------------------------------------------------------- */
 
@@ -73,37 +77,42 @@ static inline int shunt_chan_empty(struct shunt_channel *ch, uint32_t own)
 	return SHUNT_LOAD_ACQ(&ch->prod) == own;
 }
 
-/* ---- free ring ------------------------------------------------------------------- */
+/* ---- ready ring (dp -> app) ---------------------------------------------------- */
 
-/* Dataplane side. *own is the dp's private producer index. The ring is sized to
- * hold every slot, so it can only be "full" if the app lies about its consumer
- * index: -EPROTO. */
-static inline int shunt_free_push(struct shunt_free_ring *fr, uint32_t size, uint32_t *own,
-				  uint32_t slot)
+/* Dataplane side. *own is the dp's private producer index. Returns 0, -ENOSPC when
+ * the ring is full (the caller bumps ready_lost), or -EPROTO when the app's
+ * consumer index is impossible. */
+static inline int shunt_ready_push(struct shunt_notifier *n, uint32_t *own, uint32_t slot)
 {
 	uint32_t prod = *own;
-	uint32_t cons = SHUNT_LOAD_ACQ(&fr->cons); /* pairs with the app's release in pop */
+	uint32_t cons = SHUNT_LOAD_ACQ(&n->ready_cons); /* pairs with the app's release in pop */
 
-	if (prod - cons >= size)
+	if (prod - cons > SHUNT_READY_RING)
 		return -EPROTO;
-	fr->ring[prod & (size - 1)] = slot;
+	if (prod - cons == SHUNT_READY_RING)
+		return -ENOSPC;
+	n->ready[prod & (SHUNT_READY_RING - 1)] = slot;
 	*own = prod + 1;
-	SHUNT_STORE_REL(&fr->prod, prod + 1); /* publishes the slot */
+	SHUNT_STORE_REL(&n->ready_prod, prod + 1); /* publishes the entry */
 	return 0;
 }
 
-/* App side. Returns a slot index, or -ENOBUFS when none is free. */
-static inline int64_t shunt_free_pop(struct shunt_free_ring *fr, uint32_t size)
+/* App side, one consumer at a time. Up to max slot numbers into out[]; returns how
+ * many. */
+static inline unsigned shunt_ready_pop(struct shunt_notifier *n, uint32_t *out, unsigned max)
 {
-	uint32_t cons = SHUNT_LOAD_RLX(&fr->cons); /* ours */
-	uint32_t prod = SHUNT_LOAD_ACQ(&fr->prod); /* pairs with the dp's release in push */
-	uint32_t slot;
+	uint32_t cons = SHUNT_LOAD_RLX(&n->ready_cons); /* ours */
+	uint32_t prod = SHUNT_LOAD_ACQ(&n->ready_prod); /* pairs with the dp's release in push */
+	unsigned i, avail = prod - cons;
 
-	if (prod == cons)
-		return -ENOBUFS;
-	slot = fr->ring[cons & (size - 1)];
-	SHUNT_STORE_REL(&fr->cons, cons + 1);
-	return slot;
+	if (avail > SHUNT_READY_RING) /* a dp from another build: start over */
+		avail = SHUNT_READY_RING;
+	if (avail > max)
+		avail = max;
+	for (i = 0; i < avail; i++)
+		out[i] = n->ready[(cons + i) & (SHUNT_READY_RING - 1)];
+	SHUNT_STORE_REL(&n->ready_cons, cons + avail); /* the entries may be overwritten */
+	return avail;
 }
 
 #endif /* SHUNT_RING_H */

@@ -93,7 +93,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.idle_spin_us, 200);
 	ck_assert_uint_eq(c.eph_lo, 32768);
 	ck_assert_uint_eq(c.eph_hi, 60999);
-	ck_assert_uint_eq(c.max_sockets, 256);
+	ck_assert_uint_eq(c.max_sockets, 65536);
 	ck_assert_uint_eq(c.rx_buf, 262144);
 	ck_assert_uint_eq(c.tx_buf, 262144);
 	ck_assert_uint_eq(c.mbufs, 8191);

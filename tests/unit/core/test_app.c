@@ -2,20 +2,31 @@
  * Copyright (c) 2026 The shunt authors
  *
  * Unit tests of core/app.c and core/sock.c: the dataplane side of the shared-memory
- * ABI. A region is created exactly as for a real process; the test plays the shim
- * through include/shunt/ring.h, with TCP replaced by link-time fakes that record
- * what they were asked to do.
+ * ABI, version 2. A region is created exactly as for a real process; the test plays
+ * the shim through include/shunt/ring.h, with TCP replaced by link-time fakes that
+ * record what they were asked to do.
+ *
+ *   slots:     OPEN allocates (LIFO reuse, generations, -ENOBUFS), adopts the [app]
+ *              indices, publishes the ring geometry; stale generations refused
+ *   channels:  chan_hint range, replies per channel, hostile indices
+ *   waking:    futex wakes only with sleepers, ready rings (overflow, hostile
+ *              consumer), notifier dedupe, untrusted notify[] entries
+ *   memory:    a 65536-slot region costs one page; freed rings are punched out
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
 
 #include <shunt/bytering.h>
+#include <shunt/futex.h>
 #include <shunt/ring.h>
 
 #include "core/app.h"
@@ -114,6 +125,10 @@ int udp_app_setopt(struct dp_ctx *c, struct dp_sock *s, uint32_t o, uint64_t v)
 
 /* ---- fixture ---------------------------------------------------------------------- */
 
+#define NSOCKS 8
+#define RX 4096u
+#define TX 8192u
+
 static struct dp_conf conf;
 static struct dp_ctx ctx;
 static struct dp_app *app;
@@ -124,17 +139,19 @@ static void setup(void)
 {
 	memset(&conf, 0, sizeof(conf));
 	memset(&ctx, 0, sizeof(ctx));
-	conf.max_sockets = 8;
-	conf.rx_buf = 4096;
-	conf.tx_buf = 8192;
+	conf.max_sockets = NSOCKS;
+	conf.rx_buf = RX;
+	conf.tx_buf = TX;
 	ctx.conf = &conf;
+	ctx.now_us = 5000000;
 	fake_open = fake_connect = fake_close = fake_abort = fake_send = 0;
 	fake_connect_rc = 0;
 	fake_close_keeps_pcb = false;
 	dp_log_set_level(DP_LOG_ERR);
 	ck_assert_int_eq(apps_init(&ctx), 0);
-	ck_assert_int_eq(app_create(&ctx, -1, 1234, &app), 0);
+	ck_assert_int_eq(app_create(&ctx, -1, 1234, SHUNT_ABI_VERSION, SHUNT_FEAT_READY, &app), 0);
 	r = app->r;
+	r->chan_hint = 1; /* the shim's first thread takes channel 0 */
 }
 
 static void teardown(void)
@@ -142,144 +159,356 @@ static void teardown(void)
 	apps_fini(&ctx);
 }
 
-static void push(uint16_t op, uint32_t sock, uint32_t arg, uint16_t flags)
+static struct shunt_channel *chan(uint32_t i)
 {
-	struct shunt_cmd c = {.op = op, .flags = flags, .sock = sock, .seq = ++seq, .arg = arg};
+	return shunt_region_channel(r, i);
+}
+
+static void push_on(uint32_t ch, uint16_t op, uint32_t sock, uint32_t gen, uint32_t arg,
+		    uint16_t flags)
+{
+	struct shunt_cmd c = {.op = op, .flags = flags, .sock = sock, .gen = gen, .seq = ++seq,
+			      .arg = arg};
 
 	c.addr.addr = 0x0100a8c0; /* 192.168.0.1, network order on little-endian */
 	c.addr.port = 0x5000;     /* 80 */
-	ck_assert_int_eq(shunt_chan_push(shunt_region_channel(r, 0), &c), 0);
+	ck_assert_int_eq(shunt_chan_push(chan(ch), &c), 0);
 }
 
-/* Pop a free slot and open it as the shim would. */
-static uint32_t open_sock(void)
+static void push(uint16_t op, uint32_t sock, uint32_t gen, uint32_t arg, uint16_t flags)
 {
-	int64_t slot = shunt_free_pop(shunt_region_free(r), r->free_ring_size);
-	struct shunt_sock *sh;
-
-	ck_assert_int_ge(slot, 0);
-	sh = shunt_region_sock(r, (uint32_t)slot);
-	sh->rx_cons = 0;
-	sh->tx_prod = 0;
-	push(SHUNT_CMD_OPEN, (uint32_t)slot, SHUNT_SOCK_STREAM, SHUNT_CMDF_SYNC);
-	ck_assert_uint_eq(apps_poll(&ctx), 1);
-	ck_assert_uint_eq(sh->done_seq, seq);
-	ck_assert_int_eq(sh->done_result, 0);
-	return (uint32_t)slot;
+	push_on(0, op, sock, gen, arg, flags);
 }
 
-/* ---- tests -------------------------------------------------------------------------- */
+static struct shunt_sock *shsock(uint32_t s)
+{
+	return shunt_region_sock(r, s);
+}
+
+/* OPEN as the shim does it; returns the slot, its generation in *gen. */
+static uint32_t open_sock(uint32_t *gen)
+{
+	struct shunt_reply *rep = &chan(0)->reply;
+
+	push(SHUNT_CMD_OPEN, SHUNT_SOCK_NONE, 0, SHUNT_SOCK_STREAM, SHUNT_CMDF_SYNC);
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+	ck_assert_uint_eq(rep->seq, seq);
+	ck_assert_int_eq(rep->result, 0);
+	ck_assert_uint_lt(rep->sock, NSOCKS);
+	ck_assert_uint_ne(rep->gen, 0);
+	ck_assert_uint_eq(shsock(rep->sock)->gen, rep->gen);
+	if (gen != NULL)
+		*gen = rep->gen;
+	return rep->sock;
+}
+
+static void close_sock(uint32_t s, uint32_t gen)
+{
+	push(SHUNT_CMD_CLOSE, s, gen, 0, 0);
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+}
+
+/* Pages of [p, p + len) resident in memory (private or shared mapping). */
+static size_t resident(const void *p, size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n, i, cnt = 0;
+	uintptr_t a = (uintptr_t)p & ~(pg - 1);
+	unsigned char *vec;
+
+	len += (uintptr_t)p - a;
+	n = (len + pg - 1) / pg;
+	vec = malloc(n);
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)a, len, vec), 0);
+	for (i = 0; i < n; i++)
+		cnt += vec[i] & 1;
+	free(vec);
+	return cnt;
+}
+
+static uint64_t memfd_bytes(int fd)
+{
+	struct stat st;
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/* ---- region ---------------------------------------------------------------------- */
 
 START_TEST(test_region_layout)
 {
-	uint32_t i, seen = 0;
-
 	ck_assert_uint_eq(r->magic, SHUNT_ABI_MAGIC);
 	ck_assert_uint_eq(r->version, SHUNT_ABI_VERSION);
-	ck_assert_uint_eq(r->nsocks, 8);
-	ck_assert_uint_eq(r->rx_buf_size, 4096);
-	ck_assert_uint_eq(r->tx_buf_size, 8192);
-	ck_assert_uint_eq(r->nchannels, 1);
-	ck_assert_uint_ge(r->free_ring_size, 8);
-	/* everything inside the region, in order, without overlap */
+	ck_assert_uint_eq(r->features, SHUNT_FEAT_READY);
+	ck_assert_uint_eq(r->nsocks, NSOCKS);
+	ck_assert_uint_eq(r->rx_buf_size, RX);
+	ck_assert_uint_eq(r->tx_buf_size, TX);
+	ck_assert_uint_eq(r->nchannels, 64);
+	ck_assert_uint_eq(r->nnotifiers, 1024);
+	/* everything inside the region, in order, page-aligned, without overlap */
 	ck_assert_uint_ge(r->chan_off, sizeof(*r));
-	ck_assert_uint_ge(r->free_off, r->chan_off + sizeof(struct shunt_channel));
-	ck_assert_uint_ge(r->socks_off, r->free_off + sizeof(struct shunt_free_ring) + 8 * 4);
-	ck_assert_uint_ge(r->bufs_off, r->socks_off + 8 * sizeof(struct shunt_sock));
-	ck_assert_uint_eq(r->region_size, r->bufs_off + 8 * (4096 + 8192));
-	ck_assert_ptr_eq(shunt_region_txbuf(r, 7) + 8192, (uint8_t *)r + r->region_size);
-	/* every slot on the free ring exactly once */
-	for (i = 0; i < 8; i++) {
-		int64_t s = shunt_free_pop(shunt_region_free(r), r->free_ring_size);
-
-		ck_assert_int_ge(s, 0);
-		ck_assert_int_lt(s, 8);
-		ck_assert_uint_eq(seen & (1u << s), 0);
-		seen |= 1u << s;
-	}
-	ck_assert_int_eq(shunt_free_pop(shunt_region_free(r), r->free_ring_size), -ENOBUFS);
+	ck_assert_uint_ge(r->notif_off, r->chan_off + 64 * sizeof(struct shunt_channel));
+	ck_assert_uint_ge(r->socks_off, r->notif_off + 1024 * sizeof(struct shunt_notifier));
+	ck_assert_uint_ge(r->bufs_off, r->socks_off + NSOCKS * sizeof(struct shunt_sock));
+	ck_assert_uint_eq(r->bufs_off % 4096, 0);
+	ck_assert_uint_eq(r->region_size, r->bufs_off + NSOCKS * (RX + TX));
+	/* a fresh region: every slot FREE with generation 0, nothing allocated */
+	ck_assert_uint_eq(shsock(NSOCKS - 1)->gen, 0);
+	ck_assert_uint_eq(shsock(0)->state, SHUNT_SS_FREE);
+	ck_assert_uint_eq(app->live, 0);
 }
 END_TEST
 
-START_TEST(test_open_connect_reply)
+/* 65536 slots of 256 KiB rings: 32 GiB reserved, one page written. The private
+ * per-slot array is not written either. A slot's rings come back to the system
+ * a second after it is freed (a hole punched in the sealed memfd). */
+START_TEST(test_region_sparse_and_punched)
 {
-	uint32_t s = open_sock();
-	struct shunt_sock *sh = shunt_region_sock(r, s);
+	struct dp_app *big;
+	struct shunt_channel *ch;
+	struct shunt_cmd c = {.op = SHUNT_CMD_OPEN, .flags = SHUNT_CMDF_SYNC,
+			      .sock = SHUNT_SOCK_NONE, .seq = 1, .arg = SHUNT_SOCK_STREAM};
+	struct shunt_sock *sh;
+	uint8_t *rx;
+	uint32_t slot, gen;
+
+	conf.max_sockets = 65536;
+	conf.rx_buf = conf.tx_buf = 262144;
+	ck_assert_int_eq(app_create(&ctx, -1, 99, SHUNT_ABI_VERSION, 0, &big), 0);
+	ck_assert_uint_ge(big->size, 32ull << 30);
+	ck_assert_uint_le(memfd_bytes(big->memfd), 8192);
+	ck_assert_uint_le(resident(big->socks, 65536 * sizeof(*big->socks)), 2);
+	ck_assert_uint_le(resident(big->free_stack, 65536 * sizeof(uint32_t)), 2);
+
+	big->r->chan_hint = 1;
+	ch = shunt_region_channel(big->r, 0);
+	ck_assert_int_eq(shunt_chan_push(ch, &c), 0);
+	apps_poll(&ctx);
+	ck_assert_int_eq(ch->reply.result, 0);
+	slot = ch->reply.sock;
+	gen = ch->reply.gen;
+	sh = shunt_region_sock(big->r, slot);
+	ck_assert_uint_eq(sh->rx_size, 262144);
+	rx = (uint8_t *)big->r + sh->rx_off;
+	memset(rx, 0xaa, 262144);
+	memset(rx + 262144, 0xbb, 262144); /* its tx ring follows */
+	ck_assert_uint_ge(memfd_bytes(big->memfd), 512u << 10);
+
+	c.op = SHUNT_CMD_CLOSE;
+	c.flags = 0;
+	c.sock = slot;
+	c.gen = gen;
+	ck_assert_int_eq(shunt_chan_push(ch, &c), 0);
+	apps_poll(&ctx);
+	ck_assert_uint_eq(sh->state, SHUNT_SS_FREE);
+	apps_housekeep(&ctx); /* too soon */
+	ck_assert_uint_eq(big->stats.holes_punched, 0);
+	ctx.now_us += APP_PUNCH_DELAY_US;
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(big->stats.hole_punch_fail, 0);
+	ck_assert_uint_eq(big->stats.holes_punched, 1);
+	ck_assert_uint_le(memfd_bytes(big->memfd), 128u << 10);
+	ck_assert_uint_eq(rx[0], 0);      /* a hole reads as zeroes */
+	ck_assert_uint_eq(rx[524287], 0);
+	apps_housekeep(&ctx);             /* once only */
+	ck_assert_uint_eq(big->stats.holes_punched, 1);
+	app_destroy(&ctx, big);
+}
+END_TEST
+
+/* A slot reallocated before its delay is not punched; freed again, it is, later. */
+START_TEST(test_punch_skips_reused_slot)
+{
+	uint32_t g1, g2, s = open_sock(&g1);
+
+	close_sock(s, g1);
+	ck_assert_uint_eq(open_sock(&g2), s); /* LIFO: the slot just freed */
+	ctx.now_us += APP_PUNCH_DELAY_US;
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(app->stats.holes_punched, 0);
+	close_sock(s, g2);
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(app->stats.holes_punched, 0);
+	ctx.now_us += APP_PUNCH_DELAY_US;
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(app->stats.holes_punched, 1);
+}
+END_TEST
+
+/* ---- slots ------------------------------------------------------------------------- */
+
+START_TEST(test_open_allocates_and_replies)
+{
+	uint32_t gen, s = open_sock(&gen);
+	struct shunt_sock *sh = shsock(s);
 
 	ck_assert_int_eq(fake_open, 1);
 	ck_assert_uint_eq(sh->state, SHUNT_SS_CLOSED);
 	ck_assert_uint_eq(sh->type, SHUNT_SOCK_STREAM);
+	ck_assert_uint_eq(sh->rx_off, r->bufs_off + (uint64_t)s * (RX + TX));
+	ck_assert_uint_eq(sh->tx_off, sh->rx_off + RX);
+	ck_assert_uint_eq(sh->rx_size, RX);
+	ck_assert_uint_eq(sh->tx_size, TX);
+	ck_assert_ptr_eq(app->socks[s].rx_buf, (uint8_t *)r + sh->rx_off);
+	ck_assert_uint_eq(app->live, 1);
 
 	fake_connect_rc = -ENETUNREACH;
-	push(SHUNT_CMD_CONNECT, s, 0, SHUNT_CMDF_SYNC);
+	push(SHUNT_CMD_CONNECT, s, gen, 0, SHUNT_CMDF_SYNC);
 	ck_assert_uint_eq(apps_poll(&ctx), 1);
 	ck_assert_int_eq(fake_connect, 1);
 	ck_assert_uint_eq(fake_connect_addr, 0x0100a8c0);
 	ck_assert_uint_eq(fake_connect_port, 0x5000);
-	ck_assert_uint_eq(sh->done_seq, seq);
-	ck_assert_int_eq(sh->done_result, -ENETUNREACH);
-	/* the app was marked for a wake-up */
-	ck_assert_ptr_eq(ctx.apps->wake_list, app);
+	ck_assert_uint_eq(chan(0)->reply.seq, seq);
+	ck_assert_int_eq(chan(0)->reply.result, -ENETUNREACH);
+	/* the OPEN marked the socket for the wake pass */
+	ck_assert_ptr_eq(ctx.apps->dirty, &app->socks[s]);
 }
 END_TEST
 
-START_TEST(test_open_busy_slot_refused)
+/* The [app] fields are never reset: a slot starts from what they say. */
+START_TEST(test_open_adopts_app_indices)
 {
-	uint32_t s = open_sock();
+	struct shunt_sock *sh = shsock(0); /* the first slot a fresh region hands out */
+	uint32_t s;
 
-	push(SHUNT_CMD_OPEN, s, SHUNT_SOCK_STREAM, SHUNT_CMDF_SYNC);
-	ck_assert_uint_eq(apps_poll(&ctx), 1);
-	ck_assert_int_eq(shunt_region_sock(r, s)->done_result, -EBUSY);
-	ck_assert_uint_eq(app->stats.cmd_drop_busy, 1);
+	sh->rx_cons = 1000;
+	sh->tx_prod = 70000;
+	sh->err_seen = 5;
+	sh->eq_seen = 7;
+	sh->rx_prod = 12345; /* [dp] fields the app scribbled: overwritten */
+	sh->state = 77;
+	s = open_sock(NULL);
+	ck_assert_uint_eq(s, 0);
+	ck_assert_uint_eq(sh->rx_prod, 1000);
+	ck_assert_uint_eq(sh->tx_cons, 70000);
+	ck_assert_uint_eq(sh->err_seq, 5);
+	ck_assert_uint_eq(sh->eq_seq, 7);
+	ck_assert_uint_eq(sh->state, SHUNT_SS_CLOSED);
+	ck_assert_uint_eq(app->socks[0].rx_prod, 1000);
+	ck_assert_uint_eq(app->socks[0].tx_cons, 70000);
+	ck_assert_uint_eq(dp_sock_rx_space(&app->socks[0]), RX);
+	ck_assert_uint_eq(dp_sock_tx_queued(&app->socks[0]), 0);
+	ck_assert(!app->socks[0].broken);
 }
 END_TEST
 
-START_TEST(test_close_returns_slot)
+START_TEST(test_open_nobufs_then_reuse)
 {
-	uint32_t s = open_sock();
-	int64_t again;
-	uint32_t i;
+	uint32_t gens[NSOCKS], slots[NSOCKS], i, gen, seen = 0;
 
-	push(SHUNT_CMD_CLOSE, s, 0, 0);
-	ck_assert_uint_eq(apps_poll(&ctx), 1);
-	ck_assert_int_eq(fake_close, 1);
-	ck_assert_uint_eq(shunt_region_sock(r, s)->state, SHUNT_SS_FREE);
-	/* drain the other 7, then the closed one comes back */
-	for (i = 0; i < 7; i++)
-		ck_assert_int_ge(shunt_free_pop(shunt_region_free(r), r->free_ring_size), 0);
-	again = shunt_free_pop(shunt_region_free(r), r->free_ring_size);
-	ck_assert_int_eq(again, s);
+	for (i = 0; i < NSOCKS; i++) {
+		slots[i] = open_sock(&gens[i]);
+		ck_assert_uint_eq(seen & (1u << slots[i]), 0);
+		seen |= 1u << slots[i];
+	}
+	push(SHUNT_CMD_OPEN, SHUNT_SOCK_NONE, 0, SHUNT_SOCK_STREAM, SHUNT_CMDF_SYNC);
+	apps_poll(&ctx);
+	ck_assert_int_eq(chan(0)->reply.result, -ENOBUFS);
+	ck_assert_uint_eq(chan(0)->reply.sock, SHUNT_SOCK_NONE);
+	ck_assert_uint_eq(app->stats.open_nobufs, 1);
+	/* freed slots come back most recent first, each with a new generation */
+	close_sock(slots[2], gens[2]);
+	close_sock(slots[5], gens[5]);
+	ck_assert_uint_eq(open_sock(&gen), slots[5]);
+	ck_assert_uint_eq(gen, gens[5] + 1);
+	ck_assert_uint_eq(open_sock(&gen), slots[2]);
+	ck_assert_uint_eq(gen, gens[2] + 1);
+	ck_assert_uint_eq(app->live, NSOCKS);
+}
+END_TEST
+
+START_TEST(test_open_bad_type_or_sock)
+{
+	push(SHUNT_CMD_OPEN, SHUNT_SOCK_NONE, 0, 9, SHUNT_CMDF_SYNC);
+	apps_poll(&ctx);
+	ck_assert_int_eq(chan(0)->reply.result, -EPROTONOSUPPORT);
+	push(SHUNT_CMD_OPEN, 3, 0, SHUNT_SOCK_STREAM, SHUNT_CMDF_SYNC); /* OPEN names no slot */
+	apps_poll(&ctx);
+	ck_assert_int_eq(chan(0)->reply.result, -EINVAL);
+	ck_assert_uint_eq(app->stats.cmd_drop_bad_sock, 1);
+	ck_assert_uint_eq(app->live, 0);
+	ck_assert_int_eq(fake_open, 0);
+}
+END_TEST
+
+START_TEST(test_stale_generation_refused)
+{
+	uint32_t g1, g2, s = open_sock(&g1);
+
+	push(SHUNT_CMD_CONNECT, s, g1 + 1, 0, SHUNT_CMDF_SYNC);
+	apps_poll(&ctx);
+	ck_assert_int_eq(chan(0)->reply.result, -EBADF);
+	ck_assert_uint_eq(app->stats.cmd_drop_stale, 1);
+	/* closed and reopened: the old handle's commands never reach the new socket */
+	close_sock(s, g1);
+	ck_assert_uint_eq(open_sock(&g2), s);
+	ck_assert_uint_ne(g2, g1);
+	push(SHUNT_CMD_CONNECT, s, g1, 0, SHUNT_CMDF_SYNC);
+	push(SHUNT_CMD_SEND, s, g1, 0, 0);
+	push(SHUNT_CMD_CLOSE, s, g1, 0, 0);
+	ck_assert_uint_eq(apps_poll(&ctx), 3);
+	ck_assert_uint_eq(app->stats.cmd_drop_stale, 4);
+	ck_assert_int_eq(fake_connect + fake_send + fake_close, 1); /* the first close */
+	ck_assert_uint_eq(shsock(s)->state, SHUNT_SS_CLOSED);
+	push(SHUNT_CMD_CONNECT, s, g2, 0, SHUNT_CMDF_SYNC);
+	apps_poll(&ctx);
+	ck_assert_int_eq(chan(0)->reply.result, 0);
+	ck_assert_int_eq(fake_connect, 1);
+}
+END_TEST
+
+/* SIGUSR1's dump names the app, its sockets in use and the drop counters. */
+START_TEST(test_dump_counts)
+{
+	uint32_t gen, s = open_sock(&gen);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	push(SHUNT_CMD_SEND, s, gen + 3, 0, 0);
+	apps_poll(&ctx);
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	apps_dump(&ctx, f);
+	fclose(f);
+	ck_assert_msg(strstr(text, "app pid 1234: ABI v2 features 0x1, 1/8 sockets in use") != NULL,
+		      "%s", text);
+	ck_assert_msg(strstr(text, "cmd_drop_stale") != NULL, "%s", text);
+	free(text);
 }
 END_TEST
 
 START_TEST(test_close_waits_for_pcb)
 {
-	uint32_t s = open_sock();
-	uint32_t before = shunt_region_free(r)->prod;
+	uint32_t gen, s = open_sock(&gen);
 
 	fake_close_keeps_pcb = true; /* TCP still needs the rings (FIN exchange) */
-	push(SHUNT_CMD_CLOSE, s, 0, 0);
-	apps_poll(&ctx);
-	ck_assert_uint_ne(shunt_region_sock(r, s)->state, SHUNT_SS_FREE);
-	ck_assert_uint_eq(shunt_region_free(r)->prod, before);
+	close_sock(s, gen);
+	ck_assert_uint_ne(shsock(s)->state, SHUNT_SS_FREE);
+	ck_assert_uint_eq(app->nfree, 0);
 	/* commands on a closed socket are refused */
-	push(SHUNT_CMD_CONNECT, s, 0, SHUNT_CMDF_SYNC);
+	push(SHUNT_CMD_CONNECT, s, gen, 0, SHUNT_CMDF_SYNC);
 	apps_poll(&ctx);
-	ck_assert_int_eq(shunt_region_sock(r, s)->done_result, -EBADF);
+	ck_assert_int_eq(chan(0)->reply.result, -EBADF);
+	ck_assert_uint_eq(app->stats.cmd_drop_not_open, 1);
 	ck_assert_int_eq(fake_connect, 0);
-	/* TCP finishes: the slot is released */
+	/* TCP finishes: the slot is freed */
 	dp_sock_pcb_done(&ctx, &app->socks[s]);
-	ck_assert_uint_eq(shunt_region_sock(r, s)->state, SHUNT_SS_FREE);
-	ck_assert_uint_eq(shunt_region_free(r)->prod, before + 1);
+	ck_assert_uint_eq(shsock(s)->state, SHUNT_SS_FREE);
+	ck_assert_uint_eq(app->nfree, 1);
+	ck_assert_uint_eq(app->live, 0);
 }
 END_TEST
 
 START_TEST(test_bad_slot_counted)
 {
-	push(SHUNT_CMD_CONNECT, 8, 0, SHUNT_CMDF_SYNC);   /* out of range */
-	push(SHUNT_CMD_CONNECT, 0xffffffffu, 0, 0);
-	push(SHUNT_CMD_SEND, 3, 0, 0);                     /* never opened */
-	ck_assert_uint_eq(apps_poll(&ctx), 3);
+	push(SHUNT_CMD_CONNECT, NSOCKS, 1, 0, SHUNT_CMDF_SYNC); /* out of range */
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+	ck_assert_int_eq(chan(0)->reply.result, -EBADF); /* answered: the reply is the channel's */
+	push(SHUNT_CMD_CONNECT, 0xffffffffu, 0, 0, 0);
+	push(SHUNT_CMD_SEND, 3, 0, 0, 0);                 /* never opened */
+	ck_assert_uint_eq(apps_poll(&ctx), 2);
 	ck_assert_uint_eq(app->stats.cmd_drop_bad_sock, 2);
 	ck_assert_uint_eq(app->stats.cmd_drop_not_open, 1);
 	ck_assert_int_eq(fake_connect + fake_send, 0);
@@ -289,18 +518,66 @@ END_TEST
 
 START_TEST(test_bad_opcode_answered)
 {
-	uint32_t s = open_sock();
+	uint32_t gen, s = open_sock(&gen);
 
-	push(SHUNT_CMD_MAX + 7, s, 0, SHUNT_CMDF_SYNC);
+	push(SHUNT_CMD_MAX + 7, s, gen, 0, SHUNT_CMDF_SYNC);
 	apps_poll(&ctx);
 	ck_assert_uint_eq(app->stats.cmd_drop_bad_op, 1);
-	ck_assert_int_eq(shunt_region_sock(r, s)->done_result, -EINVAL);
+	ck_assert_int_eq(chan(0)->reply.result, -EINVAL);
+}
+END_TEST
+
+/* ---- channels ------------------------------------------------------------------------ */
+
+START_TEST(test_chan_hint_range)
+{
+	r->chan_hint = 0;
+	app->chan_seen = 0; /* as before any hint */
+	push(SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, SHUNT_CMDF_SYNC);
+	ck_assert_uint_eq(apps_poll(&ctx), 0); /* channel 0 not announced: not looked at */
+	ck_assert(apps_prepare_sleep(&ctx));
+	apps_end_sleep(&ctx);
+
+	r->chan_hint = 3;
+	push_on(2, SHUNT_CMD_OPEN, SHUNT_SOCK_NONE, 0, SHUNT_SOCK_STREAM, SHUNT_CMDF_SYNC);
+	ck_assert_uint_eq(apps_poll(&ctx), 2);
+	/* each command is answered in its own channel */
+	ck_assert_uint_eq(chan(0)->reply.seq, seq - 1);
+	ck_assert_uint_eq(chan(2)->reply.seq, seq);
+	ck_assert_int_eq(chan(2)->reply.result, 0);
+	ck_assert_uint_eq(chan(1)->reply.seq, 0);
+
+	/* a hint beyond nchannels is nchannels; one that shrinks does not hide channels */
+	r->chan_hint = 100000;
+	push_on(63, SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, SHUNT_CMDF_SYNC);
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+	ck_assert_uint_eq(app->chan_seen, 64);
+	r->chan_hint = 1;
+	push_on(40, SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, 0);
+	ck_assert(!apps_prepare_sleep(&ctx));
+	apps_end_sleep(&ctx);
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+}
+END_TEST
+
+/* Bursts of 32 per channel per poll, so one busy channel cannot starve another. */
+START_TEST(test_chan_bursts_fair)
+{
+	unsigned i;
+
+	r->chan_hint = 2;
+	for (i = 0; i < 100; i++)
+		push_on(0, SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, 0);
+	push_on(1, SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, SHUNT_CMDF_SYNC);
+	ck_assert_uint_eq(apps_poll(&ctx), 33);
+	ck_assert_uint_eq(chan(1)->reply.seq, seq);
+	ck_assert_uint_eq(apps_poll(&ctx) + apps_poll(&ctx) + apps_poll(&ctx), 68);
 }
 END_TEST
 
 START_TEST(test_hostile_producer_breaks_app)
 {
-	struct shunt_channel *ch = shunt_region_channel(r, 0);
+	struct shunt_channel *ch = chan(0);
 
 	ch->prod = SHUNT_CMD_RING_SIZE + 5; /* claims more than the ring holds */
 	ck_assert_uint_eq(apps_poll(&ctx), 0);
@@ -312,11 +589,10 @@ END_TEST
 
 START_TEST(test_hostile_tx_prod_breaks_socket)
 {
-	uint32_t s = open_sock();
-	struct shunt_sock *sh = shunt_region_sock(r, s);
+	uint32_t gen, s = open_sock(&gen);
 
-	sh->tx_prod = 8192 + 1; /* more than the tx ring */
-	push(SHUNT_CMD_SEND, s, 0, 0);
+	shsock(s)->tx_prod = TX + 1; /* more than the tx ring */
+	push(SHUNT_CMD_SEND, s, gen, 0, 0);
 	apps_poll(&ctx);
 	ck_assert_int_eq(fake_send, 1);
 	ck_assert(app->socks[s].broken); /* seen by the accessor; TCP reacts (its tests) */
@@ -326,19 +602,23 @@ END_TEST
 
 START_TEST(test_offsets_rewritten_by_app_ignored)
 {
-	uint32_t s = open_sock();
-	struct shunt_channel *ch = shunt_region_channel(r, 0);
+	uint32_t gen, s = open_sock(&gen);
+	struct shunt_channel *ch = chan(0); /* the shim's own pointer */
+	uint8_t *rx = (uint8_t *)r + shsock(s)->rx_off;
+	struct shunt_cmd c = {.op = SHUNT_CMD_CLOSE, .sock = s, .gen = gen};
 
-	/* a hostile app points the control block's offsets anywhere */
+	/* a hostile app points every offset anywhere */
 	r->chan_off = 0x7fff00000000ull;
-	r->free_off = 0x7fff00000000ull;
-	{
-		struct shunt_cmd c = {.op = SHUNT_CMD_CLOSE, .sock = s};
-
-		ck_assert_int_eq(shunt_chan_push(ch, &c), 0); /* the shim's own pointer */
-	}
-	ck_assert_uint_eq(apps_poll(&ctx), 1);  /* and the slot goes back to the real ring */
-	ck_assert_uint_eq(shunt_region_sock(r, s)->state, SHUNT_SS_FREE);
+	r->notif_off = 0x7fff00000000ull;
+	r->socks_off = 8;
+	r->bufs_off = 1ull << 40;
+	shsock(s)->rx_off = 1ull << 41;
+	shsock(s)->rx_size = 1u << 31;
+	dp_sock_rx_write(&app->socks[s], 0, "abc", 3);
+	ck_assert_mem_eq(rx, "abc", 3);
+	ck_assert_int_eq(shunt_chan_push(ch, &c), 0);
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+	ck_assert_uint_eq(app->socks[s].state, SHUNT_SS_FREE);
 	ck_assert(apps_prepare_sleep(&ctx));
 	apps_end_sleep(&ctx);
 }
@@ -346,22 +626,22 @@ END_TEST
 
 START_TEST(test_rx_ring_publication)
 {
-	uint32_t s = open_sock();
+	uint32_t s = open_sock(NULL);
 	struct dp_sock *ds = &app->socks[s];
-	struct shunt_sock *sh = shunt_region_sock(r, s);
+	struct shunt_sock *sh = shsock(s);
 	uint8_t data[3000], out[3000];
 	unsigned i;
 
 	for (i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(i * 7);
-	ck_assert_uint_eq(dp_sock_rx_space(ds), 4096);
+	ck_assert_uint_eq(dp_sock_rx_space(ds), RX);
 	/* advance to near the end so the write wraps */
 	ds->rx_prod = sh->rx_cons = 3000;
 	dp_sock_rx_write(ds, 0, data, sizeof(data));
 	dp_sock_rx_commit(&ctx, ds, sizeof(data));
 	ck_assert_uint_eq(sh->rx_prod, 6000);
-	ck_assert_uint_eq(dp_sock_rx_space(ds), 4096 - 3000);
-	bytering_read(shunt_region_rxbuf(r, s), 4096, 3000, out, sizeof(out));
+	ck_assert_uint_eq(dp_sock_rx_space(ds), RX - 3000);
+	bytering_read((uint8_t *)r + sh->rx_off, sh->rx_size, 3000, out, sizeof(out));
 	ck_assert_mem_eq(out, data, sizeof(data));
 	/* rcvbuf limits the space */
 	ds->rcvbuf = 3500;
@@ -373,62 +653,279 @@ START_TEST(test_rx_ring_publication)
 }
 END_TEST
 
-START_TEST(test_wake_armed_slots_only)
-{
-	uint32_t s = open_sock();
-	struct pollfd p[2] = {{.fd = app->wait_fd[0], .events = POLLIN},
-			      {.fd = app->wait_fd[1], .events = POLLIN}};
-	uint64_t v;
-
-	apps_wake(&ctx); /* the OPEN reply queued a wake: nothing armed, nothing written */
-	ck_assert_int_eq(poll(p, 2, 0), 0);
-
-	r->wait[1].armed_seq++; /* a thread arms slot 1 */
-	dp_sock_set_state(&ctx, &app->socks[s], SHUNT_SS_ESTABLISHED);
-	apps_wake(&ctx);
-	ck_assert_int_eq(poll(p, 2, 0), 1);
-	ck_assert(p[1].revents & POLLIN);
-	ck_assert_uint_eq(r->wait[1].woken_seq, r->wait[1].armed_seq);
-	ck_assert_int_eq(read(app->wait_fd[1], &v, sizeof(v)), sizeof(v));
-	/* woken once: a second event does not write again until re-armed */
-	dp_sock_event(&ctx, &app->socks[s]);
-	apps_wake(&ctx);
-	ck_assert_int_eq(poll(p, 2, 0), 0);
-	ck_assert_uint_eq(app->stats.wakeups, 1);
-}
-END_TEST
-
 START_TEST(test_sleep_handshake)
 {
 	ck_assert(apps_prepare_sleep(&ctx));
 	ck_assert_uint_eq(r->dp_sleeping, 1);
 	apps_end_sleep(&ctx);
 	ck_assert_uint_eq(r->dp_sleeping, 0);
-	push(SHUNT_CMD_NOP, 0, 0, 0);
+	push(SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, 0);
 	ck_assert(!apps_prepare_sleep(&ctx)); /* a queued command forbids the sleep */
 	apps_end_sleep(&ctx);
 }
 END_TEST
 
+/* ---- waking ------------------------------------------------------------------------ */
+
+struct waiter {
+	uint32_t *word;
+	uint32_t *sleepers;
+	uint32_t seen;
+	int woke;
+};
+
+/* A shim thread blocking on a futex word, announced in *sleepers (abi.h "Waking"). */
+static void *waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+
+	__atomic_fetch_add(w->sleepers, 1, __ATOMIC_SEQ_CST);
+	SHUNT_FENCE();
+	while (SHUNT_LOAD_ACQ(w->word) == w->seen)
+		(void)shunt_futex_wait(w->word, w->seen, NULL);
+	__atomic_fetch_sub(w->sleepers, 1, __ATOMIC_SEQ_CST);
+	w->woke = 1;
+	return NULL;
+}
+
+START_TEST(test_futex_wake_only_with_sleepers)
+{
+	uint32_t gen, s = open_sock(&gen);
+	struct shunt_sock *sh = shsock(s);
+	struct waiter w = {.word = &sh->ev_seq, .sleepers = &sh->sleepers};
+	pthread_t t;
+
+	apps_wake(&ctx); /* the OPEN's event: nobody sleeps, no syscall */
+	ck_assert_uint_eq(app->stats.futex_wakes, 0);
+	ck_assert_ptr_null(ctx.apps->dirty);
+
+	w.seen = SHUNT_LOAD_ACQ(&sh->ev_seq);
+	ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
+	while (SHUNT_LOAD_ACQ(&sh->sleepers) == 0)
+		usleep(100);
+	usleep(20000); /* very likely in FUTEX_WAIT by now; correct either way */
+	dp_sock_set_state(&ctx, &app->socks[s], SHUNT_SS_ESTABLISHED);
+	dp_sock_event(&ctx, &app->socks[s]); /* twice in one iteration: one wake */
+	apps_wake(&ctx);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert(w.woke);
+	ck_assert_uint_eq(app->stats.futex_wakes, 1);
+
+	/* the reply's futex: only when the channel has sleepers */
+	push(SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, SHUNT_CMDF_SYNC);
+	apps_poll(&ctx);
+	ck_assert_uint_eq(app->stats.futex_wakes, 1);
+	chan(0)->sleepers = 1;
+	push(SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, SHUNT_CMDF_SYNC);
+	apps_poll(&ctx);
+	ck_assert_uint_eq(app->stats.futex_wakes, 2);
+	ck_assert_uint_eq(app->stats.futex_wake_fail, 0);
+}
+END_TEST
+
+/* A notifier with a wake socket (the other end in *peer). */
+static void notifier_register(uint32_t idx, uint32_t flags, int *peer)
+{
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(app_notifier_set(app, idx, sv[0]), 0);
+	shunt_region_notifier(r, idx)->flags = flags;
+	*peer = sv[1];
+}
+
+static int bytes_pending(int fd)
+{
+	char b[64];
+	ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+	return n < 0 ? 0 : (int)n;
+}
+
+START_TEST(test_ready_ring_push_and_overflow)
+{
+	uint32_t s = open_sock(NULL), i, out[SHUNT_READY_RING + 1];
+	struct shunt_notifier *n = shunt_region_notifier(r, 5);
+	int peer;
+
+	apps_wake(&ctx);
+	notifier_register(5, SHUNT_NOTIFY_READY, &peer);
+	shsock(s)->notify[2] = 5 + 1;
+	dp_sock_event(&ctx, &app->socks[s]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(n->ready_prod, 1);
+	ck_assert_uint_eq(n->ready[0], s);
+	ck_assert_uint_eq(n->seq, 1);
+	ck_assert_int_eq(bytes_pending(peer), 0); /* nobody asleep: no byte, no syscall */
+	ck_assert_uint_eq(app->stats.notify_sends + app->stats.futex_wakes, 0);
+
+	/* the app does not consume: the ring fills, then entries are lost (counted) */
+	for (i = 0; i < SHUNT_READY_RING + 2; i++) {
+		dp_sock_event(&ctx, &app->socks[s]);
+		apps_wake(&ctx);
+	}
+	ck_assert_uint_eq(n->ready_prod, SHUNT_READY_RING);
+	ck_assert_uint_eq(n->ready_lost, 3);
+	ck_assert_uint_eq(app->stats.ready_lost, 3);
+	ck_assert_uint_eq(shunt_ready_pop(n, out, SHUNT_READY_RING + 1), SHUNT_READY_RING);
+	dp_sock_event(&ctx, &app->socks[s]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(n->ready_prod, SHUNT_READY_RING + 1);
+
+	/* without SHUNT_NOTIFY_READY (poll): seq only */
+	n->flags = 0;
+	dp_sock_event(&ctx, &app->socks[s]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(n->ready_prod, SHUNT_READY_RING + 1);
+	ck_assert_uint_eq(n->seq, SHUNT_READY_RING + 5);
+
+	/* an impossible consumer index breaks the process */
+	n->flags = SHUNT_NOTIFY_READY;
+	n->ready_cons = n->ready_prod + 7;
+	dp_sock_event(&ctx, &app->socks[s]);
+	apps_wake(&ctx);
+	ck_assert(app->broken);
+	ck_assert_uint_eq(app->stats.ring_broken, 1);
+	close(peer);
+}
+END_TEST
+
+/* Without SHUNT_FEAT_READY agreed, no ready ring is written whatever flags say. */
+START_TEST(test_ready_needs_feature)
+{
+	uint32_t s = open_sock(NULL);
+	int peer;
+
+	app->features = 0;
+	notifier_register(1, SHUNT_NOTIFY_READY, &peer);
+	shsock(s)->notify[0] = 2;
+	dp_sock_event(&ctx, &app->socks[s]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1)->ready_prod, 0);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1)->seq, 1);
+	close(peer);
+}
+END_TEST
+
+/* Two sockets watched by one notifier (one of them twice): one announcement, one
+ * byte, one entry per socket. */
+START_TEST(test_notifier_dedupe)
+{
+	uint32_t a = open_sock(NULL), b = open_sock(NULL);
+	struct shunt_notifier *n = shunt_region_notifier(r, 3);
+	int peer;
+
+	apps_wake(&ctx);
+	notifier_register(3, SHUNT_NOTIFY_READY, &peer);
+	shsock(a)->notify[0] = 4;
+	shsock(a)->notify[3] = 4;
+	shsock(b)->notify[1] = 4;
+	n->fd_sleepers = 1;
+	dp_sock_event(&ctx, &app->socks[a]);
+	dp_sock_event(&ctx, &app->socks[b]);
+	dp_sock_event(&ctx, &app->socks[a]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(n->seq, 1);
+	ck_assert_uint_eq(n->ready_prod, 2);
+	ck_assert_uint_eq(app->stats.notify_sends, 1);
+	ck_assert_int_eq(bytes_pending(peer), 1);
+	/* futex sleepers get a FUTEX_WAKE, once */
+	n->futex_sleepers = 1;
+	n->fd_sleepers = 0;
+	dp_sock_event(&ctx, &app->socks[a]);
+	dp_sock_event(&ctx, &app->socks[b]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(app->stats.futex_wakes, 1);
+	ck_assert_uint_eq(app->stats.notify_sends, 1);
+	close(peer);
+}
+END_TEST
+
+/* notify[] entries are untrusted; notify_all reaches every registered notifier. */
+START_TEST(test_notify_entries_untrusted)
+{
+	uint32_t s = open_sock(NULL);
+	int p1, p2;
+
+	apps_wake(&ctx);
+	notifier_register(1, 0, &p1);
+	notifier_register(1000, SHUNT_NOTIFY_READY, &p2);
+	shsock(s)->notify[0] = 2000;      /* beyond nnotifiers */
+	shsock(s)->notify[1] = 0xffffffffu;
+	shsock(s)->notify[2] = 11;        /* not registered */
+	shsock(s)->notify[3] = 2;         /* notifier 1 */
+	dp_sock_event(&ctx, &app->socks[s]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(app->stats.notify_drop_bad_idx, 2);
+	ck_assert_uint_eq(app->stats.notify_drop_unregistered, 1);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1)->seq, 1);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1000)->seq, 0);
+	ck_assert(!app->broken);
+
+	shsock(s)->notify_all = 1;
+	dp_sock_event(&ctx, &app->socks[s]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1)->seq, 2);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1000)->seq, 1);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1000)->ready_prod, 1);
+
+	/* cleared: no longer notified */
+	ck_assert_int_eq(app_notifier_clear(app, 1000), 0);
+	ck_assert_int_eq(app_notifier_clear(app, 1000), 0);
+	dp_sock_event(&ctx, &app->socks[s]);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1000)->seq, 1);
+	ck_assert_uint_eq(shunt_region_notifier(r, 1)->seq, 3);
+	close(p1);
+	close(p2);
+}
+END_TEST
+
+START_TEST(test_notifier_set_validation)
+{
+	int sv[2], pp[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(pipe(pp), 0);
+	ck_assert_int_eq(app_notifier_set(app, 1024, sv[0]), -EINVAL);
+	ck_assert_int_eq(app_notifier_set(app, 0, pp[0]), -EBADF); /* not a socket */
+	ck_assert_int_eq(app_notifier_clear(app, 5000), -EINVAL);
+	ck_assert_int_eq(app->nreg, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(app_notifier_set(app, 7, sv[0]), 0);
+	ck_assert_int_eq(app_notifier_set(app, 7, sv[1]), 0); /* replaces (closes) the first */
+	ck_assert_int_eq(app->nreg, 1);
+	close(pp[1]);
+}
+END_TEST
+
+/* ---- life -------------------------------------------------------------------------- */
+
 START_TEST(test_destroy_aborts_connections)
 {
-	open_sock();
-	open_sock();
+	int peer;
+
+	open_sock(NULL);
+	open_sock(NULL);
+	notifier_register(2, 0, &peer);
 	app_destroy(&ctx, app);
 	ck_assert_int_eq(fake_abort, 2);
 	ck_assert_ptr_null(ctx.apps->list);
+	ck_assert_ptr_null(ctx.apps->dirty); /* its sockets left the dirty list */
 	ck_assert_uint_eq(ctx.apps->count, 0);
+	ck_assert_int_eq(bytes_pending(peer), 0);
+	ck_assert_int_eq(recv(peer, &peer, 1, MSG_DONTWAIT), 0); /* its wake socket closed */
+	close(peer);
 }
 END_TEST
 
 START_TEST(test_detach_lets_orphans_finish)
 {
-	uint32_t a = open_sock(), b = open_sock();
+	uint32_t ga, gb, a = open_sock(&ga), b = open_sock(&gb);
 
 	/* b was closed by the app already and is finishing; a is still open */
 	fake_close_keeps_pcb = true;
-	push(SHUNT_CMD_CLOSE, b, 0, 0);
-	apps_poll(&ctx);
+	close_sock(b, gb);
 	ck_assert_int_eq(fake_close, 1);
 	app_detach(&ctx, app);
 	/* as at exit(): a is closed gracefully, nothing is reset */
@@ -440,6 +937,8 @@ START_TEST(test_detach_lets_orphans_finish)
 	ck_assert(!app_reapable(app));
 	dp_sock_pcb_done(&ctx, &app->socks[b]);
 	ck_assert(app_reapable(app));
+	apps_wake(&ctx); /* a gone app's sockets are dropped from the dirty list */
+	ck_assert_ptr_null(ctx.apps->dirty);
 }
 END_TEST
 
@@ -450,18 +949,30 @@ static Suite *app_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_region_layout);
-	tcase_add_test(tc, test_open_connect_reply);
-	tcase_add_test(tc, test_open_busy_slot_refused);
-	tcase_add_test(tc, test_close_returns_slot);
+	tcase_add_test(tc, test_region_sparse_and_punched);
+	tcase_add_test(tc, test_punch_skips_reused_slot);
+	tcase_add_test(tc, test_open_allocates_and_replies);
+	tcase_add_test(tc, test_open_adopts_app_indices);
+	tcase_add_test(tc, test_open_nobufs_then_reuse);
+	tcase_add_test(tc, test_open_bad_type_or_sock);
+	tcase_add_test(tc, test_stale_generation_refused);
+	tcase_add_test(tc, test_dump_counts);
 	tcase_add_test(tc, test_close_waits_for_pcb);
 	tcase_add_test(tc, test_bad_slot_counted);
 	tcase_add_test(tc, test_bad_opcode_answered);
+	tcase_add_test(tc, test_chan_hint_range);
+	tcase_add_test(tc, test_chan_bursts_fair);
 	tcase_add_test(tc, test_hostile_producer_breaks_app);
 	tcase_add_test(tc, test_hostile_tx_prod_breaks_socket);
 	tcase_add_test(tc, test_offsets_rewritten_by_app_ignored);
 	tcase_add_test(tc, test_rx_ring_publication);
-	tcase_add_test(tc, test_wake_armed_slots_only);
 	tcase_add_test(tc, test_sleep_handshake);
+	tcase_add_test(tc, test_futex_wake_only_with_sleepers);
+	tcase_add_test(tc, test_ready_ring_push_and_overflow);
+	tcase_add_test(tc, test_ready_needs_feature);
+	tcase_add_test(tc, test_notifier_dedupe);
+	tcase_add_test(tc, test_notify_entries_untrusted);
+	tcase_add_test(tc, test_notifier_set_validation);
 	tcase_add_test(tc, test_destroy_aborts_connections);
 	tcase_add_test(tc, test_detach_lets_orphans_finish);
 	suite_add_tcase(s, tc);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright (c) 2026 The shunt authors
  *
- * Unit tests for include/shunt/ring.h (command channel, free ring) and bytering.h.
+ * Unit tests for include/shunt/ring.h (command channel, ready ring) and bytering.h.
  *
  *   channel:  FIFO order, full (-EAGAIN) and empty, many laps across the 2^32 wrap of
  *             the free-running indices, partial pops, shunt_chan_empty()
- *   free:     push/pop order and wrap, -ENOBUFS when empty
+ *   ready:    push/pop order and wrap, -ENOSPC when full (nothing written), partial
+ *             pops
  *   hostile:  the dataplane-side functions facing an impossible index from the app
  *             return -EPROTO, leave their private index alone and read nothing out of
  *             bounds (the rings sit against PROT_NONE guard pages)
@@ -230,83 +231,110 @@ START_TEST(test_chan_pop_ignores_shared_cons)
 }
 END_TEST
 
-/* ---- free ring ------------------------------------------------------------------------- */
+/* ---- ready ring (dp -> app) --------------------------------------------------------- */
 
-#define FR_SIZE 64u
+static struct guarded rdg;
+static struct shunt_notifier *nt;
 
-static struct guarded frg;
-static struct shunt_free_ring *fr;
-
-static void free_setup(void)
+static void ready_setup(void)
 {
-	fr = guarded_alloc(&frg, sizeof(*fr) + FR_SIZE * sizeof(uint32_t));
+	nt = guarded_alloc(&rdg, sizeof(*nt));
 }
 
-static void free_teardown(void)
+static void ready_teardown(void)
 {
-	guarded_free(&frg);
+	guarded_free(&rdg);
 }
 
-START_TEST(test_free_push_pop)
+START_TEST(test_ready_push_pop_full)
 {
-	uint32_t own = 0, i;
+	uint32_t own = 0, i, out[SHUNT_READY_RING + 8];
 
-	ck_assert_int_eq(shunt_free_pop(fr, FR_SIZE), -ENOBUFS);
-	for (i = 0; i < FR_SIZE; i++)
-		ck_assert_int_eq(shunt_free_push(fr, FR_SIZE, &own, i * 3), 0);
-	ck_assert_uint_eq(own, FR_SIZE);
-	ck_assert_uint_eq(fr->prod, FR_SIZE);
-	/* every slot is in the ring: one more push means the app lied about cons */
-	ck_assert_int_eq(shunt_free_push(fr, FR_SIZE, &own, 0), -EPROTO);
-	ck_assert_uint_eq(own, FR_SIZE);
-	for (i = 0; i < FR_SIZE; i++)
-		ck_assert_int_eq(shunt_free_pop(fr, FR_SIZE), i * 3);
-	ck_assert_int_eq(shunt_free_pop(fr, FR_SIZE), -ENOBUFS);
-	ck_assert_uint_eq(fr->cons, FR_SIZE);
+	ck_assert_uint_eq(shunt_ready_pop(nt, out, 8), 0);
+	for (i = 0; i < SHUNT_READY_RING; i++)
+		ck_assert_int_eq(shunt_ready_push(nt, &own, i * 3), 0);
+	ck_assert_uint_eq(own, SHUNT_READY_RING);
+	ck_assert_uint_eq(nt->ready_prod, SHUNT_READY_RING);
+	/* full: the caller counts ready_lost; nothing moves, nothing is overwritten */
+	ck_assert_int_eq(shunt_ready_push(nt, &own, 0xdead), -ENOSPC);
+	ck_assert_uint_eq(own, SHUNT_READY_RING);
+	ck_assert_uint_eq(nt->ready_prod, SHUNT_READY_RING);
+	ck_assert_uint_eq(nt->ready[0], 0);
+	/* partial pops, in order; room for exactly what was taken */
+	ck_assert_uint_eq(shunt_ready_pop(nt, out, 5), 5);
+	for (i = 0; i < 5; i++)
+		ck_assert_uint_eq(out[i], i * 3);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(shunt_ready_push(nt, &own, 1000 + i), 0);
+	ck_assert_int_eq(shunt_ready_push(nt, &own, 0xdead), -ENOSPC);
+	ck_assert_uint_eq(shunt_ready_pop(nt, out, SHUNT_READY_RING + 8), SHUNT_READY_RING);
+	for (i = 0; i < SHUNT_READY_RING - 5; i++)
+		ck_assert_uint_eq(out[i], (i + 5) * 3);
+	for (i = 0; i < 5; i++)
+		ck_assert_uint_eq(out[SHUNT_READY_RING - 5 + i], 1000 + i);
+	ck_assert_uint_eq(shunt_ready_pop(nt, out, 8), 0);
+	ck_assert_uint_eq(nt->ready_cons, own);
 }
 END_TEST
 
-/* Slots recycle through the wrap of the free-running indices; values above INT32_MAX
- * survive the int64_t return. */
-START_TEST(test_free_wrap)
+/* Entries recycle through the wrap of the free-running indices. */
+START_TEST(test_ready_wrap)
 {
-	uint32_t own = UINT32_MAX - 10, i;
+	uint32_t own = UINT32_MAX - 10, out[7], next = 0, got = 0;
 
-	fr->prod = own;
-	fr->cons = own;
-	for (i = 0; i < FR_SIZE; i++)
-		ck_assert_int_eq(shunt_free_push(fr, FR_SIZE, &own, 0x90000000u + i), 0);
-	for (i = 0; i < 20 * FR_SIZE; i++) {
-		int64_t s = shunt_free_pop(fr, FR_SIZE);
+	nt->ready_prod = nt->ready_cons = own;
+	while (got < 20 * SHUNT_READY_RING) {
+		unsigned k, n;
 
-		ck_assert_int_eq(s, 0x90000000u + (i % FR_SIZE));
-		ck_assert_int_eq(shunt_free_push(fr, FR_SIZE, &own, (uint32_t)s), 0);
+		for (k = 0; k < 11; k++)
+			if (shunt_ready_push(nt, &own, next) == 0)
+				next++;
+		n = shunt_ready_pop(nt, out, 7);
+		for (k = 0; k < n; k++, got++)
+			ck_assert_uint_eq(out[k], got);
 	}
-	ck_assert_uint_eq(own, (uint32_t)(UINT32_MAX - 10 + 21 * FR_SIZE)); /* wrapped */
-	ck_assert_uint_eq(fr->cons, own - FR_SIZE);
+	ck_assert(own < UINT32_MAX - 10); /* wrapped */
+	ck_assert_uint_eq(own, UINT32_MAX - 10 + next);
 }
 END_TEST
 
 static const uint32_t bad_cons_delta[] = {
-	/* cons - prod as the app claims: ahead of the producer, or a full ring behind */
-	1, 2, FR_SIZE, 0x7fffffffu, (uint32_t)-FR_SIZE, (uint32_t)-(FR_SIZE + 1),
-	0x80000000u,
+	/* cons - prod as the app claims: ahead of the producer, or more than a ring
+	 * behind */
+	1, 2, SHUNT_READY_RING, 0x7fffffffu, (uint32_t)-(SHUNT_READY_RING + 1),
+	0x80000000u, UINT32_MAX - SHUNT_READY_RING * 4,
 };
 
-START_TEST(test_free_hostile_cons)
+START_TEST(test_ready_hostile_cons)
 {
 	uint32_t own = 500;
 	unsigned i;
 
-	for (i = 0; i < FR_SIZE; i++)
-		fr->ring[i] = 0xabababab;
-	fr->prod = own;
-	fr->cons = own + bad_cons_delta[_i];
-	ck_assert_int_eq(shunt_free_push(fr, FR_SIZE, &own, 7), -EPROTO);
+	for (i = 0; i < SHUNT_READY_RING; i++)
+		nt->ready[i] = 0xabababab;
+	nt->ready_prod = own;
+	nt->ready_cons = own + bad_cons_delta[_i];
+	ck_assert_int_eq(shunt_ready_push(nt, &own, 7), -EPROTO);
 	ck_assert_uint_eq(own, 500);
-	ck_assert_uint_eq(fr->prod, 500);
-	for (i = 0; i < FR_SIZE; i++)
-		ck_assert_uint_eq(fr->ring[i], 0xabababab); /* nothing written */
+	ck_assert_uint_eq(nt->ready_prod, 500);
+	for (i = 0; i < SHUNT_READY_RING; i++)
+		ck_assert_uint_eq(nt->ready[i], 0xabababab); /* nothing written */
+}
+END_TEST
+
+/* The dp's producer index is its private copy: a scribbled ready_prod changes
+ * nothing of what it pushes next. */
+START_TEST(test_ready_push_ignores_shared_prod)
+{
+	uint32_t own = 3, out[4];
+
+	nt->ready_cons = 3;
+	nt->ready_prod = 0xdeadbeef;
+	ck_assert_int_eq(shunt_ready_push(nt, &own, 42), 0);
+	ck_assert_uint_eq(nt->ready_prod, 4);
+	ck_assert_uint_eq(nt->ready[3], 42);
+	ck_assert_uint_eq(shunt_ready_pop(nt, out, 4), 1);
+	ck_assert_uint_eq(out[0], 42);
 }
 END_TEST
 
@@ -467,12 +495,13 @@ static Suite *ring_suite(void)
 	tcase_add_test(t, test_chan_pop_ignores_shared_cons);
 	suite_add_tcase(s, t);
 
-	t = tcase_create("free");
-	tcase_add_checked_fixture(t, free_setup, free_teardown);
-	tcase_add_test(t, test_free_push_pop);
-	tcase_add_test(t, test_free_wrap);
-	tcase_add_loop_test(t, test_free_hostile_cons, 0,
+	t = tcase_create("ready");
+	tcase_add_checked_fixture(t, ready_setup, ready_teardown);
+	tcase_add_test(t, test_ready_push_pop_full);
+	tcase_add_test(t, test_ready_wrap);
+	tcase_add_loop_test(t, test_ready_hostile_cons, 0,
 			    sizeof(bad_cons_delta) / sizeof(bad_cons_delta[0]));
+	tcase_add_test(t, test_ready_push_ignores_shared_prod);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("bytering");

@@ -45,10 +45,10 @@ int route_lookup(const struct dp_ctx *ctx, uint32_t dst_be, uint32_t *nexthop_be
 	return fake_route_rc;
 }
 
-void dp_app_wake_later(struct dp_ctx *ctx, struct dp_app *app)
+void dp_app_sock_changed(struct dp_ctx *ctx, struct dp_sock *s)
 {
 	(void)ctx;
-	(void)app;
+	(void)s;
 }
 
 void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s)

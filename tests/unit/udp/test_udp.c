@@ -64,9 +64,9 @@ void icmp_send_unreach(struct dp_ctx *ctx, struct rte_mbuf *m, uint8_t code)
 	rte_pktmbuf_free(m);
 }
 
-void dp_app_wake_later(struct dp_ctx *ctx, struct dp_app *app)
+void dp_app_sock_changed(struct dp_ctx *ctx, struct dp_sock *s)
 {
-	(void)ctx; (void)app;
+	(void)ctx; (void)s;
 }
 
 void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s)

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * stress_sockets: one process opens, uses and closes TOTAL TCP sockets in waves of
+ * WAVE open at once, and reports its memory after each wave. Plain POSIX sockets;
+ * runs under `shunt` (or on the kernel) against `stress_peer echo HOST PORT...`.
+ *
+ *   stress_sockets HOST PORTBASE NPORTS TOTAL WAVE
+ *
+ * Each wave: socket() + connect() WAVE sockets (socket i of the run to port
+ * PORTBASE + i % NPORTS: closed client ports sit in TIME_WAIT, and a local port
+ * can be reused only toward another destination), send each an 8-byte token,
+ * read each one's echo back (every byte compared), close them all. After each
+ * wave the number of open descriptors must be back to what it was before the
+ * first wave (no descriptor leaked), and the process prints
+ *   wave N: S sockets (T in all) in X s; fds F; VmRSS R kB, VmHWM H kB;
+ *   region Size Z kB, Rss R kB, Pss P kB
+ * (the region: mappings of the shim's "shunt-region" memfd, from
+ * /proc/self/smaps; none on the kernel). Memory is reported, not judged.
+ * Exit 0 when every exchange was right and nothing leaked, 1 otherwise.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* opendir's own */
+}
+
+static long status_kb(const char *key)
+{
+	char line[256];
+	size_t kl = strlen(key);
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+			v = strtol(line + kl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Size, Rss and Pss (kB) summed over the mappings of the shunt-region memfd. */
+static void region_kb(long *size, long *rss, long *pss)
+{
+	char line[512];
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	*size = *rss = *pss = 0;
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		long v;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, ' ')) {
+			in = strstr(line, "shunt-region") != NULL;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, "Size: %ld kB", &v) == 1)
+			*size += v;
+		else if (sscanf(line, "Rss: %ld kB", &v) == 1)
+			*rss += v;
+		else if (sscanf(line, "Pss: %ld kB", &v) == 1)
+			*pss += v;
+	}
+	fclose(f);
+}
+
+static uint64_t token(uint64_t i)
+{
+	uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ull;
+
+	return x ^ x >> 31;
+}
+
+static int fail(uint64_t i, const char *what, int err)
+{
+	fprintf(stderr, "stress_sockets: socket %llu of the run: %s: %s%s\n",
+		(unsigned long long)i, what, err ? strerror(err) : "wrong data",
+		err == ENETUNREACH ? " (a socket the stack did not take stays on the kernel, "
+				     "which has no route here)" : "");
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	unsigned long total, wave, nports, done = 0;
+	int *fds, base_fds, portbase, w = 0;
+	struct rlimit rl;
+	double t_all;
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: stress_sockets HOST PORTBASE NPORTS TOTAL WAVE\n");
+		return 2;
+	}
+	portbase = atoi(argv[2]);
+	nports = strtoul(argv[3], NULL, 10);
+	total = strtoul(argv[4], NULL, 10);
+	wave = strtoul(argv[5], NULL, 10);
+	if (inet_pton(AF_INET, argv[1], &a.sin_addr) != 1 || nports == 0 || wave == 0)
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	/* WAVE sockets at once, plus what the process (and the shim) already holds. */
+	rl.rlim_cur = rl.rlim_max = wave + 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < wave + 1024) {
+		rl.rlim_cur = wave + 1024;
+		if (rl.rlim_max < rl.rlim_cur)
+			rl.rlim_max = rl.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			perror("stress_sockets: setrlimit(RLIMIT_NOFILE)");
+			return 1;
+		}
+	}
+	fds = calloc(wave, sizeof(*fds));
+
+	/* The first AF_INET socket attaches the shim (its control socket, region and
+	 * eventfds stay open for good): the baseline is taken after it. */
+	close(socket(AF_INET, SOCK_STREAM, 0));
+	base_fds = count_fds();
+	t_all = now_s();
+	while (done < total) {
+		unsigned long n = total - done < wave ? total - done : wave, i;
+		long size, rss, pss;
+		double t0 = now_s();
+		int nfds;
+
+		for (i = 0; i < n; i++) {
+			uint64_t g = done + i;
+
+			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+			if (fds[i] < 0)
+				return fail(g, "socket", errno);
+			a.sin_port = htons((uint16_t)(portbase + g % nports));
+			if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0)
+				return fail(g, "connect", errno);
+		}
+		for (i = 0; i < n; i++) {
+			uint64_t t = token(done + i);
+
+			if (send(fds[i], &t, sizeof(t), MSG_NOSIGNAL) != sizeof(t))
+				return fail(done + i, "send", errno);
+		}
+		for (i = 0; i < n; i++) {
+			uint64_t t = 0;
+			ssize_t k = recv(fds[i], &t, sizeof(t), MSG_WAITALL);
+
+			if (k < 0)
+				return fail(done + i, "recv", errno);
+			if (k != sizeof(t) || t != token(done + i))
+				return fail(done + i, "recv", 0);
+		}
+		for (i = 0; i < n; i++)
+			if (close(fds[i]) < 0)
+				return fail(done + i, "close", errno);
+		done += n;
+		w++;
+		nfds = count_fds();
+		region_kb(&size, &rss, &pss);
+		printf("wave %d: %lu sockets (%lu in all) in %.2f s; fds %d; VmRSS %ld kB, "
+		       "VmHWM %ld kB; region Size %ld kB, Rss %ld kB, Pss %ld kB\n", w, n, done,
+		       now_s() - t0, nfds, status_kb("VmRSS"), status_kb("VmHWM"), size, rss,
+		       pss);
+		if (nfds != base_fds) {
+			fprintf(stderr, "stress_sockets: after wave %d, %d descriptors are open, "
+				"%d before the first wave\n", w, nfds, base_fds);
+			return 1;
+		}
+	}
+	printf("total=%lu waves=%d seconds=%.1f fds=%d ok\n", done, w, now_s() - t_all, base_fds);
+	return 0;
+}
