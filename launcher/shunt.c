@@ -11,6 +11,8 @@
  *          -> shunt_find_lib()    $SHUNT_LIB, else <builddir>/shim/libshunt.so next to
  *                                 this binary's <builddir>/launcher/, else the install
  *          -> LD_PRELOAD = lib[:previous LD_PRELOAD]
+ *             (a -Dsanitize=true build: runtimes:lib[:previous], and ASAN_OPTIONS
+ *             defaults for a program that is not instrumented; see shunt_preload())
  *          -> execvp(PROGRAM)
  *
  * Exit status: PROGRAM's own (we exec it), 127 when it cannot be executed, 2 on a
@@ -81,6 +83,44 @@ static const char *shunt_find_lib(char *buf, size_t len)
 	return NULL;
 }
 
+#ifdef SHUNT_SANITIZER_PRELOAD
+/* A -Dsanitize=true build (meson.build): libshunt.so is instrumented and the program
+ * usually is not, so the ASan runtime must come first in the initial library list (it
+ * has to interpose malloc before anything allocates; ld.so would otherwise load it
+ * after libc, and ASan refuses to run). UBSan's runtime follows, as in an instrumented
+ * binary's own NEEDED list.
+ * ASAN_OPTIONS gets defaults for a foreign program, the caller's own options after
+ * them so that they win: no leak check at exit, since what such a program leaves
+ * allocated is its own business (the shim's leaks are checked in shim_preload, where
+ * the program is ours). */
+#define SHUNT_PRELOAD_FIRST SHUNT_SANITIZER_PRELOAD ":"
+#define SHUNT_ASAN_DEFAULTS "detect_leaks=0"
+
+static int shunt_sanitizer_env(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char *v;
+	int rc;
+
+	if (old != NULL && old[0] != '\0')
+		rc = asprintf(&v, "%s:%s", SHUNT_ASAN_DEFAULTS, old);
+	else
+		rc = asprintf(&v, "%s", SHUNT_ASAN_DEFAULTS);
+	if (rc < 0)
+		return -ENOMEM;
+	rc = setenv("ASAN_OPTIONS", v, 1);
+	free(v);
+	return rc < 0 ? -errno : 0;
+}
+#else
+#define SHUNT_PRELOAD_FIRST ""
+
+static int shunt_sanitizer_env(void)
+{
+	return 0;
+}
+#endif
+
 /* ld.so splits LD_PRELOAD on ':' and ' ', so a path holding either cannot be listed. */
 static int shunt_preload(const char *lib)
 {
@@ -94,14 +134,16 @@ static int shunt_preload(const char *lib)
 		return -EINVAL;
 	}
 	if (old != NULL && old[0] != '\0')
-		rc = asprintf(&v, "%s:%s", lib, old);
+		rc = asprintf(&v, "%s%s:%s", SHUNT_PRELOAD_FIRST, lib, old);
 	else
-		rc = asprintf(&v, "%s", lib);
+		rc = asprintf(&v, "%s%s", SHUNT_PRELOAD_FIRST, lib);
 	if (rc < 0)
 		return -ENOMEM;
 	rc = setenv("LD_PRELOAD", v, 1);
 	free(v);
-	return rc < 0 ? -errno : 0;
+	if (rc < 0)
+		return -errno;
+	return shunt_sanitizer_env();
 }
 
 /* Options up to PROGRAM: returns PROGRAM's index in argv, 0 after --help, or -EINVAL.

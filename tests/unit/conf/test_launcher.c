@@ -11,6 +11,10 @@
  *
  * SHUNT_LIB points at an empty dummy file so the shim need not be built; ld.so then
  * warns on stderr that it cannot preload it and runs the program anyway.
+ *
+ * A -Dsanitize=true build passes the launcher's SHUNT_SANITIZER_PRELOAD here too: the
+ * launcher then lists the sanitizer runtimes before the shim (PRELOAD_FIRST) and sets
+ * ASAN_OPTIONS defaults ahead of the caller's.
  */
 #include <check.h>
 #include <errno.h>
@@ -21,6 +25,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifdef SHUNT_SANITIZER_PRELOAD
+#define PRELOAD_FIRST SHUNT_SANITIZER_PRELOAD ":"
+#else
+#define PRELOAD_FIRST ""
+#endif
 
 static const char *launcher;
 static char tdir[64];
@@ -99,6 +109,15 @@ static const char *env_value(const char *name, char *buf, size_t len)
 	return NULL;
 }
 
+/* What the launcher should make of LD_PRELOAD when it was unset and the shim is lib. */
+static const char *want_preload(const char *lib)
+{
+	static char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s%s", PRELOAD_FIRST, lib);
+	return buf;
+}
+
 START_TEST(test_control_option)
 {
 	char *argv[] = { (char *)launcher, "--control", "/x", "--", "/usr/bin/env", NULL };
@@ -108,7 +127,7 @@ START_TEST(test_control_option)
 	ck_assert_ptr_nonnull(env_value("SHUNT_CONTROL", v, sizeof(v)));
 	ck_assert_str_eq(v, "/x");
 	ck_assert_ptr_nonnull(env_value("LD_PRELOAD", v, sizeof(v)));
-	ck_assert_str_eq(v, dummy_lib);
+	ck_assert_str_eq(v, want_preload(dummy_lib));
 }
 END_TEST
 
@@ -130,7 +149,7 @@ START_TEST(test_preload_kept)
 	setenv("LD_PRELOAD", "libfoo.so", 1);
 	setenv("SHUNT_CONTROL", "/pre/set", 1);
 	ck_assert_int_eq(run(argv), 0);
-	snprintf(want, sizeof(want), "%s:libfoo.so", dummy_lib);
+	snprintf(want, sizeof(want), "%s%s:libfoo.so", PRELOAD_FIRST, dummy_lib);
 	ck_assert_str_eq(env_value("LD_PRELOAD", v, sizeof(v)), want);
 	/* no -c / --control: the caller's SHUNT_CONTROL is left alone */
 	ck_assert_str_eq(env_value("SHUNT_CONTROL", v, sizeof(v)), "/pre/set");
@@ -270,7 +289,7 @@ START_TEST(test_shunt_lib_relative)
 	setenv("SHUNT_LIB", "./libdummy.so", 1);
 	ck_assert_int_eq(run(argv), 0);
 	ck_assert_int_eq(chdir(cwd), 0);
-	ck_assert_str_eq(env_value("LD_PRELOAD", v, sizeof(v)), dummy_lib);
+	ck_assert_str_eq(env_value("LD_PRELOAD", v, sizeof(v)), want_preload(dummy_lib));
 }
 END_TEST
 
@@ -294,9 +313,27 @@ START_TEST(test_build_tree_lib)
 	close(fd);
 	unsetenv("SHUNT_LIB");
 	ck_assert_int_eq(run(argv), 0);
-	ck_assert_str_eq(env_value("LD_PRELOAD", v, sizeof(v)), lib);
+	ck_assert_str_eq(env_value("LD_PRELOAD", v, sizeof(v)), want_preload(lib));
 }
 END_TEST
+
+#ifdef SHUNT_SANITIZER_PRELOAD
+/* The program is not instrumented: no leak check at exit unless the caller asks. */
+START_TEST(test_sanitizer_options)
+{
+	char *argv[] = { (char *)launcher, "/usr/bin/env", NULL };
+	char v[512];
+
+	unsetenv("ASAN_OPTIONS");
+	ck_assert_int_eq(run(argv), 0);
+	ck_assert_str_eq(env_value("ASAN_OPTIONS", v, sizeof(v)), "detect_leaks=0");
+	setenv("ASAN_OPTIONS", "detect_leaks=1:log_path=/x/asan", 1);
+	ck_assert_int_eq(run(argv), 0);
+	ck_assert_str_eq(env_value("ASAN_OPTIONS", v, sizeof(v)),
+			 "detect_leaks=0:detect_leaks=1:log_path=/x/asan");
+}
+END_TEST
+#endif
 
 static Suite *launcher_suite(void)
 {
@@ -305,6 +342,9 @@ static Suite *launcher_suite(void)
 
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, test_control_option);
+#ifdef SHUNT_SANITIZER_PRELOAD
+	tcase_add_test(t, test_sanitizer_options);
+#endif
 	tcase_add_test(t, test_control_equals);
 	tcase_add_test(t, test_preload_kept);
 	tcase_add_test(t, test_conf_file);

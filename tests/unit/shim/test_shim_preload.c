@@ -32,6 +32,15 @@
 #define CASE_TIMEOUT_MS 20000
 #define PEER_IP "10.77.0.1" /* any offloaded address: fake_dp scripts by port */
 
+/* A -Dsanitize=true build: shim_client is instrumented, but a preloaded library comes
+ * before the program's own NEEDED list, so the ASan runtime must be preloaded ahead of
+ * libshunt.so, as the launcher does (launcher/shunt.c). */
+#ifdef SHUNT_SANITIZER_PRELOAD
+#define PRELOAD_FIRST SHUNT_SANITIZER_PRELOAD ":"
+#else
+#define PRELOAD_FIRST ""
+#endif
+
 static const char *client_path, *lib_path, *dp_path;
 static char dir[64] = "";
 static char ctl_path[128], nope_path[128], err_path[128];
@@ -103,7 +112,10 @@ static int run_case(const char *name, const char *control, const char *log, bool
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		setenv("LD_PRELOAD", lib_path, 1);
+		char preload[4096];
+
+		snprintf(preload, sizeof(preload), "%s%s", PRELOAD_FIRST, lib_path);
+		setenv("LD_PRELOAD", preload, 1);
 		setenv("SHUNT_CONTROL", control, 1);
 		if (log != NULL)
 			setenv("SHUNT_LOG", log, 1);
