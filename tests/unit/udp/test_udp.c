@@ -87,10 +87,18 @@ struct tsock {
 	uint8_t tx[1024];
 };
 
+/* Every tsock of a test: teardown() closes and frees them (LeakSanitizer checks). */
+#define MAX_TSOCKS 16
+static struct tsock *tsocks[MAX_TSOCKS];
+static int n_tsocks;
+
 static struct tsock *tsock_new(void)
 {
 	struct tsock *t = aligned_alloc(64, sizeof(*t));
 
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_lt(n_tsocks, MAX_TSOCKS);
+	tsocks[n_tsocks++] = t;
 	memset(t, 0, sizeof(*t));
 	t->s.sh = &t->sh;
 	t->s.rx_buf = t->rx;
@@ -122,7 +130,12 @@ static void teardown(void)
 
 	for (i = 0; i < n_out; i++)
 		rte_pktmbuf_free(out[i]);
+	for (i = 0; i < n_tsocks; i++)
+		udp_app_close(&ctx, &tsocks[i]->s); /* frees the pcb unless a test did */
 	udp_fini(&ctx);
+	for (i = 0; i < n_tsocks; i++)
+		free(tsocks[i]);
+	n_tsocks = 0;
 }
 
 /* The shim's side of a send: one record at tx_prod. */
