@@ -46,6 +46,7 @@ static char dir[64] = "";
 static char ctl_path[128], nope_path[128], err_path[128];
 static pid_t dp_pid = -1;
 static int dp_stdin = -1;
+static bool dp_failed; /* fake_dp did not exit 0 (a sanitizer's leak report, a crash) */
 
 static void sleep_ms(int ms)
 {
@@ -61,8 +62,14 @@ static void env_teardown(void)
 		dp_stdin = -1;
 	}
 	if (dp_pid > 0) {
+		int status = 0;
+
 		kill(dp_pid, SIGTERM);
-		waitpid(dp_pid, NULL, 0);
+		waitpid(dp_pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "fake_dp ended with status 0x%x\n", status);
+			dp_failed = true;
+		}
 		dp_pid = -1;
 	}
 	if (dir[0] != '\0') {
@@ -225,5 +232,5 @@ int main(int argc, char **argv)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	env_teardown(); /* also on failure: the fixture's teardown already ran */
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return failed == 0 && !dp_failed ? EXIT_SUCCESS : EXIT_FAILURE;
 }
