@@ -23,6 +23,12 @@ the test 0.5 s before SIGKILLing the group, so that path only SIGKILLs and delet
 SIGINT/SIGHUP, and an atexit hook. Children stay in our process group, so a
 group-wide signal reaches them too; `ip netns pids` is the backstop for anything
 left inside our namespaces. Python 3 standard library only.
+
+A -Dsanitize=true build (meson sets SHUNT_SANITIZE=1 for the tests): every process
+the test starts, ours and the programs under shunt alike, writes its ASan, LSan and
+UBSan reports into one directory of the test (log_path), not onto a stderr that a
+test compares or ignores; main() fails the test if any report is there and prints
+them all.
 """
 
 import atexit
@@ -48,6 +54,9 @@ PYTHON = sys.executable or "python3"
 PEER_IP = "10.77.0.1"   # the kernel, on the tap, in the peer netns
 STACK_IP = "10.77.0.2"  # shuntd's stack
 PREFIX = 24
+
+SANITIZE = bool(os.environ.get("SHUNT_SANITIZE"))
+_san_dir = None         # where sanitizer reports go (SANITIZE only)
 
 _ids = itertools.count(1)
 _live = []              # beds not yet torn down, for signals and atexit
@@ -79,6 +88,44 @@ def _install_handlers():
         signal.signal(s, _on_signal)
     atexit.register(_teardown_all)
     _handlers_installed = True
+
+
+def _sanitizer_setup():
+    """Point every process we start at our report directory (inherited through
+    ASAN_OPTIONS and UBSAN_OPTIONS, after what the caller set; LSan uses ASan's)."""
+    global _san_dir
+    if not SANITIZE or _san_dir is not None:
+        return
+    # shunt-bed-<pid>-*: tools/clean.sh removes it if we die without our atexit hook
+    _san_dir = tempfile.mkdtemp(prefix="shunt-bed-%d-san-" % os.getpid())
+    for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
+        old = os.environ.get(var, "")
+        os.environ[var] = "%slog_path=%s" % (old + ":" if old else "",
+                                            os.path.join(_san_dir, name))
+    atexit.register(_sanitizer_cleanup)
+
+
+def _sanitizer_cleanup():
+    if _san_dir and os.environ.get("SHUNT_KEEP_TMP"):
+        print("netbed: keeping %s" % _san_dir, file=sys.stderr)
+    elif _san_dir:
+        shutil.rmtree(_san_dir, ignore_errors=True)
+
+
+def sanitizer_reports():
+    """Every sanitizer report written so far, as text ('' if none)."""
+    if _san_dir is None:
+        return ""
+    parts = []
+    for f in sorted(os.listdir(_san_dir)):
+        path = os.path.join(_san_dir, f)
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read().decode(errors="replace").strip()
+        except OSError as e:
+            text = "(cannot read: %s)" % e
+        parts.append("--- sanitizer report %s:\n%s" % (f, text or "(empty)"))
+    return "\n".join(parts)
 
 
 def sh(argv, timeout=10, check=True):
@@ -457,22 +504,37 @@ class Bed:
         return problems
 
 
+def _sanitizer_failed(name):
+    """Print every sanitizer report; True if there was any."""
+    reports = sanitizer_reports()
+    if reports:
+        print("%s: sanitizer reports (ASan/LSan/UBSan):\n%s" % (name, reports), flush=True)
+    return bool(reports)
+
+
 def main(test, name=None):
-    """Run test() and exit 0 (pass) or 1 (fail). Never 77: meson would call it a skip."""
+    """Run test() and exit 0 (pass) or 1 (fail). Never 77: meson would call it a skip.
+    Under -Dsanitize=true any sanitizer report of any process fails the test."""
     name = name or os.path.basename(sys.argv[0])
     try:
         test()
     except BedError as e:
         print("FAIL %s: %s" % (name, e), flush=True)
+        _sanitizer_failed(name)
         sys.exit(1)
     except SystemExit as e:
         if e.code not in (0, None):
             print("FAIL %s: interrupted (exit %s), torn down" % (name, e.code), flush=True)
+            _sanitizer_failed(name)
             sys.exit(1)
         raise
     except BaseException:
         traceback.print_exc()
         print("FAIL %s: unexpected error" % name, flush=True)
+        _sanitizer_failed(name)
+        sys.exit(1)
+    if _sanitizer_failed(name):
+        print("FAIL %s: the sanitizers reported errors (above)" % name, flush=True)
         sys.exit(1)
     print("PASS %s" % name, flush=True)
     sys.exit(0)
@@ -493,6 +555,8 @@ def _cli():
             time.sleep(0.5)
         print("shuntd exited with status %d" % bed.shuntd.returncode)
 
+
+_sanitizer_setup()
 
 if __name__ == "__main__":
     _cli()
