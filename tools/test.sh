@@ -5,11 +5,20 @@
 # Command two: dependencies, build, every test suite; ends with ONE line
 # "N passed, N failed" (timeouts, errors and skips count as failed: a skip is a
 # defect here) and exits 1 if anything failed. Run as root on Debian 12.
+#
+# SHUNT_SANITIZE=1: the same, built with -Dsanitize=true (ASan + UBSan) in build-asan/;
+# any sanitizer report fails the test that caused it (README.md, Testing).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 exec </dev/null
 
-BUILD=${SHUNT_BUILD_DIR:-build}
+if [ -n "${SHUNT_SANITIZE:-}" ]; then
+	BUILD=${SHUNT_BUILD_DIR:-build-asan}
+	SETUP_ARGS=(-Dsanitize=true)
+else
+	BUILD=${SHUNT_BUILD_DIR:-build}
+	SETUP_ARGS=()
+fi
 
 finish() {  # passed failed
 	echo "$1 passed, $2 failed"
@@ -21,7 +30,9 @@ bash tools/deps.sh || { echo "dependencies could not be installed"; finish 0 1; 
 bash tools/clean.sh
 
 if [ ! -f "$BUILD/build.ninja" ]; then
-	meson setup "$BUILD" || { echo "meson setup failed"; finish 0 1; }
+	meson setup "$BUILD" "${SETUP_ARGS[@]}" || { echo "meson setup failed"; finish 0 1; }
+elif [ ${#SETUP_ARGS[@]} -gt 0 ]; then
+	meson configure "$BUILD" "${SETUP_ARGS[@]}" || { echo "meson configure failed"; finish 0 1; }
 fi
 ninja -C "$BUILD" || { echo "build failed"; finish 0 1; }
 
