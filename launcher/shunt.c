@@ -11,7 +11,7 @@
  *          -> shunt_find_lib()    $SHUNT_LIB, else <builddir>/shim/libshunt.so next to
  *                                 this binary's <builddir>/launcher/, else the install
  *          -> LD_PRELOAD = lib[:previous LD_PRELOAD]
- *             (a -Dsanitize=true build: runtimes:lib[:previous], and ASAN_OPTIONS
+ *             (a -Dsanitize=true build: libasan:stub:lib[:previous], and ASAN_OPTIONS
  *             defaults for a program that is not instrumented; see shunt_preload())
  *          -> execvp(PROGRAM)
  *
@@ -87,8 +87,9 @@ static const char *shunt_find_lib(char *buf, size_t len)
 /* A -Dsanitize=true build (meson.build): libshunt.so is instrumented and the program
  * usually is not, so the ASan runtime must come first in the initial library list (it
  * has to interpose malloc before anything allocates; ld.so would otherwise load it
- * after libc, and ASan refuses to run). UBSan's runtime follows, as in an instrumented
- * binary's own NEEDED list.
+ * after libc, and ASan refuses to run). SHUNT_SANITIZER_PRELOAD is that runtime and a
+ * stub that keeps its lazy start safe (asan_stub.c); UBSan's runtime is inside
+ * libshunt.so.
  * ASAN_OPTIONS gets defaults for a foreign program, the caller's own options after
  * them so that they win: no leak check at exit, since what such a program leaves
  * allocated is its own business (the shim's leaks are checked in shim_preload, where

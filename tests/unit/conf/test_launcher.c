@@ -13,7 +13,7 @@
  * warns on stderr that it cannot preload it and runs the program anyway.
  *
  * A -Dsanitize=true build passes the launcher's SHUNT_SANITIZER_PRELOAD here too: the
- * launcher then lists the sanitizer runtimes before the shim (PRELOAD_FIRST) and sets
+ * launcher then lists the ASan runtime and its stub before the shim (PRELOAD_FIRST) and sets
  * ASAN_OPTIONS defaults ahead of the caller's.
  */
 #include <check.h>
