@@ -1910,9 +1910,35 @@ static void case_select_big(void)
 /* ---- per-call cost: allocations and commands ---------------------------------------- */
 
 /* Every allocation of the process counted (the shim's included). */
+static _Atomic long allocs;
+
+#ifdef __SANITIZE_ADDRESS__
+/* -Dsanitize=true: ASan owns malloc, and memory from __libc_malloc would reach its free()
+ * as "not malloc'ed" (even ld.so's dlerror buffers, while ASan starts up). Its allocator
+ * calls a hook on every allocation instead (declared in LLVM's allocator_interface.h,
+ * which gcc does not ship). */
+int __sanitizer_install_malloc_and_free_hooks(
+	void (*malloc_hook)(const volatile void *, size_t),
+	void (*free_hook)(const volatile void *));
+
+static void count_malloc(const volatile void *p, size_t n)
+{
+	(void)p; (void)n;
+	atomic_fetch_add_explicit(&allocs, 1, memory_order_relaxed);
+}
+
+static void count_free(const volatile void *p)
+{
+	(void)p;
+}
+
+__attribute__((constructor)) static void count_install(void)
+{
+	__sanitizer_install_malloc_and_free_hooks(count_malloc, count_free);
+}
+#else
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t m);
-static _Atomic long allocs;
 
 void *malloc(size_t n)
 {
@@ -1925,6 +1951,7 @@ void *calloc(size_t n, size_t m)
 	atomic_fetch_add_explicit(&allocs, 1, memory_order_relaxed);
 	return __libc_calloc(n, m);
 }
+#endif
 
 /* poll() of many kernel fds, poll() and select() with a shunt socket among them:
  * no allocation per call. */
