@@ -1617,16 +1617,22 @@ struct signal_then_send {
 	pthread_t target;
 	pid_t tid;
 	int fd;
+	atomic_bool in_recv; /* the target is past its last other call before recv() */
 };
 
 /* Signal the target once it is asleep in recv(), then give it data once the
- * signal was handled: the order does not depend on how busy the machine is. */
+ * signal was handled: the order does not depend on how busy the machine is.
+ * Asleep counts only after in_recv: the target also sleeps before that, in
+ * pthread_create() (ASan's waits for the new thread), and a signal sent then is
+ * handled before recv() even starts. */
 static void *signal_then_send_fn(void *arg)
 {
 	struct signal_then_send *a = arg;
 
 	int i;
 
+	while (!atomic_load(&a->in_recv))
+		usleep(1000);
 	until_asleep(a->tid);
 	CHECK(pthread_kill(a->target, SIGALRM) == 0);
 	/* the handler ran, and the target is back asleep (in recv again, restarted
@@ -1669,10 +1675,12 @@ static void case_slotless_signal(void)
 		struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0 };
 
 		got_sig = 0;
+		atomic_store(&sts.in_recv, false);
 		sigemptyset(&sa.sa_mask);
 		CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
 		CHECK(pthread_create(&late, NULL, signal_then_send_fn, &sts) == 0);
 		CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL) == 0);
+		atomic_store(&sts.in_recv, true);
 		if (restart) {
 			CHECK(recv(fd, &c, 1, 0) == 1 && c == 'z');
 		} else {
