@@ -480,8 +480,10 @@ int main(int argc, char **argv)
 						     .op = 3 + rnd() % 3,
 						     .idx = rnd() % 2 ? rnd() % 16 : rnd()};
 			int mine, other = wake_pair(&mine), two[2] = {other, other};
+			uint8_t msg[32] = {0}; /* room for the odd lengths sent */
 
-			(void)ctl_send(&q, rnd() % 4 ? sizeof(q) : rnd() % 32, two,
+			memcpy(msg, &q, sizeof(q));
+			(void)ctl_send(msg, rnd() % 4 ? sizeof(q) : rnd() % 32, two,
 				       (int)(rnd() % 3));
 			close(other);
 			close(mine);

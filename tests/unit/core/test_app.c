@@ -604,7 +604,8 @@ START_TEST(test_offsets_rewritten_by_app_ignored)
 {
 	uint32_t gen, s = open_sock(&gen);
 	struct shunt_channel *ch = chan(0); /* the shim's own pointer */
-	uint8_t *rx = (uint8_t *)r + shsock(s)->rx_off;
+	struct shunt_sock *sh = shsock(s); /* before the offsets are rewritten */
+	uint8_t *rx = (uint8_t *)r + sh->rx_off;
 	struct shunt_cmd c = {.op = SHUNT_CMD_CLOSE, .sock = s, .gen = gen};
 
 	/* a hostile app points every offset anywhere */
@@ -612,8 +613,8 @@ START_TEST(test_offsets_rewritten_by_app_ignored)
 	r->notif_off = 0x7fff00000000ull;
 	r->socks_off = 8;
 	r->bufs_off = 1ull << 40;
-	shsock(s)->rx_off = 1ull << 41;
-	shsock(s)->rx_size = 1u << 31;
+	sh->rx_off = 1ull << 41;
+	sh->rx_size = 1u << 31;
 	dp_sock_rx_write(&app->socks[s], 0, "abc", 3);
 	ck_assert_mem_eq(rx, "abc", 3);
 	ck_assert_int_eq(shunt_chan_push(ch, &c), 0);
