@@ -102,7 +102,8 @@ static int conn_make_shunt(int fd, struct shim_sock *s)
 	atomic_store_explicit(&s->send_pos, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->rcv_ann, SHUNT_LOAD_RLX(&ss->rx_cons), memory_order_relaxed);
 	atomic_store_explicit(&s->rcvbuf, 0, memory_order_relaxed);
-	atomic_store(&s->tx_head, SHUNT_LOAD_RLX(&ss->tx_prod));
+	atomic_store(&s->tx_owner, 0);
+	s->tx_job = NULL;
 
 	for (opts = s->optmask; opts != 0; opts &= opts - 1) {
 		uint64_t v;

@@ -6,8 +6,8 @@
  * writer skips the tail and marks it SHUNT_DGRAM_WRAP when 16 bytes are left).
  *
  *   send: shim_dgram_send() (Linux udp_sendmsg order: size, destination, pending
- *         error, shutdown) -> reserve skip + record on tx_head (CAS) -> WRAP mark,
- *         header, payload -> publish tx_prod in reservation order (release) -> SEND
+ *         error, shutdown) -> become the sender (tx.c) -> WRAP mark, header,
+ *         payload -> publish tx_prod (release) -> SEND
  *         -> no room: EAGAIN or wait for tx_cons
  *   recv: shim_dgram_recv() (Linux udp_recvmsg: pending error first) -> follow a
  *         WRAP -> copy the record out -> claim it with a CAS on rx_cons (release)
@@ -16,7 +16,7 @@
  *   poll: shim_dgram_poll() = udp_poll() / datagram_poll()
  *
  * One datagram per call in both directions, whatever the iovec; concurrent
- * senders and receivers on one socket work as in io.c (CAS, publish in order).
+ * senders and receivers on one socket work as in io.c (tx.c; CAS on rx_cons).
  */
 #include <string.h>
 
@@ -153,6 +153,19 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 
 /* ---- send --------------------------------------------------------------------------- */
 
+/* shim_txjob.fill for one record: the WRAP mark if the tail is skipped and has
+ * room for one, the header, the payload. */
+static void dgram_fill(struct shim_sock *s, const struct shim_txjob *j)
+{
+	if (j->gap >= DGRAM_HDR) {
+		struct shunt_dgram wrap = { .len = SHUNT_DGRAM_WRAP };
+
+		bytering_write(s->txbuf, s->tx_size, j->head, &wrap, DGRAM_HDR);
+	}
+	bytering_write(s->txbuf, s->tx_size, j->head + j->gap, &j->d, DGRAM_HDR);
+	shim_io_copy_in(s, j->head + j->gap + DGRAM_HDR, j->d.len, j->iov, j->iovcnt, 0);
+}
+
 ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
 			int flags, const struct sockaddr_in *dst)
 {
@@ -201,7 +214,8 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 	rec = dgram_rec_len(d.len);
 
 	for (;;) {
-		uint32_t head, cons, used, limit, off, skip;
+		uint32_t head, cons, used, limit, off, skip, guard;
+		bool nested;
 
 		w.ev_seq = SHUNT_LOAD_ACQ(&ss->ev_seq);
 		/* sock_alloc_send_pskb(): pending error, then SEND_SHUTDOWN (no SIGPIPE) */
@@ -217,33 +231,27 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 			return -EMSGSIZE;
 
 		limit = atomic_load_explicit(&s->sndbuf, memory_order_relaxed);
-		head = atomic_load_explicit(&s->tx_head, memory_order_relaxed);
+		nested = shim_tx_enter(s, &guard);
+		head = SHUNT_LOAD_RLX(&ss->tx_prod); /* ours while we are the sender */
 		cons = SHUNT_LOAD_ACQ(&ss->tx_cons); /* pairs with the dp's release */
 		used = head - cons;
 		off = head & (s->tx_size - 1);
 		skip = s->tx_size - off < rec ? s->tx_size - off : 0;
 		/* As sock_alloc_send_pskb(): room while below sndbuf, whatever the size. */
-		if (used < limit && used + skip + rec <= s->tx_size) {
-			if (!atomic_compare_exchange_weak_explicit(&s->tx_head, &head,
-								   head + skip + rec,
-								   memory_order_relaxed,
-								   memory_order_relaxed))
-				continue;
-			if (skip >= DGRAM_HDR) {
-				struct shunt_dgram wrap = { .len = SHUNT_DGRAM_WRAP };
+		if (used < limit && used + skip + rec <= s->tx_size &&
+		    (int32_t)(guard - head) >= (int32_t)(skip + rec)) {
+			struct shim_txjob job = { .head = head, .end = head + skip + rec,
+						  .fill = dgram_fill, .iov = iov,
+						  .iovcnt = iovcnt, .d = d, .gap = skip };
 
-				bytering_write(s->txbuf, s->tx_size, head, &wrap, DGRAM_HDR);
-			}
-			bytering_write(s->txbuf, s->tx_size, head + skip, &d, DGRAM_HDR);
-			shim_io_copy_in(s, head + skip + DGRAM_HDR, d.len, iov, iovcnt, 0);
-			/* Publish in reservation order: earlier reservers first. */
-			while (SHUNT_LOAD_RLX(&ss->tx_prod) != head)
-				shim_cpu_relax();
-			/* release: the record before the index that covers it */
-			SHUNT_STORE_REL(&ss->tx_prod, head + skip + rec);
+			rc = shim_tx_run(s, &job); /* release on tx_prod: the record first */
+			shim_tx_leave(s, nested);
+			if (rc < 0)
+				continue; /* a handler sent first: our place moved */
 			rc = shim_chan_async(s, SHUNT_CMD_SEND, 0);
 			return rc < 0 ? rc : (ssize_t)len;
 		}
+		shim_tx_leave(s, nested);
 		if (nonblock)
 			return -EAGAIN;
 		if (timeo == -2)
@@ -276,7 +284,7 @@ uint32_t shim_dgram_poll(struct shim_sock *s)
 		ev |= POLLIN | POLLRDNORM;
 	/* sock_writeable(): less than half the send buffer in use */
 	limit = atomic_load_explicit(&s->sndbuf, memory_order_relaxed);
-	used = atomic_load_explicit(&s->tx_head, memory_order_relaxed) -
+	used = SHUNT_LOAD_RLX(&ss->tx_prod) -
 	       SHUNT_LOAD_ACQ(&ss->tx_cons);
 	if (used < limit / 2)
 		ev |= POLLOUT | POLLWRNORM | POLLWRBAND;

@@ -9,8 +9,8 @@
  *                 -> shim_sock_decide_dgram() (connect.c) -> shunt or kernel
  *   kernel fd  -> one fd-table lookup -> real_*()
  *   shunt send -> io_send(): state checks (Linux tcp_sendmsg_locked order)
- *                 -> reserve tx_head (CAS) -> copy into the tx ring -> publish
- *                 tx_prod in order (release) -> SEND unless one is still queued
+ *                 -> become the sender (tx.c) -> copy into the tx ring ->
+ *                 publish tx_prod (release) -> SEND unless one is still queued
  *                 (shim_chan_send) -> blocking: wait for space
  *   shunt recv -> io_recv(): copy from the rx ring (not with MSG_TRUNC) -> advance
  *                 rx_cons (CAS, release) -> RECVD if the window may have opened
@@ -20,9 +20,10 @@
  *
  * The fast path (data or space there) takes no lock and makes no syscall besides
  * the command push, and pushes only the commands the dataplane needs. Concurrent
- * senders on one socket reserve ring space with a CAS
- * and publish in reservation order, as rte_ring's multi-producer enqueue does;
- * concurrent receivers copy and then claim with a CAS (a loser copies again).
+ * senders on one socket take turns filling the ring (tx.c, as Linux's socket
+ * lock), and a signal handler sending on the socket its thread is sending on
+ * finishes the interrupted piece first; concurrent receivers copy and then claim
+ * with a CAS (a loser copies again).
  */
 #include <limits.h>
 #include <string.h>
@@ -249,6 +250,12 @@ static bool io_connect_over(void *arg)
 	return st != SHUNT_SS_SYN_SENT && st != SHUNT_SS_SYN_RECEIVED;
 }
 
+/* shim_txjob.fill for the byte stream. */
+static void io_fill(struct shim_sock *s, const struct shim_txjob *j)
+{
+	shim_io_copy_in(s, j->head, j->end - j->head, j->iov, j->iovcnt, j->skip);
+}
+
 static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
 		       int flags)
 {
@@ -266,7 +273,8 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 		return -EOPNOTSUPP; /* urgent data: not supported by the dataplane */
 
 	for (;;) {
-		uint32_t st, fl, head, cons, used, limit, n;
+		uint32_t st, fl, head, cons, used, limit, n, guard;
+		bool nested;
 
 		w.ev_seq = SHUNT_LOAD_ACQ(&ss->ev_seq);
 		st = SHUNT_LOAD_ACQ(&ss->state); /* pairs with the dp's release */
@@ -296,29 +304,33 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 			return (ssize_t)sent; /* also len == 0: nothing to queue */
 
 		limit = atomic_load_explicit(&s->sndbuf, memory_order_relaxed);
-		head = atomic_load_explicit(&s->tx_head, memory_order_relaxed);
+		nested = shim_tx_enter(s, &guard);
+		head = SHUNT_LOAD_RLX(&ss->tx_prod); /* ours while we are the sender */
 		cons = SHUNT_LOAD_ACQ(&ss->tx_cons); /* pairs with the dp's release */
 		used = head - cons;
 		n = used < limit ? limit - used : 0;
 		if (n > len - sent)
 			n = (uint32_t)(len - sent);
+		if ((int32_t)(guard - head) < (int32_t)n)
+			n = (int32_t)(guard - head) > 0 ? guard - head : 0;
 		if (n > 0) {
-			if (!atomic_compare_exchange_weak_explicit(&s->tx_head, &head, head + n,
-								   memory_order_relaxed,
-								   memory_order_relaxed))
-				continue;
-			shim_io_copy_in(s, head, n, iov, iovcnt, sent);
-			/* Publish in reservation order: earlier reservers first. */
-			while (SHUNT_LOAD_RLX(&ss->tx_prod) != head)
-				shim_cpu_relax();
-			/* release: the bytes before the index that covers them */
-			SHUNT_STORE_REL(&ss->tx_prod, head + n);
+			struct shim_txjob job = { .head = head, .end = head + n,
+						  .fill = io_fill, .iov = iov,
+						  .iovcnt = iovcnt, .skip = sent };
+
+			rc = shim_tx_run(s, &job); /* release on tx_prod: the bytes first */
+			shim_tx_leave(s, nested);
+			if (rc < 0)
+				continue; /* a handler sent first: our place moved */
 			sent += n;
 			rc = shim_chan_send(s);
 			if (rc < 0)
 				return sent > 0 ? (ssize_t)sent : rc;
 			continue;
 		}
+		shim_tx_leave(s, nested);
+		if (nested && sent > 0)
+			return (ssize_t)sent; /* a handler may not wrap onto what it helped */
 		if (nonblock)
 			return sent > 0 ? (ssize_t)sent : -EAGAIN;
 		if (timeo == -2)

@@ -76,7 +76,7 @@ uint32_t shim_poll_sock_events(struct shim_sock *s)
 		ev |= POLLOUT | POLLWRNORM;
 	} else if (st >= SHUNT_SS_ESTABLISHED) {
 		limit = atomic_load_explicit(&s->sndbuf, memory_order_relaxed);
-		used = atomic_load_explicit(&s->tx_head, memory_order_relaxed) -
+		used = SHUNT_LOAD_RLX(&ss->tx_prod) -
 		       SHUNT_LOAD_ACQ(&ss->tx_cons);
 		if (used <= limit - limit / 3) /* at least a third free, as Linux */
 			ev |= POLLOUT | POLLWRNORM;

@@ -199,7 +199,8 @@ struct shim_sock {
 	struct shunt_sock *ss;
 	uint8_t *rxbuf, *txbuf;
 	uint32_t rx_size, tx_size;
-	_Atomic uint32_t tx_head; /* send-ring reservations (multi-producer, as rte_ring) */
+	_Atomic pid_t tx_owner;   /* tid filling the send ring (tx.c); 0: nobody */
+	struct shim_txjob *tx_job; /* the owner's job under way, for a handler (tx.c) */
 	_Atomic uint32_t sndbuf;  /* in-flight bytes allowed, <= tx_size */
 
 	pthread_mutex_t lock;     /* decision, connect state, sync commands; never held
@@ -447,6 +448,29 @@ void shim_io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
 /* Copy n bytes of iov, from skip bytes into it, into the tx ring at pos. */
 void shim_io_copy_in(struct shim_sock *s, uint32_t pos, uint32_t n,
 		     const struct iovec *iov, int iovcnt, size_t skip);
+
+/* ---- tx.c: the send side ---------------------------------------------------------------- */
+
+/* One piece of the send ring to fill and publish: [head, end) of the stream. */
+struct shim_txjob {
+	uint32_t head, end;
+	void (*fill)(struct shim_sock *s, const struct shim_txjob *j);
+	const struct iovec *iov; /* the bytes, from skip bytes into iov */
+	int iovcnt;
+	size_t skip;
+	struct shunt_dgram d;    /* UDP: the record's header */
+	uint32_t gap;            /* UDP: tail bytes skipped before the record */
+	volatile bool done;      /* published (by us, or by a handler that helped) */
+};
+
+/* Become the socket's sender (tx.c's header says how). Returns true when nested:
+ * a signal handler interrupted this thread's own send on s, whose job has now been
+ * finished. *guard: the stream position this sender must not write beyond. */
+bool shim_tx_enter(struct shim_sock *s, uint32_t *guard);
+void shim_tx_leave(struct shim_sock *s, bool nested);
+/* Fill and publish j (j->head must be tx_prod as read while owning s). Returns 0,
+ * or -EAGAIN when a handler moved tx_prod first: compute the job again. */
+int shim_tx_run(struct shim_sock *s, struct shim_txjob *j);
 
 /* ---- errq.c --------------------------------------------------------------------------------- */
 

@@ -15,11 +15,9 @@ MIN_IN_SEND signals arrived while the main thread was inside send().
 Both modes first run on the kernel (veth world) as the control. On shunt v1 both
 hung: the handler needed the shim's command-channel lock (other) or waited for the
 interrupted send()'s ring reservation to be published (same), both held by the
-thread it interrupted. ABI v2's per-thread channels fixed "other", which runs by
-default. "same" still hangs under shunt (README, "Current limitations": the nested
-send() waits for the interrupted one's reservation; the fix is for the nested call
-to finish the interrupted copy itself), so under shunt it runs only when asked:
-STRESS_SIGNAL_MODES="other same".
+thread it interrupted. ABI v2's per-thread channels fixed "other"; shim/tx.c fixed
+"same": a handler that sends on the socket its thread is sending on finishes the
+interrupted piece itself. STRESS_SIGNAL_MODES picks the modes run under shunt.
 """
 
 import os
@@ -32,7 +30,7 @@ SECONDS = float(os.environ.get("STRESS_SIGNAL_SECONDS", "5"))
 INTERVAL_US = 100
 STALL = 5
 MIN_IN_SEND = 200   # signals that must land inside the main thread's send()
-SHUNT_MODES = os.environ.get("STRESS_SIGNAL_MODES", "other").split()
+SHUNT_MODES = os.environ.get("STRESS_SIGNAL_MODES", "other same").split()
 BIN = os.path.join(BUILD, "tests", "integration")
 
 

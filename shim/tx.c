@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * The send side of a shunt socket: one writer at a time fills the tx ring and
+ * publishes tx_prod, as Linux's socket lock serialises senders, and a signal
+ * handler that sends on a socket its own thread is in the middle of sending on
+ * finishes the interrupted job instead of waiting for it (it never could: the
+ * interrupted code runs again only once the handler returns).
+ *
+ *   io_send / shim_dgram_send:
+ *     shim_tx_enter(s) -> owner == 0: CAS to our tid
+ *                      -> owner == our tid: nested (a handler): tx_help() runs the
+ *                         interrupted job to completion
+ *                      -> another thread: yield until it leaves
+ *     job = { head = tx_prod, end, fill } -> shim_tx_run(s, &job):
+ *        s->tx_job = &job -> signal fence -> head still tx_prod? -> fill(job)
+ *        -> CAS tx_prod head -> end (release); a failed CAS means a handler did it
+ *     shim_tx_leave(s)
+ *
+ * Why a helped job is safe to finish twice: fill() writes the same bytes from the
+ * same source to the same ring positions, so the interrupted copy, when it goes
+ * on, rewrites what is there. It could only do harm if the handler's own data
+ * wrapped round the ring onto those positions: a nested sender is bounded by
+ * guard = helped job's head + ring size (shim_tx_enter's *guard).
+ *
+ * The owner word and the job pointer are touched only by their owner thread and
+ * by handlers running on that same thread, so signal fences (compiler ordering)
+ * are enough between them; tx_prod is published with release for the dataplane.
+ */
+#include <sched.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static __thread pid_t tx_tid;
+
+static pid_t tx_self(void)
+{
+	if (tx_tid == 0)
+		tx_tid = gettid();
+	return tx_tid;
+}
+
+/* Run j to completion if it is still the unpublished head of the stream. */
+static void tx_help(struct shim_sock *s, struct shim_txjob *j)
+{
+	uint32_t head = j->head;
+
+	if (j->done || SHUNT_LOAD_RLX(&s->ss->tx_prod) != head)
+		return;
+	j->fill(s, j);
+	if (__atomic_compare_exchange_n(&s->ss->tx_prod, &head, j->end, false,
+					__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		j->done = true;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+bool shim_tx_enter(struct shim_sock *s, uint32_t *guard)
+{
+	pid_t me = tx_self(), owner;
+	struct shim_txjob *j;
+
+	for (;;) {
+		owner = 0;
+		if (atomic_compare_exchange_weak_explicit(&s->tx_owner, &owner, me,
+							  memory_order_acquire,
+							  memory_order_relaxed)) {
+			*guard = SHUNT_LOAD_RLX(&s->ss->tx_prod) + s->tx_size;
+			return false;
+		}
+		if (owner == me)
+			break;
+		if (owner != 0)
+			sched_yield(); /* another thread is copying: it will be done soon */
+	}
+	/* We interrupted our own thread's send on this socket. */
+	j = s->tx_job;
+	atomic_signal_fence(memory_order_seq_cst);
+	*guard = SHUNT_LOAD_RLX(&s->ss->tx_prod) + s->tx_size;
+	if (j != NULL) {
+		tx_help(s, j);
+		*guard = j->head + s->tx_size;
+	}
+	return true;
+}
+
+void shim_tx_leave(struct shim_sock *s, bool nested)
+{
+	if (!nested)
+		atomic_store_explicit(&s->tx_owner, 0, memory_order_release);
+}
+
+int shim_tx_run(struct shim_sock *s, struct shim_txjob *j)
+{
+	struct shim_txjob *prev = s->tx_job;
+	uint32_t head = j->head;
+
+	j->done = false;
+	s->tx_job = j;
+	atomic_signal_fence(memory_order_seq_cst);
+	/* A handler may have sent between our reading tx_prod and announcing j: then
+	 * j's place in the stream is gone; the caller computes again. */
+	if (SHUNT_LOAD_RLX(&s->ss->tx_prod) != head && !j->done) {
+		s->tx_job = prev;
+		return -EAGAIN;
+	}
+	if (!j->done) {
+		j->fill(s, j);
+		if (__atomic_compare_exchange_n(&s->ss->tx_prod, &head, j->end, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			j->done = true;
+	}
+	atomic_signal_fence(memory_order_seq_cst);
+	s->tx_job = prev;
+	/* A failed CAS with done unset cannot happen (only this thread's handlers
+	 * publish while we own the socket, and they set done); done is the answer. */
+	return j->done ? 0 : -EAGAIN;
+}
