@@ -13,8 +13,9 @@
  *                         interrupted job to completion
  *                      -> another thread: yield until it leaves
  *     job = { head = tx_prod, end, fill } -> shim_tx_run(s, &job):
- *        s->tx_job = &job -> signal fence -> head still tx_prod? -> fill(job)
- *        -> CAS tx_prod head -> end (release); a failed CAS means a handler did it
+ *        s->tx_job = &job -> signal fence -> head still tx_prod? -> tx_writer_in
+ *        (the dataplane is not trimming the ring) -> fill(job) -> CAS tx_prod
+ *        head -> end (release; a failed CAS means a handler did it) -> tx_writer_out
  *     shim_tx_leave(s)
  *
  * Why a helped job is safe to finish twice: fill() writes the same bytes from the
@@ -41,6 +42,29 @@ static pid_t tx_self(void)
 	return tx_tid;
 }
 
+/* Enter / leave the send ring as a writer (abi.h tx_trim / tx_writing): the
+ * dataplane may be giving an idle ring's pages back to the system, and must not
+ * while we write and publish. Dekker: our count, a fence, then its flag. */
+static void tx_writer_in(struct shim_sock *s)
+{
+	struct shunt_sock *ss = s->ss;
+	unsigned spins = 0;
+
+	__atomic_fetch_add(&ss->tx_writing, 1, __ATOMIC_SEQ_CST);
+	SHUNT_FENCE();
+	while (SHUNT_LOAD_ACQ(&ss->tx_trim) != 0) { /* one fallocate away */
+		shim_cpu_relax();
+		if (++spins % (1u << 20) == 0 && shim_chan_dp_gone())
+			break; /* nobody will clear it; nobody will read the ring either */
+	}
+}
+
+static void tx_writer_out(struct shim_sock *s)
+{
+	/* release: tx_prod is published before the dataplane may see us gone */
+	__atomic_fetch_sub(&s->ss->tx_writing, 1, __ATOMIC_RELEASE);
+}
+
 /* Run j to completion if it is still the unpublished head of the stream. */
 static void tx_help(struct shim_sock *s, struct shim_txjob *j)
 {
@@ -48,10 +72,12 @@ static void tx_help(struct shim_sock *s, struct shim_txjob *j)
 
 	if (j->done || SHUNT_LOAD_RLX(&s->ss->tx_prod) != head)
 		return;
+	tx_writer_in(s);
 	j->fill(s, j);
 	if (__atomic_compare_exchange_n(&s->ss->tx_prod, &head, j->end, false,
 					__ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		j->done = true;
+	tx_writer_out(s);
 	atomic_signal_fence(memory_order_seq_cst);
 }
 
@@ -105,10 +131,12 @@ int shim_tx_run(struct shim_sock *s, struct shim_txjob *j)
 		return -EAGAIN;
 	}
 	if (!j->done) {
+		tx_writer_in(s);
 		j->fill(s, j);
 		if (__atomic_compare_exchange_n(&s->ss->tx_prod, &head, j->end, false,
 						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
 			j->done = true;
+		tx_writer_out(s);
 	}
 	atomic_signal_fence(memory_order_seq_cst);
 	s->tx_job = prev;

@@ -48,6 +48,8 @@
 
 #define APP_CMD_BURST 32   /* commands per channel per loop iteration */
 #define APP_PUNCH_BUDGET 16 /* hole punches per housekeeping pass, all apps */
+#define APP_TRIM_SCAN    256     /* slots the idle-trim scan looks at per pass */
+#define APP_TRIM_BUDGET  64      /* idle sockets trimmed per pass, all apps */
 #define APP_PAGE 4096ul
 #define APP_NONE UINT32_MAX
 
@@ -386,6 +388,9 @@ static void app_slot_init(struct dp_app *app, struct dp_sock *s, uint32_t type)
 	 * an impossible index in dp_sock_rx_space()/dp_sock_tx_queued() and breaks
 	 * only this socket. ev_seq runs on in our private copy. */
 	s->rx_prod = SHUNT_LOAD_RLX(&sh->rx_cons);
+	s->rx_hi = s->rx_prod;
+	s->trimmed = false;
+	s->trim_ev = s->ev_seq - 1; /* the scan starts counting idle time at its first look */
 	s->tx_cons = SHUNT_LOAD_RLX(&sh->tx_prod);
 	s->err_seq = SHUNT_LOAD_RLX(&sh->err_seen);
 	s->eq_seq = SHUNT_LOAD_RLX(&sh->eq_seen);
@@ -872,6 +877,18 @@ void apps_wake(struct dp_ctx *ctx)
 
 /* ---- housekeeping ------------------------------------------------------------------- */
 
+/* Punch [off, off + len) of app's memfd. Returns 0 or -1 (counted). */
+static int app_punch_range(struct dp_app *app, uint64_t off, uint32_t len)
+{
+	if (fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)len) < 0) {
+		app->stats.hole_punch_fail++;
+		return -1;
+	}
+	app->stats.holes_punched++;
+	return 0;
+}
+
 /* Give the rings of slots free for APP_PUNCH_DELAY_US back to the system, at most
  * *budget of them. The queue is in order of joining it; a slot reallocated since
  * leaves it, one freed again since goes to the back. */
@@ -894,14 +911,55 @@ static void app_punch(struct dp_ctx *ctx, struct dp_app *app, unsigned *budget)
 			continue;
 		}
 		(*budget)--;
-		if (fallocate(app->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)(app->bufs_off + (uint64_t)s->idx * (app->rx_size + app->tx_size)),
-			      (off_t)app->rx_size + app->tx_size) < 0) {
-			app->stats.hole_punch_fail++;
+		if (app_punch_range(app, app->bufs_off +
+				    (uint64_t)s->idx * (app->rx_size + app->tx_size),
+				    app->rx_size + app->tx_size) == 0)
+			s->punched = true;
+	}
+}
+
+/* Memory follows the data in flight: the rings of a live socket that has had no
+ * event for APP_TRIM_IDLE_US and holds nothing go back to the system, so an idle
+ * connection costs its slot, not the pages its past traffic touched. The receive
+ * ring is ours alone to write: it is punched when the app has read everything
+ * (rx_cons == rx_prod) and nothing is held ahead of a gap (rx_hi). The send ring
+ * is the app's to write: abi.h's tx_trim / tx_writing pairing keeps a writer out
+ * while it is punched, and only an empty one (tx_prod == tx_cons) is. The scan
+ * walks APP_TRIM_SCAN slots per pass and punches within *budget. */
+static void app_trim(struct dp_ctx *ctx, struct dp_app *app, unsigned *budget)
+{
+	unsigned n;
+
+	for (n = 0; n < APP_TRIM_SCAN && *budget > 0 && app->fresh > 0; n++) {
+		struct dp_sock *s = &app->socks[app->trim_cursor];
+		struct shunt_sock *sh = s->sh;
+		uint64_t rx_off;
+
+		app->trim_cursor = app->trim_cursor + 1 < app->fresh ? app->trim_cursor + 1 : 0;
+		if (s->state == SHUNT_SS_FREE || s->broken)
+			continue;
+		if (s->ev_seq != s->trim_ev) { /* something happened: idle from now */
+			s->trim_ev = s->ev_seq;
+			s->trim_since_us = ctx->now_us;
+			s->trimmed = false;
 			continue;
 		}
-		s->punched = true;
-		app->stats.holes_punched++;
+		if (s->trimmed || ctx->now_us - s->trim_since_us < APP_TRIM_IDLE_US)
+			continue;
+		s->trimmed = true;
+		(*budget)--;
+		rx_off = app->bufs_off + (uint64_t)s->idx * (app->rx_size + app->tx_size);
+		/* acquire: the app's reads of the ring happened before its rx_cons store */
+		if (SHUNT_LOAD_ACQ(&sh->rx_cons) == s->rx_prod && s->rx_hi == s->rx_prod)
+			(void)app_punch_range(app, rx_off, s->rx_size);
+		SHUNT_STORE_RLX(&sh->tx_trim, 1);
+		SHUNT_FENCE(); /* tx_trim before reading tx_writing: Dekker with tx.c */
+		/* acquire: a writer that left published its tx_prod before */
+		if (SHUNT_LOAD_ACQ(&sh->tx_writing) == 0 &&
+		    SHUNT_LOAD_ACQ(&sh->tx_prod) == s->tx_cons)
+			(void)app_punch_range(app, rx_off + app->rx_size, s->tx_size);
+		/* release: the punch is complete before a writer waiting on it goes on */
+		SHUNT_STORE_REL(&sh->tx_trim, 0);
 	}
 }
 
@@ -913,6 +971,10 @@ void apps_housekeep(struct dp_ctx *ctx)
 	for (app = ctx->apps->list; app != NULL && budget > 0; app = app->next)
 		if (!app->broken && !app->gone)
 			app_punch(ctx, app, &budget);
+	budget = APP_TRIM_BUDGET;
+	for (app = ctx->apps->list; app != NULL && budget > 0; app = app->next)
+		if (!app->broken && !app->gone)
+			app_trim(ctx, app, &budget);
 }
 
 /* ---- sleeping --------------------------------------------------------------------- */

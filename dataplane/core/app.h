@@ -32,6 +32,7 @@
 #define APP_NCHANNELS  64   /* command channels per region */
 #define APP_NNOTIFIERS 1024 /* notifiers per region */
 #define APP_PUNCH_DELAY_US 1000000 /* a slot free this long gives its rings back */
+#define APP_TRIM_IDLE_US   1000000 /* a live socket this long without an event, too */
 
 #define APP_STATS(X) \
 	X(cmd_rx) X(cmd_drop_bad_op) X(cmd_drop_bad_sock) X(cmd_drop_stale) \
@@ -101,6 +102,7 @@ struct dp_app {
 	uint32_t nfree;
 	uint32_t fresh;            /* slots [fresh, nsocks) were never allocated */
 	struct dp_sock *punch_head, *punch_tail; /* freed slots waiting for hole punching */
+	uint32_t trim_cursor;      /* next slot the idle-trim scan looks at */
 
 	/* notifiers */
 	struct app_notifier *notifiers; /* nnotifiers entries */

@@ -56,7 +56,11 @@ uint32_t dp_sock_rx_space(struct dp_sock *s)
 
 void dp_sock_rx_write(struct dp_sock *s, uint32_t off, const void *data, uint32_t len)
 {
+	uint32_t end = s->rx_prod + off + len;
+
 	bytering_write(s->rx_buf, s->rx_size, s->rx_prod + off, data, len);
+	if ((int32_t)(end - s->rx_hi) > 0)
+		s->rx_hi = end;
 }
 
 void dp_sock_rx_commit(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n)
@@ -64,6 +68,8 @@ void dp_sock_rx_commit(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n)
 	if (n == 0)
 		return;
 	s->rx_prod += n;
+	if ((int32_t)(s->rx_prod - s->rx_hi) > 0)
+		s->rx_hi = s->rx_prod;
 	/* release: the bytes written before are visible to a reader that acquires rx_prod */
 	SHUNT_STORE_REL(&s->sh->rx_prod, s->rx_prod);
 	dp_sock_event(ctx, s);

@@ -63,6 +63,13 @@ struct dp_sock {
 	struct dp_sock *punch_next;  /* hole-punch queue, valid while punch_queued */
 	uint64_t freed_us;           /* when the slot was last freed */
 	uint64_t punch_at_us;        /* when it joined the hole-punch queue */
+	/* idle trimming (core/app.c app_trim): the rings of a live socket with no
+	 * event for APP_TRIM_IDLE_US go back to the system */
+	uint32_t rx_hi;              /* end of the bytes written into the rx ring, held
+				      * data ahead of a gap included: never trim those */
+	uint32_t trim_ev;            /* ev_seq when the trim scan last looked */
+	uint64_t trim_since_us;      /* since when ev_seq has been trim_ev */
+	bool trimmed;                /* rings punched since the last event */
 };
 
 /* Bytes the app has queued beyond tx_cons (acquire on tx_prod, pairs with the

@@ -346,11 +346,18 @@ struct shunt_sock {
 	SHUNT_ALIGNED uint32_t rx_prod;
 	/* [dp] send ring consumer: bytes the dp is done with (TCP: acknowledged). */
 	SHUNT_ALIGNED uint32_t tx_cons;
+	/* [dp] Non-zero while the dataplane gives an idle socket's send ring back to
+	 * the system (hole punching). With tx_writing, Dekker's pairing: the dp sets
+	 * tx_trim, fences, and punches only if tx_writing is 0 and the ring is empty;
+	 * the app raises tx_writing, fences, and waits while tx_trim is set before it
+	 * writes into the ring. */
+	uint32_t tx_trim;
 
 	/* [app] receive ring consumer. */
 	SHUNT_ALIGNED uint32_t rx_cons;
 	/* [app] send ring producer. */
 	SHUNT_ALIGNED uint32_t tx_prod;
+	uint32_t tx_writing; /* [app] writers inside the send ring now (see tx_trim) */
 	/* [app] error acknowledged: getsockopt(SO_ERROR) or a call that returned it
 	 * sets err_seen = err_seq. */
 	SHUNT_ALIGNED uint32_t err_seen;

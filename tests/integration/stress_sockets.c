@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stress_proc.h"
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -55,54 +57,6 @@ static int count_fds(void)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n - 1; /* opendir's own */
-}
-
-static long status_kb(const char *key)
-{
-	char line[256];
-	size_t kl = strlen(key);
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* Size, Rss and Pss (kB) summed over the mappings of the shunt-region memfd. */
-static void region_kb(long *size, long *rss, long *pss)
-{
-	char line[512];
-	int in = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	*size = *rss = *pss = 0;
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		long v;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, ' ')) {
-			in = strstr(line, "shunt-region") != NULL;
-			continue;
-		}
-		if (!in)
-			continue;
-		if (sscanf(line, "Size: %ld kB", &v) == 1)
-			*size += v;
-		else if (sscanf(line, "Rss: %ld kB", &v) == 1)
-			*rss += v;
-		else if (sscanf(line, "Pss: %ld kB", &v) == 1)
-			*pss += v;
-	}
-	fclose(f);
 }
 
 static uint64_t token(uint64_t i)

@@ -336,6 +336,60 @@ START_TEST(test_punch_skips_reused_slot)
 }
 END_TEST
 
+/* A live socket idle for APP_TRIM_IDLE_US gives back the pages of its rings: the
+ * receive ring once the app has read it all, the send ring once it is empty and no
+ * writer is inside (tx_writing); the socket still works afterwards. */
+START_TEST(test_idle_socket_trimmed)
+{
+	uint32_t g, s = open_sock(&g);
+	struct dp_sock *ds = &app->socks[s];
+	struct shunt_sock *sh = shsock(s);
+	uint8_t *rx = (uint8_t *)r + sh->rx_off, *tx = (uint8_t *)r + sh->tx_off;
+	uint64_t before;
+
+	ds->pcb = (void *)1; /* a connection the trim must leave alone but for pages */
+	memset(tx, 0xbb, sh->tx_size); /* the app's past sends, all consumed */
+	dp_sock_rx_write(ds, 0, "abcd", 4);
+	dp_sock_rx_commit(&ctx, ds, 4);
+	memset(rx + 4, 0xaa, sh->rx_size - 4); /* past traffic's pages */
+	before = memfd_bytes(app->memfd);
+	ck_assert_uint_ge(before, 2 * (uint64_t)sh->rx_size);
+
+	sh->tx_writing = 1;   /* the app is inside send() */
+	apps_housekeep(&ctx); /* first look: idle from now */
+	ctx.now_us += APP_TRIM_IDLE_US;
+	apps_housekeep(&ctx); /* unread data: the rx ring stays; a writer: tx stays */
+	ck_assert_mem_eq(rx, "abcd", 4);
+	ck_assert_uint_eq(tx[0], 0xbb);
+	ck_assert_uint_eq(sh->tx_trim, 0); /* never left raised */
+
+	sh->rx_cons = sh->rx_prod;   /* the app read it, still inside send() */
+	dp_sock_event(&ctx, ds);     /* an event: idle time starts again */
+	apps_wake(&ctx);
+	apps_housekeep(&ctx);
+	ctx.now_us += APP_TRIM_IDLE_US;
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(rx[0], 0);       /* punched */
+	ck_assert_uint_eq(tx[0], 0xbb);    /* not while a writer is inside */
+
+	sh->tx_writing = 0;
+	dp_sock_event(&ctx, ds);
+	apps_wake(&ctx);
+	apps_housekeep(&ctx);
+	ctx.now_us += APP_TRIM_IDLE_US;
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(tx[0], 0);
+	ck_assert_uint_le(memfd_bytes(app->memfd), before - 2 * (uint64_t)sh->rx_size + 4096);
+	ck_assert_uint_eq(app->stats.hole_punch_fail, 0);
+
+	dp_sock_rx_write(ds, 0, "efgh", 4); /* the ring works on */
+	dp_sock_rx_commit(&ctx, ds, 4);
+	ck_assert_mem_eq(rx + 4, "efgh", 4);
+	ds->pcb = NULL;
+	close_sock(s, g);
+}
+END_TEST
+
 /* ---- slots ------------------------------------------------------------------------- */
 
 START_TEST(test_open_allocates_and_replies)
@@ -952,6 +1006,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_region_layout);
 	tcase_add_test(tc, test_region_sparse_and_punched);
 	tcase_add_test(tc, test_punch_skips_reused_slot);
+	tcase_add_test(tc, test_idle_socket_trimmed);
 	tcase_add_test(tc, test_open_allocates_and_replies);
 	tcase_add_test(tc, test_open_adopts_app_indices);
 	tcase_add_test(tc, test_open_nobufs_then_reuse);
