@@ -172,6 +172,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 	struct shunt_sock *ss = s->ss;
 	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
 	struct shim_io_wait w = { .s = s, .tx = true };
+	int64_t waited = 0;
 	struct shunt_dgram d = { 0 };
 	int64_t timeo = -2;
 	uint32_t rec;
@@ -214,8 +215,8 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 	rec = dgram_rec_len(d.len);
 
 	for (;;) {
-		uint32_t head, cons, used, limit, off, skip, guard;
-		bool nested;
+		uint32_t head, cons, used, limit, off, skip, guard, need;
+		bool nested, mem_short;
 
 		w.ev_seq = SHUNT_LOAD_ACQ(&ss->ev_seq);
 		/* sock_alloc_send_pskb(): pending error, then SEND_SHUTDOWN (no SIGPIPE) */
@@ -237,8 +238,10 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 		used = head - cons;
 		off = head & (s->tx_size - 1);
 		skip = s->tx_size - off < rec ? s->tx_size - off : 0;
+		need = skip + rec;
+		mem_short = shim_mem_cap(used, &need);
 		/* As sock_alloc_send_pskb(): room while below sndbuf, whatever the size. */
-		if (used < limit && used + skip + rec <= s->tx_size &&
+		if (used < limit && used + skip + rec <= s->tx_size && !mem_short &&
 		    (int32_t)(guard - head) >= (int32_t)(skip + rec)) {
 			struct shim_txjob job = { .head = head, .end = head + skip + rec,
 						  .fill = dgram_fill, .iov = iov,
@@ -257,7 +260,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
 		w.idx = cons;
-		rc = shim_wait_sock(s, shim_io_changed, &w, timeo, 0);
+		rc = shim_wait_mem(s, &w, timeo, mem_short, &waited);
 		if (rc == -ETIMEDOUT)
 			return -EAGAIN;
 		if (rc < 0)

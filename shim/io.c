@@ -250,6 +250,43 @@ static bool io_connect_over(void *arg)
 	return st != SHUNT_SS_SYN_SENT && st != SHUNT_SS_SYN_RECEIVED;
 }
 
+bool shim_mem_cap(uint32_t used, uint32_t *n)
+{
+	uint64_t avail = __atomic_load_n(&shim_g.r->mem_avail, __ATOMIC_RELAXED);
+	uint32_t floor = used < SHUNT_MEM_FLOOR ? SHUNT_MEM_FLOOR - used : 0;
+
+	if (avail < floor)
+		avail = floor;
+	if (*n <= avail)
+		return false;
+	*n = (uint32_t)avail;
+	return true;
+}
+
+#define IO_MEM_SLICE_NS 10000000 /* a sender short of process memory looks again */
+
+int shim_wait_mem(struct shim_sock *s, struct shim_io_wait *w, int64_t timeo,
+		  bool mem_short, int64_t *waited)
+{
+	int64_t slice = timeo;
+	int rc;
+
+	if (!mem_short)
+		return shim_wait_sock(s, shim_io_changed, w, timeo, 0);
+	/* Memory comes back when any socket of the process drains, which this one's
+	 * futex does not hear of: wait in slices (Linux's sk_stream_wait_memory is
+	 * woken by the global pool instead). */
+	if (slice < 0 || slice - *waited > IO_MEM_SLICE_NS)
+		slice = IO_MEM_SLICE_NS;
+	else
+		slice -= *waited;
+	rc = shim_wait_sock(s, shim_io_changed, w, slice, 0);
+	if (rc != -ETIMEDOUT)
+		return rc;
+	*waited += slice;
+	return timeo >= 0 && *waited >= timeo ? -ETIMEDOUT : 0;
+}
+
 /* shim_txjob.fill for the byte stream. */
 static void io_fill(struct shim_sock *s, const struct shim_txjob *j)
 {
@@ -264,6 +301,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 	int64_t timeo = -2;
 	size_t len, sent = 0;
 	struct shim_io_wait w = { .s = s, .tx = true };
+	int64_t waited = 0;
 	int rc;
 
 	rc = shim_iov_len(iov, iovcnt, &len);
@@ -274,7 +312,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 
 	for (;;) {
 		uint32_t st, fl, head, cons, used, limit, n, guard;
-		bool nested;
+		bool nested, mem_short;
 
 		w.ev_seq = SHUNT_LOAD_ACQ(&ss->ev_seq);
 		st = SHUNT_LOAD_ACQ(&ss->state); /* pairs with the dp's release */
@@ -313,6 +351,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 			n = (uint32_t)(len - sent);
 		if ((int32_t)(guard - head) < (int32_t)n)
 			n = (int32_t)(guard - head) > 0 ? guard - head : 0;
+		mem_short = shim_mem_cap(used, &n);
 		if (n > 0) {
 			struct shim_txjob job = { .head = head, .end = head + n,
 						  .fill = io_fill, .iov = iov,
@@ -336,7 +375,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_SNDTIMEO);
 		w.idx = cons;
-		rc = shim_wait_sock(s, shim_io_changed, &w, timeo, 0);
+		rc = shim_wait_mem(s, &w, timeo, mem_short, &waited);
 		if (rc == -ETIMEDOUT)
 			return sent > 0 ? (ssize_t)sent : -EAGAIN;
 		if (rc < 0)

@@ -440,6 +440,15 @@ struct shim_io_wait {
 	bool tx;
 };
 bool shim_io_changed(void *arg);
+/* Cap *n bytes to queue on a socket holding used by what the process's memory
+ * bound leaves (abi.h mem_avail, never below SHUNT_MEM_FLOOR held). Returns true if
+ * it cut. */
+bool shim_mem_cap(uint32_t used, uint32_t *n);
+/* A blocked sender's wait (shim_wait_sock on its socket); when it is short of
+ * process memory (mem_short), in slices, *waited counting toward timeo. Returns 0,
+ * -ETIMEDOUT or -errno. */
+int shim_wait_mem(struct shim_sock *s, struct shim_io_wait *w, int64_t timeo,
+		  bool mem_short, int64_t *waited);
 
 int shim_iov_len(const struct iovec *iov, int iovcnt, size_t *len);
 /* Copy n bytes at ring position pos of the rx ring into iov, skip bytes into it. */

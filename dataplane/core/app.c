@@ -113,6 +113,8 @@ static void app_region_init(struct dp_app *app, size_t chan_off, size_t notif_of
 	r->socks_off = socks_off;
 	r->bufs_off = bufs_off;
 	r->dp_epoch = (uint32_t)getpid();
+	r->mem_avail = app->mem.bound ? app->mem.bound : UINT64_MAX;
+	app->mem_avail_pub = r->mem_avail;
 
 	/* The only time the dataplane follows the region's offsets: while it alone has
 	 * the mapping. From here on the app can rewrite them. */
@@ -162,6 +164,7 @@ int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
 	app->version = version;
 	app->features = features;
 	app->nsocks = conf->max_sockets;
+	app->mem.bound = (uint64_t)conf->app_mem << 20;
 	app->rx_size = conf->rx_buf;
 	app->tx_size = conf->tx_buf;
 	app->nchannels = APP_NCHANNELS;
@@ -399,6 +402,8 @@ static void app_slot_init(struct dp_app *app, struct dp_sock *s, uint32_t type)
 	s->app_closed = false;
 	s->broken = false;
 	s->punched = false;
+	s->mem = &app->mem;
+	s->rx_acct = s->tx_acct = 0;
 
 	sh->state = SHUNT_SS_CLOSED;
 	sh->flags = 0;
@@ -454,6 +459,7 @@ void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock 
 	s->app_closed = false;
 	s->broken = false;
 	s->pcb = NULL;
+	dp_sock_mem_drop(s);
 	dp_sock_set_state(ctx, s, SHUNT_SS_FREE);
 	app->stats.slots_released++;
 	app->live--;
@@ -847,6 +853,20 @@ clear:
 	app->touched_head = APP_NONE;
 }
 
+/* mem_avail for the shim's senders: what app_mem leaves, once per iteration of a
+ * process whose sockets changed, written only when it changed. */
+static void app_publish_mem(struct dp_app *app)
+{
+	uint64_t avail = UINT64_MAX;
+
+	if (app->mem.bound != 0)
+		avail = app->mem.bound > app->mem.used ? app->mem.bound - app->mem.used : 0;
+	if (avail != app->mem_avail_pub) {
+		app->mem_avail_pub = avail;
+		__atomic_store_n(&app->r->mem_avail, avail, __ATOMIC_RELAXED);
+	}
+}
+
 void apps_wake(struct dp_ctx *ctx)
 {
 	struct dp_apps *apps = ctx->apps;
@@ -864,8 +884,10 @@ void apps_wake(struct dp_ctx *ctx)
 		s->dirty = false;
 		s->dirty_next = NULL;
 		app = s->app;
-		if (!app->gone && !app->broken)
+		if (!app->gone && !app->broken) {
+			app_publish_mem(app);
 			app_wake_sock(ctx, app, s);
+		}
 	}
 	apps->dirty = NULL;
 	for (app = apps->wake_list; app != NULL; app = app->wake_next) {
@@ -1033,5 +1055,9 @@ void apps_dump(struct dp_ctx *ctx, FILE *f)
 			app->fresh, app->nreg, app->chan_seen, app->gone ? ", gone" : "",
 			app->broken ? ", broken" : "");
 		APP_STATS(DP_STAT_PRINT)
+		fprintf(f, "  mem_held                     %llu\n  mem_bound                    %llu\n"
+			"  mem_limited                  %llu\n",
+			(unsigned long long)app->mem.used, (unsigned long long)app->mem.bound,
+			(unsigned long long)app->mem.limited);
 	}
 }

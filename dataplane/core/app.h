@@ -111,6 +111,8 @@ struct dp_app {
 	uint32_t touched_head;     /* touched notifiers this iteration (UINT32_MAX: none) */
 
 	struct app_stats stats;
+	struct dp_memacct mem;     /* the app_mem bound and what the rings hold */
+	uint64_t mem_avail_pub;    /* mem_avail as last published */
 };
 
 struct dp_apps {

@@ -17,6 +17,21 @@
 #include "core/sock.h"
 #include "net/net.h"
 
+/* Note that s holds rx_used and tx_used bytes now, in its process's total. */
+static void sock_account(struct dp_sock *s, uint32_t rx_used, uint32_t tx_used)
+{
+	if (s->mem == NULL)
+		return;
+	s->mem->used = s->mem->used + rx_used + tx_used - s->rx_acct - s->tx_acct;
+	s->rx_acct = rx_used;
+	s->tx_acct = tx_used;
+}
+
+void dp_sock_mem_drop(struct dp_sock *s)
+{
+	sock_account(s, 0, 0);
+}
+
 uint32_t dp_sock_tx_queued(struct dp_sock *s)
 {
 	/* acquire: pairs with the shim's release of tx_prod after it filled the ring */
@@ -27,6 +42,7 @@ uint32_t dp_sock_tx_queued(struct dp_sock *s)
 		s->broken = true;
 		return 0;
 	}
+	sock_account(s, s->rx_acct, queued);
 	return queued;
 }
 
@@ -35,12 +51,13 @@ void dp_sock_tx_release(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n)
 	if (n == 0)
 		return;
 	s->tx_cons += n;
+	sock_account(s, s->rx_acct, s->tx_acct > n ? s->tx_acct - n : 0);
 	/* release: the shim may reuse the bytes once it sees the new tx_cons */
 	SHUNT_STORE_REL(&s->sh->tx_cons, s->tx_cons);
 	dp_sock_event(ctx, s);
 }
 
-uint32_t dp_sock_rx_space(struct dp_sock *s)
+uint32_t dp_sock_rx_room(struct dp_sock *s)
 {
 	/* acquire: pairs with the shim's release of rx_cons after it copied bytes out */
 	uint32_t cons = SHUNT_LOAD_ACQ(&s->sh->rx_cons);
@@ -51,7 +68,25 @@ uint32_t dp_sock_rx_space(struct dp_sock *s)
 		s->broken = true;
 		return 0;
 	}
+	sock_account(s, used, s->tx_acct);
 	return used >= limit ? 0 : limit - used;
+}
+
+uint32_t dp_sock_rx_space(struct dp_sock *s)
+{
+	uint32_t room = dp_sock_rx_room(s), floor;
+	uint64_t avail;
+
+	if (s->mem == NULL || s->mem->bound == 0)
+		return room;
+	avail = s->mem->bound > s->mem->used ? s->mem->bound - s->mem->used : 0;
+	floor = s->rx_acct < SHUNT_MEM_FLOOR ? SHUNT_MEM_FLOOR - s->rx_acct : 0;
+	if (avail < floor)
+		avail = floor;
+	if (avail >= room)
+		return room;
+	s->mem->limited++;
+	return (uint32_t)avail;
 }
 
 void dp_sock_rx_write(struct dp_sock *s, uint32_t off, const void *data, uint32_t len)
@@ -68,6 +103,7 @@ void dp_sock_rx_commit(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n)
 	if (n == 0)
 		return;
 	s->rx_prod += n;
+	sock_account(s, s->rx_acct + n, s->tx_acct);
 	if ((int32_t)(s->rx_prod - s->rx_hi) > 0)
 		s->rx_hi = s->rx_prod;
 	/* release: the bytes written before are visible to a reader that acquires rx_prod */

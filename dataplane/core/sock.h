@@ -27,6 +27,15 @@ struct icmp_err;
 /* Private copies of the slot's geometry (rx_buf..tx_size) are set when the slot is
  * allocated (core/app.c) and never read back from shunt_sock.rx_off/tx_off. An entry
  * of a slot never allocated is all zeroes (calloc'd, untouched): state FREE, gen 0. */
+/* A process's bound on the bytes its sockets hold in their rings (`app_mem`):
+ * what they hold as last seen (each socket's share in rx_acct/tx_acct), and the
+ * bound, 0 for none. Shared by a process's sockets; NULL in unit tests is allowed. */
+struct dp_memacct {
+	uint64_t used;
+	uint64_t bound;
+	uint64_t limited; /* times a receive window was cut by the bound */
+};
+
 struct dp_sock {
 	struct dp_app *app;    /* owning process; NULL in unit tests is allowed */
 	uint32_t idx;          /* slot index in the app's region */
@@ -70,6 +79,10 @@ struct dp_sock {
 	uint32_t trim_ev;            /* ev_seq when the trim scan last looked */
 	uint64_t trim_since_us;      /* since when ev_seq has been trim_ev */
 	bool trimmed;                /* rings punched since the last event */
+
+	struct dp_memacct *mem;      /* the process's bound, or NULL */
+	uint32_t rx_acct;            /* bytes of ours in mem->used: rx ring... */
+	uint32_t tx_acct;            /* ...and tx ring */
 };
 
 /* Bytes the app has queued beyond tx_cons (acquire on tx_prod, pairs with the
@@ -80,8 +93,15 @@ uint32_t dp_sock_tx_queued(struct dp_sock *s);
 void dp_sock_tx_release(struct dp_ctx *ctx, struct dp_sock *s, uint32_t n);
 
 /* Free bytes in the receive ring (acquire on rx_cons, pairs with the shim's release
- * after reading), limited by rcvbuf. Invalid rx_cons marks the socket broken: 0. */
+ * after reading), limited by rcvbuf. Invalid rx_cons marks the socket broken: 0.
+ * What arriving data may fill. */
+uint32_t dp_sock_rx_room(struct dp_sock *s);
+/* dp_sock_rx_room() further limited by the process's bound (but never below what
+ * makes SHUNT_MEM_FLOOR bytes held): what may be offered (the TCP window). */
 uint32_t dp_sock_rx_space(struct dp_sock *s);
+/* The socket holds nothing any more (it is being freed): its share of the
+ * process's bound goes back. */
+void dp_sock_mem_drop(struct dp_sock *s);
 /* Copy len bytes into the receive ring at rx_prod + off (off > 0 for data held ahead
  * of a gap); the caller has checked off + len <= dp_sock_rx_space(). */
 void dp_sock_rx_write(struct dp_sock *s, uint32_t off, const void *data, uint32_t len);

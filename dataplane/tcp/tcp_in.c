@@ -247,7 +247,9 @@ static uint32_t receive_data(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq,
 
 	if (s == NULL || len == 0)
 		return 0;
-	space = dp_sock_rx_space(s);
+	/* What the ring holds, not what we offer: data inside a window advertised
+	 * before the process's memory bound tightened is still taken. */
+	space = dp_sock_rx_room(s);
 	if (off >= space) {
 		ctx->tcp_stats.tcp_drop_rx_full++;
 		tcb->ack_now = true;

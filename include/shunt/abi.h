@@ -78,6 +78,7 @@
 #define SHUNT_READY_RING    256 /* entries per notifier ready ring, power of two */
 #define SHUNT_SOCK_NOTIFY   4   /* notifier subscriptions held in a socket */
 #define SHUNT_SOCK_NONE     0xffffffffu /* cmd.sock of OPEN: no slot yet */
+#define SHUNT_MEM_FLOOR     4096 /* bytes a socket may always queue (Linux tcp_rmem[0]) */
 
 /* Network-order IPv4 address and port, as in struct sockaddr_in. */
 struct shunt_inaddr {
@@ -111,6 +112,11 @@ struct shunt_region {
 	 * sleeps. */
 	SHUNT_ALIGNED uint32_t dp_sleeping;
 	uint32_t dp_epoch; /* [dp] changes when a new shuntd instance serves the region */
+	/* [dp] Bytes this process's sockets may still queue in their rings before the
+	 * process's bound (the `app_mem` key) is reached; UINT64_MAX: no bound. Refreshed
+	 * once per loop iteration, so a sender may overshoot by what it queues in one.
+	 * A socket may always hold SHUNT_MEM_FLOOR bytes whatever this says. */
+	uint64_t mem_avail;
 
 	/* [app] Channels [0, chan_hint) may hold commands: the dataplane polls only
 	 * those (a process with four threads costs four checks, not nchannels). Only

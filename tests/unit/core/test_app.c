@@ -390,6 +390,62 @@ START_TEST(test_idle_socket_trimmed)
 }
 END_TEST
 
+/* app_mem: what a process's sockets hold counts against one bound; a window is
+ * offered only within it, but never below SHUNT_MEM_FLOOR held, arriving data is
+ * still taken up to the ring, and what is read, acknowledged or freed goes back. */
+START_TEST(test_app_mem_bound)
+{
+	uint32_t g1, g2, s1, s2;
+	struct dp_sock *d1, *d2;
+	static uint8_t junk[68 << 10];
+
+	/* a process of its own, with 256 KiB rings (the fixture's are 4 KiB) */
+	conf.rx_buf = conf.tx_buf = 262144;
+	conf.app_mem = 1;
+	ck_assert_int_eq(app_create(&ctx, -1, 4321, SHUNT_ABI_VERSION, 0, &app), 0);
+	ck_assert_uint_eq(app->mem.bound, 1 << 20);
+	r = app->r;
+	r->chan_hint = 1;
+	s1 = open_sock(&g1);
+	s2 = open_sock(&g2);
+	d1 = &app->socks[s1];
+	d2 = &app->socks[s2];
+	app->mem.bound = 64 << 10;
+	ck_assert_uint_eq(dp_sock_rx_space(d1), d1->rx_size > (64u << 10) ? 64u << 10 :
+			  d1->rx_size);
+	dp_sock_rx_write(d1, 0, junk, 60 << 10);
+	dp_sock_rx_commit(&ctx, d1, 60 << 10);
+	ck_assert_uint_eq(app->mem.used, 60 << 10);
+	ck_assert_uint_eq(dp_sock_rx_space(d1), 4 << 10);              /* what is left */
+	ck_assert_uint_eq(dp_sock_rx_space(d2), SHUNT_MEM_FLOOR);      /* left, or floor */
+	ck_assert_uint_ge(dp_sock_rx_room(d1), 8 << 10);              /* the ring takes more */
+	dp_sock_rx_write(d1, 0, junk, 8 << 10);
+	dp_sock_rx_commit(&ctx, d1, 8 << 10);
+	ck_assert_uint_eq(dp_sock_rx_space(d1), 0);                    /* over the bound */
+	ck_assert_uint_eq(dp_sock_rx_space(d2), SHUNT_MEM_FLOOR);      /* the floor stays */
+	ck_assert_uint_gt(app->mem.limited, 0);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(r->mem_avail, 0);
+
+	shsock(s1)->rx_cons = shsock(s1)->rx_prod; /* the app read it all */
+	ck_assert_uint_eq(dp_sock_rx_space(d1), d1->rx_size > (64u << 10) ? 64u << 10 :
+			  d1->rx_size);
+	ck_assert_uint_eq(app->mem.used, 0);
+
+	shsock(s2)->tx_prod += 10 << 10; /* the app queued 10 KiB to send */
+	ck_assert_uint_eq(dp_sock_tx_queued(d2), 10 << 10);
+	ck_assert_uint_eq(app->mem.used, 10 << 10);
+	dp_sock_event(&ctx, d2);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(r->mem_avail, 54 << 10);
+	dp_sock_tx_release(&ctx, d2, 4 << 10);      /* 4 KiB acknowledged */
+	ck_assert_uint_eq(app->mem.used, 6 << 10);
+	close_sock(s2, g2);                         /* freed with 6 KiB queued */
+	ck_assert_uint_eq(app->mem.used, 0);
+	close_sock(s1, g1);
+}
+END_TEST
+
 /* ---- slots ------------------------------------------------------------------------- */
 
 START_TEST(test_open_allocates_and_replies)
@@ -1007,6 +1063,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_region_sparse_and_punched);
 	tcase_add_test(tc, test_punch_skips_reused_slot);
 	tcase_add_test(tc, test_idle_socket_trimmed);
+	tcase_add_test(tc, test_app_mem_bound);
 	tcase_add_test(tc, test_open_allocates_and_replies);
 	tcase_add_test(tc, test_open_adopts_app_indices);
 	tcase_add_test(tc, test_open_nobufs_then_reuse);
