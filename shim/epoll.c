@@ -13,6 +13,8 @@
  *
  *   epoll_wait -> no shunt entries? real_epoll_pwait (our wake eventfd filtered out)
  *              -> shunt entry ready, or a kernel fd? ep_collect(): shunt entries
+ *                 (only those if no kernel fd was ever added and nothing woke the
+ *                 kernel side: no syscall)
  *                 (LT; ET: only after ev_seq moved; ONESHOT: disabled until MOD)
  *                 and real_epoll_wait(0), in alternating order; reported entries
  *                 go to the tail of the list (Linux's ready list is a FIFO)
@@ -73,6 +75,10 @@ struct shim_epoll {
 	_Atomic int kfd;       /* private dup of the kernel epoll, -1 until needed */
 	_Atomic int wakefd;    /* eventfd in the kernel epoll, -1 until needed */
 	bool kfirst;           /* next collect asks the kernel first (fairness) */
+	_Atomic unsigned nkernel; /* fds added to the kernel epoll through us, less those
+				   * deleted: 0 lets a collect skip the kernel; too high
+				   * (a closed fd) is only slower */
+	bool kunknown;         /* adopted: what the kernel epoll holds is not known */
 	bool nf_ok;            /* nf is ours: shunt items are subscribed to it */
 	bool rd_mode;          /* nf keeps a ready ring: only the ready list is looked at */
 	uint32_t lost_seen;    /* nf's ready_lost when we last took everything in */
@@ -87,6 +93,23 @@ _Atomic unsigned shim_shunt_live;
 static pthread_mutex_t ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_epoll *ep_free_list; /* records are type-stable, as sockets */
 static struct shim_epoll *ep_live;      /* instances with kfd/wakefd */
+
+/* A real epoll_ctl on ep's kernel epoll that succeeded: keep nkernel. */
+static void ep_kcount(struct shim_epoll *ep, int op)
+{
+	if (ep == NULL)
+		return;
+	if (op == EPOLL_CTL_ADD)
+		atomic_fetch_add_explicit(&ep->nkernel, 1, memory_order_relaxed);
+	else if (op == EPOLL_CTL_DEL) {
+		unsigned n = atomic_load_explicit(&ep->nkernel, memory_order_relaxed);
+
+		while (n > 0 && !atomic_compare_exchange_weak_explicit(&ep->nkernel, &n, n - 1,
+								       memory_order_relaxed,
+								       memory_order_relaxed))
+			;
+	}
+}
 
 static struct shim_epoll *ep_get(int fd)
 {
@@ -116,6 +139,8 @@ static struct shim_epoll *ep_track(int epfd)
 	atomic_store(&ep->kfd, -1);
 	atomic_store(&ep->wakefd, -1);
 	ep->kfirst = false;
+	atomic_store(&ep->nkernel, 0);
+	ep->kunknown = false;
 	ep->nf_ok = false;
 	ep->rd_mode = false;
 	ep->rd_head = NULL;
@@ -134,6 +159,7 @@ static struct shim_epoll *ep_track(int epfd)
 /* An epoll fd created before the shim was initialised: adopt it on first use. */
 static struct shim_epoll *ep_adopt(int epfd)
 {
+	struct shim_epoll *ep;
 	char path[64], link[64];
 	ssize_t n;
 
@@ -144,7 +170,10 @@ static struct shim_epoll *ep_adopt(int epfd)
 	link[n] = '\0';
 	if (strcmp(link, "anon_inode:[eventpoll]") != 0)
 		return NULL;
-	return ep_track(epfd);
+	ep = ep_track(epfd);
+	if (ep != NULL)
+		ep->kunknown = true; /* it may hold kernel fds we never saw */
+	return ep;
 }
 
 SHIM_EXPORT int epoll_create(int size)
@@ -523,9 +552,10 @@ void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt)
 
 			it->ep->nshunt--;
 			ep_unsub(it);
-			if (!it->disabled)
-				(void)real_epoll_ctl(atomic_load(&it->ep->kfd), EPOLL_CTL_ADD,
-						     it->fd, &ev);
+			if (!it->disabled &&
+			    real_epoll_ctl(atomic_load(&it->ep->kfd), EPOLL_CTL_ADD, it->fd,
+					   &ev) == 0)
+				ep_kcount(it->ep, EPOLL_CTL_ADD);
 			if (!undecided)
 				ep_unlink_plain(it);
 		} else {
@@ -602,7 +632,10 @@ static int ep_ctl(struct shim_epoll *ep, int epfd, int op, int fd, struct shim_s
 	kind = atomic_load(&s->kind);
 	if (kind == SHIM_KERNEL) {
 		pthread_mutex_unlock(&s->lock);
-		return real_epoll_ctl(epfd, op, fd, ev) < 0 ? -errno : 0;
+		if (real_epoll_ctl(epfd, op, fd, ev) < 0)
+			return -errno;
+		ep_kcount(ep, op);
+		return 0;
 	}
 	if (kind == SHIM_UNDECIDED) {
 		/* The kernel validates and holds it until connect() decides. */
@@ -610,6 +643,7 @@ static int ep_ctl(struct shim_epoll *ep, int epfd, int op, int fd, struct shim_s
 			rc = -errno;
 			goto out;
 		}
+		ep_kcount(ep, op);
 	} else {
 		if (op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD && op != EPOLL_CTL_DEL) {
 			rc = -EINVAL;
@@ -694,8 +728,13 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	struct shim_sock *s;
 
 	if (!shim_init() || (s = shim_sock_get(fd)) == NULL ||
-	    atomic_load(&s->kind) == SHIM_KERNEL)
-		return real_epoll_ctl(epfd, op, fd, ev);
+	    atomic_load(&s->kind) == SHIM_KERNEL) {
+		int rc = real_epoll_ctl(epfd, op, fd, ev);
+
+		if (rc == 0 && shim_ready)
+			ep_kcount(ep_get(epfd), op);
+		return rc;
+	}
 	ep = ep_get(epfd);
 	if (ep == NULL)
 		ep = ep_adopt(epfd);
@@ -833,10 +872,20 @@ static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max
 /* Everything reportable now, shunt entries and kernel fds, into evs. The side
  * that goes first alternates, so neither starves the other when maxevents is
  * small. Returns the count or -errno. */
-static int ep_collect(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int max)
+static int ep_collect(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int max,
+		      bool kernel_ready)
 {
 	bool kfirst;
 	int n = 0, k;
+
+	/* Nothing of the kernel's to report: no kernel call at all. */
+	if (!kernel_ready && !ep->kunknown &&
+	    atomic_load_explicit(&ep->nkernel, memory_order_relaxed) == 0) {
+		pthread_mutex_lock(&ep_lock);
+		n = ep_harvest(ep, evs, max, true);
+		pthread_mutex_unlock(&ep_lock);
+		return n;
+	}
 
 	pthread_mutex_lock(&ep_lock);
 	kfirst = ep->kfirst;
@@ -888,7 +937,7 @@ static int ep_wait(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int
 
 		now = shim_now_ns();
 		if (kernel_ready || ep_shunt_ready(ep) || (deadline >= 0 && now >= deadline)) {
-			n = ep_collect(ep, epfd, evs, max);
+			n = ep_collect(ep, epfd, evs, max, kernel_ready);
 			if (n != 0 || (deadline >= 0 && now >= deadline))
 				return n;
 			kernel_ready = false; /* another thread took it, or our wake: on */

@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PKGS="dpdk libdpdk-dev check meson ninja-build pkg-config gcc python3 iproute2
-iputils-ping curl netcat-openbsd iperf3 nftables dnsutils procps"
+iputils-ping curl netcat-openbsd iperf3 nftables dnsutils procps strace"
 
 missing=""
 for p in $PKGS; do

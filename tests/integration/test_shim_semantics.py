@@ -64,7 +64,8 @@ GROUPS_ALL = {
 CASE_TIMEOUT = 20  # the slowest case (close_race) takes about 2 s
 ONLY = os.environ.get("SHIM_CASES", "").split()
 GROUPS = {g: [c for c in cs if not ONLY or c in ONLY] for g, cs in GROUPS_ALL.items()}
-GROUPS = {g: cs for g, cs in GROUPS.items() if cs or (g == "tcp" and "unapplied_opt" in ONLY)}
+GROUPS = {g: cs for g, cs in GROUPS.items() if cs or (g == "tcp" and "unapplied_opt" in ONLY)
+          or (g == "poll" and "ep_shunt_only" in ONLY)}
 
 
 def setup_peer(bed):
@@ -112,6 +113,27 @@ def unapplied_opt(bed):
     return None
 
 
+def ep_shunt_only(bed):
+    """epoll over shunt sockets alone makes no kernel epoll call per epoll_wait:
+    strace counts them while shim_client makes 1000 epoll_wait(0) calls on a
+    readable socket. Returns a failure text or None."""
+    trace = os.path.join(bed.tmp, "ep_shunt_only.strace")
+    t = time.monotonic()
+    r = bed.run_shunt(["strace", "-f", "-qq", "-o", trace, "-e",
+                       "trace=epoll_wait,epoll_pwait,epoll_pwait2",
+                       SHIM_CLIENT, "ep_shunt_only", PEER_IP], timeout=CASE_TIMEOUT)
+    with open(trace, errors="replace") as f:
+        calls = sum(1 for line in f if "epoll_" in line)
+    # one blocking wait may go to the kernel; 1000 would be one per call
+    ok = r.returncode == 0 and calls <= 10
+    print("  %-4s %-22s %5.2f s (%d kernel epoll calls for 1001 epoll_wait)"
+          % ("ok" if ok else "FAIL", "ep_shunt_only", time.monotonic() - t, calls))
+    if not ok:
+        return "ep_shunt_only: exit %d, %d kernel epoll calls\n%s" % (
+            r.returncode, calls, r.stderr.decode(errors="replace"))
+    return None
+
+
 def test():
     if not os.access(SHIM_CLIENT, os.X_OK):
         raise BedError("shim_client is not built: %s (ninja -C %s)" % (SHIM_CLIENT, BUILD))
@@ -131,6 +153,11 @@ def test():
                 if not ok:
                     failed.append("%s: exit %d\n%s" % (
                         case, r.returncode, r.stderr.decode(errors="replace").strip()))
+            if group == "poll" and (not ONLY or "ep_shunt_only" in ONLY):
+                ran += 1
+                msg = ep_shunt_only(bed)
+                if msg:
+                    failed.append(msg)
             if group == "tcp" and (not ONLY or "unapplied_opt" in ONLY):
                 ran += 1
                 msg = unapplied_opt(bed)

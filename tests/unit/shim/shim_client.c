@@ -1864,6 +1864,24 @@ static void case_ep_dup(void)
 	close(d);
 }
 
+/* An epoll holding only shunt sockets answers from the ready list alone: 1000
+ * epoll_wait(0) on a readable socket each report it (level-triggered), and the
+ * test that runs this counts the kernel's epoll_wait calls under strace. */
+static void case_ep_shunt_only(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 9 };
+	int ep = epoll_create1(0), fd = connected(7), i;
+
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	CHECK(send(fd, "x", 1, 0) == 1);
+	CHECK(epoll_wait(ep, &ev, 1, 2000) == 1 && ev.data.u64 == 9);
+	for (i = 0; i < 1000; i++)
+		CHECK(epoll_wait(ep, &ev, 1, 0) == 1 && ev.data.u64 == 9 &&
+		      (ev.events & EPOLLIN));
+	close(fd);
+	close(ep);
+}
+
 /* ---- recv(MSG_TRUNC), select past FD_SETSIZE ------------------------------------- */
 
 /* tcp(7): MSG_TRUNC discards the bytes instead of copying them (with MSG_PEEK it
@@ -2056,6 +2074,7 @@ static const struct {
 	void (*fn)(void);
 } cases[] = {
 	{ "blocking_echo", case_blocking_echo },
+	{ "ep_shunt_only", case_ep_shunt_only },
 	{ "nonblock_connect", case_nonblock_connect },
 	{ "refused_nonblock", case_refused_nonblock },
 	{ "refused_blocking", case_refused_blocking },
