@@ -186,9 +186,11 @@ int shim_sock_decide_dgram(int fd, struct shim_sock *s, const struct sockaddr_in
  * s->lock. */
 static void conn_back_to_kernel(int fd, struct shim_sock *s)
 {
-	(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
 	atomic_store_explicit(&s->kind, SHIM_KERNEL, memory_order_release);
+	/* Out of the epoll notifiers before the slot goes: once CLOSE is taken the
+	 * slot may name another socket, whose notify[] entries are not ours to clear. */
 	shim_epoll_sock_decided(s, true);
+	(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
 	SHIM_DEBUG("fd %d: slot %u closed, back to the kernel", fd, s->slot);
 }
 
