@@ -69,7 +69,8 @@
 /* Feature bits, agreed at attach (ctl.h): the shim offers and requires, the
  * dataplane answers with offered & its own. Version 2 needs none of them. */
 #define SHUNT_FEAT_READY   (1u << 0) /* notifiers keep ready rings (epoll is O(ready)) */
-#define SHUNT_FEAT_KNOWN   (SHUNT_FEAT_READY)
+#define SHUNT_FEAT_LISTEN  (1u << 1) /* passive open: SHUNT_CMD_LISTEN, accept records */
+#define SHUNT_FEAT_KNOWN   (SHUNT_FEAT_READY | SHUNT_FEAT_LISTEN)
 
 #define SHUNT_CACHE_LINE 64
 #define SHUNT_ALIGNED    alignas(SHUNT_CACHE_LINE)
@@ -139,6 +140,9 @@ enum shunt_cmd_op {
 	SHUNT_CMD_CLOSE,    /* the app forgets the slot; the dp frees it when done */
 	SHUNT_CMD_SETOPT,   /* arg = SHUNT_OPT_*, value = the option's value */
 	SHUNT_CMD_DISCONNECT, /* connect(AF_UNSPEC): dissolve the association */
+	SHUNT_CMD_LISTEN,   /* arg = backlog (SHUNT_FEAT_LISTEN): the bound socket listens;
+			     * again: the new backlog. Connections completed on it are
+			     * announced as struct shunt_accept records in its rx ring */
 	SHUNT_CMD_MAX
 };
 
@@ -291,6 +295,20 @@ struct shunt_dgram {
 	struct shunt_inaddr peer; /* rx: source; tx: destination (addr 0 = connected peer) */
 };
 _Static_assert(sizeof(struct shunt_dgram) == 16, "shunt_dgram size");
+
+/* An accepted connection, as a listener announces it: a record in the listener's
+ * receive ring (rx_prod advances by 8 per connection, so records never wrap). The
+ * slot was allocated by the dataplane in the listener's process, fully set up
+ * (state, addresses, rings; data may already be in its rx ring) before the record
+ * was published with release on the listener's rx_prod. The app takes records with
+ * a CAS on the listener's rx_cons, one accept() each; the dataplane keeps at most
+ * backlog + 1 records queued (Linux's sk_acceptq_is_full), and when the listener is
+ * closed resets the connections still queued. */
+struct shunt_accept {
+	uint32_t sock; /* the new socket's slot */
+	uint32_t gen;  /* and generation, to name it in commands */
+};
+_Static_assert(sizeof(struct shunt_accept) == 8, "shunt_accept size");
 
 /* A slot's life: FREE -> the dp allocates it (OPEN now; an accepted connection
  * later), bumps gen, initialises every [dp] field and only then names it to the
