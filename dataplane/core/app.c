@@ -7,6 +7,8 @@
  *   apps_poll() -> app_poll() -> shunt_chan_pop() per channel in [0, chan_hint)
  *     -> app_cmd() -> OPEN: app_open() (slot from the free stack, gen bumped)
  *                  -> others: (slot, gen) checked -> tcp_*() / udp_*()
+ *   tcp listener, SYN -> dp_app_sock_spawn() (a slot as OPEN makes, no reply; the
+ *     accept record in the listener's rx ring names it)
  *     -> app_reply() (SYNC) -> channel reply, futex wake if it has sleepers
  *   dp_sock_event() -> dp_app_sock_changed() (dirty list)
  *     ... apps_wake() -> app_wake_sock(): futex on ev_seq, notify[] -> app_notify()
@@ -238,6 +240,7 @@ struct app_proto {
 	void (*close)(struct dp_ctx *, struct dp_sock *);
 	int (*setopt)(struct dp_ctx *, struct dp_sock *, uint32_t, uint64_t);
 	void (*abort)(struct dp_ctx *, struct dp_sock *);
+	int (*listen)(struct dp_ctx *, struct dp_sock *, uint32_t); /* NULL: -EOPNOTSUPP */
 };
 
 static const struct app_proto app_protos[] = {
@@ -246,6 +249,7 @@ static const struct app_proto app_protos[] = {
 		.disconnect = tcp_app_disconnect, .send = tcp_app_send,
 		.recvd = tcp_app_recvd, .shutdown = tcp_app_shutdown,
 		.close = tcp_app_close, .setopt = tcp_app_setopt, .abort = tcp_app_abort,
+		.listen = tcp_app_listen,
 	},
 	[SHUNT_SOCK_DGRAM] = {
 		.open = udp_open, .bind = udp_bind, .connect = udp_connect,
@@ -500,6 +504,25 @@ static int app_open(struct dp_ctx *ctx, struct dp_app *app, const struct shunt_c
 	return 0;
 }
 
+struct dp_sock *dp_app_sock_spawn(struct dp_ctx *ctx, struct dp_app *app, uint32_t type)
+{
+	struct dp_sock *s;
+
+	if (app == NULL || app->gone || app->broken)
+		return NULL; /* nobody would ever accept it */
+	s = app_slot_take(app);
+	if (s == NULL) {
+		app->stats.spawn_nobufs++;
+		return NULL;
+	}
+	app_slot_init(app, s, type);
+	app->live++;
+	app->stats.slots_allocated++;
+	app->stats.slots_spawned++;
+	dp_sock_event(ctx, s);
+	return s;
+}
+
 /* ---- commands --------------------------------------------------------------------- */
 
 /* Answer a synchronous command in the channel it came from. */
@@ -593,6 +616,17 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, uint32_t ch,
 		break;
 	case SHUNT_CMD_SETOPT:
 		rc = proto->setopt(ctx, s, c->arg, c->value);
+		break;
+	case SHUNT_CMD_LISTEN:
+		/* only for a process that agreed on SHUNT_FEAT_LISTEN; Linux answers
+		 * EOPNOTSUPP for listen() on a datagram socket */
+		if (!(app->features & SHUNT_FEAT_LISTEN)) {
+			app->stats.cmd_drop_bad_op++;
+			rc = -EINVAL;
+			break;
+		}
+		app->stats.cmd_listen++;
+		rc = proto->listen != NULL ? proto->listen(ctx, s, c->arg) : -EOPNOTSUPP;
 		break;
 	case SHUNT_CMD_CLOSE:
 		/* the app forgot the socket; a SYNC flag still gets its answer */

@@ -27,7 +27,7 @@
 #include "dp.h"
 
 /* What this dataplane implements of SHUNT_FEAT_* (the welcome answers offered & this). */
-#define APP_FEATURES (SHUNT_FEAT_READY)
+#define APP_FEATURES (SHUNT_FEAT_READY | SHUNT_FEAT_LISTEN)
 
 #define APP_NCHANNELS  64   /* command channels per region */
 #define APP_NNOTIFIERS 1024 /* notifiers per region */
@@ -40,7 +40,8 @@
 	X(futex_wakes) X(futex_wake_fail) X(notify_sends) X(notify_send_fail) X(ready_lost) \
 	X(notify_drop_bad_idx) X(notify_drop_unregistered) \
 	X(ctl_notify_set) X(ctl_notify_clear) X(ctl_drop_bad) X(ctl_answer_lost) \
-	X(slots_allocated) X(slots_released) X(holes_punched) X(hole_punch_fail)
+	X(slots_allocated) X(slots_released) X(holes_punched) X(hole_punch_fail) \
+	X(slots_spawned) X(spawn_nobufs) X(cmd_listen)
 
 struct app_stats {
 	APP_STATS(DP_STAT_FIELD)

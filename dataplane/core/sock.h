@@ -138,6 +138,13 @@ void dp_sock_pcb_done(struct dp_ctx *ctx, struct dp_sock *s);
 /* core/app.c: put s on the loop's dirty list (once per iteration) so apps_wake()
  * wakes its waiters. Unit tests provide their own. */
 void dp_app_sock_changed(struct dp_ctx *ctx, struct dp_sock *s);
+/* core/app.c: allocate a slot of type in app for a socket the dataplane creates by
+ * itself (a connection accepted by a listener): a new generation, every [dp]
+ * field set, the [app] indices adopted, counted live, exactly as OPEN, but no
+ * reply names it: the caller announces it. pcb is NULL (the protocol attaches
+ * one). NULL when the process has no free slot (or is gone). Unit tests provide
+ * their own. */
+struct dp_sock *dp_app_sock_spawn(struct dp_ctx *ctx, struct dp_app *app, uint32_t type);
 /* core/app.c: free slot s (the app closed it and the protocol is done with it).
  * Unit tests provide their own. */
 void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s);

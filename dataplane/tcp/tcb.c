@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/sock.h"
 #include "tcp/tcb.h"
+#include "tcp/tcp_listen.h"
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
 
@@ -90,6 +91,7 @@ void tcb_free(struct dp_ctx *ctx, struct tcb *tcb)
 	struct tcp_stack *ts = ctx->tcp;
 
 	tcp_timer_stop_all(ctx, tcb);
+	tcp_listen_forget(ctx, tcb);
 	tcp_table_remove(ts, tcb);
 	tcp_port_release(ts, tcb);
 	tcb_detach(ctx, tcb);

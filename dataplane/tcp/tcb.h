@@ -48,6 +48,8 @@ struct dp_sock;
 #define TCP_MSS_DEFAULT     536        /* RFC 9293 3.7.1: no MSS option received */
 #define TCP_OOO_MAX         4          /* held out-of-order runs per connection */
 #define TCP_NO_TIMER        UINT64_MAX
+#define TCP_SYNACK_RETRIES  5          /* Linux tcp_synack_retries */
+#define TCP_SOMAXCONN       4096       /* Linux net.core.somaxconn: backlog cap */
 
 /* Per-connection timers; each is an absolute deadline or TCP_NO_TIMER. */
 enum tcp_timer {
@@ -85,6 +87,8 @@ struct tcb {
 	uint32_t snd_una;
 	uint32_t snd_nxt;
 	uint32_t snd_max;         /* highest sequence sent (snd_nxt rewinds on RTO) */
+	uint32_t snd_sml;         /* end of the last segment sent shorter than the MSS
+				   * (Linux tp->snd_sml, for Minshall's Nagle) */
 	uint32_t snd_wnd;         /* bytes, scaled */
 	uint32_t snd_wnd_max;     /* largest window the peer offered */
 	uint32_t snd_wl1, snd_wl2;
@@ -152,6 +156,20 @@ struct tcb {
 
 	int soft_err;             /* last soft ICMP error: reported if we time out */
 	uint32_t retrans;         /* segments retransmitted */
+
+	/* passive open (tcp_listen.c). A listener (state LISTEN) holds its children
+	 * not yet accepted: those in SYN_RECEIVED on syn_q (unordered, syn_qlen of
+	 * them), those announced by an accept record on acc_q (in record order).
+	 * A child names its listener until the app takes its record (or the listener
+	 * goes); then it is an ordinary connection. */
+	struct tcb *listener;     /* child: the listener it came from, or NULL */
+	struct tcb *cnext, *cprev; /* child: links in the listener's syn_q or acc_q */
+	bool acc_queued;          /* child: on acc_q (its record is published) */
+	uint32_t acc_pos;         /* child: listener's rx_prod where its record starts */
+	struct tcb *syn_q;        /* listener: half-open children */
+	struct tcb *acc_head, *acc_tail; /* listener: announced, maybe not yet accepted */
+	uint32_t syn_qlen;        /* listener: children on syn_q */
+	uint32_t backlog;         /* listener: listen()'s backlog, clamped */
 };
 
 /* Per-context TCP state (ctx->tcp). */
@@ -167,6 +185,7 @@ struct tcp_stack {
 	uint32_t heap_n, heap_cap;
 	uint64_t isn_key[2];      /* RFC 6528 secret */
 	uint64_t rng;             /* xorshift state: ephemeral port start */
+	struct tcb **listeners;   /* [port host order]: the listener of the port, or NULL */
 };
 
 /* The one state transition: logs, publishes to the socket, and keeps the port

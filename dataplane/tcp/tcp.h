@@ -47,6 +47,12 @@ int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t p
  * 0 = in progress (completion is published through the socket), or -errno now:
  * -EISCONN, -EALREADY, -ENETUNREACH, -EADDRNOTAVAIL, -EADDRINUSE... */
 int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t dport_be);
+/* listen(): the socket (bound, or given an ephemeral port now, as Linux autobinds)
+ * becomes LISTEN with backlog (Linux's clamping, see tcp_listen_backlog()); on a
+ * listener, only the backlog changes. Connections completed on it are announced
+ * as struct shunt_accept records in its rx ring. -EINVAL on a connected or
+ * connecting socket, -EADDRINUSE if the port already has a listener. */
+int tcp_app_listen(struct dp_ctx *ctx, struct dp_sock *s, uint32_t backlog);
 void tcp_app_send(struct dp_ctx *ctx, struct dp_sock *s);   /* tx_prod advanced */
 void tcp_app_recvd(struct dp_ctx *ctx, struct dp_sock *s);  /* rx_cons advanced */
 int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how);

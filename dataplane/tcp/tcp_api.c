@@ -11,6 +11,8 @@
  *     SEND -> tcp_app_send() -> tcp_output()      RECVD -> tcp_app_recvd() -> window update
  *     SHUTDOWN -> FIN queued -> tcp_output()       CLOSE -> tcp_app_close() (FIN or RST)
  *     SETOPT -> tcp_app_setopt()                   process gone -> tcp_app_abort()
+ *     LISTEN -> tcp_app_listen() -> [autobind] tcp_listen_start(), LISTEN
+ *     CLOSE / SHUTDOWN(RD) / DISCONNECT / abort of a listener -> tcp_listen_stop()
  *   net/icmp, arp -> tcp_notify_error()
  */
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include "tcp/tcb.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_isn.h"
+#include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
@@ -46,8 +49,11 @@ int tcp_init(struct dp_ctx *ctx)
 	if (rc == 0)
 		rc = tcp_table_init(ts, TCP_BUCKETS);
 	if (rc == 0)
+		rc = tcp_listen_init(ts);
+	if (rc == 0)
 		rc = tcp_timer_init(ts, TCP_HEAP_INIT);
 	if (rc != 0) {
+		tcp_listen_fini(ts);
 		tcp_table_fini(ts);
 		free(ts);
 		return rc;
@@ -73,6 +79,7 @@ void tcp_fini(struct dp_ctx *ctx)
 		tcb_free(ctx, ts->all);
 	}
 	tcp_timer_fini(ts);
+	tcp_listen_fini(ts);
 	tcp_table_fini(ts);
 	free(ts);
 	ctx->tcp = NULL;
@@ -158,10 +165,46 @@ int tcp_bind(struct dp_ctx *ctx, struct dp_sock *s, uint32_t addr_be, uint16_t p
 	rc = tcp_port_bind(ctx, tcb, addr_be, port_be);
 	if (rc == 0) {
 		tcb->addr_bound = addr_be != 0;
+		tcb->laddr_be = addr_be; /* a listener matches SYNs to it (0: any) */
 		tcb_stage_port(tcb);
 		dp_sock_set_local(s, addr_be, tcb->lport_be);
 	}
 	return rc;
+}
+
+int tcp_app_listen(struct dp_ctx *ctx, struct dp_sock *s, uint32_t backlog)
+{
+	struct tcb *tcb = s->pcb;
+	uint32_t b = tcp_listen_backlog(backlog, s->rx_size);
+	int rc;
+
+	if (tcb == NULL)
+		return -EINVAL;
+	if (tcb->state == SHUNT_SS_LISTEN) {
+		tcb->backlog = b; /* Linux inet_listen() on a listener: the new backlog */
+		return 0;
+	}
+	/* Linux inet_listen(): only an unconnected socket (SS_UNCONNECTED, TCP_CLOSE)
+	 * may listen; one that connected or tried to (remote set until AF_UNSPEC
+	 * dissolves it) is refused */
+	if (tcb->state != SHUNT_SS_CLOSED || tcb->raddr_be != 0)
+		return -EINVAL;
+	if (!tcb->port_held) {
+		/* inet_csk_listen_start() -> get_port(0): an unbound socket is given an
+		 * ephemeral port, on 0.0.0.0 */
+		rc = tcp_port_bind(ctx, tcb, 0, 0);
+		if (rc != 0)
+			return rc;
+		tcb->laddr_be = 0;
+		tcb->addr_bound = false;
+		tcb_stage_port(tcb);
+		dp_sock_set_local(s, 0, tcb->lport_be);
+	}
+	rc = tcp_listen_start(ctx, tcb, b);
+	if (rc != 0)
+		return rc;
+	tcp_set_state(ctx, tcb, SHUNT_SS_LISTEN); /* publishes the port too */
+	return 0;
 }
 
 int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
@@ -173,6 +216,9 @@ int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
 	if (tcb == NULL)
 		return -EINVAL;
 	old = tcb->state;
+	/* Linux tcp_disconnect(): a listener stops (inet_csk_listen_stop()) */
+	if (old == SHUNT_SS_LISTEN)
+		tcp_listen_stop(ctx, tcb);
 	/* tcp_need_reset(): the peer may think the connection is open */
 	need_reset = old == SHUNT_SS_ESTABLISHED || old == SHUNT_SS_CLOSE_WAIT ||
 		     old == SHUNT_SS_FIN_WAIT_1 || old == SHUNT_SS_FIN_WAIT_2 ||
@@ -222,7 +268,7 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
 	if (rc != 0)
 		return rc;
 	tcb->iss = tcp_isn(ctx->tcp, tcb->laddr_be, tcb->lport_be, dst_be, dport_be, ctx->now_us);
-	tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->iss;
+	tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->snd_sml = tcb->iss;
 	tcb->rtt_start_us = ctx->now_us;
 	tcb->rexmit_start_us = ctx->now_us; /* the SYN's: TCP_USER_TIMEOUT counts from it */
 	tcb_stage_port(tcb);
@@ -306,6 +352,11 @@ int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how)
 		return -EINVAL;
 	if (tcb == NULL || tcb->state == SHUNT_SS_CLOSED)
 		return -ENOTCONN;
+	if (tcb->state == SHUNT_SS_LISTEN) {
+		/* Linux inet_shutdown(): SHUT_WR leaves a listener alone; a shutdown of
+		 * the receive side disconnects it (children reset, CLOSED, port kept) */
+		return how == SHUT_WR ? 0 : tcp_app_disconnect(ctx, s);
+	}
 	if (how == SHUT_RD)
 		return 0; /* Linux: reads return 0 once drained; the shim does that */
 	switch (tcb->state) {
@@ -334,11 +385,24 @@ void tcp_app_close(struct dp_ctx *ctx, struct dp_sock *s)
 		dp_sock_pcb_done(ctx, s); /* nothing of ours: the slot can go */
 		return;
 	}
+	if (tcp_listen_unaccepted(tcb)) {
+		/* a child the app never took (its process exited, or it named a slot
+		 * it was not given): reset, as Linux resets what is left in an accept
+		 * queue when the listener goes */
+		tcp_listen_drop_child(ctx, tcb, true);
+		return;
+	}
 	/* acquire on rx_cons: only compared, never used as an index */
 	unread = SHUNT_LOAD_ACQ(&s->sh->rx_cons) != s->rx_prod;
 	switch (tcb->state) {
 	case SHUNT_SS_CLOSED:
 		tcb_free(ctx, tcb);
+		return;
+	case SHUNT_SS_LISTEN:
+		/* Linux tcp_close() -> inet_csk_listen_stop(): the children not yet
+		 * accepted are reset; the listener itself sends nothing */
+		tcp_listen_stop(ctx, tcb);
+		tcb_close(ctx, tcb); /* app closed: frees the tcb and the slot */
 		return;
 	case SHUNT_SS_SYN_SENT:
 	case SHUNT_SS_SYN_RECEIVED:
@@ -451,6 +515,8 @@ void tcp_app_abort(struct dp_ctx *ctx, struct dp_sock *s)
 
 	if (tcb == NULL)
 		return;
+	if (tcb->state == SHUNT_SS_LISTEN)
+		tcp_listen_stop(ctx, tcb); /* its children are reset and freed with it */
 	if (synchronized_state(tcb->state)) {
 		tcp_send_rst(ctx, tcb);
 		ctx->tcp_stats.tcp_conn_reset++;
@@ -484,6 +550,15 @@ void tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int e
 	if (SEQ_LT(seq, tcb->snd_una) || SEQ_GEQ(seq, tcb->snd_max))
 		goto ignore;
 	ctx->tcp_stats.tcp_icmp_err++;
+	if (tcb->state == SHUNT_SS_SYN_RECEIVED && tcb->listener != NULL) {
+		/* Linux tcp_req_err(): a hard error drops the half-open child silently
+		 * (nobody has seen it); a soft one (fragmentation needed) is ignored */
+		if (err != EMSGSIZE) {
+			ctx->tcp_stats.tcp_listen_child_icmp++;
+			tcp_listen_drop_child(ctx, tcb, false);
+		}
+		return;
+	}
 	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->state == SHUNT_SS_SYN_RECEIVED) {
 		/* Linux tcp_v4_err(): the connect fails at once, and the error is queued
 		 * on the socket (ip_icmp_error()) for MSG_ERRQUEUE */

@@ -4,6 +4,8 @@
  * TCP input: RFC 9293 3.10.7 "SEGMENT ARRIVES", step by step, plus a fast path.
  *
  *   tcp_input() -> tcp_input_bytes() -> parse -> lookup -> tcp_segment_arrives()
+ *     no connection, a listener on the port -> listen_input() (3.10.7.2): a child
+ *                     in SYN_RECEIVED, SYN-ACK (tcp_listen.c keeps the queues)
  *     SYN_SENT      -> syn_sent()         (3.10.7.3)
  *     ESTABLISHED, in-order, no flags but ACK -> fast path: steps 1-4 skipped
  *     other states  -> synchronized()     (3.10.7.4 first..eighth)
@@ -22,6 +24,8 @@
 #include "tcp/tcb.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_in.h"
+#include "tcp/tcp_isn.h"
+#include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
@@ -425,6 +429,148 @@ static void syn_sent(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *
 	tcp_output(ctx, tcb);
 }
 
+/* ---- LISTEN (3.10.7.2) -------------------------------------------------------------- */
+
+/* A child for SYN seg (src -> dst) on listener l: its own slot in l's process, a
+ * tcb in SYN_RECEIVED with its own ISN, the options a Linux SYN-ACK carries. */
+static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg *seg,
+			 uint32_t src_be, uint32_t dst_be)
+{
+	struct dp_sock *ls = l->s, *cs;
+	struct tcb *c;
+
+	cs = dp_app_sock_spawn(ctx, ls->app, SHUNT_SOCK_STREAM);
+	if (cs == NULL) {
+		ctx->tcp_stats.tcp_listen_drop_noslot++;
+		return;
+	}
+	if (tcp_open(ctx, cs) != 0) {
+		ctx->tcp_stats.tcp_listen_drop_nomem++;
+		dp_app_release_slot(ctx, cs->app, cs);
+		return;
+	}
+	c = cs->pcb;
+	/* what a child inherits of its listener (Linux sk_clone_lock()) */
+	c->nodelay = l->nodelay;
+	c->linger0 = l->linger0;
+	c->keepalive = l->keepalive;
+	c->keep_idle_s = l->keep_idle_s;
+	c->keep_intvl_s = l->keep_intvl_s;
+	c->keep_cnt = l->keep_cnt;
+	c->user_timeout_us = l->user_timeout_us;
+	cs->rcvbuf = ls->rcvbuf > cs->rx_size ? cs->rx_size : ls->rcvbuf;
+	cs->sndbuf = ls->sndbuf > cs->tx_size ? cs->tx_size : ls->sndbuf;
+	c->syn_retries = TCP_SYNACK_RETRIES;
+
+	c->laddr_be = dst_be;
+	c->raddr_be = src_be;
+	c->rport_be = seg->sport_be;
+	tcp_port_inherit(ctx->tcp, c, l);
+	tcp_table_insert(ctx->tcp, c);
+
+	/* RCV.NXT <- SEG.SEQ + 1, IRS <- SEG.SEQ; text on the SYN is not taken
+	 * (no TCP Fast Open: Linux drops it too, the peer sends it again) */
+	c->irs = seg->seq;
+	c->rcv_nxt = seg->seq + 1;
+	c->rcv_adv = c->rcv_nxt;
+	/* options: answer only what the SYN offered (RFC 7323 1.3, 2.2); no
+	 * SACK-permitted, as shunt has no SACK */
+	if (seg->has_ws) {
+		c->ws_ok = true;
+		c->snd_ws = seg->ws;
+	} else {
+		c->rcv_ws = 0;
+	}
+	if (seg->has_ts) {
+		c->ts_ok = true;
+		c->ts_recent = seg->tsval;
+	}
+	c->mss = eff_mss(ctx, c, seg->mss);
+	/* the SYN's window is never scaled (RFC 7323 2.2) */
+	c->snd_wnd = c->snd_wnd_max = seg->wnd;
+	c->snd_wl1 = seg->seq;
+	c->iss = tcp_isn(ctx->tcp, dst_be, c->lport_be, src_be, seg->sport_be, ctx->now_us);
+	c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
+	c->snd_wl2 = c->iss;
+	/* RTT from the SYN-ACK (Linux tcp_synack_rtt_meas()): timed unless
+	 * timestamps will give the sample */
+	c->rtt_timing = !c->ts_ok;
+	c->rtt_seq = c->iss;
+	c->rtt_start_us = ctx->now_us;
+	c->rexmit_start_us = ctx->now_us;
+	c->last_rx_us = ctx->now_us;
+
+	tcb_stage_port(c);
+	dp_sock_set_local(cs, dst_be, c->lport_be);
+	dp_sock_set_remote(cs, src_be, seg->sport_be);
+	tcp_listen_add_child(l, c);
+	ctx->tcp_stats.tcp_listen_child++;
+	/* SYN-RECEIVED; send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
+	tcp_set_state(ctx, c, SHUNT_SS_SYN_RECEIVED);
+	tcp_send_syn(ctx, c);
+	tcp_timer_arm(ctx, c, TCP_T_REXMIT, TCP_RTO_INIT_US);
+	tcb_publish_info(ctx, c, true);
+}
+
+static bool bad_peer_addr(uint32_t addr_be)
+{
+	const uint8_t *a = (const uint8_t *)&addr_be;
+
+	/* Linux tcp_v4_conn_request(): no connection from a broadcast or multicast
+	 * source (nor from 0.0.0.0) */
+	return addr_be == 0 || addr_be == 0xffffffffu || (a[0] >= 224 && a[0] <= 239);
+}
+
+/* A segment for no connection, to the port of listener l (bound to its address). */
+static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg *seg,
+			 uint32_t src_be, uint32_t dst_be)
+{
+	int rc;
+
+	/* first: check for an RST; an incoming RST is ignored */
+	if (seg->flags & TCP_RST) {
+		ctx->tcp_stats.tcp_rst_rx++;
+		return;
+	}
+	/* second: any acknowledgment is bad if it arrives on a connection still in
+	 * the LISTEN state: <SEQ=SEG.ACK><CTL=RST> */
+	if (seg->flags & TCP_ACK) {
+		ctx->tcp_stats.tcp_drop_bad_ack++;
+		tcp_reply_rst(ctx, src_be, dst_be, seg);
+		return;
+	}
+	/* fourth: other text or control: drop */
+	if (!(seg->flags & TCP_SYN)) {
+		ctx->tcp_stats.tcp_listen_drop_no_syn++;
+		return;
+	}
+	/* third: SYN. Linux tcp_rcv_state_process() discards SYN+FIN. */
+	if (seg->flags & TCP_FIN) {
+		ctx->tcp_stats.tcp_listen_drop_synfin++;
+		return;
+	}
+	if (bad_peer_addr(src_be)) {
+		ctx->tcp_stats.tcp_listen_drop_bad_addr++;
+		return;
+	}
+	/* Linux tcp_conn_request(): a full accept queue drops the SYN (the peer
+	 * retries), and so does a full SYN queue when there are no SYN cookies
+	 * (shunt has none yet) */
+	rc = tcp_listen_acceptq_check(l);
+	if (rc != 0) {
+		if (rc == -EIO)
+			ctx->tcp_stats.tcp_listen_drop_broken++;
+		else
+			ctx->tcp_stats.tcp_listen_drop_full++;
+		return;
+	}
+	if (tcp_listen_synq_full(l)) {
+		ctx->tcp_stats.tcp_listen_drop_synq++;
+		return;
+	}
+	listen_spawn(ctx, l, seg, src_be, dst_be);
+}
+
 /* ---- synchronized states (3.10.7.4) ------------------------------------------------- */
 
 /* first: sequence number acceptability (the four-case table). */
@@ -500,6 +646,15 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 		}
 		switch (tcb->state) {
 		case SHUNT_SS_SYN_RECEIVED:
+			/* "If this connection was initiated with a passive OPEN (i.e.,
+			 * came from the LISTEN state), then return this connection to
+			 * LISTEN state": the child goes, nobody saw it (Linux drops the
+			 * request socket) */
+			if (tcb->listener != NULL) {
+				ctx->tcp_stats.tcp_listen_child_rst_rx++;
+				tcp_listen_drop_child(ctx, tcb, false);
+				return;
+			}
 			/* from an active open: "connection refused" */
 			ctx->tcp_stats.tcp_conn_refused++;
 			tcb_reset(ctx, tcb, ECONNREFUSED);
@@ -538,8 +693,29 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 			tcp_reply_rst(ctx, tcb->raddr_be, tcb->laddr_be, seg);
 			return;
 		}
+		/* A child of a listener whose accept queue is full: Linux
+		 * tcp_check_req() with tcp_abort_on_overflow = 0 drops the ACK (and
+		 * what it carries); the peer retransmits, and a later copy completes
+		 * once the app has accepted. */
+		if (tcb->listener != NULL) {
+			int rc = tcp_listen_acceptq_check(tcb->listener);
+
+			if (rc != 0) {
+				if (rc == -EIO)
+					ctx->tcp_stats.tcp_listen_drop_broken++;
+				else
+					ctx->tcp_stats.tcp_listen_drop_ack_full++;
+				return;
+			}
+			/* RFC 6298 5.7: the SYN-ACK was lost; 3 s unless timestamps
+			 * give a sample below */
+			if (tcb->nrexmit)
+				tcb->rto_us = 3 * TCP_RTO_INIT_US;
+		}
 		set_established(ctx, tcb);
 		tcb->snd_wl1 = seg->seq - 1; /* take this segment's window */
+		if (tcb->listener != NULL)
+			tcp_listen_announce(ctx, tcb); /* the app may accept it now */
 	}
 	/* SEG.ACK > SND.NXT: acks something not yet sent: send an ACK, drop */
 	if (SEQ_GT(seg->ack, tcb->snd_max)) {
@@ -627,6 +803,21 @@ void tcp_segment_arrives(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 	case SHUNT_SS_SYN_SENT:
 		syn_sent(ctx, tcb, seg, tcb->raddr_be, tcb->laddr_be);
 		return;
+	case SHUNT_SS_SYN_RECEIVED:
+		/* A child's peer retransmitted its SYN (our SYN-ACK was lost): Linux
+		 * tcp_check_req() sends the SYN-ACK again rather than the bare ACK an
+		 * old duplicate would get, which the peer in SYN-SENT would drop. */
+		if (tcb->listener != NULL && seg->seq == tcb->irs &&
+		    (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN) {
+			ctx->tcp_stats.tcp_synack_rexmit++;
+			tcb->retrans++;
+			tcb->rtt_timing = false; /* Karn: the ACK may answer either copy */
+			tcp_send_syn(ctx, tcb);
+			return;
+		}
+		if (!fast_path(ctx, tcb, seg))
+			synchronized(ctx, tcb, seg);
+		return;
 	case SHUNT_SS_CLOSED:
 	case SHUNT_SS_LISTEN:
 	case SHUNT_SS_FREE:
@@ -659,6 +850,10 @@ void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint3
 		return;
 	}
 	tcb = tcp_table_lookup(ctx->tcp, dst_be, seg.dport_be, src_be, seg.sport_be);
+	if (tcb == NULL && (tcb = tcp_listen_lookup(ctx->tcp, dst_be, seg.dport_be)) != NULL) {
+		listen_input(ctx, tcb, &seg, src_be, dst_be);
+		return;
+	}
 	if (tcb == NULL) {
 		/* CLOSED (no TCB): RFC 9293 3.10.7.1, reset anything but a reset */
 		ctx->tcp_stats.tcp_drop_no_conn++;

@@ -268,10 +268,16 @@ void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
 				if (len < tcb->snd_wnd_max / 2)
 					break;
 			} else if (!tcb->nodelay && tcb->snd_una != tcb->snd_max &&
-				   SEQ_GEQ(tcb->snd_nxt, tcb->snd_max)) {
-				/* Nagle (RFC 896): the tail waits while data is unacked */
+				   SEQ_GEQ(tcb->snd_nxt, tcb->snd_max) &&
+				   SEQ_GT(tcb->snd_sml, tcb->snd_una) &&
+				   SEQ_LEQ(tcb->snd_sml, tcb->snd_nxt)) {
+				/* Nagle (RFC 896) with Minshall's refinement, as Linux's
+				 * tcp_nagle_check(): the tail waits only while an earlier
+				 * short segment is unacknowledged, so a request-response
+				 * tail after full segments goes out at once */
 				break;
 			}
+			tcb->snd_sml = tcb->snd_nxt + len;
 		}
 		fin = tcb->fin_queued && tcb->snd_nxt + len == tcb->fin_seq;
 		send_seg(ctx, tcb, tcb->snd_nxt, len, fin, tcb->snd_nxt + len == end);

@@ -17,7 +17,12 @@
 	X(tcp_drop_no_ack) X(tcp_drop_paws) X(tcp_drop_rx_full) X(tcp_drop_ooo_full) \
 	X(tcp_drop_bad_state) X(tcp_drop_after_close) X(tcp_challenge_ack) \
 	X(tcp_fast_rexmit) X(tcp_persist_probe) X(tcp_dup_ack_rx) X(tcp_rx_fastpath) \
-	X(tcp_conn_reset) X(tcp_icmp_err) X(tcp_icmp_ignored)
+	X(tcp_conn_reset) X(tcp_icmp_err) X(tcp_icmp_ignored) \
+	X(tcp_listen_child) X(tcp_conn_accepted) X(tcp_synack_rexmit) X(tcp_synack_timeout) \
+	X(tcp_listen_child_reset) X(tcp_listen_child_rst_rx) X(tcp_listen_child_icmp) \
+	X(tcp_listen_drop_full) X(tcp_listen_drop_synq) X(tcp_listen_drop_ack_full) \
+	X(tcp_listen_drop_broken) X(tcp_listen_drop_noslot) X(tcp_listen_drop_nomem) \
+	X(tcp_listen_drop_synfin) X(tcp_listen_drop_bad_addr) X(tcp_listen_drop_no_syn)
 
 struct tcp_stats {
 #define TCP_STAT_FIELD(name) uint64_t name;

@@ -103,6 +103,12 @@ static void port_take(struct tcp_stack *ts, struct tcb *tcb, uint16_t port, bool
 	tcb->bound = bound;
 }
 
+void tcp_port_inherit(struct tcp_stack *ts, struct tcb *child, const struct tcb *l)
+{
+	child->reuseaddr = l->reuseaddr;
+	port_take(ts, child, rte_be_to_cpu_16(l->lport_be), true);
+}
+
 void tcp_port_release(struct tcp_stack *ts, struct tcb *tcb)
 {
 	uint16_t port = rte_be_to_cpu_16(tcb->lport_be);
@@ -143,6 +149,10 @@ int tcp_port_bind(struct dp_ctx *ctx, struct tcb *tcb, uint32_t addr_be, uint16_
 	if (addr_be != 0 && addr_be != ctx->ip_be)
 		return -EADDRNOTAVAIL;
 	if (port != 0) {
+		/* Linux inet_csk_bind_conflict(): a listener blocks the port even for
+		 * SO_REUSEADDR */
+		if (ts->listeners != NULL && ts->listeners[port] != NULL)
+			return -EADDRINUSE;
 		if (ts->port_users[port] != 0 && !(tcb->reuseaddr && ts->port_excl[port] == 0))
 			return -EADDRINUSE;
 		port_take(ts, tcb, port, true);

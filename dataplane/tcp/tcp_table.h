@@ -35,6 +35,9 @@ int tcp_port_bind(struct dp_ctx *ctx, struct tcb *tcb, uint32_t addr_be, uint16_
  * into the table. -EADDRNOTAVAIL when every port is taken for this destination,
  * -EADDRINUSE when the bound port already has this 4-tuple. */
 int tcp_port_connect(struct dp_ctx *ctx, struct tcb *tcb, uint32_t raddr_be, uint16_t rport_be);
+/* A child of listener l takes l's port (Linux __inet_inherit_port()), with l's
+ * SO_REUSEADDR, so the port stays held while the connection lives. */
+void tcp_port_inherit(struct tcp_stack *ts, struct tcb *child, const struct tcb *l);
 /* Give up the local port (connection over). */
 void tcp_port_release(struct tcp_stack *ts, struct tcb *tcb);
 /* The holder entered TIME_WAIT: it no longer blocks a SO_REUSEADDR bind. */

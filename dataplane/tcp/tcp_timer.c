@@ -6,6 +6,8 @@
  *
  *   tcp_timer_run() -> for each due timer of the heap's top tcb:
  *     REXMIT : SYN_SENT: resend SYN, 1 s doubling, ETIMEDOUT after syn_retries
+ *              a listener's child in SYN_RECEIVED: resend the SYN-ACK, 1 s
+ *                        doubling; after TCP_SYNACK_RETRIES the child is dropped
  *              else:     RFC 6298 5.4-5.6 backoff, RFC 5681 loss window, go-back-N
  *                        from snd_una, ETIMEDOUT after TCP_RETRIES2 / TCP_USER_TIMEOUT
  *     PERSIST: zero-window probe, backoff doubling
@@ -21,6 +23,7 @@
 #include "core/sock.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
 #include "tcp/tcp_timer.h"
 
@@ -244,6 +247,27 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	uint32_t flight, half, rto_before = tcb->rto_us;
 
+	if (tcb->state == SHUNT_SS_SYN_RECEIVED && tcb->listener != NULL) {
+		/* Linux reqsk_timer_handler(): the SYN-ACK again after 1, 2, 4, 8,
+		 * 16 s (tcp_synack_retries = 5); 32 s after the last one the request
+		 * is dropped without a word (no RST: the peer may never have seen
+		 * us). TCP_USER_TIMEOUT does not apply to a request. */
+		if (tcb->nrexmit >= tcb->syn_retries) {
+			ctx->tcp_stats.tcp_synack_timeout++;
+			tcp_listen_drop_child(ctx, tcb, false);
+			return;
+		}
+		tcb->nrexmit++;
+		tcb->retrans++;
+		ctx->tcp_stats.tcp_rexmit++;
+		ctx->tcp_stats.tcp_synack_rexmit++;
+		tcb->rtt_timing = false; /* Karn */
+		tcb->rto_us = (uint32_t)backoff(TCP_RTO_INIT_US, tcb->nrexmit);
+		tcp_send_syn(ctx, tcb);
+		tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, tcb->rto_us);
+		tcb_publish_info(ctx, tcb, true);
+		return;
+	}
 	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->state == SHUNT_SS_SYN_RECEIVED) {
 		/* Linux tcp_write_timeout(): SYN at 0, then after 1, 2, 4... s; the
 		 * connect fails one doubled interval after the last retransmission (127 s

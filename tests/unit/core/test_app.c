@@ -74,6 +74,17 @@ void tcp_app_send(struct dp_ctx *ctx, struct dp_sock *s)
 	(void)dp_sock_tx_queued(s); /* validates tx_prod as TCP would */
 }
 
+static int fake_listen;
+static uint32_t fake_listen_backlog;
+
+int tcp_app_listen(struct dp_ctx *ctx, struct dp_sock *s, uint32_t backlog)
+{
+	(void)ctx; (void)s;
+	fake_listen++;
+	fake_listen_backlog = backlog;
+	return 0;
+}
+
 void tcp_app_recvd(struct dp_ctx *ctx, struct dp_sock *s)
 {
 	(void)ctx; (void)s;
@@ -147,6 +158,8 @@ static void setup(void)
 	fake_open = fake_connect = fake_close = fake_abort = fake_send = 0;
 	fake_connect_rc = 0;
 	fake_close_keeps_pcb = false;
+	fake_listen = 0;
+	fake_listen_backlog = 0;
 	dp_log_set_level(DP_LOG_ERR);
 	ck_assert_int_eq(apps_init(&ctx), 0);
 	ck_assert_int_eq(app_create(&ctx, -1, 1234, SHUNT_ABI_VERSION, SHUNT_FEAT_READY, &app), 0);
@@ -1030,6 +1043,64 @@ START_TEST(test_destroy_aborts_connections)
 }
 END_TEST
 
+/* A socket the dataplane makes by itself (a listener's child) is a slot exactly as
+ * OPEN makes one, without a reply; LISTEN needs SHUNT_FEAT_LISTEN. */
+START_TEST(test_spawn_and_listen)
+{
+	struct shunt_reply *rep = &chan(0)->reply;
+	struct dp_sock *s;
+	struct shunt_sock *sh;
+	uint32_t l, lgen, gen0, live0;
+
+	l = open_sock(&lgen);
+	/* the app's indices of the next slot, as a previous life left them */
+	sh = shsock(l + 1);
+	sh->rx_cons = 13;
+	sh->tx_prod = 77;
+	sh->err_seen = 4;
+	gen0 = app->socks[l + 1].gen;
+	live0 = app->live;
+	s = dp_app_sock_spawn(&ctx, app, SHUNT_SOCK_STREAM);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->idx, l + 1);
+	ck_assert_uint_eq(s->gen, gen0 + 1);
+	ck_assert_uint_eq(sh->gen, s->gen);
+	ck_assert_uint_eq(sh->state, SHUNT_SS_CLOSED);
+	ck_assert_uint_eq(sh->type, SHUNT_SOCK_STREAM);
+	ck_assert_uint_eq(sh->rx_prod, 13);
+	ck_assert_uint_eq(sh->tx_cons, 77);
+	ck_assert_uint_eq(sh->err_seq, 4);
+	ck_assert_uint_eq(sh->rx_size, RX);
+	ck_assert_uint_eq(sh->tx_off, sh->rx_off + RX);
+	ck_assert_ptr_null(s->pcb);
+	ck_assert_uint_eq(app->live, live0 + 1);
+	ck_assert_uint_eq(app->stats.slots_spawned, 1);
+	ck_assert_int_eq(fake_open, 1); /* the listener's only: TCP attaches its own pcb */
+	/* the app names it with (slot, gen) from the record and closes it */
+	close_sock(s->idx, s->gen);
+	ck_assert_uint_eq(sh->state, SHUNT_SS_FREE);
+	ck_assert_uint_eq(app->live, live0);
+
+	/* LISTEN without the feature agreed: an unknown command */
+	push(SHUNT_CMD_LISTEN, l, lgen, 5, SHUNT_CMDF_SYNC);
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+	ck_assert_int_eq(rep->result, -EINVAL);
+	ck_assert_int_eq(fake_listen, 0);
+	app->features |= SHUNT_FEAT_LISTEN;
+	push(SHUNT_CMD_LISTEN, l, lgen, 5, SHUNT_CMDF_SYNC);
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+	ck_assert_int_eq(rep->result, 0);
+	ck_assert_int_eq(fake_listen, 1);
+	ck_assert_uint_eq(fake_listen_backlog, 5);
+
+	/* no slot left: NULL, counted */
+	while (app->nfree > 0 || app->fresh < app->nsocks)
+		ck_assert_ptr_nonnull(dp_app_sock_spawn(&ctx, app, SHUNT_SOCK_STREAM));
+	ck_assert_ptr_null(dp_app_sock_spawn(&ctx, app, SHUNT_SOCK_STREAM));
+	ck_assert_uint_eq(app->stats.spawn_nobufs, 1);
+}
+END_TEST
+
 START_TEST(test_detach_lets_orphans_finish)
 {
 	uint32_t ga, gb, a = open_sock(&ga), b = open_sock(&gb);
@@ -1088,6 +1159,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_notifier_set_validation);
 	tcase_add_test(tc, test_destroy_aborts_connections);
 	tcase_add_test(tc, test_detach_lets_orphans_finish);
+	tcase_add_test(tc, test_spawn_and_listen);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,58 @@ struct fake_seg fake_tx[FAKE_TX_MAX];
 int fake_ntx;
 int fake_route_rc;
 int fake_released;
+struct fake_slot fake_slots[FAKE_SLOTS];
+int fake_spawned;
+bool fake_spawn_fail;
+
+struct dp_sock *dp_app_sock_spawn(struct dp_ctx *ctx, struct dp_app *app, uint32_t type)
+{
+	struct fake_slot *f;
+	int i;
+
+	(void)ctx;
+	if (fake_spawn_fail)
+		return NULL;
+	for (i = 0; i < FAKE_SLOTS && fake_slots[i].used; i++)
+		;
+	if (i == FAKE_SLOTS)
+		return NULL;
+	f = &fake_slots[i];
+	f->used = true;
+	/* as app_slot_init(): new generation, [dp] fields, [app] indices adopted */
+	f->s.app = app;
+	f->s.idx = FAKE_SLOT_BASE + (uint32_t)i;
+	f->s.type = type;
+	f->s.sh = f->sh;
+	f->s.rx_size = f->s.tx_size = FAKE_SLOT_RING;
+	f->s.gen++;
+	f->s.pcb = NULL;
+	f->s.state = SHUNT_SS_CLOSED;
+	f->s.flags = 0;
+	f->s.rx_prod = f->sh->rx_cons;
+	f->s.rx_hi = f->s.rx_prod;
+	f->s.tx_cons = f->sh->tx_prod;
+	f->s.err_seq = f->sh->err_seen;
+	f->s.app_closed = false;
+	f->s.broken = false;
+	f->s.rcvbuf = f->s.sndbuf = 0;
+	f->sh->gen = f->s.gen;
+	f->sh->type = type;
+	f->sh->state = SHUNT_SS_CLOSED;
+	f->sh->rx_prod = f->s.rx_prod;
+	f->sh->tx_cons = f->s.tx_cons;
+	memset(&f->sh->local, 0, sizeof(f->sh->local));
+	memset(&f->sh->remote, 0, sizeof(f->sh->remote));
+	fake_spawned++;
+	return &f->s;
+}
+
+struct dp_sock *fake_slot_sock(uint32_t idx)
+{
+	ck_assert_uint_ge(idx, FAKE_SLOT_BASE);
+	ck_assert_uint_lt(idx, FAKE_SLOT_BASE + FAKE_SLOTS);
+	return &fake_slots[idx - FAKE_SLOT_BASE].s;
+}
 
 int tcp_xmit(struct dp_ctx *ctx, const struct tcp_txseg *seg)
 {
@@ -55,8 +107,17 @@ void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock 
 {
 	(void)ctx;
 	(void)app;
-	(void)s;
 	fake_released++;
+	for (int i = 0; i < FAKE_SLOTS; i++) {
+		if (s == &fake_slots[i].s) {
+			/* as dp_app_release_slot(): FREE, may be spawned again */
+			ck_assert(fake_slots[i].used);
+			fake_slots[i].used = false;
+			s->pcb = NULL;
+			s->app_closed = false;
+			dp_sock_set_state(ctx, s, SHUNT_SS_FREE);
+		}
+	}
 }
 
 void env_init(struct env *e, uint32_t ring)
@@ -82,6 +143,17 @@ void env_init(struct env *e, uint32_t ring)
 	e->s.rx_buf = calloc(1, ring);
 	e->s.tx_buf = calloc(1, ring);
 	e->s.app = (struct dp_app *)e; /* any non-NULL: slot release is counted */
+	fake_spawned = 0;
+	fake_spawn_fail = false;
+	for (int i = 0; i < FAKE_SLOTS; i++) {
+		struct fake_slot *f = &fake_slots[i];
+
+		memset(f, 0, sizeof(*f));
+		f->sh = aligned_alloc(64, sizeof(*f->sh));
+		memset(f->sh, 0, sizeof(*f->sh));
+		f->s.rx_buf = calloc(1, FAKE_SLOT_RING);
+		f->s.tx_buf = calloc(1, FAKE_SLOT_RING);
+	}
 	ck_assert_int_eq(tcp_init(&e->ctx), 0);
 	ck_assert_int_eq(tcp_open(&e->ctx, &e->s), 0);
 	e->irs = 1000000;
@@ -91,6 +163,11 @@ void env_init(struct env *e, uint32_t ring)
 void env_fini(struct env *e)
 {
 	tcp_fini(&e->ctx);
+	for (int i = 0; i < FAKE_SLOTS; i++) {
+		free(fake_slots[i].s.rx_buf);
+		free(fake_slots[i].s.tx_buf);
+		free(fake_slots[i].sh);
+	}
 	free(e->s.rx_buf);
 	free(e->s.tx_buf);
 	free(e->sh);

@@ -29,6 +29,22 @@ extern int fake_ntx;
 extern int fake_route_rc;
 extern int fake_released;
 
+/* Slots dp_app_sock_spawn() hands out (a listener's children): index i is slot
+ * FAKE_SLOT_BASE + i, rings of FAKE_SLOT_RING bytes. */
+#define FAKE_SLOTS 8
+#define FAKE_SLOT_BASE 100
+#define FAKE_SLOT_RING 65536
+struct fake_slot {
+	struct dp_sock s;
+	struct shunt_sock *sh;
+	bool used;
+};
+extern struct fake_slot fake_slots[FAKE_SLOTS];
+extern int fake_spawned;
+extern bool fake_spawn_fail;
+/* The spawned socket in slot idx (FAKE_SLOT_BASE + i). */
+struct dp_sock *fake_slot_sock(uint32_t idx);
+
 struct env {
 	struct dp_ctx ctx;
 	struct dp_conf conf;

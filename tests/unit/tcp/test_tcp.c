@@ -13,10 +13,14 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <shunt/bytering.h>
+
 #include "net/net.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_in.h"
 #include "tcp/tcp_isn.h"
+#include "tcp/tcp_listen.h"
+#include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_out.h"
 #include "tcp/tcp_wire.h"
@@ -226,27 +230,37 @@ START_TEST(data_out_nagle_and_release)
 {
 	env_establish(&E, 100000);
 	env_app_write(&E, 3000, 7);
-	/* two full segments; the 104-byte tail waits for the ACK (Nagle) */
-	ck_assert_int_eq(fake_ntx, 2);
+	/* Nagle with Minshall's refinement (Linux tcp_nagle_check): no short segment
+	 * is in flight, so the 104-byte tail goes out with the two full segments */
+	ck_assert_int_eq(fake_ntx, 3);
 	ck_assert_uint_eq(fake_tx[0].seg.h.seq, E.iss + 1);
 	ck_assert_uint_eq(fake_tx[0].seg.h.ack, E.irs + 1);
 	check_payload(&fake_tx[0], 1448, 7);
 	ck_assert_uint_eq(fake_tx[1].seg.h.seq, E.iss + 1 + 1448);
 	check_payload(&fake_tx[1], 1448, (uint8_t)(7 + 1448));
 	ck_assert_uint_eq(fake_tx[1].seg.h.flags, TCP_ACK);
-
-	peer_ack(E.iss + 1 + 2896);
-	ck_assert_uint_eq(E.s.tx_cons, 2896);
-	ck_assert_uint_eq(E.sh->tx_cons, 2896);
-	ck_assert_int_eq(fake_ntx, 3);
 	ck_assert_uint_eq(fake_tx[2].seg.h.seq, E.iss + 1 + 2896);
 	ck_assert_uint_eq(fake_tx[2].seg.h.flags, TCP_ACK | TCP_PSH);
 	check_payload(&fake_tx[2], 104, (uint8_t)(7 + 2896));
+
+	/* a second short write waits while that short segment is unacknowledged */
+	env_app_write(&E, 100, (uint8_t)(7 + 3000));
+	ck_assert_int_eq(fake_ntx, 3);
+	peer_ack(E.iss + 1 + 2896); /* the full ones: the short one is still out */
+	ck_assert_uint_eq(E.s.tx_cons, 2896);
+	ck_assert_uint_eq(E.sh->tx_cons, 2896);
+	ck_assert_int_eq(fake_ntx, 3);
 	/* slow start: cwnd grew by one MSS for the ACK */
 	ck_assert_uint_eq(env_tcb(&E)->cwnd, 14480 + 1448);
 
-	peer_ack(E.iss + 1 + 3000);
+	peer_ack(E.iss + 1 + 3000); /* the short one: the held bytes go */
 	ck_assert_uint_eq(E.sh->tx_cons, 3000);
+	ck_assert_int_eq(fake_ntx, 4);
+	ck_assert_uint_eq(fake_tx[3].seg.h.seq, E.iss + 1 + 3000);
+	check_payload(&fake_tx[3], 100, (uint8_t)(7 + 3000));
+
+	peer_ack(E.iss + 1 + 3100);
+	ck_assert_uint_eq(E.sh->tx_cons, 3100);
 	ck_assert(!tcp_timer_armed(env_tcb(&E), TCP_T_REXMIT));
 }
 END_TEST
@@ -380,6 +394,412 @@ START_TEST(window_update_after_read)
 	ck_assert_int_eq(fake_ntx, before + 1);
 	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1 + 8192);
 	ck_assert_uint_eq(last_tx()->seg.h.wnd, (3000 + 7) >> 3);
+}
+END_TEST
+
+
+/* ---- passive open (tcp_listen.c, listen_input) -------------------------------- */
+
+#define LPORT 8080
+
+static void listen_on(uint32_t backlog)
+{
+	ck_assert_int_eq(tcp_bind(&E.ctx, &E.s, 0, htons(LPORT), 0), 0);
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, backlog), 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_LISTEN);
+}
+
+/* The child for peer port pport, or NULL. */
+static struct tcb *child_of(uint16_t pport)
+{
+	return tcp_table_lookup(E.ctx.tcp, E.ctx.ip_be, htons(LPORT), E.peer_be, htons(pport));
+}
+
+/* A SYN from the peer's port pport with sequence irs (Linux-like options if opts). */
+static struct tcb *peer_syn(uint16_t pport, uint32_t irs, bool opts)
+{
+	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
+			  .wscale = 7 };
+
+	E.pport_be = htons(pport);
+	env_peer(&E, TCP_SYN, irs, 0, opts ? &o : NULL, NULL, 0);
+	return child_of(pport);
+}
+
+/* The peer's handshake ACK (with len bytes of data) for child c. */
+static void peer_final_ack(uint16_t pport, const struct tcb *c, const void *d, uint32_t len)
+{
+	/* echoes the SYN-ACK's TSval (sent when the child was made) */
+	struct popt o = { .wnd = 502, .ts = c->ts_ok, .tsval = 701, .tsecr = c->ts_ok ?
+			  (uint32_t)(c->rtt_start_us / 1000) : 0 };
+
+	E.pport_be = htons(pport);
+	env_peer(&E, TCP_ACK | (len ? TCP_PSH : 0), c->irs + 1, c->iss + 1, &o, d, len);
+}
+
+/* Record i (0-based from the listener's first) of the accept queue. */
+static struct shunt_accept acc_record(uint32_t i)
+{
+	struct shunt_accept rec;
+
+	bytering_read(E.s.rx_buf, E.s.rx_size, i * 8, &rec, sizeof(rec));
+	return rec;
+}
+
+START_TEST(listen_state_and_backlog)
+{
+	struct tcb *t = env_tcb(&E);
+	uint16_t port;
+
+	/* unbound: Linux autobinds to an ephemeral port on 0.0.0.0 */
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, 5), 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_LISTEN);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_LISTEN);
+	port = ntohs(E.sh->local.port);
+	ck_assert(port >= 32768 && port <= 60999);
+	ck_assert_uint_eq(E.sh->local.addr, 0);
+	ck_assert(E.sh->flags & SHUNT_SF_BOUND);
+	ck_assert_uint_eq(t->backlog, 5);
+	ck_assert_ptr_eq(tcp_listen_lookup(E.ctx.tcp, E.ctx.ip_be, E.sh->local.port), t);
+	/* again: only the backlog changes (somaxconn caps; (unsigned)-1 is above it) */
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, 100), 0);
+	ck_assert_uint_eq(t->backlog, 100);
+	ck_assert_uint_eq(ntohs(E.sh->local.port), port);
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, 1u << 20), 0);
+	ck_assert_uint_eq(t->backlog, 4096);
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, (uint32_t)-1), 0);
+	ck_assert_uint_eq(t->backlog, 4096);
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, 0), 0);
+	ck_assert_uint_eq(t->backlog, 0);
+	/* a small ring bounds it: backlog + 1 records must fit */
+	ck_assert_uint_eq(tcp_listen_backlog(4096, 4096), 511);
+	/* a listener cannot connect or bind; nothing was sent */
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), -EISCONN);
+	ck_assert_int_eq(tcp_bind(&E.ctx, &E.s, 0, htons(LPORT), 0), -EINVAL);
+	ck_assert_int_eq(fake_ntx, 0);
+}
+END_TEST
+
+START_TEST(listen_refused_when_connecting_or_connected)
+{
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, 5), -EINVAL); /* SYN_SENT */
+	E.iss = last_tx()->seg.h.seq;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, NULL, NULL, 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, 5), -EINVAL);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+}
+END_TEST
+
+START_TEST(listen_syn_gets_synack)
+{
+	const struct fake_seg *f;
+	struct dp_sock *cs;
+	struct tcb *c;
+
+	listen_on(8);
+	c = peer_syn(40000, 5000, true);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(fake_spawned, 1);
+	ck_assert_int_eq(fake_ntx, 1);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(f->seg.src_be, E.ctx.ip_be);
+	ck_assert_uint_eq(f->seg.dst_be, E.peer_be);
+	ck_assert_uint_eq(ntohs(f->seg.h.sport_be), LPORT);
+	ck_assert_uint_eq(ntohs(f->seg.h.dport_be), 40000);
+	/* its own ISN, RFC 6528 over the child's 4-tuple */
+	ck_assert_uint_eq(f->seg.h.seq, tcp_isn(E.ctx.tcp, E.ctx.ip_be, htons(LPORT), E.peer_be,
+						htons(40000), E.ctx.now_us));
+	ck_assert_uint_eq(f->seg.h.seq, c->iss);
+	ck_assert_uint_eq(f->seg.h.ack, 5001);
+	/* what the SYN offered, answered as Linux: MSS, WS, TS; no SACK */
+	ck_assert_uint_eq(f->seg.h.mss, 1460);
+	ck_assert(f->seg.h.has_ws);
+	ck_assert_uint_eq(f->seg.h.ws, 1); /* 64 KiB ring */
+	ck_assert(f->seg.h.has_ts);
+	ck_assert_uint_eq(f->seg.h.tsval, 1000);
+	ck_assert_uint_eq(f->seg.h.tsecr, 700);
+	ck_assert(!f->seg.h.sack_ok);
+	ck_assert_uint_eq(f->seg.h.wnd, 65535); /* never scaled in a SYN */
+	ck_assert_uint_eq(c->mss, 1448);
+	ck_assert_uint_eq(c->snd_ws, 7);
+	/* the child's slot: SYN_RECEIVED, both addresses */
+	cs = fake_slot_sock(FAKE_SLOT_BASE);
+	ck_assert_ptr_eq(cs->pcb, c);
+	ck_assert_uint_eq(cs->sh->state, SHUNT_SS_SYN_RECEIVED);
+	ck_assert_uint_eq(cs->sh->local.addr, E.ctx.ip_be);
+	ck_assert_uint_eq(ntohs(cs->sh->local.port), LPORT);
+	ck_assert_uint_eq(cs->sh->remote.addr, E.peer_be);
+	ck_assert_uint_eq(ntohs(cs->sh->remote.port), 40000);
+	/* nothing announced yet */
+	ck_assert_uint_eq(E.s.rx_prod, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_child, 1);
+
+	/* a SYN without options: none answered, MSS still offered */
+	c = peer_syn(40001, 9000, false);
+	ck_assert_ptr_nonnull(c);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(f->seg.h.mss, 1460);
+	ck_assert(!f->seg.h.has_ws && !f->seg.h.has_ts);
+	ck_assert_uint_eq(c->mss, 536);
+	ck_assert_uint_eq(c->rcv_ws, 0);
+
+	/* the peer's SYN again (our SYN-ACK lost): the SYN-ACK again */
+	fake_ntx = 0;
+	E.pport_be = htons(40001);
+	env_peer(&E, TCP_SYN, 9000, 0, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, c->iss);
+	ck_assert_int_eq(fake_spawned, 2);
+}
+END_TEST
+
+START_TEST(listen_ack_establishes_and_announces)
+{
+	struct shunt_accept rec;
+	struct dp_sock *cs;
+	struct tcb *c;
+	uint32_t ev0;
+
+	listen_on(8);
+	c = peer_syn(40000, 5000, true);
+	cs = fake_slot_sock(FAKE_SLOT_BASE);
+	ev0 = E.sh->ev_seq;
+	E.ctx.now_us += 20000;
+	peer_final_ack(40000, c, "hello", 5);
+	ck_assert_uint_eq(cs->sh->state, SHUNT_SS_ESTABLISHED);
+	/* one record, published by the listener's rx_prod and ev_seq */
+	ck_assert_uint_eq(E.s.rx_prod, 8);
+	ck_assert_uint_eq(E.sh->rx_prod, 8);
+	ck_assert_uint_gt(E.sh->ev_seq, ev0);
+	rec = acc_record(0);
+	ck_assert_uint_eq(rec.sock, cs->idx);
+	ck_assert_uint_eq(rec.gen, cs->gen);
+	ck_assert_uint_eq(cs->sh->gen, cs->gen);
+	/* the data that came with the ACK is in the child's ring */
+	ck_assert_uint_eq(cs->sh->rx_prod, 5);
+	ck_assert_int_eq(memcmp(cs->rx_buf, "hello", 5), 0);
+	ck_assert_uint_eq(cs->sh->local.addr, E.ctx.ip_be);
+	ck_assert_uint_eq(cs->sh->remote.addr, E.peer_be);
+	ck_assert_uint_eq(c->srtt_us, 20000); /* RTT from the SYN-ACK's timestamp */
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_conn_accepted, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_conn_established, 1);
+	ck_assert_uint_eq(c->syn_qlen + env_tcb(&E)->syn_qlen, 0);
+
+	/* the app takes it and it is an ordinary socket: it sends, and closes */
+	E.sh->rx_cons = 8;
+	ck_assert(!tcp_listen_unaccepted(c));
+	fake_ntx = 0;
+	cs->sh->rx_cons = 5;
+	tcp_app_close(&E.ctx, cs);
+	ck_assert_uint_eq(last_tx()->seg.h.flags & (TCP_FIN | TCP_RST), TCP_FIN);
+	ck_assert_uint_eq(c->state, SHUNT_SS_FIN_WAIT_1);
+}
+END_TEST
+
+START_TEST(listen_acceptq_full_drops_ack_until_accept)
+{
+	struct tcb *a, *b, *c;
+
+	listen_on(1); /* backlog 1: two records may wait (Linux: > backlog is full) */
+	a = peer_syn(40000, 1000, true);
+	b = peer_syn(40001, 2000, true);
+	peer_final_ack(40000, a, NULL, 0);
+	ck_assert_uint_eq(E.s.rx_prod, 8);
+	c = peer_syn(40002, 3000, true);
+	ck_assert_ptr_nonnull(c);
+	peer_final_ack(40001, b, NULL, 0);
+	ck_assert_uint_eq(E.s.rx_prod, 16);
+	/* full: the third handshake's ACK is dropped silently, C stays half-open */
+	fake_ntx = 0;
+	peer_final_ack(40002, c, "x", 1);
+	ck_assert_uint_eq(c->state, SHUNT_SS_SYN_RECEIVED);
+	ck_assert_uint_eq(E.s.rx_prod, 16);
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_drop_ack_full, 1);
+	/* and a new SYN is dropped too */
+	ck_assert_ptr_null(peer_syn(40003, 4000, true));
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_drop_full, 1);
+	/* the app accepts one: the retransmitted ACK completes */
+	E.sh->rx_cons += 8;
+	peer_final_ack(40002, c, "x", 1);
+	ck_assert_uint_eq(c->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(E.s.rx_prod, 24);
+	ck_assert_uint_eq(acc_record(2).sock, c->s->idx);
+	ck_assert_uint_eq(c->s->sh->rx_prod, 1);
+	ck_assert(!tcp_listen_unaccepted(a));
+	ck_assert(tcp_listen_unaccepted(b));
+}
+END_TEST
+
+START_TEST(listen_synq_full_drops_syn)
+{
+	listen_on(0); /* Linux still lets one through: qlen > backlog is full */
+	ck_assert_ptr_nonnull(peer_syn(40000, 1000, true));
+	fake_ntx = 0;
+	ck_assert_ptr_null(peer_syn(40001, 2000, true));
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_int_eq(fake_spawned, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_drop_synq, 1);
+	/* no slot: dropped, counted */
+	fake_spawn_fail = true;
+	E.ctx.now_us += 1;
+	tcp_app_listen(&E.ctx, &E.s, 8);
+	ck_assert_ptr_null(peer_syn(40002, 3000, true));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_drop_noslot, 1);
+	ck_assert_int_eq(fake_ntx, 0);
+}
+END_TEST
+
+START_TEST(listen_close_resets_queued_children)
+{
+	struct tcb *a, *b, *c;
+	struct dp_sock *as, *bs, *cs;
+	int i, rsts = 0;
+
+	listen_on(4);
+	a = peer_syn(40000, 1000, true);
+	b = peer_syn(40001, 2000, true);
+	c = peer_syn(40002, 3000, false);
+	as = a->s;
+	bs = b->s;
+	cs = c->s;
+	peer_final_ack(40000, a, NULL, 0);
+	peer_final_ack(40001, b, NULL, 0);
+	E.sh->rx_cons = 8; /* the app accepted A only */
+	fake_ntx = 0;
+	tcp_app_close(&E.ctx, &E.s);
+	/* B (queued) and C (half-open) are reset; A is the app's */
+	for (i = 0; i < fake_ntx; i++) {
+		const struct fake_seg *f = &fake_tx[i];
+
+		ck_assert(f->seg.h.flags & TCP_RST);
+		ck_assert(f->seg.h.dport_be == htons(40001) || f->seg.h.dport_be == htons(40002));
+		rsts++;
+	}
+	ck_assert_int_eq(rsts, 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_child_reset, 2);
+	ck_assert_uint_eq(bs->sh->state, SHUNT_SS_FREE);
+	ck_assert_uint_eq(cs->sh->state, SHUNT_SS_FREE);
+	ck_assert_ptr_null(child_of(40001));
+	ck_assert_ptr_null(child_of(40002));
+	ck_assert_uint_eq(as->sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_ptr_eq(child_of(40000), a);
+	ck_assert_int_eq(fake_released, 3); /* B, C and the listener */
+	/* the port has no listener: a SYN draws a RST */
+	fake_ntx = 0;
+	ck_assert_ptr_null(peer_syn(40005, 7000, false));
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, 7001);
+	/* A holds the port it inherited: no plain bind() gets it */
+	ck_assert_uint_eq(E.ctx.tcp->port_users[LPORT], 1);
+}
+END_TEST
+
+START_TEST(listen_unaccepted_child_reset_on_exit)
+{
+	struct tcb *a;
+	struct dp_sock *as;
+
+	/* app_detach() closes every slot: a child the app never took is reset */
+	listen_on(4);
+	a = peer_syn(40000, 1000, true);
+	as = a->s;
+	peer_final_ack(40000, a, NULL, 0);
+	fake_ntx = 0;
+	as->app_closed = true;
+	tcp_app_close(&E.ctx, as);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(as->sh->state, SHUNT_SS_FREE);
+	ck_assert_ptr_null(child_of(40000));
+	/* a RST to a half-open child drops it silently (back to LISTEN) */
+	a = peer_syn(40001, 2000, false);
+	as = a->s;
+	fake_ntx = 0;
+	E.pport_be = htons(40001);
+	env_peer(&E, TCP_RST, 2001, 0, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_uint_eq(as->sh->state, SHUNT_SS_FREE);
+	ck_assert_uint_eq(env_tcb(&E)->syn_qlen, 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_LISTEN);
+}
+END_TEST
+
+START_TEST(listen_synack_retransmit_then_give_up)
+{
+	static const uint64_t at_s[] = { 1, 3, 7, 15, 31 };
+	uint64_t t0 = E.ctx.now_us;
+	struct dp_sock *cs;
+	struct tcb *c;
+	int i;
+
+	listen_on(4);
+	c = peer_syn(40000, 1000, true);
+	cs = c->s;
+	for (i = 0; i < 5; i++) {
+		fake_ntx = 0;
+		set_time(t0 + at_s[i] * 1000000 - 1);
+		ck_assert_int_eq(fake_ntx, 0);
+		set_time(t0 + at_s[i] * 1000000);
+		ck_assert_int_eq(fake_ntx, 1);
+		ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
+		ck_assert_uint_eq(last_tx()->seg.h.seq, c->iss);
+	}
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_synack_rexmit, 5);
+	/* 32 s after the fifth: dropped without a word, slot freed */
+	fake_ntx = 0;
+	set_time(t0 + 63000000 - 1);
+	ck_assert_uint_eq(cs->sh->state, SHUNT_SS_SYN_RECEIVED);
+	set_time(t0 + 63000000);
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_uint_eq(cs->sh->state, SHUNT_SS_FREE);
+	ck_assert_ptr_null(child_of(40000));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_synack_timeout, 1);
+	ck_assert_uint_eq(env_tcb(&E)->syn_qlen, 0);
+	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), UINT64_MAX);
+}
+END_TEST
+
+START_TEST(listen_no_match_gets_rst)
+{
+	static uint8_t buf[TCP_HDR_MAX];
+	struct tcp_hdr_out h = { .sport_be = htons(40000), .dport_be = htons(LPORT),
+				 .seq = 1000, .flags = TCP_SYN, .wnd = 1000 };
+	int hl;
+
+	/* nobody listens on the port: RST, as before */
+	E.pport_be = htons(40000);
+	hl = tcp_wire_build(buf, sizeof(buf), &h);
+	tcp_input_bytes(&E.ctx, buf, (uint32_t)hl, E.peer_be, E.ctx.ip_be);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, 1001);
+	/* a listener bound to our address does not take a SYN sent elsewhere */
+	ck_assert_int_eq(tcp_bind(&E.ctx, &E.s, E.ctx.ip_be, htons(LPORT), 0), 0);
+	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, 4), 0);
+	fake_ntx = 0;
+	tcp_input_bytes(&E.ctx, buf, (uint32_t)hl, E.peer_be, inet_addr("10.77.0.255"));
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+	ck_assert_int_eq(fake_spawned, 0);
+	/* ... but one sent to it */
+	tcp_input_bytes(&E.ctx, buf, (uint32_t)hl, E.peer_be, E.ctx.ip_be);
+	ck_assert_int_eq(fake_spawned, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
+	/* an ACK to the listener (no such connection) draws <SEQ=SEG.ACK><CTL=RST> */
+	h.flags = TCP_ACK;
+	h.sport_be = htons(40009);
+	h.ack = 4242;
+	hl = tcp_wire_build(buf, sizeof(buf), &h);
+	tcp_input_bytes(&E.ctx, buf, (uint32_t)hl, E.peer_be, E.ctx.ip_be);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, 4242);
 }
 END_TEST
 
@@ -1376,6 +1796,20 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tb, ephemeral_exhaustion);
 	tcase_add_test(tb, isn_rfc6528);
 	suite_add_tcase(s, tb);
+
+	TCase *ls = tcase_create("tcp_listen");
+	tcase_add_checked_fixture(ls, setup, teardown);
+	tcase_add_test(ls, listen_state_and_backlog);
+	tcase_add_test(ls, listen_refused_when_connecting_or_connected);
+	tcase_add_test(ls, listen_syn_gets_synack);
+	tcase_add_test(ls, listen_ack_establishes_and_announces);
+	tcase_add_test(ls, listen_acceptq_full_drops_ack_until_accept);
+	tcase_add_test(ls, listen_synq_full_drops_syn);
+	tcase_add_test(ls, listen_close_resets_queued_children);
+	tcase_add_test(ls, listen_unaccepted_child_reset_on_exit);
+	tcase_add_test(ls, listen_synack_retransmit_then_give_up);
+	tcase_add_test(ls, listen_no_match_gets_rst);
+	suite_add_tcase(s, ls);
 	return s;
 }
 
