@@ -29,6 +29,8 @@
  * holds the socket for the whole call (shim_sock_hold), a blocking connect too: a
  * close() meanwhile closes the socket when the call returns.
  */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "real.h"
@@ -66,32 +68,21 @@ static int conn_bind_dp(struct shim_sock *s, const struct sockaddr_in *sin)
 	return rc;
 }
 
-/* Turn s into a shunt socket: OPEN (the dataplane picks the slot), option and bind
- * replay. Caller holds
- * s->lock. On failure the slot is handed back (CLOSE) and s stays undecided. */
-static int conn_make_shunt(int fd, struct shim_sock *s)
+int shim_sock_adopt_slot(struct shim_sock *s, uint32_t slot, uint32_t gen)
 {
 	struct shunt_region *r = shim_g.r;
-	struct shunt_sock *ss;
-	uint32_t opts, slot, gen;
-	int rc, opt;
+	struct shunt_sock *ss = shunt_region_sock(r, slot);
 
-	rc = shim_chan_open(s->type == SOCK_DGRAM ? SHUNT_SOCK_DGRAM : SHUNT_SOCK_STREAM,
-			    &slot, &gen);
-	if (rc < 0)
-		return rc;
-	ss = shunt_region_sock(r, slot);
 	s->slot = slot;
 	s->gen = gen;
 	s->ss = ss;
-	/* The reply's acquire made the slot's [dp] fields visible: rings, indices. */
+	/* The caller's acquire (reply.seq, or the listener's rx_prod) made the slot's
+	 * [dp] fields visible: rings, indices. */
 	if (ss->rx_size == 0 || (ss->rx_size & (ss->rx_size - 1)) != 0 ||
 	    ss->tx_size == 0 || (ss->tx_size & (ss->tx_size - 1)) != 0 ||
 	    ss->rx_off > shim_g.region_size - ss->rx_size ||
-	    ss->tx_off > shim_g.region_size - ss->tx_size) {
-		rc = -EPROTO; /* a dataplane of another build: keep the process safe */
-		goto fail;
-	}
+	    ss->tx_off > shim_g.region_size - ss->tx_size)
+		return -EPROTO; /* a dataplane of another build: keep the process safe */
 	s->rxbuf = (uint8_t *)r + ss->rx_off;
 	s->txbuf = (uint8_t *)r + ss->tx_off;
 	s->rx_size = ss->rx_size;
@@ -104,6 +95,24 @@ static int conn_make_shunt(int fd, struct shim_sock *s)
 	atomic_store_explicit(&s->rcvbuf, 0, memory_order_relaxed);
 	atomic_store(&s->tx_owner, 0);
 	s->tx_job = NULL;
+	return 0;
+}
+
+/* Turn s into a shunt socket: OPEN (the dataplane picks the slot), option and bind
+ * replay. Caller holds s->lock. On failure the slot is handed back (CLOSE) and s
+ * stays undecided. */
+static int conn_make_shunt(int fd, struct shim_sock *s)
+{
+	uint32_t opts, slot, gen;
+	int rc, opt;
+
+	rc = shim_chan_open(s->type == SOCK_DGRAM ? SHUNT_SOCK_DGRAM : SHUNT_SOCK_STREAM,
+			    &slot, &gen);
+	if (rc < 0)
+		return rc;
+	rc = shim_sock_adopt_slot(s, slot, gen);
+	if (rc < 0)
+		goto fail;
 
 	for (opts = s->optmask; opts != 0; opts &= opts - 1) {
 		uint64_t v;
@@ -235,6 +244,39 @@ static int conn_bind_args(const struct sockaddr *addr, socklen_t len, struct soc
 	return 0;
 }
 
+/* Linux's inet_port_requires_bind_service(): binding a port below
+ * net.ipv4.ip_unprivileged_port_start needs CAP_NET_BIND_SERVICE. The dataplane
+ * cannot tell, so the kernel is asked the same question with a throwaway socket
+ * of the same type bound to 0.0.0.0 and that port: -EACCES if it says no. Any
+ * other answer (the port busy in the kernel) is not this check's to give. */
+static int conn_port_allowed(int type, uint16_t port_be)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = port_be };
+	unsigned start = 1024;
+	char buf[16];
+	int fd, rc = 0;
+	ssize_t n;
+
+	fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = real_read(fd, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			start = (unsigned)strtoul(buf, NULL, 10);
+		}
+		real_close(fd);
+	}
+	if (port_be == 0 || ntohs(port_be) >= start)
+		return 0;
+	fd = real_socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (real_bind(fd, (const struct sockaddr *)&sin, sizeof(sin)) < 0 && errno == EACCES)
+		rc = -EACCES;
+	real_close(fd);
+	return rc;
+}
+
 /* bind() on a shunt socket: the dataplane holds the port (and the placeholder
  * mirrors it). Caller holds s->lock. */
 static int conn_bind_shunt(int fd, struct shim_sock *s, const struct sockaddr_in *sin)
@@ -248,6 +290,9 @@ static int conn_bind_shunt(int fd, struct shim_sock *s, const struct sockaddr_in
 	if ((SHUNT_LOAD_RLX(&s->ss->flags) & SHUNT_SF_BOUND) ||
 	    (s->type == SOCK_STREAM && SHUNT_LOAD_RLX(&s->ss->state) != SHUNT_SS_CLOSED))
 		return -EINVAL; /* bound, or connected: "sk_state != TCP_CLOSE || inet_num" */
+	rc = conn_port_allowed(s->type, sin->sin_port);
+	if (rc < 0)
+		return rc;
 	s->port_locked = sin->sin_port != 0;
 	rc = conn_bind_dp(s, sin);
 	if (rc < 0)
@@ -324,6 +369,45 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return (int)shim_ret(rc);
 }
 
+/* The dataplane listens (SHUNT_FEAT_LISTEN agreed)? */
+static bool conn_dp_listens(void)
+{
+	return shim_g.r != NULL && (shim_g.r->features & SHUNT_FEAT_LISTEN);
+}
+
+/* listen() in the dataplane: s becomes (or already is) a shunt socket bound to
+ * 0.0.0.0 or the stack's address, and LISTEN gives it its backlog. Caller holds
+ * s->lock. Returns 0, 1 when the kernel should listen instead (no dataplane socket
+ * to be had), or -errno. */
+static int conn_listen_shunt(int fd, struct shim_sock *s, int backlog)
+{
+	int rc;
+
+	if (atomic_load(&s->kind) == SHIM_UNDECIDED) {
+		rc = conn_decide_shunt(fd, s);
+		if (rc < 0 && conn_no_slot(rc)) {
+			conn_decide_kernel(s);
+			return 1;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	/* Linux: a backlog above somaxconn (or negative, as unsigned) is somaxconn;
+	 * the dataplane clamps */
+	rc = shim_chan_sync(s, SHUNT_CMD_LISTEN, (uint32_t)backlog, NULL, 0);
+	if (rc < 0)
+		return rc;
+	atomic_store_explicit(&s->listening, true, memory_order_release);
+	conn_hold_port(fd, s); /* an unbound listener got its port from the dataplane */
+	if (!s->bound) {
+		s->bound = true;
+		s->bind_addr.sin_family = AF_INET;
+		s->bind_addr.sin_addr.s_addr = 0;
+		s->bind_addr.sin_port = s->ss->local.port;
+	}
+	return 0;
+}
+
 SHIM_EXPORT int listen(int fd, int backlog)
 {
 	struct shim_sock *s;
@@ -332,6 +416,19 @@ SHIM_EXPORT int listen(int fd, int backlog)
 	if (!shim_init() || (s = shim_sock_hold_kind(fd, false)) == NULL)
 		return real_listen(fd, backlog);
 	pthread_mutex_lock(&s->lock);
+	if (s->type == SOCK_STREAM && conn_dp_listens() &&
+	    ((atomic_load(&s->kind) == SHIM_UNDECIDED &&
+	      (!s->bound || s->bind_addr.sin_addr.s_addr == 0)) ||
+	     (atomic_load(&s->kind) == SHIM_SHUNT &&
+	      (s->bound_local || atomic_load(&s->listening))))) {
+		/* 0.0.0.0 or the stack's address: the dataplane listens */
+		rc = conn_listen_shunt(fd, s, backlog);
+		pthread_mutex_unlock(&s->lock);
+		shim_sock_put(s);
+		if (rc <= 0)
+			return (int)shim_ret(rc);
+		return real_listen(fd, backlog); /* no dataplane socket: the kernel's */
+	}
 	if (atomic_load(&s->kind) == SHIM_UNDECIDED) {
 		conn_decide_kernel(s); /* listening sockets are the kernel's (for now) */
 	} else if (atomic_load(&s->kind) == SHIM_SHUNT) {

@@ -147,6 +147,8 @@ static ssize_t io_recv(int fd, struct shim_sock *s, const struct iovec *iov, int
 		return rc;
 	if (flags & MSG_OOB)
 		return -EINVAL; /* no urgent data is ever queued */
+	if (atomic_load_explicit(&s->listening, memory_order_relaxed))
+		return -ENOTCONN; /* tcp_recvmsg(): its ring holds accept records */
 	if (len == 0)
 		return 0;
 	target = (flags & MSG_WAITALL) ? len : 1;

@@ -135,6 +135,11 @@ static int opt_get(int fd, struct shim_sock *s, int level, int name, void *val, 
 		v = shim_sock_take_error(s);
 		return opt_put(val, len, &v, sizeof(v));
 	}
+	if (level == SOL_SOCKET && name == SO_ACCEPTCONN) {
+		/* the dataplane listens, not the placeholder */
+		v = atomic_load_explicit(&s->listening, memory_order_relaxed);
+		return opt_put(val, len, &v, sizeof(v));
+	}
 	if (level == IPPROTO_TCP && name == TCP_MAXSEG && SHUNT_LOAD_ACQ(&ss->mss) != 0) {
 		v = (int)ss->mss;
 		return opt_put(val, len, &v, sizeof(v));

@@ -42,6 +42,16 @@ static int early_listen(int fd, int b)
 	return (int)syscall(SYS_listen, fd, b);
 }
 
+static int early_accept(int fd, struct sockaddr *a, socklen_t *l)
+{
+	return (int)syscall(SYS_accept4, fd, a, l, 0);
+}
+
+static int early_accept4(int fd, struct sockaddr *a, socklen_t *l, int f)
+{
+	return (int)syscall(SYS_accept4, fd, a, l, f);
+}
+
 static int early_close(int fd)
 {
 	return (int)syscall(SYS_close, fd);

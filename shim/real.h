@@ -28,6 +28,8 @@
 	X(int, connect, (int, const struct sockaddr *, socklen_t)) \
 	X(int, bind, (int, const struct sockaddr *, socklen_t)) \
 	X(int, listen, (int, int)) \
+	X(int, accept, (int, struct sockaddr *, socklen_t *)) \
+	X(int, accept4, (int, struct sockaddr *, socklen_t *, int)) \
 	X(int, close, (int)) \
 	X(int, close_range, (unsigned, unsigned, int)) \
 	X(int, shutdown, (int, int)) \

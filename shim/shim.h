@@ -179,6 +179,7 @@ struct shim_sock {
 	_Atomic bool nonblock;   /* O_NONBLOCK of the (shared) file description */
 	_Atomic bool shut_rd;    /* the app called shutdown(SHUT_RD/RDWR) */
 	_Atomic bool shut_wr;
+	_Atomic bool listening;  /* a shunt listener: its rx ring holds accept records */
 	int type;                /* SOCK_STREAM or SOCK_DGRAM, fixed at socket() */
 	int sstate;              /* enum shim_sstate, under lock */
 	uint32_t optmask;        /* options the app set before the decision, under lock */
@@ -308,8 +309,11 @@ void shim_fd_dup_track(int oldfd, int newfd);
 /* Drop one fd reference to any tracked file. */
 void shim_file_put(struct shim_file *f);
 
-/* Copy a user address in as the kernel would: -EFAULT instead of a crash. */
+/* Copy a user address in (out) as the kernel would: -EFAULT instead of a crash. */
 int shim_copyin(void *dst, const void *src, size_t len);
+int shim_copyout(void *dst, const void *src, size_t len);
+/* A record from shim_sock_alloc() that never named an fd back on the free list. */
+void shim_sock_free(struct shim_sock *s);
 
 /* The offload decision for a destination (sock.c): true iff dst is inside an
  * offload CIDR and s may use the stack (not bound to another local address). */
@@ -319,6 +323,11 @@ bool shim_sock_offloadable(const struct shim_sock *s, uint32_t dst_be);
 int shim_sock_decide_dgram(int fd, struct shim_sock *s, const struct sockaddr_in *dst);
 
 void shim_conn_atfork_child(void);
+/* s is now the shunt socket in (slot, gen), which the dataplane has set up and
+ * published: point s at its slot and rings, and start its shim-side state from the
+ * slot's (abi.h: [app] indices run on). Returns 0, or -EPROTO for a slot no
+ * dataplane of ours would describe. */
+int shim_sock_adopt_slot(struct shim_sock *s, uint32_t slot, uint32_t gen);
 
 /* Nanoseconds from a struct timeval socket timeout (SO_SNDTIMEO/SO_RCVTIMEO) of fd;
  * -1 when none (block forever). */

@@ -60,6 +60,7 @@ struct shim_sock *shim_sock_alloc(void)
 	atomic_store(&s->nonblock, false);
 	atomic_store(&s->shut_rd, false);
 	atomic_store(&s->shut_wr, false);
+	atomic_store(&s->listening, false);
 	s->type = SOCK_STREAM;
 	s->sstate = SHIM_SS_UNCONNECTED;
 	s->optmask = 0;
@@ -175,14 +176,19 @@ static bool sock_foreign(void)
 	return shim_unlikely(getpid() != shim_g.owner_pid);
 }
 
-int shim_copyin(void *dst, const void *src, size_t len)
+/* Copy len bytes between our memory and the program's, checked by the kernel
+ * (process_vm_readv/writev) so a bad address is -EFAULT, not a crash. */
+static int sock_copy(void *dst, const void *src, size_t len, bool out)
 {
-	struct iovec l = { dst, len }, r = { (void *)src, len };
+	struct iovec l = { out ? (void *)src : dst, len }, r = { out ? dst : (void *)src, len };
 	ssize_t n;
 
-	if (src == NULL)
+	if (len == 0)
+		return 0;
+	if ((out ? dst : src) == NULL)
 		return -EFAULT;
-	n = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+	n = out ? process_vm_writev(getpid(), &l, 1, &r, 1, 0) :
+		  process_vm_readv(getpid(), &l, 1, &r, 1, 0);
 	if (n == (ssize_t)len)
 		return 0;
 	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
@@ -190,6 +196,21 @@ int shim_copyin(void *dst, const void *src, size_t len)
 		return 0;
 	}
 	return -EFAULT;
+}
+
+int shim_copyin(void *dst, const void *src, size_t len)
+{
+	return sock_copy(dst, src, len, false);
+}
+
+int shim_copyout(void *dst, const void *src, size_t len)
+{
+	return sock_copy(dst, src, len, true);
+}
+
+void shim_sock_free(struct shim_sock *s)
+{
+	sock_free(s);
 }
 
 /* ---- socket ------------------------------------------------------------------------ */

@@ -63,6 +63,25 @@ def echo(host, port):
         threading.Thread(target=serve, args=(c,), daemon=True).start()
 
 
+def aecho(host, port):
+    """The echo server on asyncio: epoll, non-blocking accept and sockets."""
+    async def serve(r, w):
+        while True:
+            b = await r.read(65536)
+            if not b:
+                break
+            w.write(b)
+            await w.drain()
+        w.close()
+
+    async def run():
+        srv = await asyncio.start_server(serve, host, port, reuse_address=True)
+        async with srv:
+            await srv.serve_forever()
+
+    asyncio.run(run())
+
+
 def duplex(host, port, infile, out):
     srv = listener(host, port)
     c, _ = srv.accept()
@@ -273,6 +292,8 @@ def main(argv):
     cmd = argv[1]
     if cmd == "echo":
         echo(argv[2], int(argv[3]))
+    elif cmd == "aecho":
+        aecho(argv[2], int(argv[3]))
     elif cmd == "duplex":
         duplex(argv[2], int(argv[3]), argv[4], argv[5])
     elif cmd == "hold":

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The shunt authors
+"""server: passive open through shunt. Echo servers run unmodified under shunt in
+the app namespace (which has only lo: a listener the kernel served could not be
+reached from outside), and kernel clients in the peer namespace talk to them
+through shuntd:
+
+  * peers.py echo on 0.0.0.0 (threads, blocking accept and recv) and on the
+    stack's own address;
+  * peers.py aecho on 0.0.0.0 (asyncio: epoll, non-blocking accept);
+
+each answering 4 connections x 500 request/responses of up to 3000 bytes, every
+byte compared by the client; shuntd must count the connections as accepted.
+
+Privileged ports as Linux: an unprivileged user (nobody, through setpriv) binding
+the stack's address on TCP port 81 or UDP port 53 gets EACCES, on 8081 succeeds;
+root binds 81."""
+
+import os
+import re
+
+from netbed import HERE, PEER_IP, PYTHON, STACK_IP, Bed, main
+
+PEERS = os.path.join(HERE, "peers.py")
+N = 500
+CONNS = 4
+
+
+def wait_listening(bed, port, proc):
+    """Until a kernel client in the peer namespace can connect (bounded)."""
+    probe = ("import socket,sys,time\n"
+             "end=time.monotonic()+10\n"
+             "while True:\n"
+             "  try:\n"
+             "    socket.create_connection((%r,%d),timeout=1).close(); break\n"
+             "  except OSError as e:\n"
+             "    if time.monotonic()>end: sys.exit('not listening: %%s'%%e)\n"
+             "    time.sleep(0.05)\n" % (STACK_IP, port))
+    r = bed.run(bed.peer, [PYTHON, "-c", probe], timeout=15)
+    bed.check(r.returncode == 0 and proc.alive(), "%s is not reachable on port %d: %s"
+              % (proc.name, port, r.stderr.decode(errors="replace")))
+
+
+def serve(bed, mode, host, port):
+    srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, PEERS, mode, host, str(port)]),
+                    "%s-%s" % (mode, host))
+    wait_listening(bed, port, srv)
+    for client in ("sync", "async"):
+        r = bed.run(bed.peer, [PYTHON, PEERS, "client", client, STACK_IP, str(port), str(N),
+                               str(CONNS)], timeout=60)
+        out = r.stdout.decode(errors="replace").strip()
+        bed.check(r.returncode == 0 and out == "%s: %d ok" % (client, N * CONNS),
+                  "%s client of %s on %s:%d: exit %d, %r\n%s" % (
+                      client, mode, host, port, r.returncode, out,
+                      r.stderr.decode(errors="replace")))
+        print("%s server on %s:%d, kernel %s client: %s" % (mode, host, port, client, out))
+    bed.check(srv.alive(), "%s died" % srv.name)
+
+
+BIND = ("import errno,socket,sys\n"
+        "r=[]\n"
+        "for t,p in ((socket.SOCK_STREAM,81),(socket.SOCK_DGRAM,53),(socket.SOCK_STREAM,8081)):\n"
+        "  s=socket.socket(socket.AF_INET,t)\n"
+        "  try:\n"
+        "    s.bind((sys.argv[1],p)); r.append('ok')\n"
+        "  except OSError as e:\n"
+        "    r.append(errno.errorcode[e.errno])\n"
+        "print(' '.join(r))\n")
+
+
+def privileged_ports(bed):
+    # nobody must reach the control socket (0666) through the bed's directory
+    os.chmod(bed.tmp, 0o711)
+    for who, pre, want in (("nobody", ["setpriv", "--reuid=65534", "--regid=65534",
+                                       "--clear-groups"], "EACCES EACCES ok"),
+                           ("root", [], "ok ok ok")):
+        r = bed.run_shunt(pre + [PYTHON, "-c", BIND, STACK_IP], timeout=15)
+        out = r.stdout.decode(errors="replace").strip()
+        bed.check(r.returncode == 0 and out == want,
+                  "%s binding %s on TCP 81, UDP 53, TCP 8081: %r, want %r\n%s"
+                  % (who, STACK_IP, out, want, r.stderr.decode(errors="replace")))
+        print("%s binds %s on TCP 81, UDP 53, TCP 8081: %s" % (who, STACK_IP, out))
+
+
+def test():
+    with Bed("server") as bed:
+        privileged_ports(bed)
+        serve(bed, "echo", "0.0.0.0", 7300)
+        serve(bed, "echo", STACK_IP, 7301)
+        serve(bed, "aecho", "0.0.0.0", 7302)
+        counters = bed.counters()
+        m = re.search(r"tcp_conn_accepted\s+(\d+)", counters)
+        # 3 servers x 2 clients x CONNS, plus one probe per server
+        bed.check(m is not None and int(m.group(1)) >= 3 * (2 * CONNS + 1),
+                  "shuntd did not accept the connections:\n%s" % counters)
+
+
+if __name__ == "__main__":
+    main(test, "server")
