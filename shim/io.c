@@ -447,6 +447,12 @@ kernel:
 }
 
 /* Send on a shunt socket, either type. */
+ssize_t shim_io_send(int fd, struct shim_sock *s, const struct iovec *iov, int cnt, int flags)
+{
+	return s->type == SOCK_DGRAM ? shim_dgram_send(fd, s, iov, cnt, flags, NULL) :
+				       io_send(fd, s, iov, cnt, flags);
+}
+
 static ssize_t io_send_any(int fd, struct shim_sock *s, const struct iovec *iov, int cnt,
 			   int flags, const struct sockaddr_in *dst)
 {

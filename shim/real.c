@@ -52,6 +52,11 @@ static int early_accept4(int fd, struct sockaddr *a, socklen_t *l, int f)
 	return (int)syscall(SYS_accept4, fd, a, l, f);
 }
 
+static ssize_t early_sendfile(int o, int i, off_t *off, size_t n)
+{
+	return syscall(SYS_sendfile, o, i, off, n);
+}
+
 static int early_close(int fd)
 {
 	return (int)syscall(SYS_close, fd);

@@ -30,6 +30,7 @@
 	X(int, listen, (int, int)) \
 	X(int, accept, (int, struct sockaddr *, socklen_t *)) \
 	X(int, accept4, (int, struct sockaddr *, socklen_t *, int)) \
+	X(ssize_t, sendfile, (int, int, off_t *, size_t)) \
 	X(int, close, (int)) \
 	X(int, close_range, (unsigned, unsigned, int)) \
 	X(int, shutdown, (int, int)) \

@@ -460,6 +460,8 @@ int shim_wait_mem(struct shim_sock *s, struct shim_io_wait *w, int64_t timeo,
 		  bool mem_short, int64_t *waited);
 
 int shim_iov_len(const struct iovec *iov, int iovcnt, size_t *len);
+/* write() on shunt socket s, as send() with flags. Returns bytes or -errno. */
+ssize_t shim_io_send(int fd, struct shim_sock *s, const struct iovec *iov, int cnt, int flags);
 /* Copy n bytes at ring position pos of the rx ring into iov, skip bytes into it. */
 void shim_io_copy_out(const struct shim_sock *s, uint32_t pos, uint32_t n,
 		      const struct iovec *iov, int iovcnt, size_t skip);

@@ -12,7 +12,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PKGS="dpdk libdpdk-dev check meson ninja-build pkg-config gcc python3 iproute2
-iputils-ping curl netcat-openbsd iperf3 nftables dnsutils procps strace"
+iputils-ping curl netcat-openbsd iperf3 nftables dnsutils procps strace
+nginx-light redis-server redis-tools wrk"
 
 missing=""
 for p in $PKGS; do
@@ -33,3 +34,10 @@ apt-get update -q </dev/null
 echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing </dev/null
+# nginx and redis-server are run by the tests in their own namespaces; the
+# daemons their packages may have started on this host are not wanted.
+for svc in nginx redis-server; do
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	fi
+done
