@@ -293,7 +293,9 @@ static int opt_name(struct shim_sock *s, bool peer, struct sockaddr *addr, sockl
 	if (s->type == SOCK_DGRAM) {
 		bool conn = (ss->flags & SHUNT_SF_CONNECTED) != 0;
 
-		if (peer && !conn)
+		/* inet_getname(): no peer without a destination port, even when
+		 * connect() to port 0 associated the socket */
+		if (peer && (!conn || ss->remote.port == 0))
 			return -ENOTCONN;
 		sin.sin_addr.s_addr = peer ? ss->remote.addr : ss->local.addr;
 		sin.sin_port = peer ? ss->remote.port : ss->local.port;

@@ -858,6 +858,19 @@ static void case_udp_conn(void)
 	do_close(fd);
 }
 
+/* connect() to port 0 associates a UDP socket but names no peer: getpeername()
+ * is ENOTCONN in Linux (inet_getname: no inet_dport). */
+static void case_udp_port0(void)
+{
+	struct sockaddr_in z = dst;
+	int fd = do_socket(SOCK_DGRAM);
+
+	z.sin_port = 0;
+	do_connect("connect", fd, &z);
+	do_names(fd);
+	do_close(fd);
+}
+
 /* ICMP port unreachable: a connected socket's next send/recv says ECONNREFUSED; an
  * unconnected one hears nothing. */
 static void case_udp_refused(void)
@@ -894,7 +907,7 @@ static const struct {
 	{ "bind", case_bind },		 { "inuse", case_inuse },
 	{ "exhaust", case_exhaust },	 { "unspec", case_unspec },
 	{ "listen", case_listen },	 { "udp_unconn", case_udp_unconn },
-	{ "udp_conn", case_udp_conn },	 { "udp_refused", case_udp_refused },
+	{ "udp_conn", case_udp_conn },	 { "udp_port0", case_udp_port0 },	 { "udp_refused", case_udp_refused },
 };
 
 static void on_watchdog(int sig)

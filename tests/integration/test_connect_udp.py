@@ -16,6 +16,7 @@ CASES = [
     Case("udp_bind_stack_port0", ["udp_unconn", P, UECHO, "bindaddr=" + STACK_IP,
                                   "bindport=0"]),
     Case("udp_connected", ["udp_conn", P, UECHO, "port2=%d" % UECHO2]),
+    Case("udp_connect_port0", ["udp_port0", P, UECHO]),
     Case("udp_refused_connected", ["udp_refused", P, UCLOSED]),
     Case("udp_refused_unconnected", ["udp_refused", P, UCLOSED, "connected=0"]),
     Case("udp_netunreach", ["udp_refused", NOROUTE_IP, UECHO]),
