@@ -10,8 +10,11 @@
  *                     SOCK_NONBLOCK/SOCK_CLOEXEC asked), a socket record pointed
  *                     at the slot the dataplane set up, into the fd table
  *                  -> the peer's address through the value-result length
- *               -> queue empty: EAGAIN (non-blocking), or sleep on the listener's
- *                  futex (SO_RCVTIMEO bounds it, as Linux's inet_csk_accept)
+ *               -> a 0.0.0.0 listener's placeholder listens too (loopback and the
+ *                  kernel's other addresses): its queue next (acc_kernel)
+ *               -> queues empty: EAGAIN (non-blocking), or sleep on the listener's
+ *                  futex, or with a listening placeholder on both queues in one
+ *                  ppoll (SO_RCVTIMEO bounds it, as Linux's inet_csk_accept)
  *
  * The contract of each call is Linux's accept(2): -EINVAL on a socket that does
  * not listen, -EINVAL for unknown flags, the peer address truncated to the
@@ -19,6 +22,7 @@
  * socket call.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 
 #include <shunt/bytering.h>
@@ -123,6 +127,59 @@ fail_sock:
 	return rc;
 }
 
+/* The kernel's queue of a listener whose placeholder listens too (0.0.0.0):
+ * a connection there now? Returns the accepted fd, -EAGAIN, or -errno. A
+ * connection another thread takes between our poll and our accept makes that
+ * accept block until the next one, as with any program that polls then accepts
+ * on a blocking socket. */
+static int acc_kernel(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	int nfd;
+
+	if (real_poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+		return -EAGAIN;
+	nfd = real_accept4(fd, addr, alen, flags);
+	return nfd < 0 ? -errno : nfd;
+}
+
+/* Sleep until either queue of a dual listener has a connection: the thread's
+ * notifier (shuntd's side) and the placeholder (the kernel's) in one ppoll.
+ * Returns 0, -ETIMEDOUT or -EINTR (a signal: Linux restarts accept under
+ * SA_RESTART, ppoll never is; the caller says EINTR, which every accept loop
+ * handles). */
+static int acc_wait_dual(int fd, struct shim_sock *l, int64_t timeo)
+{
+	struct shim_notifier *nf = shim_notify_thread();
+	struct pollfd p[2] = { { fd, POLLIN, 0 }, { -1, POLLIN, 0 } };
+	struct timespec ts, *tsp = NULL;
+	int rc = 0;
+
+	if (nf != NULL) {
+		(void)shim_notify_sub(l, nf);
+		shim_notify_arm(nf);
+		p[1].fd = shim_notify_fd(nf);
+	}
+	if (timeo >= 0) {
+		ts.tv_sec = timeo / 1000000000;
+		ts.tv_nsec = timeo % 1000000000;
+		tsp = &ts;
+	} else if (nf == NULL) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = 1000000; /* no notifier: look again every millisecond */
+		tsp = &ts;
+	}
+	if (!acc_ready(l)) {
+		rc = real_ppoll(p, 2, tsp, NULL);
+		rc = rc < 0 ? -errno : rc == 0 && timeo >= 0 ? -ETIMEDOUT : 0;
+	}
+	if (nf != NULL) {
+		shim_notify_disarm(nf);
+		shim_notify_unsub(l, nf);
+	}
+	return rc;
+}
+
 static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, socklen_t *alen,
 		      int flags)
 {
@@ -148,11 +205,19 @@ static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, sockle
 			return acc_install(&rec, flags, addr, alen, len);
 		if (rc != -EAGAIN)
 			return rc;
+		if (atomic_load(&l->ph_listening)) {
+			rc = acc_kernel(fd, addr, alen, flags);
+			if (rc != -EAGAIN)
+				return rc;
+		}
 		if (atomic_load(&l->nonblock))
 			return -EAGAIN;
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
-		rc = shim_wait_sock(l, acc_ready, l, timeo, 0);
+		if (atomic_load(&l->ph_listening))
+			rc = acc_wait_dual(fd, l, timeo);
+		else
+			rc = shim_wait_sock(l, acc_ready, l, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return -EAGAIN;
 		if (rc < 0)

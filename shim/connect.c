@@ -405,6 +405,12 @@ static int conn_listen_shunt(int fd, struct shim_sock *s, int backlog)
 		s->bind_addr.sin_addr.s_addr = 0;
 		s->bind_addr.sin_port = s->ss->local.port;
 	}
+	/* 0.0.0.0 is every address, the kernel's too (loopback at least): the
+	 * placeholder, which holds the port, listens for those, and accept, poll and
+	 * epoll serve both queues. Best effort: without the port, only the stack's. */
+	if (!s->bound_local && s->ph_bound && real_listen(fd, backlog) == 0 &&
+	    !atomic_exchange(&s->ph_listening, true))
+		shim_epoll_sock_dual(s);
 	return 0;
 }
 

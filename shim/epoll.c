@@ -567,6 +567,21 @@ void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt)
 	pthread_mutex_unlock(&ep_lock);
 }
 
+void shim_epoll_sock_dual(struct shim_sock *s)
+{
+	struct shim_epitem *it;
+
+	pthread_mutex_lock(&ep_lock);
+	for (it = s->ep_items; it != NULL; it = it->s_next) {
+		struct epoll_event ev = { .events = it->events, .data = it->data };
+
+		if (!it->disabled &&
+		    real_epoll_ctl(atomic_load(&it->ep->kfd), EPOLL_CTL_ADD, it->fd, &ev) == 0)
+			ep_kcount(it->ep, EPOLL_CTL_ADD);
+	}
+	pthread_mutex_unlock(&ep_lock);
+}
+
 void shim_epoll_sock_closed(struct shim_sock *s)
 {
 	struct shim_epitem *it, *next;
@@ -653,6 +668,10 @@ static int ep_ctl(struct shim_epoll *ep, int epfd, int op, int fd, struct shim_s
 			rc = -EFAULT;
 			goto out;
 		}
+		/* a listener whose placeholder listens too: the kernel epoll watches
+		 * that side (connections through the kernel's addresses) */
+		if (atomic_load(&s->ph_listening) && real_epoll_ctl(epfd, op, fd, ev) == 0)
+			ep_kcount(ep, op);
 	}
 	pthread_mutex_lock(&ep_lock);
 	it = ep_find(ep, fd, s);

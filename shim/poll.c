@@ -118,13 +118,33 @@ static int poll_merge(struct pollfd *fds, nfds_t n, struct shim_sock **socks,
 	return ready;
 }
 
+/* A listener on 0.0.0.0 also listens on its placeholder (connect.c): its kernel
+ * queue is polled with the kernel entries, after them, and folded into its
+ * POLLIN. Returns how many entries that made ready. */
+static int poll_merge_dual(struct pollfd *fds, nfds_t n, struct shim_sock **socks,
+			   const struct pollfd *kdual)
+{
+	int ready = 0;
+	nfds_t i, j = 0;
+
+	for (i = 0; i < n; i++) {
+		if (socks[i] == NULL || !atomic_load(&socks[i]->ph_listening))
+			continue;
+		if ((kdual[j++].revents & POLLIN) && (fds[i].events & POLLIN)) {
+			ready += fds[i].revents == 0;
+			fds[i].revents |= POLLIN;
+		}
+	}
+	return ready;
+}
+
 /* The core with at least one shunt socket. timeout_ns < 0: forever. kfds has room
- * for the kernel entries and one more. */
+ * for the kernel entries, the placeholders of dual listeners and one more. */
 static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfds_t nshunt,
 		     int64_t timeout_ns, const sigset_t *sigmask, struct pollfd *kfds)
 {
 	int64_t start = shim_now_ns(), deadline = -1, now;
-	nfds_t nk = n - nshunt, i, k = 0;
+	nfds_t nk = n - nshunt, nkk, i, k = 0;
 	int ready, kready, rc;
 	struct shim_notifier *nf = NULL;
 	bool subscribed = false;
@@ -132,6 +152,13 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 	for (i = 0; i < n; i++)
 		if (socks[i] == NULL)
 			kfds[k++] = fds[i];
+	for (i = 0; i < n; i++) {
+		if (socks[i] != NULL && atomic_load(&socks[i]->ph_listening)) {
+			kfds[k].fd = fds[i].fd;
+			kfds[k++].events = POLLIN;
+		}
+	}
+	nkk = k; /* kernel entries, then dual listeners' placeholders */
 	if (timeout_ns >= 0)
 		deadline = start + timeout_ns;
 
@@ -143,22 +170,23 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 		now = shim_now_ns();
 		if (ready > 0 || (deadline >= 0 && now >= deadline)) {
 			kready = 0;
-			if (nk > 0) {
+			if (nkk > 0) {
 				struct timespec zero = { 0, 0 };
 
-				for (i = 0; i < nk; i++)
+				for (i = 0; i < nkk; i++)
 					kfds[i].revents = 0;
-				kready = real_ppoll(kfds, nk, &zero, NULL);
+				kready = real_ppoll(kfds, nkk, &zero, NULL);
 				if (kready < 0) {
 					rc = -errno;
 					goto out;
 				}
-				kready = poll_merge(fds, n, socks, kfds);
+				kready = poll_merge(fds, n, socks, kfds) +
+					 poll_merge_dual(fds, n, socks, kfds + nk);
 			}
 			rc = ready + kready;
 			goto out;
 		}
-		if (now - start < SHIM_WAIT_SPIN_NS && nk == 0) {
+		if (now - start < SHIM_WAIT_SPIN_NS && nkk == 0) {
 			shim_cpu_relax();
 			continue;
 		}
@@ -185,21 +213,22 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 			ts.tv_nsec = left % 1000000000;
 			tsp = &ts;
 		}
-		kfds[nk].fd = nf != NULL ? shim_notify_fd(nf) : -1; /* -1: ignored */
-		kfds[nk].events = POLLIN;
-		for (i = 0; i <= nk; i++)
+		kfds[nkk].fd = nf != NULL ? shim_notify_fd(nf) : -1; /* -1: ignored */
+		kfds[nkk].events = POLLIN;
+		for (i = 0; i <= nkk; i++)
 			kfds[i].revents = 0;
-		kready = real_ppoll(kfds, nk + 1, tsp, sigmask);
+		kready = real_ppoll(kfds, nkk + 1, tsp, sigmask);
 		if (nf != NULL)
 			shim_notify_disarm(nf);
 		if (kready < 0) {
 			rc = -errno;
 			goto out;
 		}
-		if (kready - ((kfds[nk].revents & POLLIN) != 0) > 0) {
+		if (kready - ((kfds[nkk].revents & POLLIN) != 0) > 0) {
 			/* a kernel fd is ready: report it with whatever shunt state is now */
 			ready = poll_shunt(fds, n, socks);
-			rc = ready + poll_merge(fds, n, socks, kfds);
+			rc = ready + poll_merge(fds, n, socks, kfds) +
+			     poll_merge_dual(fds, n, socks, kfds + nk);
 			goto out;
 		}
 	}

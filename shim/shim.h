@@ -180,6 +180,8 @@ struct shim_sock {
 	_Atomic bool shut_rd;    /* the app called shutdown(SHUT_RD/RDWR) */
 	_Atomic bool shut_wr;
 	_Atomic bool listening;  /* a shunt listener: its rx ring holds accept records */
+	_Atomic bool ph_listening; /* ...bound to 0.0.0.0: its placeholder listens too, for
+				    * the kernel's addresses (loopback) */
 	int type;                /* SOCK_STREAM or SOCK_DGRAM, fixed at socket() */
 	int sstate;              /* enum shim_sstate, under lock */
 	uint32_t optmask;        /* options the app set before the decision, under lock */
@@ -535,6 +537,9 @@ extern _Atomic unsigned shim_shunt_live;
  * interest lists. was_shunt: s was a shunt socket and went back to the kernel (its
  * entries go back into the kernel epolls). Caller holds s->lock. */
 void shim_epoll_sock_decided(struct shim_sock *s, bool was_shunt);
+/* s, a shunt listener, now listens on its placeholder too: every epoll holding it
+ * watches the placeholder in the kernel as well. */
+void shim_epoll_sock_dual(struct shim_sock *s);
 /* The last fd of s is closing: forget it in every interest list. */
 void shim_epoll_sock_closed(struct shim_sock *s);
 /* Drop one fd reference to an epoll instance. */

@@ -61,6 +61,7 @@ struct shim_sock *shim_sock_alloc(void)
 	atomic_store(&s->shut_rd, false);
 	atomic_store(&s->shut_wr, false);
 	atomic_store(&s->listening, false);
+	atomic_store(&s->ph_listening, false);
 	s->type = SOCK_STREAM;
 	s->sstate = SHIM_SS_UNCONNECTED;
 	s->optmask = 0;

@@ -11,7 +11,10 @@ through shuntd:
   * peers.py aecho on 0.0.0.0 (asyncio: epoll, non-blocking accept);
 
 each answering 4 connections x 500 request/responses of up to 3000 bytes, every
-byte compared by the client; shuntd must count the connections as accepted.
+byte compared by the client; shuntd must count the connections as accepted. A
+server on 0.0.0.0 also answers loopback clients in its own namespace (the kernel's
+side of the address), and python3 -m http.server (poll() on its listener) serves
+a file both ways.
 
 And the client side as wrk uses it (one defect the issue names): wrk under shunt
 with 4 connections against a kernel HTTP server must see no socket error (ABI v1
@@ -59,7 +62,40 @@ def serve(bed, mode, host, port):
                       client, mode, host, port, r.returncode, out,
                       r.stderr.decode(errors="replace")))
         print("%s server on %s:%d, kernel %s client: %s" % (mode, host, port, client, out))
+    if host == "0.0.0.0":
+        # 0.0.0.0 is the kernel's addresses too: a loopback client in the app
+        # namespace (no shunt) reaches the same server through its placeholder
+        r = bed.run(bed.app, [PYTHON, PEERS, "client", "sync", "127.0.0.1", str(port), "100",
+                              "2"], timeout=30)
+        out = r.stdout.decode(errors="replace").strip()
+        bed.check(r.returncode == 0 and out == "sync: 200 ok",
+                  "loopback client of %s on 0.0.0.0:%d: exit %d, %r\n%s" % (
+                      mode, port, r.returncode, out, r.stderr.decode(errors="replace")))
+        print("%s server on 0.0.0.0:%d, loopback client: %s" % (mode, port, out))
     bed.check(srv.alive(), "%s died" % srv.name)
+
+
+def http_server(bed):
+    """python3 -m http.server (socketserver: poll() on the listener) on 0.0.0.0:
+    one file fetched through shunt by a kernel curl and through loopback."""
+    port = 7303
+    body = os.urandom(100000)
+    with open(os.path.join(bed.tmp, "f"), "wb") as f:
+        f.write(body)
+    srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-m", "http.server", str(port),
+                                             "--bind", "0.0.0.0", "--directory", bed.tmp]),
+                    "http.server")
+    wait_listening(bed, port, srv)
+    for ns, host in ((bed.peer, STACK_IP), (bed.app, "127.0.0.1")):
+        out = os.path.join(bed.tmp, "got-" + host)
+        r = bed.run(ns, ["curl", "-sS", "-o", out, "http://%s:%d/f" % (host, port)],
+                    timeout=30)
+        with open(out, "rb") as f:
+            got = f.read()
+        bed.check(r.returncode == 0 and got == body, "http.server via %s: curl exit %d, "
+                  "%d of %d bytes right\n%s" % (host, r.returncode, len(got), len(body),
+                                                r.stderr.decode(errors="replace")))
+        print("http.server on 0.0.0.0:%d: 100 kB fetched via %s" % (port, host))
 
 
 BIND = ("import errno,socket,sys\n"
@@ -106,6 +142,7 @@ def test():
         serve(bed, "echo", "0.0.0.0", 7300)
         serve(bed, "echo", STACK_IP, 7301)
         serve(bed, "aecho", "0.0.0.0", 7302)
+        http_server(bed)
         counters = bed.counters()
         m = re.search(r"tcp_conn_accepted\s+(\d+)", counters)
         # 3 servers x 2 clients x CONNS, plus one probe per server
