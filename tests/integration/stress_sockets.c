@@ -5,7 +5,11 @@
  * WAVE open at once, and reports its memory after each wave. Plain POSIX sockets;
  * runs under `shunt` (or on the kernel) against `stress_peer echo HOST PORT...`.
  *
- *   stress_sockets HOST PORTBASE NPORTS TOTAL WAVE
+ *   stress_sockets HOST PORTBASE NPORTS TOTAL WAVE [hold]
+ *
+ * With `hold`, after the first wave's echoes (all WAVE connections open) it prints
+ * "holding N" and waits for SIGUSR1 before closing them, so that the test can
+ * measure the server that holds them.
  *
  * Each wave: socket() + connect() WAVE sockets (socket i of the run to port
  * PORTBASE + i % NPORTS: closed client ports sit in TIME_WAIT, and a local port
@@ -30,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -85,10 +91,16 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	double t_all;
 
-	if (argc != 6) {
-		fprintf(stderr, "usage: stress_sockets HOST PORTBASE NPORTS TOTAL WAVE\n");
+	bool hold = argc == 7 && strcmp(argv[6], "hold") == 0;
+	sigset_t usr1;
+
+	if (argc != 6 && !hold) {
+		fprintf(stderr, "usage: stress_sockets HOST PORTBASE NPORTS TOTAL WAVE [hold]\n");
 		return 2;
 	}
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL); /* taken by sigwait() below */
 	portbase = atoi(argv[2]);
 	nports = strtoul(argv[3], NULL, 10);
 	total = strtoul(argv[4], NULL, 10);
@@ -145,6 +157,12 @@ int main(int argc, char **argv)
 				return fail(done + i, "recv", errno);
 			if (k != sizeof(t) || t != token(done + i))
 				return fail(done + i, "recv", 0);
+		}
+		if (hold && w == 0) {
+			int sig;
+
+			printf("holding %lu\n", n);
+			sigwait(&usr1, &sig);
 		}
 		for (i = 0; i < n; i++)
 			if (close(fds[i]) < 0)
