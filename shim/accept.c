@@ -65,8 +65,8 @@ static int acc_pop(struct shim_sock *l, struct shunt_accept *rec)
 /* Give the accepted slot an fd of its own. Returns the fd or -errno; on failure
  * the slot is closed (the dataplane resets the connection, as Linux does when
  * accept() cannot allocate the new file). */
-static int acc_install(const struct shunt_accept *rec, int flags, struct sockaddr *addr,
-		       socklen_t *alen, socklen_t len)
+static int acc_install(struct shim_sock *l, const struct shunt_accept *rec, int flags,
+		       struct sockaddr *addr, socklen_t *alen, socklen_t len)
 {
 	struct sockaddr_in peer = { .sin_family = AF_INET };
 	struct shim_sock *s;
@@ -90,6 +90,7 @@ static int acc_install(const struct shunt_accept *rec, int flags, struct sockadd
 	}
 	s->type = SOCK_STREAM;
 	atomic_store(&s->nonblock, (flags & SOCK_NONBLOCK) != 0);
+	atomic_store(&s->linger_s, atomic_load(&l->linger_s)); /* inherited, as Linux */
 	s->sstate = SHIM_SS_CONNECTED;
 	s->bound = true;
 	s->bind_addr.sin_family = AF_INET;
@@ -202,7 +203,7 @@ static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, sockle
 			return -EINVAL; /* inet_accept(): not listening */
 		rc = acc_pop(l, &rec);
 		if (rc == 0)
-			return acc_install(&rec, flags, addr, alen, len);
+			return acc_install(l, &rec, flags, addr, alen, len);
 		if (rc != -EAGAIN)
 			return rc;
 		if (atomic_load(&l->ph_listening)) {

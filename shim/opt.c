@@ -234,6 +234,14 @@ static int opt_set(int fd, struct shim_sock *s, int level, int name, const void 
 
 	if (real_setsockopt(fd, level, name, val, len) < 0)
 		return -errno;
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		struct linger lg;
+		socklen_t l = sizeof(lg);
+
+		/* as the placeholder normalised it: close() lingers on it (sock.c) */
+		if (real_getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &l) == 0)
+			atomic_store(&s->linger_s, lg.l_onoff ? lg.l_linger : -1);
+	}
 	opt = shim_opt_map(level, name);
 	if (!opt_applied(level, name)) {
 		pthread_mutex_lock(&s->lock);

@@ -180,6 +180,7 @@ struct shim_sock {
 	_Atomic bool shut_rd;    /* the app called shutdown(SHUT_RD/RDWR) */
 	_Atomic bool shut_wr;
 	_Atomic bool listening;  /* a shunt listener: its rx ring holds accept records */
+	_Atomic int linger_s;    /* SO_LINGER: seconds close() waits; -1 off (0: RST) */
 	_Atomic bool ph_listening; /* ...bound to 0.0.0.0: its placeholder listens too, for
 				    * the kernel's addresses (loopback) */
 	int type;                /* SOCK_STREAM or SOCK_DGRAM, fixed at socket() */

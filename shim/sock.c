@@ -61,6 +61,7 @@ struct shim_sock *shim_sock_alloc(void)
 	atomic_store(&s->shut_rd, false);
 	atomic_store(&s->shut_wr, false);
 	atomic_store(&s->listening, false);
+	atomic_store(&s->linger_s, -1);
 	atomic_store(&s->ph_listening, false);
 	s->type = SOCK_STREAM;
 	s->sstate = SHIM_SS_UNCONNECTED;
@@ -83,15 +84,39 @@ static void sock_free(struct shim_sock *s)
 	pthread_mutex_unlock(&sock_alloc_lock);
 }
 
+/* Lingering close (tcp_close -> sk_stream_wait_close): done once the connection
+ * is no longer sending what was queued and its FIN (not ESTABLISHED, CLOSE_WAIT,
+ * FIN_WAIT_1, CLOSING or LAST_ACK), or the slot is gone. */
+static bool sock_linger_done(void *arg)
+{
+	struct shim_sock *s = arg;
+	uint32_t st;
+
+	(void)SHUNT_LOAD_ACQ(&s->ss->ev_seq); /* pairs with the dp's release */
+	st = SHUNT_LOAD_RLX(&s->ss->state);
+	return SHUNT_LOAD_RLX(&s->ss->gen) != s->gen || st == SHUNT_SS_FREE ||
+	       st == SHUNT_SS_FIN_WAIT_2 || st == SHUNT_SS_TIME_WAIT || st == SHUNT_SS_CLOSED;
+}
+
 void shim_sock_put(struct shim_sock *s)
 {
+	int linger;
+
 	if (atomic_fetch_sub_explicit(&s->f.refs, 1, memory_order_acq_rel) != 1)
 		return;
 	shim_epoll_sock_closed(s);
 	/* The dataplane finishes the connection (FIN, or RST with SO_LINGER 0) and
 	 * frees the slot when it is done with it. */
-	if (atomic_load(&s->kind) == SHIM_SHUNT)
+	if (atomic_load(&s->kind) == SHIM_SHUNT) {
 		(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
+		/* SO_LINGER with a timeout: close() returns once the data and the FIN
+		 * are acknowledged, or the time is up (socket(7)); a signal ends the
+		 * wait early, as in Linux. The slot's memory stays mapped meanwhile. */
+		linger = atomic_load(&s->linger_s);
+		if (linger > 0 && s->type == SOCK_STREAM && !atomic_load(&s->listening))
+			(void)shim_wait_sock(s, sock_linger_done, s,
+					     (int64_t)linger * 1000000000, 0);
+	}
 	sock_free(s);
 }
 

@@ -119,6 +119,20 @@ def hold(host, port):
         kept.append(c)
 
 
+def sink(host, port):
+    """Read every connection to its end and throw the bytes away."""
+    srv = listener(host, port)
+
+    def serve(c):
+        with c:
+            while c.recv(65536):
+                pass
+
+    while True:
+        c, _ = srv.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
 def hello(host, port):
     srv = listener(host, port)
 
@@ -300,6 +314,8 @@ def main(argv):
         hold(argv[2], int(argv[3]))
     elif cmd == "hello":
         hello(argv[2], int(argv[3]))
+    elif cmd == "sink":
+        sink(argv[2], int(argv[3]))
     elif cmd == "udpecho":
         udpecho(argv[2], [int(p) for p in argv[3:]])
     elif cmd == "dns":

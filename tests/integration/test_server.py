@@ -20,6 +20,9 @@ And the client side as wrk uses it (one defect the issue names): wrk under shunt
 with 4 connections against a kernel HTTP server must see no socket error (ABI v1
 failed 3 of its 4 connects).
 
+SO_LINGER with a timeout: close() waits for the data to be acknowledged, up to
+the timeout (both measured against a peer that never reads and one that does).
+
 Privileged ports as Linux: an unprivileged user (nobody, through setpriv) binding
 the stack's address on TCP port 81 or UDP port 53 gets EACCES, on 8081 succeeds;
 root binds 81."""
@@ -135,10 +138,45 @@ def wrk_client(bed):
     print("wrk -t1 -c4 under shunt: %s requests, no socket error" % m.group(1))
 
 
+LINGER = ("import socket,struct,sys,time\n"
+          "def close_time(port, linger):\n"
+          "  s=socket.create_connection((sys.argv[1],port))\n"
+          "  if linger: s.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack('ii',1,2))\n"
+          "  s.setblocking(False)\n"
+          "  try:\n"
+          "    while True: s.send(b'x'*65536)\n"
+          "  except BlockingIOError: pass\n"
+          "  s.setblocking(True)\n"
+          "  t=time.monotonic(); s.close(); return time.monotonic()-t\n"
+          "print('%.2f %.2f %.2f' % (close_time(int(sys.argv[2]),True),\n"
+          "      close_time(int(sys.argv[3]),True), close_time(int(sys.argv[2]),False)))\n")
+
+
+def linger(bed):
+    """SO_LINGER {1, 2 s} as socket(7) says: close() waits until the data is
+    acknowledged, or 2 s: a peer that never reads keeps it the full 2 s, one that
+    reads lets it return at once; without SO_LINGER close() never waits."""
+    hold = bed.spawn(bed.peer, [PYTHON, PEERS, "hold", PEER_IP, "7310"], "hold")
+    sink = bed.spawn(bed.peer, [PYTHON, PEERS, "sink", PEER_IP, "7311"], "sink")
+    bed.wait_port(bed.peer, 7310, proc=hold)
+    bed.wait_port(bed.peer, 7311, proc=sink)
+    r = bed.run_shunt([PYTHON, "-c", LINGER, PEER_IP, "7310", "7311"], timeout=30)
+    out = r.stdout.decode(errors="replace").split()
+    ok = r.returncode == 0 and len(out) == 3
+    held, drained, plain = (float(x) for x in out) if ok else (0, 0, 0)
+    bed.check(ok and 1.8 <= held <= 3.0 and drained < 1.5 and plain < 0.5,
+              "lingering close: %r (want ~2 s with a peer that does not read, less with "
+              "one that does, none without SO_LINGER)\n%s"
+              % (out, r.stderr.decode(errors="replace")))
+    print("SO_LINGER 2 s: close() %.2f s (peer not reading), %.2f s (peer reading), "
+          "%.2f s without" % (held, drained, plain))
+
+
 def test():
     with Bed("server") as bed:
         privileged_ports(bed)
         wrk_client(bed)
+        linger(bed)
         serve(bed, "echo", "0.0.0.0", 7300)
         serve(bed, "echo", STACK_IP, 7301)
         serve(bed, "aecho", "0.0.0.0", 7302)
