@@ -54,6 +54,17 @@ struct dp_txq {
 	struct rte_mbuf *pkts[DP_TX_BURST];
 };
 
+/* Local delivery (net/lo.c): packets to our own address, queued by ipv4_output() and
+ * fed back to ipv4_input() by the loop, as Linux's loopback queues through
+ * netif_rx(). Indices are free-running, masked; bounded like netdev_max_backlog. */
+#define DP_LO_QUEUE 1024
+
+struct dp_loq {
+	uint32_t head; /* next to deliver */
+	uint32_t tail; /* next free */
+	struct rte_mbuf *pkts[DP_LO_QUEUE];
+};
+
 struct dp_ctx {
 	uint64_t now_us; /* the loop's clock, read once per iteration */
 	const struct dp_conf *conf;
@@ -67,6 +78,7 @@ struct dp_ctx {
 	uint64_t rx_offloads;  /* RTE_ETH_RX_OFFLOAD_* enabled on the port */
 	uint16_t mtu;
 	struct dp_txq txq;
+	struct dp_loq loq;     /* local delivery (net/lo.c) */
 
 	/* addressing, network order */
 	uint32_t ip_be;

@@ -6,12 +6,15 @@
  *   loop_run()
  *     now = clock (the only clock read in the dataplane)
  *     port_rx_burst() -> eth_input() per packet (prefetch ahead)
+ *     lo_input_burst() -> ipv4_input(): packets to our own address queued by
+ *       earlier iterations (at most LOOP_LO_BUDGET; net/lo.c)
  *     apps_poll()     -> commands -> tcp_*()
  *     tcp_timer_run(), arp_timer()
  *     every LOOP_HOUSEKEEP_US: loop_events(0) (control socket, notifier requests),
  *       ctl_reap(), apps_housekeep() (hole punching), SIGUSR1
  *     dp_tx_flush(), apps_wake()
- *     idle = adaptive and nothing done for idle_spin_us: loop_sleep()
+ *     idle = adaptive and nothing done for idle_spin_us, nothing queued for local
+ *       delivery: loop_sleep()
  *
  *   loop_sleep(): apps_prepare_sleep() (dp_sleeping + fence + re-check rings),
  *     arm RX interrupts, epoll_pwait2() until the earliest timer, apps_end_sleep()
@@ -38,6 +41,7 @@
 
 #define LOOP_RX_BURST 32
 #define LOOP_PREFETCH 3
+#define LOOP_LO_BUDGET 128         /* local deliveries per iteration (Linux: weight 64) */
 #define LOOP_HOUSEKEEP_US 1000     /* control socket, signals, broken apps, holes */
 #define LOOP_MAX_SLEEP_US 100000   /* bound on one sleep: housekeeping still runs */
 #define LOOP_EVENTS 32
@@ -84,6 +88,7 @@ int loop_init(struct dp_ctx *ctx)
 
 void loop_fini(struct dp_ctx *ctx)
 {
+	lo_fini(ctx); /* what shutdown's resets queued for ourselves */
 	if (ctx->epfd >= 0)
 		close(ctx->epfd);
 	ctx->epfd = -1;
@@ -181,6 +186,7 @@ void loop_run(struct dp_ctx *ctx)
 			eth_input(ctx, pkts[i]);
 		}
 		work = n;
+		work += lo_input_burst(ctx, LOOP_LO_BUDGET);
 		work += apps_poll(ctx);
 		tcp_timer_run(ctx);
 		arp_timer(ctx);
@@ -198,7 +204,9 @@ void loop_run(struct dp_ctx *ctx)
 		dp_tx_flush(ctx);
 		apps_wake(ctx);
 
-		if (work != 0)
+		/* Local packets queued by this iteration (commands, timers, deliveries)
+		 * are work for the next one: sleeping would hold them until a timer. */
+		if (work != 0 || lo_pending(ctx))
 			last_work = ctx->now_us;
 		else if (adaptive && ctx->now_us - last_work >= ctx->conf->idle_spin_us)
 			loop_sleep(ctx, &clk);

@@ -7,6 +7,7 @@
  *                                       -> udp_input()          (L4 checksum verified)
  *                                       -> icmp_input()
  * Transmit: tcp/icmp -> ipv4_output() -> route_lookup() -> arp_output() -> eth_output()
+ *                                     -> lo_output()   (our own address, see lo.c)
  *
  * Receive checks, each with its counter: length, version, IHL, total length against
  * the frame (Ethernet padding is trimmed), header checksum (the port's verdict in
@@ -40,6 +41,7 @@
 #include "net/arp.h"
 #include "net/icmp.h"
 #include "net/ipv4.h"
+#include "net/lo.h"
 #include "net/net.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
@@ -282,10 +284,13 @@ ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t ds
 		rc = -EMSGSIZE;
 		goto drop;
 	}
-	rc = route_lookup(ctx, dst_be, &nexthop_be);
-	if (rc < 0) {
-		st->ip_drop_noroute++;
-		goto drop;
+	/* Our own address needs no route: it is delivered locally (see below). */
+	if (dst_be != ctx->ip_be) {
+		rc = route_lookup(ctx, dst_be, &nexthop_be);
+		if (rc < 0) {
+			st->ip_drop_noroute++;
+			goto drop;
+		}
 	}
 	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, sizeof(*ip));
 	if (ip == NULL) {
@@ -304,6 +309,22 @@ ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t ds
 	ip->src_addr = src_be;
 	ip->dst_addr = dst_be;
 
+	if (dst_be == ctx->ip_be) {
+		/* Local delivery (lo.c): the packet stays in memory, so, as Linux's
+		 * loopback, no TCP/UDP checksum is computed and the receive side is told
+		 * not to verify it (RX_L4_CKSUM_GOOD, which ipv4_input() trusts like a
+		 * NIC's verdict). Flags of an mbuf that came in from the port (an ICMP
+		 * answer built in place) are replaced, not merged. */
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		if (proto == IPPROTO_ICMP)
+			ipv4_l4_cksum_fill(ctx, m, ip, proto, sizeof(*ip), l4_len);
+		m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		m->l2_len = 0;
+		m->l3_len = sizeof(*ip);
+		st->ip_tx++;
+		lo_output(ctx, m);
+		return 0;
+	}
 	m->ol_flags &= ~(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK);
 	m->l2_len = sizeof(struct rte_ether_hdr);
 	m->l3_len = sizeof(*ip);

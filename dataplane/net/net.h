@@ -8,6 +8,8 @@
  *                                               -> tcp_input()
  * Transmit: tcp -> ipv4_output() -> route_lookup() -> arp_output() -> dp_tx()
  *                                                    (or held until ARP resolves)
+ *                  ipv4_output() -> lo_output()   (to our own address: local delivery)
+ * Local:    loop -> lo_input_burst() -> ipv4_input() ...  (a later loop iteration)
  *
  * ipv4_input() validates version, IHL, total length, checksum, fragments (dropped,
  * counted) and destination, and verifies the TCP/UDP checksum (trusting the port's
@@ -18,6 +20,7 @@
 #ifndef SHUNT_NET_H
 #define SHUNT_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct dp_ctx;
@@ -45,7 +48,8 @@ void eth_input(struct dp_ctx *ctx, struct rte_mbuf *m);
 /* Send an L4 segment. m's data starts at the L4 header and has NET_HEADROOM bytes of
  * headroom; m->l4_len may be 0. Adds IPv4 and Ethernet headers and the L4 checksum
  * (proto IPPROTO_TCP or IPPROTO_UDP; IPPROTO_ICMP computes the ICMP checksum),
- * resolves the next hop and queues for TX. Takes ownership of m on every path.
+ * resolves the next hop and queues for TX; to our own address, queues it for local
+ * delivery instead (lo_input_burst()). Takes ownership of m on every path.
  * Returns 0 (sent or held for ARP), -ENETUNREACH (no route), -EMSGSIZE (larger than
  * the MTU: no fragmentation) or -EINVAL (unknown protocol, L4 header not in the
  * first segment). A packet held for ARP that is never resolved is reported later,
@@ -53,6 +57,15 @@ void eth_input(struct dp_ctx *ctx, struct rte_mbuf *m);
  * own callbacks without re-entering themselves. */
 int ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_be,
 		uint8_t proto);
+
+/* Local delivery (lo.c): feed up to budget of the packets ipv4_output() queued for
+ * our own address to ipv4_input(); only those queued before the call (what they
+ * provoke waits for the next one). Returns how many were delivered. */
+unsigned lo_input_burst(struct dp_ctx *ctx, unsigned budget);
+/* Packets wait for local delivery: the loop must not sleep. */
+bool lo_pending(const struct dp_ctx *ctx);
+/* Free whatever still waits (shutdown). */
+void lo_fini(struct dp_ctx *ctx);
 
 /* Next hop for dst: dst itself inside the stack's prefix, else the gateway.
  * Returns 0, or -ENETUNREACH when dst is outside the prefix and there is no gateway. */

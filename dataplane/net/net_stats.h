@@ -23,6 +23,8 @@
 	X(ip_drop_cksum) X(ip_drop_frag) X(ip_drop_not_ours) X(ip_drop_proto) \
 	X(ip_drop_l4_cksum) X(ip_tx) X(ip_drop_noroute) X(ip_drop_bcast) \
 	X(ip_drop_bad_src) X(ip_drop_too_big) X(ip_drop_bad_tx) \
+	X(ip_local_out) X(ip_local_in) X(ip_drop_local_full) X(ip_drop_local_seg) \
+	X(ip_drop_local_stop) \
 	X(icmp_rx) X(icmp_drop_short) X(icmp_drop_cksum) X(icmp_echo_reply_tx) \
 	X(icmp_unreach_rx) X(icmp_drop_type) X(icmp_time_exceeded_rx) \
 	X(icmp_param_prob_rx) X(icmp_drop_code) X(icmp_drop_quote) \

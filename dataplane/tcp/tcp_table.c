@@ -196,6 +196,10 @@ int tcp_port_connect(struct dp_ctx *ctx, struct tcb *tcb, uint32_t raddr_be, uin
 		port = (uint16_t)(lo + (start + i) % n);
 		if (ts->port_bound[port] != 0)
 			continue;
+		/* To our own address (local delivery): never the destination port
+		 * itself, which would connect the socket to itself. */
+		if (raddr_be == ctx->ip_be && rte_cpu_to_be_16(port) == rport_be)
+			continue;
 		if (tcp_table_lookup(ts, tcb->laddr_be, rte_cpu_to_be_16(port), raddr_be,
 				     rport_be))
 			continue;

@@ -37,6 +37,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 
 def listener(host, port):
@@ -82,11 +83,9 @@ def aecho(host, port):
     asyncio.run(run())
 
 
-def duplex(host, port, infile, out):
-    srv = listener(host, port)
-    c, _ = srv.accept()
-    srv.close()
-
+def duplex_io(c, infile):
+    """Send infile on c and half-close while reading c to its end; returns the
+    byte count and SHA-256 of what was read."""
     def send():
         with open(infile, "rb") as f:
             while True:
@@ -107,8 +106,31 @@ def duplex(host, port, infile, out):
         n += len(b)
     t.join()
     c.close()
+    return n, h.hexdigest()
+
+
+def duplex(host, port, infile, out):
+    srv = listener(host, port)
+    c, _ = srv.accept()
+    srv.close()
+    n, digest = duplex_io(c, infile)
     with open(out, "w") as f:
-        f.write("%d %s\n" % (n, h.hexdigest()))
+        f.write("%d %s\n" % (n, digest))
+
+
+def duplex_client(host, port, infile):
+    """duplex's other end: connect (retrying while refused for 10 s: the server
+    accepts one connection only, so no probe may take it), then the same."""
+    end = time.monotonic() + 10
+    while True:
+        try:
+            c = socket.create_connection((host, port), timeout=30)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.02)
+    print("%d %s" % duplex_io(c, infile))
 
 
 def hold(host, port):
@@ -310,6 +332,8 @@ def main(argv):
         aecho(argv[2], int(argv[3]))
     elif cmd == "duplex":
         duplex(argv[2], int(argv[3]), argv[4], argv[5])
+    elif cmd == "duplexc":
+        duplex_client(argv[2], int(argv[3]), argv[4])
     elif cmd == "hold":
         hold(argv[2], int(argv[3]))
     elif cmd == "hello":

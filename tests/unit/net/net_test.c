@@ -4,7 +4,7 @@
  * net/ unit tests: EAL (no hugepages) and one mempool per binary, link-time fakes
  * (dp_tx, tcp_input, tcp_notify_error, udp_input, udp_notify_error), packet
  * builders, and main() running one Check suite per module (eth, arp, ipv4, icmp,
- * route) without fork: a forked child cannot safely use the parent's EAL memory.
+ * route, lo) without fork: a forked child cannot safely use the parent's EAL memory.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -152,6 +152,7 @@ void
 t_teardown(void)
 {
 	t_fakes_clear();
+	lo_fini(&tctx);
 	arp_fini(&tctx);
 	ck_assert_uint_eq(rte_mempool_avail_count(t_pool), t_pool_avail);
 }
@@ -362,7 +363,7 @@ main(void)
 		return 1;
 	}
 	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
-	t_pool = rte_pktmbuf_pool_create("test_net", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+	t_pool = rte_pktmbuf_pool_create("test_net", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					 SOCKET_ID_ANY);
 	if (t_pool == NULL) {
 		fprintf(stderr, "mempool: %s\n", rte_strerror(rte_errno));
@@ -373,6 +374,7 @@ main(void)
 	srunner_add_suite(sr, ipv4_suite());
 	srunner_add_suite(sr, icmp_suite());
 	srunner_add_suite(sr, route_suite());
+	srunner_add_suite(sr, lo_suite());
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

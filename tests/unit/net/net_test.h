@@ -55,7 +55,8 @@ extern struct t_fakes fk;
 extern struct dp_ctx tctx;
 
 /* Checked fixture: fresh ctx (10.77.0.2/24, no gateway, no offloads, now = 1 s),
- * arp_init(); teardown frees recorded TX mbufs, arp_fini(), asserts no mbuf leaked. */
+ * arp_init(); teardown frees recorded TX mbufs, lo_fini(), arp_fini(), asserts no mbuf
+ * leaked. */
 void t_setup(void);
 void t_teardown(void);
 void t_fakes_clear(void);
@@ -98,5 +99,6 @@ Suite *arp_suite(void);
 Suite *ipv4_suite(void);
 Suite *icmp_suite(void);
 Suite *route_suite(void);
+Suite *lo_suite(void);
 
 #endif /* SHUNT_TEST_NET_H */
