@@ -194,12 +194,19 @@ static bool chan_send_queued(struct shim_sock *s)
 	return at - cons < prod - cons;
 }
 
-int shim_chan_send(struct shim_sock *s)
+int shim_chan_send(struct shim_sock *s, bool more)
 {
-	struct shunt_cmd cmd = { .op = SHUNT_CMD_SEND, .sock = s->slot, .gen = s->gen };
+	struct shunt_cmd cmd = { .op = SHUNT_CMD_SEND, .sock = s->slot, .gen = s->gen,
+				 .arg = more ? SHUNT_SENDF_MORE : 0 };
 	uint32_t at;
 	int c, rc;
 
+	/* MSG_MORE, and the first send after one, change what the dataplane holds
+	 * back: never thinned away */
+	if (more || atomic_load_explicit(&s->more_sent, memory_order_relaxed)) {
+		atomic_store_explicit(&s->more_sent, more, memory_order_relaxed);
+		return shim_chan_async(s, SHUNT_CMD_SEND, cmd.arg);
+	}
 	/* seq_cst: the caller's tx_prod store before our load of the channel's cons.
 	 * If the SEND is still queued, the dataplane takes it later and reads tx_prod
 	 * then (tcp_app_send -> tcp_output), our bytes included; its fence between

@@ -364,7 +364,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 			if (rc < 0)
 				continue; /* a handler sent first: our place moved */
 			sent += n;
-			rc = shim_chan_send(s);
+			rc = shim_chan_send(s, (flags & MSG_MORE) != 0);
 			if (rc < 0)
 				return sent > 0 ? (ssize_t)sent : rc;
 			continue;

@@ -54,6 +54,8 @@ int shim_opt_map(int level, int optname)
 			return SHUNT_OPT_KEEPINTVL;
 		case TCP_KEEPCNT:
 			return SHUNT_OPT_KEEPCNT;
+		case TCP_CORK:
+			return SHUNT_OPT_CORK;
 		}
 	}
 	return 0;
@@ -67,7 +69,7 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 		[SHUNT_OPT_SNDBUF] = SOL_SOCKET, [SHUNT_OPT_LINGER0] = SOL_SOCKET,
 		[SHUNT_OPT_REUSEADDR] = SOL_SOCKET, [SHUNT_OPT_KEEPALIVE] = SOL_SOCKET,
 		[SHUNT_OPT_KEEPIDLE] = IPPROTO_TCP, [SHUNT_OPT_KEEPINTVL] = IPPROTO_TCP,
-		[SHUNT_OPT_KEEPCNT] = IPPROTO_TCP,
+		[SHUNT_OPT_KEEPCNT] = IPPROTO_TCP, [SHUNT_OPT_CORK] = IPPROTO_TCP,
 	};
 	static const int name[SHUNT_OPT_MAX] = {
 		[SHUNT_OPT_NODELAY] = TCP_NODELAY, [SHUNT_OPT_SYNCNT] = TCP_SYNCNT,
@@ -75,7 +77,7 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 		[SHUNT_OPT_SNDBUF] = SO_SNDBUF, [SHUNT_OPT_LINGER0] = SO_LINGER,
 		[SHUNT_OPT_REUSEADDR] = SO_REUSEADDR, [SHUNT_OPT_KEEPALIVE] = SO_KEEPALIVE,
 		[SHUNT_OPT_KEEPIDLE] = TCP_KEEPIDLE, [SHUNT_OPT_KEEPINTVL] = TCP_KEEPINTVL,
-		[SHUNT_OPT_KEEPCNT] = TCP_KEEPCNT,
+		[SHUNT_OPT_KEEPCNT] = TCP_KEEPCNT, [SHUNT_OPT_CORK] = TCP_CORK,
 	};
 	struct linger lg;
 	socklen_t len;
@@ -94,7 +96,7 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 	if (real_getsockopt(fd, level[opt], name[opt], &v, &len) < 0)
 		return -errno;
 	*value = opt == SHUNT_OPT_NODELAY || opt == SHUNT_OPT_REUSEADDR ||
-		 opt == SHUNT_OPT_KEEPALIVE ? v != 0 : (uint64_t)v;
+		 opt == SHUNT_OPT_KEEPALIVE || opt == SHUNT_OPT_CORK ? v != 0 : (uint64_t)v;
 	return 0;
 }
 

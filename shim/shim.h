@@ -181,6 +181,7 @@ struct shim_sock {
 	_Atomic bool shut_wr;
 	_Atomic bool listening;  /* a shunt listener: its rx ring holds accept records */
 	_Atomic int linger_s;    /* SO_LINGER: seconds close() waits; -1 off (0: RST) */
+	_Atomic bool more_sent;  /* our last SEND said MSG_MORE */
 	_Atomic bool ph_listening; /* ...bound to 0.0.0.0: its placeholder listens too, for
 				    * the kernel's addresses (loopback) */
 	int type;                /* SOCK_STREAM or SOCK_DGRAM, fixed at socket() */
@@ -366,7 +367,7 @@ int shim_chan_async(struct shim_sock *s, uint16_t op, uint32_t arg);
 /* SEND for a TCP socket whose tx_prod the caller just published (release), unless
  * a SEND of s is still queued on a channel: the dataplane reads tx_prod when it
  * takes that one, so it sends our bytes too. Returns as shim_chan_async(). */
-int shim_chan_send(struct shim_sock *s);
+int shim_chan_send(struct shim_sock *s, bool more);
 /* Synchronous command: wait (uninterruptibly) for the dataplane's answer. Caller
  * holds s->lock. Returns the result (0 / -errno), or -EPIPE if the dataplane hung up. */
 int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,

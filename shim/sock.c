@@ -62,6 +62,7 @@ struct shim_sock *shim_sock_alloc(void)
 	atomic_store(&s->shut_wr, false);
 	atomic_store(&s->listening, false);
 	atomic_store(&s->linger_s, -1);
+	atomic_store(&s->more_sent, false);
 	atomic_store(&s->ph_listening, false);
 	s->type = SOCK_STREAM;
 	s->sstate = SHIM_SS_UNCONNECTED;

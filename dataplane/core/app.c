@@ -604,6 +604,8 @@ static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, uint32_t ch,
 		rc = proto->disconnect(ctx, s);
 		break;
 	case SHUNT_CMD_SEND:
+		if (s->type == SHUNT_SOCK_STREAM)
+			tcp_app_more(s, (c->arg & SHUNT_SENDF_MORE) != 0);
 		proto->send(ctx, s);
 		break;
 	case SHUNT_CMD_RECVD:

@@ -145,6 +145,8 @@ struct tcb {
 	/* options */
 	uint8_t syn_retries;
 	bool nodelay;
+	bool cork;                /* TCP_CORK: short segments wait (even with NODELAY) */
+	bool more;                /* the last send had MSG_MORE: likewise, until one without */
 	bool linger0;
 	bool keepalive;           /* SO_KEEPALIVE */
 	uint8_t keep_cnt;         /* TCP_KEEPCNT: unanswered probes before the reset */

@@ -54,6 +54,8 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
  * connecting socket, -EADDRINUSE if the port already has a listener. */
 int tcp_app_listen(struct dp_ctx *ctx, struct dp_sock *s, uint32_t backlog);
 void tcp_app_send(struct dp_ctx *ctx, struct dp_sock *s);   /* tx_prod advanced */
+/* The SEND that comes with it had MSG_MORE (SHUNT_SENDF_MORE) or not. */
+void tcp_app_more(struct dp_sock *s, bool more);
 void tcp_app_recvd(struct dp_ctx *ctx, struct dp_sock *s);  /* rx_cons advanced */
 int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how);
 /* connect(AF_UNSPEC), as Linux's tcp_disconnect(): the connection (or attempt) is

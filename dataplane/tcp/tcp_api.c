@@ -295,6 +295,14 @@ static bool app_broke(struct dp_ctx *ctx, struct tcb *tcb)
 	return true;
 }
 
+void tcp_app_more(struct dp_sock *s, bool more)
+{
+	struct tcb *tcb = s->pcb;
+
+	if (tcb != NULL)
+		tcb->more = more;
+}
+
 void tcp_app_send(struct dp_ctx *ctx, struct dp_sock *s)
 {
 	struct tcb *tcb = s->pcb;
@@ -447,6 +455,11 @@ int tcp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 		tcb->nodelay = value != 0;
 		if (tcb->nodelay)
 			tcp_output(ctx, tcb); /* Linux pushes what Nagle held back */
+		return 0;
+	case SHUNT_OPT_CORK:
+		tcb->cork = value != 0;
+		if (!tcb->cork)
+			tcp_output(ctx, tcb); /* tcp_push_pending_frames() on uncork */
 		return 0;
 	case SHUNT_OPT_SYNCNT:
 		if (value < 1 || value > TCP_SYNCNT_MAX)

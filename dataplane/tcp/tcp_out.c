@@ -267,6 +267,11 @@ void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
 				 * unless it is at least half the largest window offered */
 				if (len < tcb->snd_wnd_max / 2)
 					break;
+			} else if ((tcb->cork || tcb->more) && !tcb->fin_queued) {
+				/* TCP_CORK / MSG_MORE (Linux TCP_NAGLE_CORK): a short tail
+				 * waits for more bytes, NODELAY or not, until uncorked; the
+				 * FIN pushes it, as close() and shutdown() do in Linux */
+				break;
 			} else if (!tcb->nodelay && tcb->snd_una != tcb->snd_max &&
 				   SEQ_GEQ(tcb->snd_nxt, tcb->snd_max) &&
 				   SEQ_GT(tcb->snd_sml, tcb->snd_una) &&

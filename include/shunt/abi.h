@@ -160,6 +160,7 @@ enum shunt_opt {
 	SHUNT_OPT_KEEPIDLE,     /* TCP_KEEPIDLE, seconds */
 	SHUNT_OPT_KEEPINTVL,    /* TCP_KEEPINTVL, seconds */
 	SHUNT_OPT_KEEPCNT,      /* TCP_KEEPCNT */
+	SHUNT_OPT_CORK,         /* TCP_CORK: hold short segments until uncorked */
 	SHUNT_OPT_MAX
 };
 
@@ -167,6 +168,10 @@ enum shunt_opt {
  * app named (Linux: SOCK_BINDPORT_LOCK unset), so dissolving a UDP association may
  * release it. */
 #define SHUNT_BINDF_UNLOCKED 0x1u
+
+/* SEND arg: the send that queued these bytes had MSG_MORE: hold a short tail, as
+ * a temporary cork, until a SEND without it. */
+#define SHUNT_SENDF_MORE 0x1u
 
 /* cmd.flags */
 #define SHUNT_CMDF_SYNC 0x1u /* the app waits: the dp answers in the channel's reply */

@@ -67,6 +67,12 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t a, uint16_t p)
 	return fake_connect_rc;
 }
 
+void tcp_app_more(struct dp_sock *s, bool more)
+{
+	(void)s;
+	(void)more;
+}
+
 void tcp_app_send(struct dp_ctx *ctx, struct dp_sock *s)
 {
 	(void)ctx;

@@ -265,6 +265,38 @@ START_TEST(data_out_nagle_and_release)
 }
 END_TEST
 
+/* TCP_CORK and MSG_MORE (Linux TCP_NAGLE_CORK): a short tail waits, NODELAY or
+ * not, until uncorked, a send without MSG_MORE, or the FIN. */
+START_TEST(data_out_cork_and_more)
+{
+	env_establish(&E, 100000);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CORK, 1), 0);
+	env_app_write(&E, 3000, 1);
+	ck_assert_int_eq(fake_ntx, 2); /* the two full segments; the tail waits */
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CORK, 0), 0);
+	ck_assert_int_eq(fake_ntx, 3); /* uncorked: pushed */
+	check_payload(&fake_tx[2], 104, (uint8_t)(1 + 2896));
+	peer_ack(E.iss + 1 + 3000);
+
+	tcp_app_more(&E.s, true);       /* send(..., MSG_MORE) */
+	env_app_write(&E, 100, 9);
+	ck_assert_int_eq(fake_ntx, 3);
+	tcp_app_more(&E.s, false);      /* the next send without it */
+	env_app_write(&E, 50, (uint8_t)(9 + 100));
+	ck_assert_int_eq(fake_ntx, 4);
+	check_payload(&fake_tx[3], 150, 9);
+	peer_ack(E.iss + 1 + 3150);
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CORK, 1), 0);
+	env_app_write(&E, 10, 3);
+	ck_assert_int_eq(fake_ntx, 4);
+	ck_assert_int_eq(tcp_app_shutdown(&E.ctx, &E.s, SHUT_WR), 0); /* the FIN pushes */
+	ck_assert_int_ge(fake_ntx, 5);
+	check_payload(&fake_tx[4], 10, 3);
+}
+END_TEST
+
 START_TEST(data_out_nodelay_and_wrap)
 {
 	env_establish(&E, 100000);
@@ -1737,6 +1769,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(in, refusal_published_in_one_step);
 	tcase_add_test(in, syn_sent_bad_ack_gets_rst);
 	tcase_add_test(in, data_out_nagle_and_release);
+	tcase_add_test(in, data_out_cork_and_more);
 	tcase_add_test(in, data_out_nodelay_and_wrap);
 	tcase_add_test(in, data_out_respects_peer_window);
 	tcase_add_test(in, data_in_order_delayed_ack);
