@@ -9,11 +9,15 @@ the peer namespace, every answer checked:
     curl clients, every SHA-256 matching; then `wrk -c 100 -d 5s` on a small file
     must report no socket error and only 200s;
   * redis-server answers `redis-benchmark -q -n 100000 -c 50 -t set,get,lpush,lpop`
-    with a rate for each test and no error, and `redis-cli` reads back what it set.
+    with a rate for each test and no error, and `redis-cli` reads back what it set;
+  * `iperf3 -s -B 0.0.0.0` receives from a kernel `iperf3 -c` for 2 s and sends
+    to one with -R: each run must complete without error and move data (-B: a
+    plain `iperf3 -s` listens on IPv6's ::, which shunt leaves to the kernel).
 
 The app namespace has only lo, so only shunt can have carried these."""
 
 import hashlib
+import json
 import os
 import re
 
@@ -106,10 +110,32 @@ def redis(bed):
     bed.check(srv.alive(), "redis-server died")
 
 
+def iperf3(bed):
+    port = 5301
+    srv = bed.spawn(bed.app, bed.shunt_argv(["iperf3", "-s", "-B", "0.0.0.0", "-p", str(port)]),
+                    "iperf3-s")
+    bed.wait_port(bed.app, port, proc=srv)  # its placeholder listens too
+    for rev in ([], ["-R"]):
+        r = bed.run(bed.peer, ["iperf3", "-c", STACK_IP, "-p", str(port), "-t", "2", "-J"] + rev,
+                    timeout=30)
+        try:
+            end = json.loads(r.stdout)["end"]
+            got = end["sum_received"]["bytes"]
+        except (ValueError, KeyError):
+            got, end = 0, {}
+        bed.check(r.returncode == 0 and got > 1 << 20, "iperf3 -c %s: exit %d, %d bytes\n%s"
+                  % (" ".join(rev), r.returncode, got, r.stdout.decode(errors="replace")[-1500:]))
+        print("iperf3 server under shunt, kernel client %s: %.0f Mbit/s"
+              % (" ".join(rev) or "(client sends)",
+                 end["sum_received"]["bits_per_second"] / 1e6))
+    bed.check(srv.alive(), "iperf3 -s died")
+
+
 def test():
     with Bed("servers-real") as bed:
         nginx(bed)
         redis(bed)
+        iperf3(bed)
 
 
 if __name__ == "__main__":
