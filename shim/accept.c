@@ -144,43 +144,6 @@ static int acc_kernel(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 	return nfd < 0 ? -errno : nfd;
 }
 
-/* Sleep until either queue of a dual listener has a connection: the thread's
- * notifier (shuntd's side) and the placeholder (the kernel's) in one ppoll.
- * Returns 0, -ETIMEDOUT or -EINTR (a signal: Linux restarts accept under
- * SA_RESTART, ppoll never is; the caller says EINTR, which every accept loop
- * handles). */
-static int acc_wait_dual(int fd, struct shim_sock *l, int64_t timeo)
-{
-	struct shim_notifier *nf = shim_notify_thread();
-	struct pollfd p[2] = { { fd, POLLIN, 0 }, { -1, POLLIN, 0 } };
-	struct timespec ts, *tsp = NULL;
-	int rc = 0;
-
-	if (nf != NULL) {
-		(void)shim_notify_sub(l, nf);
-		shim_notify_arm(nf);
-		p[1].fd = shim_notify_fd(nf);
-	}
-	if (timeo >= 0) {
-		ts.tv_sec = timeo / 1000000000;
-		ts.tv_nsec = timeo % 1000000000;
-		tsp = &ts;
-	} else if (nf == NULL) {
-		ts.tv_sec = 0;
-		ts.tv_nsec = 1000000; /* no notifier: look again every millisecond */
-		tsp = &ts;
-	}
-	if (!acc_ready(l)) {
-		rc = real_ppoll(p, 2, tsp, NULL);
-		rc = rc < 0 ? -errno : rc == 0 && timeo >= 0 ? -ETIMEDOUT : 0;
-	}
-	if (nf != NULL) {
-		shim_notify_disarm(nf);
-		shim_notify_unsub(l, nf);
-	}
-	return rc;
-}
-
 static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, socklen_t *alen,
 		      int flags)
 {
@@ -216,7 +179,7 @@ static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, sockle
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
 		if (atomic_load(&l->ph_listening))
-			rc = acc_wait_dual(fd, l, timeo);
+			rc = shim_wait_dual(fd, l, acc_ready, l, timeo);
 		else
 			rc = shim_wait_sock(l, acc_ready, l, timeo, 0);
 		if (rc == -ETIMEDOUT)

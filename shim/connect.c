@@ -349,8 +349,15 @@ static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, s
 		s->bind_addr = sin; /* with the port the kernel chose for port 0 */
 		s->port_locked = shim_copyin(&asked, addr, sizeof(asked)) == 0 &&
 				 asked.sin_port != 0;
-		if (sin.sin_addr.s_addr != 0)
+		if (sin.sin_addr.s_addr != 0) {
 			conn_decide_kernel(s); /* another local address: never offloaded */
+		} else if (s->type == SOCK_DGRAM && s->port_locked && shim_attach() &&
+			   conn_decide_shunt(fd, s) == 0) {
+			/* A UDP server on 0.0.0.0:P: shuntd receives for the stack's
+			 * address, the placeholder (bound to P) for the kernel's. */
+			atomic_store(&s->ph_listening, true);
+			shim_epoll_sock_dual(s);
+		}
 	}
 out:
 	pthread_mutex_unlock(&s->lock);

@@ -80,6 +80,24 @@ int shim_dgram_next_len(struct shim_sock *s)
 	return dgram_peek_head(s, cons, prod, &pos, &d) == 1 ? (int)d.len : 0;
 }
 
+/* One datagram from the placeholder's kernel queue, without blocking. Returns its
+ * length (as shim_dgram_recv), -EAGAIN when there is none, or -errno. */
+static ssize_t dgram_recv_kernel(int fd, const struct iovec *iov, int iovcnt, int flags,
+				 struct sockaddr_in *src, int *oflags)
+{
+	struct sockaddr_in from;
+	struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from),
+			    .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	ssize_t k = real_recvmsg(fd, &m, (flags & (MSG_PEEK | MSG_TRUNC)) | MSG_DONTWAIT);
+
+	if (k < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (src != NULL)
+		*src = from;
+	*oflags |= m.msg_flags & MSG_TRUNC;
+	return k;
+}
+
 ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
 			int flags, struct sockaddr_in *src, int *oflags)
 {
@@ -134,6 +152,13 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 				*oflags |= MSG_TRUNC;
 			return (flags & MSG_TRUNC) ? (ssize_t)d.len : (ssize_t)n;
 		}
+		if (atomic_load(&s->ph_listening)) {
+			/* bound to 0.0.0.0: the kernel's addresses (loopback) reach the
+			 * placeholder, which holds the same port */
+			rc = dgram_recv_kernel(fd, iov, iovcnt, flags, src, oflags);
+			if (rc != -EAGAIN)
+				return rc;
+		}
 		if (nonblock)
 			return -EAGAIN;
 		/* __skb_wait_for_more_packets(): a blocking reader gets 0 once the
@@ -143,7 +168,10 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 		if (timeo == -2)
 			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
 		w.idx = prod;
-		rc = shim_wait_sock(s, shim_io_changed, &w, timeo, 0);
+		if (atomic_load(&s->ph_listening))
+			rc = shim_wait_dual(fd, s, shim_io_changed, &w, timeo);
+		else
+			rc = shim_wait_sock(s, shim_io_changed, &w, timeo, 0);
 		if (rc == -ETIMEDOUT)
 			return -EAGAIN;
 		if (rc < 0)

@@ -437,6 +437,11 @@ static struct shim_sock *io_send_sock(int fd, const void *addr, socklen_t alen,
 				*rc = kind;
 				return s;
 			}
+		} else if (*has_dst && atomic_load(&s->ph_listening) &&
+			   !shim_sock_offloadable(s, sin->sin_addr.s_addr)) {
+			/* a UDP server on 0.0.0.0 answering a client the kernel
+			 * reaches (loopback): from the placeholder, same port */
+			goto kernel;
 		}
 	}
 	if (kind == SHIM_SHUNT)

@@ -246,6 +246,39 @@ int shim_notify_wait(struct shim_notifier *nf, bool (*cond)(void *), void *arg,
 	return shim_wait_until(&nf->n->seq, &nf->n->futex_sleepers, cond, arg, timeout_ns, 0);
 }
 
+int shim_wait_dual(int fd, struct shim_sock *s, bool (*cond)(void *), void *arg,
+		   int64_t timeo)
+{
+	struct shim_notifier *nf = shim_notify_thread();
+	struct pollfd p[2] = { { fd, POLLIN, 0 }, { -1, POLLIN, 0 } };
+	struct timespec ts, *tsp = NULL;
+	int rc = 0;
+
+	if (nf != NULL) {
+		(void)shim_notify_sub(s, nf);
+		shim_notify_arm(nf);
+		p[1].fd = shim_notify_fd(nf);
+	}
+	if (timeo >= 0) {
+		ts.tv_sec = timeo / 1000000000;
+		ts.tv_nsec = timeo % 1000000000;
+		tsp = &ts;
+	} else if (nf == NULL) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = 1000000; /* no notifier: look again every millisecond */
+		tsp = &ts;
+	}
+	if (!cond(arg)) {
+		rc = real_ppoll(p, 2, tsp, NULL);
+		rc = rc < 0 ? -errno : rc == 0 && timeo >= 0 ? -ETIMEDOUT : 0;
+	}
+	if (nf != NULL) {
+		shim_notify_disarm(nf);
+		shim_notify_unsub(s, nf);
+	}
+	return rc;
+}
+
 int shim_notify_relocate(int fd)
 {
 	uint32_t i;

@@ -436,6 +436,13 @@ void shim_notify_disarm(struct shim_notifier *nf);
  * shim_wait_until() with cond re-checked after announcing. */
 int shim_notify_wait(struct shim_notifier *nf, bool (*cond)(void *), void *arg,
 		     int64_t timeout_ns);
+/* A wait on shunt socket s (fd) whose placeholder receives too (ph_listening: a
+ * 0.0.0.0 listener, or UDP socket): until cond(arg) or the placeholder is
+ * readable, in one ppoll on it and the thread's notifier. Returns 0 (look
+ * again), -ETIMEDOUT or -EINTR (a signal: ppoll is never restarted, so a blocking
+ * call says EINTR even under SA_RESTART). */
+int shim_wait_dual(int fd, struct shim_sock *s, bool (*cond)(void *), void *arg,
+		   int64_t timeo);
 /* fd is a notifier's wake socket and the app wants the number: move it (as
  * shim_attach_relocate). Returns 0 (moved), 1 (not one of them) or -errno. */
 int shim_notify_relocate(int fd);

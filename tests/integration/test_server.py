@@ -172,8 +172,48 @@ def linger(bed):
           "%.2f s without" % (held, drained, plain))
 
 
+UDP_PROBE = ("import socket,sys,time\n"
+             "u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.settimeout(0.2)\n"
+             "end=time.monotonic()+10\n"
+             "while True:\n"
+             "  u.sendto(b'probe',(sys.argv[1],int(sys.argv[2])))\n"
+             "  try:\n"
+             "    if u.recv(64)==b'probe': break\n"
+             "  except OSError: pass\n"
+             "  if time.monotonic()>end: sys.exit('no answer')\n")
+
+
+def udp_server(bed):
+    """UDP servers on 0.0.0.0 under shunt (epoll, recvfrom, sendto): the echo
+    answers a kernel client through shunt and a loopback client through its
+    placeholder, every datagram compared with its source; a DNS server answers
+    dig through shunt."""
+    port, dport = 7320, 7353
+    srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, PEERS, "udpecho", "0.0.0.0", str(port)]),
+                    "udpecho")
+    dns = bed.spawn(bed.app, bed.shunt_argv([PYTHON, PEERS, "dns", "0.0.0.0", str(dport)]),
+                    "dns")
+    r = bed.run(bed.peer, [PYTHON, "-c", UDP_PROBE, STACK_IP, str(port)], timeout=15)
+    bed.check(r.returncode == 0 and srv.alive(), "the UDP echo under shunt never answered: %s"
+              % r.stderr.decode(errors="replace"))
+    for ns, host in ((bed.peer, STACK_IP), (bed.app, "127.0.0.1")):
+        r = bed.run(ns, [PYTHON, PEERS, "udpclient", host, str(port), "300"], timeout=30)
+        out = r.stdout.decode(errors="replace").strip()
+        bed.check(r.returncode == 0 and out == "udp: 300 ok", "UDP echo on 0.0.0.0 via %s: "
+                  "%r\n%s" % (host, out, r.stderr.decode(errors="replace")))
+        print("UDP echo server on 0.0.0.0:%d, client via %s: %s" % (port, host, out))
+    r = bed.run(bed.peer, ["dig", "@" + STACK_IP, "-p", str(dport), "+tries=5", "+time=1",
+                           "+short", "shunt.test"], timeout=30)
+    out = r.stdout.decode(errors="replace").strip()
+    bed.check(r.returncode == 0 and out == "0.0.0.0" and dns.alive(),
+              "dig against the DNS server under shunt: %r\n%s" % (
+                  out, r.stderr.decode(errors="replace")))
+    print("DNS server on 0.0.0.0:%d under shunt answered dig: %s" % (dport, out))
+
+
 def test():
     with Bed("server") as bed:
+        udp_server(bed)
         privileged_ports(bed)
         wrk_client(bed)
         linger(bed)
