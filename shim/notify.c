@@ -20,6 +20,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -246,6 +247,34 @@ int shim_notify_wait(struct shim_notifier *nf, bool (*cond)(void *), void *arg,
 	return shim_wait_until(&nf->n->seq, &nf->n->futex_sleepers, cond, arg, timeout_ns, 0);
 }
 
+/* ppoll() cut by a signal, in a wait the kernel would have restarted if it were
+ * a blocking accept()/recv() (no timeout): would it have? It does when the
+ * handler has SA_RESTART. Which signal it was is not known here, so: when every
+ * signal that could have come (caught, not blocked in this thread; not the fault
+ * signals, which cannot cut a sleep) has SA_RESTART, as with signal() or a program
+ * that asks for it everywhere; not when any lacks it (Python's handlers, which
+ * expect EINTR). */
+static bool notify_restartable(void)
+{
+	struct sigaction sa;
+	sigset_t blocked;
+	int sig;
+
+	if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0)
+		return false;
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+		    sigismember(&blocked, sig) == 1 || sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (!(sa.sa_flags & SA_SIGINFO) &&
+		    (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
+			continue;
+		if (!(sa.sa_flags & SA_RESTART))
+			return false;
+	}
+	return true;
+}
+
 int shim_wait_dual(int fd, struct shim_sock *s, bool (*cond)(void *), void *arg,
 		   int64_t timeo)
 {
@@ -271,6 +300,9 @@ int shim_wait_dual(int fd, struct shim_sock *s, bool (*cond)(void *), void *arg,
 	if (!cond(arg)) {
 		rc = real_ppoll(p, 2, tsp, NULL);
 		rc = rc < 0 ? -errno : rc == 0 && timeo >= 0 ? -ETIMEDOUT : 0;
+		/* without a timeout, SA_RESTART restarts a blocking socket call */
+		if (rc == -EINTR && timeo < 0 && notify_restartable())
+			rc = 0;
 	}
 	if (nf != NULL) {
 		shim_notify_disarm(nf);

@@ -439,8 +439,9 @@ int shim_notify_wait(struct shim_notifier *nf, bool (*cond)(void *), void *arg,
 /* A wait on shunt socket s (fd) whose placeholder receives too (ph_listening: a
  * 0.0.0.0 listener, or UDP socket): until cond(arg) or the placeholder is
  * readable, in one ppoll on it and the thread's notifier. Returns 0 (look
- * again), -ETIMEDOUT or -EINTR (a signal: ppoll is never restarted, so a blocking
- * call says EINTR even under SA_RESTART). */
+ * again), -ETIMEDOUT or -EINTR. ppoll is never restarted by the kernel: without a
+ * timeout, a signal whose handlers all have SA_RESTART returns 0 instead, as a
+ * blocking socket call would restart (with SO_RCVTIMEO Linux says EINTR too). */
 int shim_wait_dual(int fd, struct shim_sock *s, bool (*cond)(void *), void *arg,
 		   int64_t timeo);
 /* fd is a notifier's wake socket and the app wants the number: move it (as

@@ -29,8 +29,9 @@ root binds 81."""
 
 import os
 import re
+import time
 
-from netbed import HERE, PEER_IP, PYTHON, STACK_IP, Bed, main
+from netbed import BUILD, HERE, PEER_IP, PYTHON, STACK_IP, Bed, main
 
 PEERS = os.path.join(HERE, "peers.py")
 N = 500
@@ -211,8 +212,39 @@ def udp_server(bed):
     print("DNS server on 0.0.0.0:%d under shunt answered dig: %s" % (dport, out))
 
 
+def accept_signal(bed):
+    """A blocking accept() on a 0.0.0.0 listener (both queues: its sleep is a
+    ppoll) cut by SIGALRM: restarted under SA_RESTART (then a client through shunt
+    is accepted), EINTR without, as Linux."""
+    for i, (mode, want) in enumerate((("restart", "accepted"), ("eintr", "accept: EINTR"))):
+        port = 7330 + i
+        prog = bed.spawn(bed.app, bed.shunt_argv([os.path.join(BUILD, "tests", "integration",
+                                                              "acceptsig"), str(port), mode]),
+                         "acceptsig-" + mode)
+        out = os.path.join(bed.tmp, "acceptsig-%s.out" % mode)
+        deadline = time.monotonic() + 10
+        while True:  # until the handler ran (its "sig" line) or the program ended
+            with open(out) as f:
+                text = f.read()
+            if "sig" in text or not prog.alive() or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if mode == "restart":
+            c = bed.run(bed.peer, [PYTHON, "-c", "import socket,sys; socket.create_connection("
+                                   "(sys.argv[1], int(sys.argv[2])), timeout=5).close()",
+                                   STACK_IP, str(port)], timeout=15)
+            bed.check(c.returncode == 0, "could not connect to acceptsig")
+        rc = prog.wait(10)
+        with open(out) as f:
+            lines = f.read().split("\n")
+        bed.check(rc == 0 and "sig" in lines and want in lines,
+                  "accept() cut by a signal (%s): %r, want %r" % (mode, lines, want))
+        print("blocking accept on 0.0.0.0 cut by SIGALRM (%s): %s" % (mode, want))
+
+
 def test():
     with Bed("server") as bed:
+        accept_signal(bed)
         udp_server(bed)
         privileged_ports(bed)
         wrk_client(bed)
