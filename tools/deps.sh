@@ -13,7 +13,7 @@ fi
 
 PKGS="dpdk libdpdk-dev check meson ninja-build pkg-config gcc python3 iproute2
 iputils-ping curl netcat-openbsd iperf3 nftables dnsutils procps strace
-nginx-light redis-server redis-tools wrk"
+nginx-light redis-server redis-tools wrk sockperf"
 
 missing=""
 for p in $PKGS; do

@@ -12,7 +12,9 @@ the peer namespace, every answer checked:
     with a rate for each test and no error, and `redis-cli` reads back what it set;
   * `iperf3 -s -B 0.0.0.0` receives from a kernel `iperf3 -c` for 2 s and sends
     to one with -R: each run must complete without error and move data (-B: a
-    plain `iperf3 -s` listens on IPv6's ::, which shunt leaves to the kernel).
+    plain `iperf3 -s` listens on IPv6's ::, which shunt leaves to the kernel);
+  * `sockperf sr --tcp` answers a kernel `sockperf pp --tcp` for 2 s: over 1,000
+    round trips and no error.
 
 The app namespace has only lo, so only shunt can have carried these."""
 
@@ -131,11 +133,30 @@ def iperf3(bed):
     bed.check(srv.alive(), "iperf3 -s died")
 
 
+def sockperf(bed):
+    port = 11111
+    srv = bed.spawn(bed.app, bed.shunt_argv(["sockperf", "sr", "--tcp", "-i", "0.0.0.0",
+                                             "-p", str(port)]), "sockperf-sr")
+    bed.wait_port(bed.app, port, proc=srv)
+    r = bed.run(bed.peer, ["sockperf", "pp", "--tcp", "-i", STACK_IP, "-p", str(port), "-t", "2"],
+                timeout=30)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout.decode(errors="replace"))
+    m = re.search(r"Summary: Latency is ([\d.]+) usec", out)
+    n = re.search(r"\[Valid Duration\].*?ReceivedMessages=(\d+)", out)
+    bed.check(r.returncode == 0 and m and n and int(n.group(1)) > 1000 and "ERROR" not in out,
+              "sockperf pp against sockperf sr under shunt:\n%s\n%s" % (
+                  out[-2000:], r.stderr.decode(errors="replace")))
+    print("sockperf sr under shunt, kernel sockperf pp: %s round trips, %s us average"
+          % (n.group(1), m.group(1)))
+    bed.check(srv.alive(), "sockperf sr died")
+
+
 def test():
     with Bed("servers-real") as bed:
         nginx(bed)
         redis(bed)
         iperf3(bed)
+        sockperf(bed)
 
 
 if __name__ == "__main__":
