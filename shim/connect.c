@@ -195,6 +195,7 @@ int shim_sock_decide_dgram(int fd, struct shim_sock *s, const struct sockaddr_in
  * s->lock. */
 static void conn_back_to_kernel(int fd, struct shim_sock *s)
 {
+	atomic_store(&s->ph_listening, false); /* the placeholder is the whole socket now */
 	atomic_store_explicit(&s->kind, SHIM_KERNEL, memory_order_release);
 	/* Out of the epoll notifiers before the slot goes: once CLOSE is taken the
 	 * slot may name another socket, whose notify[] entries are not ours to clear. */
