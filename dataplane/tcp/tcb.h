@@ -172,6 +172,8 @@ struct tcb {
 	struct tcb *acc_head, *acc_tail; /* listener: announced, maybe not yet accepted */
 	uint32_t syn_qlen;        /* listener: children on syn_q */
 	uint32_t backlog;         /* listener: listen()'s backlog, clamped */
+	bool synq_overflowed;     /* listener: has sent SYN cookies, last at ... */
+	uint64_t synq_overflow_us; /* ... (Linux tcp_synq_overflow()'s stamp) */
 };
 
 /* Per-context TCP state (ctx->tcp). */
@@ -186,6 +188,8 @@ struct tcp_stack {
 	struct tcb **heap;        /* timer min-heap on tcb->deadline */
 	uint32_t heap_n, heap_cap;
 	uint64_t isn_key[2];      /* RFC 6528 secret */
+	uint64_t cookie_key[2][2]; /* SYN cookie secrets (Linux syncookie_secret[2]) */
+	bool syncookies;          /* Linux tcp_syncookies = 1 (true) or 0 */
 	uint64_t rng;             /* xorshift state: ephemeral port start */
 	struct tcb **listeners;   /* [port host order]: the listener of the port, or NULL */
 };

@@ -58,6 +58,7 @@ int tcp_init(struct dp_ctx *ctx)
 		free(ts);
 		return rc;
 	}
+	ts->syncookies = true; /* Linux's default, net.ipv4.tcp_syncookies = 1 */
 	ctx->tcp = ts;
 	return 0;
 }
@@ -88,13 +89,7 @@ void tcp_fini(struct dp_ctx *ctx)
 /* The sequence-space state a (re)connect starts from. */
 static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
 {
-	uint32_t rx = tcb->s->rx_size;
-	uint8_t ws = 0;
-
-	/* RFC 7323 2.3: the smallest shift that lets the window cover the ring */
-	while (ws < TCP_WS_MAX && (rx >> ws) > 0xffff)
-		ws++;
-	tcb->rcv_ws = ws;
+	tcb->rcv_ws = tcp_rcv_wscale(tcb->s->rx_size);
 	tcb->snd_ws = 0;
 	tcb->ws_ok = tcb->ts_ok = false;
 	tcb->ts_recent = 0;

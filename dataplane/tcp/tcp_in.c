@@ -5,7 +5,9 @@
  *
  *   tcp_input() -> tcp_input_bytes() -> parse -> lookup -> tcp_segment_arrives()
  *     no connection, a listener on the port -> listen_input() (3.10.7.2): a child
- *                     in SYN_RECEIVED, SYN-ACK (tcp_listen.c keeps the queues)
+ *                     in SYN_RECEIVED, SYN-ACK (tcp_listen.c keeps the queues);
+ *                     SYN queue full -> listen_cookie_syn(): a SYN cookie, no state;
+ *                     ACK after cookies -> listen_cookie_ack(): the child, ESTABLISHED
  *     SYN_SENT      -> syn_sent()         (3.10.7.3)
  *     ESTABLISHED, in-order, no flags but ACK -> fast path: steps 1-4 skipped
  *     other states  -> synchronized()     (3.10.7.4 first..eighth)
@@ -27,6 +29,7 @@
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_syncookie.h"
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_wire.h"
@@ -431,10 +434,11 @@ static void syn_sent(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *
 
 /* ---- LISTEN (3.10.7.2) -------------------------------------------------------------- */
 
-/* A child for SYN seg (src -> dst) on listener l: its own slot in l's process, a
- * tcb in SYN_RECEIVED with its own ISN, the options a Linux SYN-ACK carries. */
-static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg *seg,
-			 uint32_t src_be, uint32_t dst_be)
+/* A new child of l for the peer src:sport talking to dst: its own slot in l's
+ * process, a tcb with what it inherits of l, in the 4-tuple table, CLOSED. NULL
+ * (counted) when there is no slot or no memory. */
+static struct tcb *listen_child_new(struct dp_ctx *ctx, struct tcb *l, uint32_t src_be,
+				    uint16_t sport_be, uint32_t dst_be)
 {
 	struct dp_sock *ls = l->s, *cs;
 	struct tcb *c;
@@ -442,12 +446,12 @@ static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 	cs = dp_app_sock_spawn(ctx, ls->app, SHUNT_SOCK_STREAM);
 	if (cs == NULL) {
 		ctx->tcp_stats.tcp_listen_drop_noslot++;
-		return;
+		return NULL;
 	}
 	if (tcp_open(ctx, cs) != 0) {
 		ctx->tcp_stats.tcp_listen_drop_nomem++;
 		dp_app_release_slot(ctx, cs->app, cs);
-		return;
+		return NULL;
 	}
 	c = cs->pcb;
 	/* what a child inherits of its listener (Linux sk_clone_lock()) */
@@ -464,10 +468,33 @@ static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 
 	c->laddr_be = dst_be;
 	c->raddr_be = src_be;
-	c->rport_be = seg->sport_be;
+	c->rport_be = sport_be;
 	tcp_port_inherit(ctx->tcp, c, l);
 	tcp_table_insert(ctx->tcp, c);
+	c->last_rx_us = ctx->now_us;
+	return c;
+}
 
+/* Child c (addresses, sequence numbers and options set) becomes l's half-open
+ * child in SYN_RECEIVED, its slot showing both addresses. */
+static void listen_child_half_open(struct dp_ctx *ctx, struct tcb *l, struct tcb *c)
+{
+	tcb_stage_port(c);
+	dp_sock_set_local(c->s, c->laddr_be, c->lport_be);
+	dp_sock_set_remote(c->s, c->raddr_be, c->rport_be);
+	tcp_listen_add_child(l, c);
+	tcp_set_state(ctx, c, SHUNT_SS_SYN_RECEIVED);
+}
+
+/* A child for SYN seg (src -> dst) on listener l: its own slot in l's process, a
+ * tcb in SYN_RECEIVED with its own ISN, the options a Linux SYN-ACK carries. */
+static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg *seg,
+			 uint32_t src_be, uint32_t dst_be)
+{
+	struct tcb *c = listen_child_new(ctx, l, src_be, seg->sport_be, dst_be);
+
+	if (c == NULL)
+		return;
 	/* RCV.NXT <- SEG.SEQ + 1, IRS <- SEG.SEQ; text on the SYN is not taken
 	 * (no TCP Fast Open: Linux drops it too, the peer sends it again) */
 	c->irs = seg->seq;
@@ -498,18 +525,130 @@ static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 	c->rtt_seq = c->iss;
 	c->rtt_start_us = ctx->now_us;
 	c->rexmit_start_us = ctx->now_us;
-	c->last_rx_us = ctx->now_us;
 
-	tcb_stage_port(c);
-	dp_sock_set_local(cs, dst_be, c->lport_be);
-	dp_sock_set_remote(cs, src_be, seg->sport_be);
-	tcp_listen_add_child(l, c);
+	listen_child_half_open(ctx, l, c);
 	ctx->tcp_stats.tcp_listen_child++;
 	/* SYN-RECEIVED; send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
-	tcp_set_state(ctx, c, SHUNT_SS_SYN_RECEIVED);
 	tcp_send_syn(ctx, c);
 	tcp_timer_arm(ctx, c, TCP_T_REXMIT, TCP_RTO_INIT_US);
 	tcb_publish_info(ctx, c, true);
+}
+
+/* ---- SYN cookies (tcp_syncookie.c) ---------------------------------------------- */
+
+/* The window a cookie SYN-ACK offers: what a child's empty ring will hold (all
+ * slots of a process have the listener's ring size), never scaled in a SYN. */
+static uint16_t cookie_wnd(const struct dp_sock *ls)
+{
+	uint32_t room = ls->rcvbuf && ls->rcvbuf < ls->rx_size ? ls->rcvbuf : ls->rx_size;
+
+	return (uint16_t)min_u32(room, 0xffff);
+}
+
+/* SYN seg (src -> dst) while l's SYN queue is full: Linux tcp_conn_request() with
+ * want_cookie. <SEQ=cookie><ACK=SEG.SEQ+1><CTL=SYN,ACK>, nothing kept but the
+ * listener's stamp that it sent cookies. */
+static void listen_cookie_syn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg *seg,
+			      uint32_t src_be, uint32_t dst_be)
+{
+	struct tcp_hdr_out h = { .sport_be = seg->dport_be, .dport_be = seg->sport_be,
+				 .ack = seg->seq + 1, .flags = TCP_SYN | TCP_ACK };
+	uint16_t mss = seg->mss;
+
+	h.seq = tcp_syncookie_make(ctx->tcp, src_be, seg->sport_be, dst_be, seg->dport_be,
+				   seg->seq, &mss, ctx->now_us);
+	h.wnd = cookie_wnd(l->s);
+	h.mss = l->rcv_mss;
+	/* Only the timestamp can bring the peer's window shift back (Linux
+	 * tcp_clear_options() when the SYN has none): without it, no scaling. */
+	if (seg->has_ts) {
+		h.has_ts = true;
+		h.tsval = tcp_syncookie_tsval(ms_now(ctx),
+					      seg->has_ws ? seg->ws : TCP_SYNCOOKIE_NO_WS);
+		h.tsecr = seg->tsval;
+		if (seg->has_ws) {
+			h.has_ws = true;
+			h.ws = tcp_rcv_wscale(l->s->rx_size);
+		}
+	}
+	/* Linux tcp_synq_overflow(): ACKs are checked against cookies from now on */
+	l->synq_overflowed = true;
+	l->synq_overflow_us = ctx->now_us;
+	ctx->tcp_stats.tcp_syncookies_sent++;
+	tcp_send_hdr(ctx, dst_be, src_be, &h);
+}
+
+/* Has l sent a cookie recently enough for an ACK to carry one? (Linux
+ * !tcp_synq_no_recent_overflow()) */
+static bool listen_cookies_recent(const struct dp_ctx *ctx, const struct tcb *l)
+{
+	return ctx->tcp->syncookies && l->synq_overflowed &&
+	       ctx->now_us - l->synq_overflow_us <= TCP_SYNCOOKIE_VALID_US;
+}
+
+/* ACK seg (src -> dst) for no connection on l, cookies sent lately: Linux
+ * cookie_v4_check(). A good cookie makes the child, which the ACK then takes from
+ * SYN_RECEIVED to ESTABLISHED (Linux tcp_get_cookie_sock() -> tcp_child_process()):
+ * announced, and any data or FIN on the ACK processed. A bad one: RST. */
+static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg *seg,
+			      uint32_t src_be, uint32_t dst_be)
+{
+	uint16_t mss;
+	uint8_t ws;
+	struct tcb *c;
+	int rc;
+
+	mss = tcp_syncookie_check(ctx->tcp, src_be, seg->sport_be, dst_be, seg->dport_be,
+				  seg->seq - 1, seg->ack - 1, ctx->now_us);
+	if (mss == 0) {
+		/* Linux: LINUX_MIB_SYNCOOKIESFAILED, then the listener's answer to an
+		 * ACK: <SEQ=SEG.ACK><CTL=RST> */
+		ctx->tcp_stats.tcp_syncookies_failed++;
+		ctx->tcp_stats.tcp_drop_bad_ack++;
+		tcp_reply_rst(ctx, src_be, dst_be, seg);
+		return;
+	}
+	ctx->tcp_stats.tcp_syncookies_ok++;
+	/* Linux tcp_v4_syn_recv_sock(): a full accept queue drops the ACK, as for a
+	 * child in SYN_RECEIVED; the peer retransmits it */
+	rc = tcp_listen_acceptq_check(l);
+	if (rc != 0) {
+		if (rc == -EIO)
+			ctx->tcp_stats.tcp_listen_drop_broken++;
+		else
+			ctx->tcp_stats.tcp_listen_drop_ack_full++;
+		return;
+	}
+	c = listen_child_new(ctx, l, src_be, seg->sport_be, dst_be);
+	if (c == NULL)
+		return;
+	/* the handshake as it was: IRS = SEG.SEQ - 1, ISS = SEG.ACK - 1 */
+	c->irs = seg->seq - 1;
+	c->rcv_nxt = seg->seq;
+	c->iss = seg->ack - 1;
+	c->snd_una = c->snd_sml = c->snd_wl2 = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->snd_wl1 = c->irs; /* the ACK's window is taken below */
+	/* options: Linux cookie_timestamp_decode(); no timestamp, no window scaling */
+	c->rcv_ws = 0;
+	if (seg->has_ts) {
+		c->ts_ok = true;
+		c->ts_recent = seg->tsval;
+		ws = tcp_syncookie_ts_ws(seg->tsecr);
+		if (ws != TCP_SYNCOOKIE_NO_WS) {
+			c->ws_ok = true;
+			c->snd_ws = ws; /* 0..14: 15 is TCP_SYNCOOKIE_NO_WS */
+			c->rcv_ws = tcp_rcv_wscale(l->s->rx_size); /* as the SYN-ACK said */
+		}
+	}
+	c->mss = eff_mss(ctx, c, mss);
+	/* the right edge the SYN-ACK offered, as far as this ring backs it */
+	c->rcv_adv = c->rcv_nxt + min_u32(cookie_wnd(l->s), dp_sock_rx_room(c->s));
+	/* no SYN-ACK was timed (Linux: snt_synack = 0); a timestamp gives the
+	 * sample, as in Linux, the cookie's low bits making it up to 63 ms long */
+	c->rtt_timing = false;
+	listen_child_half_open(ctx, l, c);
+	tcp_segment_arrives(ctx, c, seg);
 }
 
 static bool bad_peer_addr(uint32_t addr_be)
@@ -530,6 +669,12 @@ static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 	/* first: check for an RST; an incoming RST is ignored */
 	if (seg->flags & TCP_RST) {
 		ctx->tcp_stats.tcp_rst_rx++;
+		return;
+	}
+	/* An ACK (no SYN) may complete a handshake answered with a cookie (Linux
+	 * tcp_v4_cookie_check(), before the LISTEN processing) */
+	if ((seg->flags & (TCP_ACK | TCP_SYN)) == TCP_ACK && listen_cookies_recent(ctx, l)) {
+		listen_cookie_ack(ctx, l, seg, src_be, dst_be);
 		return;
 	}
 	/* second: any acknowledgment is bad if it arrives on a connection still in
@@ -554,8 +699,8 @@ static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 		return;
 	}
 	/* Linux tcp_conn_request(): a full accept queue drops the SYN (the peer
-	 * retries), and so does a full SYN queue when there are no SYN cookies
-	 * (shunt has none yet) */
+	 * retries); a full SYN queue answers with a SYN cookie (tcp_syncookies = 1),
+	 * or drops the SYN with cookies off */
 	rc = tcp_listen_acceptq_check(l);
 	if (rc != 0) {
 		if (rc == -EIO)
@@ -565,7 +710,10 @@ static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 		return;
 	}
 	if (tcp_listen_synq_full(l)) {
-		ctx->tcp_stats.tcp_listen_drop_synq++;
+		if (ctx->tcp->syncookies)
+			listen_cookie_syn(ctx, l, seg, src_be, dst_be);
+		else
+			ctx->tcp_stats.tcp_listen_drop_synq++;
 		return;
 	}
 	listen_spawn(ctx, l, seg, src_be, dst_be);

@@ -3,7 +3,7 @@
  *
  * RFC 6528 initial sequence numbers with SipHash-2-4 as F (see tcp_isn.h).
  *
- *   tcp_init() -> tcp_isn_init() -> getrandom()
+ *   tcp_init() -> tcp_isn_init() -> getrandom(): ISN and SYN cookie secrets
  *   tcp_connect() -> tcp_isn() -> tcp_isn_siphash(4-tuple) + now_us / 4
  */
 #include <errno.h>
@@ -63,13 +63,18 @@ uint64_t tcp_isn_siphash(const uint64_t key[2], const uint8_t *in, uint32_t len)
 
 int tcp_isn_init(struct tcp_stack *ts)
 {
-	uint64_t r[3];
+	uint64_t r[7];
 
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		return -errno ? -errno : -EIO;
 	ts->isn_key[0] = r[0];
 	ts->isn_key[1] = r[1];
 	ts->rng = r[2] | 1; /* xorshift must not start at 0 */
+	ts->cookie_key[0][0] = r[3];
+	ts->cookie_key[0][1] = r[4];
+	ts->cookie_key[1][0] = r[5];
+	ts->cookie_key[1][1] = r[6];
+	memset(r, 0, sizeof(r));
 	return 0;
 }
 

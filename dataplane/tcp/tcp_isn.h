@@ -14,7 +14,8 @@
 
 struct tcp_stack;
 
-/* Draw a fresh secret (also seeds the port search). 0 or -errno. */
+/* Draw fresh secrets: the ISN's and the two of SYN cookies (tcp_syncookie.c);
+ * also seeds the port search. 0 or -errno. */
 int tcp_isn_init(struct tcp_stack *ts);
 uint32_t tcp_isn(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be,
 		 uint32_t raddr_be, uint16_t rport_be, uint64_t now_us);

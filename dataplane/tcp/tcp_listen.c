@@ -66,6 +66,7 @@ int tcp_listen_start(struct dp_ctx *ctx, struct tcb *tcb, uint32_t backlog)
 		return -EADDRINUSE;
 	*slot = tcb;
 	tcb->backlog = backlog;
+	tcb->synq_overflowed = false;
 	return 0;
 }
 

@@ -8,6 +8,8 @@
  *   tcp_input_bytes(), no 4-tuple match -> tcp_listen_lookup() -> listen_input()
  *     (tcp_in.c) -> tcp_listen_acceptq_check() / tcp_listen_synq_full()
  *     -> dp_app_sock_spawn() + tcp_open() -> tcp_listen_add_child() -> SYN-ACK
+ *     | SYN queue full: a SYN cookie's SYN-ACK, no child (tcp_syncookie.h); the
+ *       ACK that returns a good cookie makes the child, SYN_RECEIVED -> ESTABLISHED
  *   final ACK (synchronized(), SYN_RECEIVED) -> tcp_listen_acceptq_check() (drop)
  *     | ESTABLISHED -> tcp_listen_announce(): record + rx_prod (release)
  *   CLOSE / abort / disconnect of the listener -> tcp_listen_stop(): the children

@@ -183,6 +183,23 @@ void tcp_reply_rst(struct dp_ctx *ctx, uint32_t src_be, uint32_t dst_be,
 	emit(ctx, &t);
 }
 
+void tcp_send_hdr(struct dp_ctx *ctx, uint32_t laddr_be, uint32_t raddr_be,
+		  const struct tcp_hdr_out *h)
+{
+	struct tcp_txseg t = { .src_be = laddr_be, .dst_be = raddr_be, .h = *h };
+
+	emit(ctx, &t);
+}
+
+uint8_t tcp_rcv_wscale(uint32_t rx_size)
+{
+	uint8_t ws = 0;
+
+	while (ws < TCP_WS_MAX && (rx_size >> ws) > 0xffff)
+		ws++;
+	return ws;
+}
+
 /* Where the data ends in sequence space: after shutdown(SHUT_WR) it is fixed at
  * fin_seq, whatever the app later does to tx_prod. */
 static uint32_t data_end(struct tcb *tcb)

@@ -14,6 +14,7 @@
 
 struct dp_ctx;
 struct tcb;
+struct tcp_hdr_out;
 struct tcp_seg;
 
 /* Send new (or, after an RTO rewind, old) data and the FIN as far as the windows
@@ -34,6 +35,12 @@ void tcp_retransmit_head(struct dp_ctx *ctx, struct tcb *tcb);
  * Never answers an RST. */
 void tcp_reply_rst(struct dp_ctx *ctx, uint32_t src_be, uint32_t dst_be,
 		   const struct tcp_seg *seg);
+/* A segment no tcb stands behind (a SYN cookie's SYN-ACK), from laddr to raddr:
+ * h is sent as it is. */
+void tcp_send_hdr(struct dp_ctx *ctx, uint32_t laddr_be, uint32_t raddr_be,
+		  const struct tcp_hdr_out *h);
+/* RFC 7323 2.3: the smallest shift that lets a window cover a ring of rx_size. */
+uint8_t tcp_rcv_wscale(uint32_t rx_size);
 /* Receive window we may advertise now, in bytes (never moves the right edge left). */
 uint32_t tcp_rcv_window(struct tcb *tcb);
 

@@ -22,7 +22,8 @@
 	X(tcp_listen_child_reset) X(tcp_listen_child_rst_rx) X(tcp_listen_child_icmp) \
 	X(tcp_listen_drop_full) X(tcp_listen_drop_synq) X(tcp_listen_drop_ack_full) \
 	X(tcp_listen_drop_broken) X(tcp_listen_drop_noslot) X(tcp_listen_drop_nomem) \
-	X(tcp_listen_drop_synfin) X(tcp_listen_drop_bad_addr) X(tcp_listen_drop_no_syn)
+	X(tcp_listen_drop_synfin) X(tcp_listen_drop_bad_addr) X(tcp_listen_drop_no_syn) \
+	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed)
 
 struct tcp_stats {
 #define TCP_STAT_FIELD(name) uint64_t name;

@@ -23,6 +23,7 @@
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_syncookie.h"
 #include "tcp/tcp_wire.h"
 #include "tcp_test.h"
 
@@ -671,6 +672,7 @@ END_TEST
 
 START_TEST(listen_synq_full_drops_syn)
 {
+	E.ctx.tcp->syncookies = false; /* Linux tcp_syncookies = 0 */
 	listen_on(0); /* Linux still lets one through: qlen > backlog is full */
 	ck_assert_ptr_nonnull(peer_syn(40000, 1000, true));
 	fake_ntx = 0;
@@ -832,6 +834,327 @@ START_TEST(listen_no_match_gets_rst)
 	tcp_input_bytes(&E.ctx, buf, (uint32_t)hl, E.peer_be, E.ctx.ip_be);
 	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST);
 	ck_assert_uint_eq(last_tx()->seg.h.seq, 4242);
+}
+END_TEST
+
+/* ---- SYN cookies (tcp_syncookie.c, listen_cookie_syn/ack) ------------------------ */
+
+/* A SYN from pport while the SYN queue is full: no child, one SYN-ACK (returned)
+ * whose ISN is a cookie. o: the SYN's options (NULL: none). */
+static const struct fake_seg *cookie_syn(uint16_t pport, uint32_t irs, const struct popt *o)
+{
+	int n = fake_ntx, spawned = fake_spawned;
+
+	E.pport_be = htons(pport);
+	env_peer(&E, TCP_SYN, irs, 0, o, NULL, 0);
+	ck_assert_ptr_null(child_of(pport));
+	ck_assert_int_eq(fake_spawned, spawned);
+	ck_assert_int_eq(fake_ntx, n + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, irs + 1);
+	return last_tx();
+}
+
+/* The peer's ACK completing a cookie handshake (tsecr echoes the SYN-ACK if ts). */
+static void cookie_ack(uint16_t pport, uint32_t irs, uint32_t cookie, bool ts, uint32_t tsecr,
+		       const void *d, uint32_t len)
+{
+	struct popt o = { .wnd = 1000, .ts = ts, .tsval = 800, .tsecr = tsecr };
+
+	E.pport_be = htons(pport);
+	env_peer(&E, TCP_ACK | (len ? TCP_PSH : 0), irs + 1, cookie + 1, &o, d, len);
+}
+
+START_TEST(syncookie_make_check)
+{
+	static const uint16_t mss_in[] = { 0, 100, 536, 1299, 1300, 1439, 1440, 1459, 1460, 9000 };
+	static const uint16_t mss_out[] = { 536, 536, 536, 536, 1300, 1300, 1440, 1440, 1460, 1460 };
+	struct tcp_stack *ts = E.ctx.tcp;
+	uint32_t a = E.peer_be, b = E.ctx.ip_be, c1, c2;
+	uint16_t p = htons(40000), q = htons(LPORT), m;
+	uint64_t t0 = 1000000; /* minute 0 */
+	unsigned i;
+
+	for (i = 0; i < sizeof(mss_in) / sizeof(mss_in[0]); i++) {
+		m = mss_in[i];
+		c1 = tcp_syncookie_make(ts, a, p, b, q, 5000, &m, t0);
+		ck_assert_uint_eq(m, mss_out[i]);
+		ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c1, t0), mss_out[i]);
+	}
+	m = 1460;
+	c1 = tcp_syncookie_make(ts, a, p, b, q, 5000, &m, t0);
+	/* good this minute and the next (MAX_SYNCOOKIE_AGE 2), not after */
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c1, 120000000 - 1), 1460);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c1, 120000000), 0);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c1, t0 + 180000000), 0);
+	/* bound to the 4-tuple, the peer's ISN and itself */
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, htons(40001), b, q, 5000, c1, t0), 0);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, htons(81), 5000, c1, t0), 0);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a + 1, p, b, q, 5000, c1, t0), 0);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 4999, c1, t0), 0);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5100, c1, t0), 0);
+	/* as in Linux, the peer's ISN is added: one more is one index less */
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5001, c1, t0), 1440);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c1 + 1, t0), 0);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c1 ^ 0x80000000u, t0), 0);
+	/* keyed: another secret makes another cookie */
+	ts->cookie_key[1][0] ^= 1;
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c1, t0), 0);
+	ts->cookie_key[1][0] ^= 1;
+	m = 1460;
+	c2 = tcp_syncookie_make(ts, a, p, b, q, 5000, &m, t0 + 60000000);
+	ck_assert_uint_ne(c1, c2);
+	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c2, t0 + 60000000), 1460);
+
+	/* TSval: the shift in the low 4 bits, never ahead of the clock */
+	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 7), 967);      /* 1000 & ~63 = 960 */
+	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 15), 975);
+	ck_assert_uint_eq(tcp_syncookie_tsval(1031, 3), 1027);
+	ck_assert_uint_eq(tcp_syncookie_tsval(967, 7), 967);
+	ck_assert_uint_eq(tcp_syncookie_ts_ws(967), 7);
+	ck_assert_uint_eq(tcp_syncookie_ts_ws(tcp_syncookie_tsval(5, TCP_SYNCOOKIE_NO_WS)),
+			  TCP_SYNCOOKIE_NO_WS);
+	ck_assert_uint_eq(tcp_syncookie_tsval(5, 14), (uint32_t)(14 - 64));
+}
+END_TEST
+
+START_TEST(syncookie_only_when_synq_full)
+{
+	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
+			  .wscale = 7 };
+	const struct fake_seg *f;
+	uint16_t mss = 1460;
+	struct tcb *a;
+
+	listen_on(0); /* one half-open child fills the SYN queue */
+	a = peer_syn(40000, 1000, true);
+	ck_assert_ptr_nonnull(a);
+	/* not full: the ordinary SYN-ACK, with state and an RFC 6528 ISN */
+	ck_assert_uint_eq(last_tx()->seg.h.seq, tcp_isn(E.ctx.tcp, E.ctx.ip_be, htons(LPORT),
+							E.peer_be, htons(40000), E.ctx.now_us));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_sent, 0);
+	ck_assert_uint_eq(env_tcb(&E)->syn_qlen, 1);
+
+	/* full: a SYN cookie, no child, no slot, no timer */
+	E.ctx.now_us += 1500;
+	f = cookie_syn(40001, 2000, &o);
+	ck_assert_uint_eq(f->seg.h.seq, tcp_syncookie_make(E.ctx.tcp, E.peer_be, htons(40001),
+							   E.ctx.ip_be, htons(LPORT), 2000,
+							   &mss, E.ctx.now_us));
+	ck_assert_uint_eq(f->seg.src_be, E.ctx.ip_be);
+	ck_assert_uint_eq(f->seg.dst_be, E.peer_be);
+	ck_assert_uint_eq(ntohs(f->seg.h.sport_be), LPORT);
+	ck_assert_uint_eq(ntohs(f->seg.h.dport_be), 40001);
+	ck_assert_uint_eq(f->seg.h.mss, 1460); /* ours, as in any SYN-ACK */
+	ck_assert_uint_eq(f->seg.h.wnd, 65535);
+	ck_assert(f->seg.h.has_ts);
+	ck_assert_uint_eq(f->seg.h.tsecr, 700);
+	ck_assert_uint_eq(f->seg.h.tsval, tcp_syncookie_tsval(1001, 7));
+	ck_assert_uint_eq(f->seg.h.tsval & 0x3f, 7);
+	ck_assert(f->seg.h.has_ws);
+	ck_assert_uint_eq(f->seg.h.ws, 3); /* the 256 KiB ring of the listener's process */
+	ck_assert(!f->seg.h.sack_ok);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_sent, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_drop_synq, 0);
+	ck_assert_uint_eq(env_tcb(&E)->syn_qlen, 1);
+	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), a->deadline);
+	/* without timestamps: no window scaling offered (it could not come back) */
+	f = cookie_syn(40002, 3000, NULL);
+	ck_assert(!f->seg.h.has_ts && !f->seg.h.has_ws);
+	ck_assert_uint_eq(f->seg.h.mss, 1460);
+	o.ts = false;
+	f = cookie_syn(40003, 4000, &o);
+	ck_assert(!f->seg.h.has_ts && !f->seg.h.has_ws);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_sent, 3);
+	/* the half-open child's SYN again is its SYN-ACK again, not a cookie */
+	E.pport_be = htons(40000);
+	env_peer(&E, TCP_SYN, 1000, 0, NULL, NULL, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, a->iss);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_sent, 3);
+}
+END_TEST
+
+START_TEST(syncookie_ack_establishes_child)
+{
+	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
+			  .wscale = 7 };
+	const struct fake_seg *f;
+	struct shunt_accept rec;
+	uint32_t cookie, tsval;
+	struct dp_sock *cs;
+	struct tcb *c;
+
+	listen_on(0);
+	ck_assert_ptr_nonnull(peer_syn(40000, 1000, true));
+	f = cookie_syn(40001, 2000, &o);
+	cookie = f->seg.h.seq;
+	tsval = f->seg.h.tsval;
+	ck_assert_uint_eq(E.s.rx_prod, 0);
+	/* 90 s later (the next minute): still good */
+	E.ctx.now_us += 90000000;
+	fake_ntx = 0;
+	cookie_ack(40001, 2000, cookie, true, tsval, "hello", 5);
+	c = child_of(40001);
+	ck_assert_ptr_nonnull(c);
+	cs = c->s;
+	ck_assert_uint_eq(c->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(cs->sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_ok, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_conn_established, 1);
+	/* the handshake from the cookie: numbers, MSS 1460 (less the timestamp), the
+	 * peer's shift from TSecr, ours as the SYN-ACK said */
+	ck_assert_uint_eq(c->iss, cookie);
+	ck_assert_uint_eq(c->irs, 2000);
+	ck_assert_uint_eq(c->snd_una, cookie + 1);
+	ck_assert_uint_eq(c->rcv_nxt, 2001 + 5);
+	ck_assert_uint_eq(c->mss, 1448);
+	ck_assert(c->ts_ok && c->ws_ok);
+	ck_assert_uint_eq(c->snd_ws, 7);
+	ck_assert_uint_eq(c->rcv_ws, 3);
+	ck_assert_uint_eq(c->snd_wnd, 1000u << 7);
+	ck_assert_uint_eq(c->ts_recent, 800);
+	ck_assert(!tcp_timer_armed(c, TCP_T_REXMIT));
+	/* announced: one record naming the child's slot */
+	ck_assert_uint_eq(E.s.rx_prod, 8);
+	rec = acc_record(0);
+	ck_assert_uint_eq(rec.sock, cs->idx);
+	ck_assert_uint_eq(rec.gen, cs->gen);
+	ck_assert_uint_eq(cs->sh->local.addr, E.ctx.ip_be);
+	ck_assert_uint_eq(ntohs(cs->sh->local.port), LPORT);
+	ck_assert_uint_eq(cs->sh->remote.addr, E.peer_be);
+	ck_assert_uint_eq(ntohs(cs->sh->remote.port), 40001);
+	ck_assert(cs->sh->flags & SHUNT_SF_BOUND);
+	/* the data on the ACK is in the child's ring; nothing sent yet (delayed ACK) */
+	ck_assert_uint_eq(cs->sh->rx_prod, 5);
+	ck_assert_int_eq(memcmp(cs->rx_buf, "hello", 5), 0);
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_uint_eq(env_tcb(&E)->syn_qlen, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_child, 1);
+
+	/* the app takes it; it sends as any connection, at cookie + 1 */
+	E.sh->rx_cons = 8;
+	ck_assert(!tcp_listen_unaccepted(c));
+	cs->sh->rx_cons = 5;
+	tcp_app_close(&E.ctx, cs);
+	ck_assert_uint_eq(last_tx()->seg.h.flags & (TCP_FIN | TCP_RST), TCP_FIN);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, cookie + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, 2006);
+	ck_assert(last_tx()->seg.h.has_ts);
+
+	/* no timestamps, MSS 1400: MSS 1300 from the cookie, no scaling */
+	o = (struct popt){ .wnd = 5000, .mss = 1400, .ws = true, .wscale = 7 };
+	f = cookie_syn(40002, 3000, &o);
+	cookie = f->seg.h.seq;
+	cookie_ack(40002, 3000, cookie, false, 0, NULL, 0);
+	c = child_of(40002);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(c->mss, 1300);
+	ck_assert(!c->ts_ok && !c->ws_ok);
+	ck_assert_uint_eq(c->rcv_ws, 0);
+	ck_assert_uint_eq(c->snd_ws, 0);
+	ck_assert_uint_eq(c->snd_wnd, 1000);
+	ck_assert_uint_eq(acc_record(1).sock, c->s->idx);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_ok, 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_failed, 0);
+	/* the same ACK again is the child's now, not a second child */
+	cookie_ack(40002, 3000, cookie, false, 0, NULL, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_ok, 2);
+	ck_assert_uint_eq(E.s.rx_prod, 16);
+}
+END_TEST
+
+START_TEST(syncookie_bad_ack_gets_rst)
+{
+	struct popt o = { .wnd = 64240, .mss = 1460 };
+	uint32_t cookie;
+	uint64_t t0, i;
+
+	listen_on(0);
+	/* no cookie sent yet: an ACK is only "bad in LISTEN", not a failed cookie */
+	E.pport_be = htons(40009);
+	env_peer(&E, TCP_ACK, 1, 4242, NULL, NULL, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_failed, 0);
+
+	ck_assert_ptr_nonnull(peer_syn(40000, 1000, false));
+	t0 = E.ctx.now_us;
+	cookie = cookie_syn(40001, 2000, &o)->seg.h.seq;
+	/* a wrong cookie: RST <SEQ=SEG.ACK>, no child */
+	fake_ntx = 0;
+	cookie_ack(40001, 2000, cookie + 1, false, 0, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, cookie + 2);
+	ck_assert_uint_eq(ntohs(last_tx()->seg.h.dport_be), 40001);
+	ck_assert_ptr_null(child_of(40001));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_failed, 1);
+	/* another 4-tuple's cookie, or the right one with another SEG.SEQ */
+	cookie_ack(40002, 2000, cookie, false, 0, NULL, 0);
+	ck_assert_ptr_null(child_of(40002));
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST);
+	cookie_ack(40001, 1999, cookie, false, 0, NULL, 0);
+	ck_assert_ptr_null(child_of(40001));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_failed, 3);
+	ck_assert_int_eq(fake_spawned, 1);
+
+	/* 3 minutes on (the half-open child timed out meanwhile): new cookies keep
+	 * the listener checking, and the old cookie is too old */
+	for (i = 1; i <= 180; i++)
+		set_time(t0 + i * 1000000);
+	ck_assert_uint_eq(env_tcb(&E)->syn_qlen, 0);
+	ck_assert_ptr_nonnull(peer_syn(40003, 5000, false));
+	(void)cookie_syn(40004, 6000, &o);
+	fake_ntx = 0;
+	cookie_ack(40001, 2000, cookie, false, 0, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, cookie + 1);
+	ck_assert_ptr_null(child_of(40001));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_failed, 4);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_ok, 0);
+	/* 2 minutes after the last cookie went out, ACKs are not checked any more:
+	 * the RST of LISTEN, not a failed cookie */
+	set_time(E.ctx.now_us + 120000001);
+	cookie_ack(40001, 2000, cookie, false, 0, NULL, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_failed, 4);
+	ck_assert_int_eq(fake_spawned, 2);
+}
+END_TEST
+
+START_TEST(syncookie_acceptq_full_drops_ack)
+{
+	struct popt o = { .wnd = 64240, .mss = 1460 };
+	uint32_t cookie;
+	struct tcb *a, *c;
+
+	listen_on(0);
+	a = peer_syn(40000, 1000, false);
+	cookie = cookie_syn(40001, 2000, &o)->seg.h.seq;
+	/* A completes: its record waits, and with backlog 0 the queue is full */
+	peer_final_ack(40000, a, NULL, 0);
+	ck_assert_uint_eq(a->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(E.s.rx_prod, 8);
+	/* the cookie ACK is good but dropped, silently, as a child's would be */
+	fake_ntx = 0;
+	cookie_ack(40001, 2000, cookie, false, 0, "x", 1);
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_ptr_null(child_of(40001));
+	ck_assert_int_eq(fake_spawned, 1);
+	ck_assert_uint_eq(E.s.rx_prod, 8);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_ok, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_listen_drop_ack_full, 1);
+	/* the app accepts A: the retransmitted ACK makes the child */
+	E.sh->rx_cons = 8;
+	cookie_ack(40001, 2000, cookie, false, 0, "x", 1);
+	c = child_of(40001);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(E.s.rx_prod, 16);
+	ck_assert_uint_eq(acc_record(1).sock, c->s->idx);
+	ck_assert_uint_eq(c->s->sh->rx_prod, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_ok, 2);
 }
 END_TEST
 
@@ -1842,6 +2165,11 @@ static Suite *tcp_suite(void)
 	tcase_add_test(ls, listen_unaccepted_child_reset_on_exit);
 	tcase_add_test(ls, listen_synack_retransmit_then_give_up);
 	tcase_add_test(ls, listen_no_match_gets_rst);
+	tcase_add_test(ls, syncookie_make_check);
+	tcase_add_test(ls, syncookie_only_when_synq_full);
+	tcase_add_test(ls, syncookie_ack_establishes_child);
+	tcase_add_test(ls, syncookie_bad_ack_gets_rst);
+	tcase_add_test(ls, syncookie_acceptq_full_drops_ack);
 	suite_add_tcase(s, ls);
 	return s;
 }
