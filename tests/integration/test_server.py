@@ -242,8 +242,48 @@ def accept_signal(bed):
         print("blocking accept on 0.0.0.0 cut by SIGALRM (%s): %s" % (mode, want))
 
 
+# a listener with backlog 4 that echoes, under shunt
+SMALL_BACKLOG = ("import socket,sys,threading\n"
+                 "l=socket.socket(); l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                 "l.bind(('0.0.0.0',int(sys.argv[1]))); l.listen(4)\n"
+                 "def serve(c):\n"
+                 "  with c:\n"
+                 "    while True:\n"
+                 "      b=c.recv(65536)\n"
+                 "      if not b: return\n"
+                 "      c.sendall(b)\n"
+                 "while True:\n"
+                 "  c,_=l.accept(); threading.Thread(target=serve,args=(c,),daemon=True).start()\n")
+
+
+def syn_flood(bed):
+    """SYN cookies, as Linux's tcp_syncookies=1: 2,000 spoofed SYNs fill a
+    backlog-4 listener's half-open queue (their SYN-ACKs are never answered), and
+    kernel clients connecting meanwhile are still served, through cookies."""
+    port = 7340
+    srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-c", SMALL_BACKLOG, str(port)]),
+                    "small-backlog")
+    wait_listening(bed, port, srv)
+    r = bed.run(bed.peer, [PYTHON, os.path.join(HERE, "synflood.py"), STACK_IP, str(port),
+                           "2000"], timeout=30)
+    bed.check(r.returncode == 0, "synflood: %s" % r.stderr.decode(errors="replace"))
+    r = bed.run(bed.peer, [PYTHON, PEERS, "client", "sync", STACK_IP, str(port), "50", "8"],
+                timeout=30)
+    out = r.stdout.decode(errors="replace").strip()
+    bed.check(r.returncode == 0 and out == "sync: 400 ok",
+              "clients during a SYN flood: %r\n%s" % (out, r.stderr.decode(errors="replace")))
+    counters = bed.counters()
+    sent = re.search(r"tcp_syncookies_sent\s+(\d+)", counters)
+    ok = re.search(r"tcp_syncookies_ok\s+(\d+)", counters)
+    bed.check(sent and ok and int(ok.group(1)) >= 1,
+              "the clients were not served through SYN cookies:\n%s" % counters)
+    print("SYN flood of 2,000 on a backlog-4 listener: 8 clients served, %s cookies sent, "
+          "%s accepted" % (sent.group(1), ok.group(1)))
+
+
 def test():
     with Bed("server") as bed:
+        syn_flood(bed)
         accept_signal(bed)
         udp_server(bed)
         privileged_ports(bed)
