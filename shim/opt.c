@@ -39,6 +39,8 @@ int shim_opt_map(int level, int optname)
 			return SHUNT_OPT_REUSEADDR;
 		case SO_KEEPALIVE:
 			return SHUNT_OPT_KEEPALIVE;
+		case SO_REUSEPORT:
+			return SHUNT_OPT_REUSEPORT;
 		}
 	} else if (level == IPPROTO_TCP) {
 		switch (optname) {
@@ -70,6 +72,7 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 		[SHUNT_OPT_REUSEADDR] = SOL_SOCKET, [SHUNT_OPT_KEEPALIVE] = SOL_SOCKET,
 		[SHUNT_OPT_KEEPIDLE] = IPPROTO_TCP, [SHUNT_OPT_KEEPINTVL] = IPPROTO_TCP,
 		[SHUNT_OPT_KEEPCNT] = IPPROTO_TCP, [SHUNT_OPT_CORK] = IPPROTO_TCP,
+		[SHUNT_OPT_REUSEPORT] = SOL_SOCKET,
 	};
 	static const int name[SHUNT_OPT_MAX] = {
 		[SHUNT_OPT_NODELAY] = TCP_NODELAY, [SHUNT_OPT_SYNCNT] = TCP_SYNCNT,
@@ -78,6 +81,7 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 		[SHUNT_OPT_REUSEADDR] = SO_REUSEADDR, [SHUNT_OPT_KEEPALIVE] = SO_KEEPALIVE,
 		[SHUNT_OPT_KEEPIDLE] = TCP_KEEPIDLE, [SHUNT_OPT_KEEPINTVL] = TCP_KEEPINTVL,
 		[SHUNT_OPT_KEEPCNT] = TCP_KEEPCNT, [SHUNT_OPT_CORK] = TCP_CORK,
+		[SHUNT_OPT_REUSEPORT] = SO_REUSEPORT,
 	};
 	struct linger lg;
 	socklen_t len;
@@ -96,7 +100,8 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 	if (real_getsockopt(fd, level[opt], name[opt], &v, &len) < 0)
 		return -errno;
 	*value = opt == SHUNT_OPT_NODELAY || opt == SHUNT_OPT_REUSEADDR ||
-		 opt == SHUNT_OPT_KEEPALIVE || opt == SHUNT_OPT_CORK ? v != 0 : (uint64_t)v;
+		 opt == SHUNT_OPT_KEEPALIVE || opt == SHUNT_OPT_CORK ||
+		 opt == SHUNT_OPT_REUSEPORT ? v != 0 : (uint64_t)v;
 	return 0;
 }
 

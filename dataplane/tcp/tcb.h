@@ -154,6 +154,8 @@ struct tcb {
 	uint32_t keep_intvl_s;    /* TCP_KEEPINTVL */
 	uint64_t last_rx_us;      /* when the peer last sent us a segment (rcv_tstamp) */
 	bool reuseaddr;
+	bool reuseport;           /* SO_REUSEPORT, as it was when the port was taken */
+	struct tcb *rpnext;       /* next listener of the same port (SO_REUSEPORT group) */
 	uint32_t user_timeout_us; /* 0: off */
 
 	int soft_err;             /* last soft ICMP error: reported if we time out */
@@ -185,6 +187,7 @@ struct tcp_stack {
 	uint16_t *port_users;     /* [port host order]: tcbs holding the local port */
 	uint16_t *port_bound;     /* ... of which got it from bind() */
 	uint16_t *port_excl;      /* ... of which hold it without SO_REUSEADDR */
+	uint16_t *port_rp;        /* ... of which hold it with SO_REUSEPORT */
 	struct tcb **heap;        /* timer min-heap on tcb->deadline */
 	uint32_t heap_n, heap_cap;
 	uint64_t isn_key[2];      /* RFC 6528 secret */

@@ -483,6 +483,11 @@ int tcp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 			return 0; /* Linux accepts it; it matters for the next bind only */
 		tcb->reuseaddr = value != 0;
 		return 0;
+	case SHUNT_OPT_REUSEPORT:
+		if (tcb->port_held)
+			return 0; /* likewise: the port's sharing was decided at bind */
+		tcb->reuseport = value != 0;
+		return 0;
 	case SHUNT_OPT_KEEPALIVE:
 		/* tcp_set_keepalive(): (re)start on a connection, stop when turned off */
 		tcb->keepalive = value != 0;

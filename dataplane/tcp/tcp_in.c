@@ -998,7 +998,8 @@ void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint3
 		return;
 	}
 	tcb = tcp_table_lookup(ctx->tcp, dst_be, seg.dport_be, src_be, seg.sport_be);
-	if (tcb == NULL && (tcb = tcp_listen_lookup(ctx->tcp, dst_be, seg.dport_be)) != NULL) {
+	if (tcb == NULL && (tcb = tcp_listen_lookup(ctx->tcp, dst_be, seg.dport_be, src_be,
+						    seg.sport_be)) != NULL) {
 		listen_input(ctx, tcb, &seg, src_be, dst_be);
 		return;
 	}

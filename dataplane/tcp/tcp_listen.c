@@ -39,13 +39,46 @@ void tcp_listen_fini(struct tcp_stack *ts)
 	ts->listeners = NULL;
 }
 
-struct tcb *tcp_listen_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be)
+struct tcb *tcp_listen_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be,
+			      uint32_t raddr_be, uint16_t rport_be)
 {
-	struct tcb *l = ts->listeners[rte_be_to_cpu_16(lport_be)];
+	struct tcb *l, *pick = NULL;
+	uint32_t n = 0, h;
 
-	if (l == NULL || (l->laddr_be != 0 && l->laddr_be != laddr_be))
+	/* One listener, or an SO_REUSEPORT group: each matching member in turn by a
+	 * hash of the peer (Linux reuseport_select_sock), so one client's SYNs and
+	 * ACK all reach the same listener. */
+	h = (raddr_be * 0x9e3779b1u) ^ ((uint32_t)rport_be * 0x85ebca6bu);
+	h ^= h >> 15;
+	for (l = ts->listeners[rte_be_to_cpu_16(lport_be)]; l != NULL; l = l->rpnext)
+		if (l->laddr_be == 0 || l->laddr_be == laddr_be)
+			n++;
+	if (n == 0)
 		return NULL;
-	return l;
+	h %= n;
+	for (l = ts->listeners[rte_be_to_cpu_16(lport_be)]; l != NULL; l = l->rpnext) {
+		if (l->laddr_be != 0 && l->laddr_be != laddr_be)
+			continue;
+		if (h-- == 0) {
+			pick = l;
+			break;
+		}
+	}
+	return pick;
+}
+
+/* Take l out of its port's listener list. */
+static void listen_unhook(struct tcp_stack *ts, struct tcb *l)
+{
+	struct tcb **pp = &ts->listeners[rte_be_to_cpu_16(l->lport_be)];
+
+	for (; *pp != NULL; pp = &(*pp)->rpnext) {
+		if (*pp == l) {
+			*pp = l->rpnext;
+			break;
+		}
+	}
+	l->rpnext = NULL;
 }
 
 uint32_t tcp_listen_backlog(uint32_t arg, uint32_t rx_size)
@@ -60,11 +93,19 @@ uint32_t tcp_listen_backlog(uint32_t arg, uint32_t rx_size)
 
 int tcp_listen_start(struct dp_ctx *ctx, struct tcb *tcb, uint32_t backlog)
 {
-	struct tcb **slot = &ctx->tcp->listeners[rte_be_to_cpu_16(tcb->lport_be)];
+	struct tcb **slot = &ctx->tcp->listeners[rte_be_to_cpu_16(tcb->lport_be)], *l;
+	bool member = false;
 
-	if (*slot != NULL && *slot != tcb)
-		return -EADDRINUSE;
-	*slot = tcb;
+	for (l = *slot; l != NULL; l = l->rpnext) {
+		if (l == tcb)
+			member = true; /* listen() again: only the backlog changes */
+		else if (!(l->reuseport && tcb->reuseport))
+			return -EADDRINUSE;
+	}
+	if (!member) {
+		tcb->rpnext = *slot;
+		*slot = tcb;
+	}
 	tcb->backlog = backlog;
 	tcb->synq_overflowed = false;
 	return 0;
@@ -210,8 +251,8 @@ void tcp_listen_stop(struct dp_ctx *ctx, struct tcb *l)
 		tcp_listen_drop_child(ctx, l->syn_q, true);
 	while (l->acc_head != NULL)
 		tcp_listen_drop_child(ctx, l->acc_head, true);
-	if (ctx->tcp->listeners[port] == l)
-		ctx->tcp->listeners[port] = NULL;
+	(void)port;
+	listen_unhook(ctx->tcp, l);
 }
 
 void tcp_listen_forget(struct dp_ctx *ctx, struct tcb *tcb)
@@ -233,6 +274,6 @@ void tcp_listen_forget(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->acc_tail = NULL;
 	tcb->syn_qlen = 0;
 	port = rte_be_to_cpu_16(tcb->lport_be);
-	if (ctx->tcp->listeners != NULL && ctx->tcp->listeners[port] == tcb)
-		ctx->tcp->listeners[port] = NULL;
+	if (ctx->tcp->listeners != NULL && ctx->tcp->listeners[port] != NULL)
+		listen_unhook(ctx->tcp, tcb);
 }

@@ -36,7 +36,11 @@ void tcp_listen_fini(struct tcp_stack *ts);
 
 /* The listener a SYN to laddr:lport may open a connection on: the port's
  * listener if it is bound to 0.0.0.0 or to laddr. NULL otherwise. O(1). */
-struct tcb *tcp_listen_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be);
+/* The listener for a SYN (or cookie ACK) from raddr:rport to laddr:lport: the
+ * port's listener, or one member of its SO_REUSEPORT group picked by a hash of the
+ * peer; NULL if none is bound to 0.0.0.0 or laddr. */
+struct tcb *tcp_listen_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be,
+			      uint32_t raddr_be, uint16_t rport_be);
 
 /* listen()'s backlog as Linux keeps it: <= 0 is 0, above somaxconn is somaxconn;
  * further bounded so that backlog + 1 records fit the ring of rx_size bytes. */

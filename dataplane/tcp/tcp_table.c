@@ -32,7 +32,9 @@ int tcp_table_init(struct tcp_stack *ts, uint32_t nbuckets)
 	ts->port_users = calloc(65536, sizeof(uint16_t));
 	ts->port_bound = calloc(65536, sizeof(uint16_t));
 	ts->port_excl = calloc(65536, sizeof(uint16_t));
-	if (!ts->buckets || !ts->port_users || !ts->port_bound || !ts->port_excl) {
+	ts->port_rp = calloc(65536, sizeof(uint16_t));
+	if (!ts->buckets || !ts->port_users || !ts->port_bound || !ts->port_excl ||
+	    !ts->port_rp) {
 		tcp_table_fini(ts);
 		return -ENOMEM;
 	}
@@ -46,8 +48,9 @@ void tcp_table_fini(struct tcp_stack *ts)
 	free(ts->port_users);
 	free(ts->port_bound);
 	free(ts->port_excl);
+	free(ts->port_rp);
 	ts->buckets = NULL;
-	ts->port_users = ts->port_bound = ts->port_excl = NULL;
+	ts->port_users = ts->port_bound = ts->port_excl = ts->port_rp = NULL;
 }
 
 struct tcb *tcp_table_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be,
@@ -98,6 +101,8 @@ static void port_take(struct tcp_stack *ts, struct tcb *tcb, uint16_t port, bool
 		ts->port_bound[port]++;
 	if (!tcb->reuseaddr)
 		ts->port_excl[port]++;
+	if (tcb->reuseport)
+		ts->port_rp[port]++;
 	tcb->lport_be = rte_cpu_to_be_16(port);
 	tcb->port_held = true;
 	tcb->bound = bound;
@@ -106,6 +111,7 @@ static void port_take(struct tcp_stack *ts, struct tcb *tcb, uint16_t port, bool
 void tcp_port_inherit(struct tcp_stack *ts, struct tcb *child, const struct tcb *l)
 {
 	child->reuseaddr = l->reuseaddr;
+	child->reuseport = l->reuseport;
 	port_take(ts, child, rte_be_to_cpu_16(l->lport_be), true);
 }
 
@@ -120,6 +126,8 @@ void tcp_port_release(struct tcp_stack *ts, struct tcb *tcb)
 		ts->port_bound[port]--;
 	if (!tcb->reuseaddr && tcb->state != SHUNT_SS_TIME_WAIT)
 		ts->port_excl[port]--;
+	if (tcb->reuseport)
+		ts->port_rp[port]--;
 	tcb->port_held = false;
 }
 
@@ -149,11 +157,16 @@ int tcp_port_bind(struct dp_ctx *ctx, struct tcb *tcb, uint32_t addr_be, uint16_
 	if (addr_be != 0 && addr_be != ctx->ip_be)
 		return -EADDRNOTAVAIL;
 	if (port != 0) {
-		/* Linux inet_csk_bind_conflict(): a listener blocks the port even for
-		 * SO_REUSEADDR */
-		if (ts->listeners != NULL && ts->listeners[port] != NULL)
+		/* Linux inet_csk_bind_conflict(): SO_REUSEPORT on every holder (and on
+		 * us) shares the port, listeners included; otherwise a listener blocks
+		 * it even for SO_REUSEADDR. (Linux also asks for the same uid; shuntd
+		 * does not know programs' uids.) */
+		bool shared = tcb->reuseport && ts->port_rp[port] == ts->port_users[port];
+
+		if (!shared && ts->listeners != NULL && ts->listeners[port] != NULL)
 			return -EADDRINUSE;
-		if (ts->port_users[port] != 0 && !(tcb->reuseaddr && ts->port_excl[port] == 0))
+		if (!shared && ts->port_users[port] != 0 &&
+		    !(tcb->reuseaddr && ts->port_excl[port] == 0))
 			return -EADDRINUSE;
 		port_take(ts, tcb, port, true);
 		return 0;

@@ -161,6 +161,7 @@ enum shunt_opt {
 	SHUNT_OPT_KEEPINTVL,    /* TCP_KEEPINTVL, seconds */
 	SHUNT_OPT_KEEPCNT,      /* TCP_KEEPCNT */
 	SHUNT_OPT_CORK,         /* TCP_CORK: hold short segments until uncorked */
+	SHUNT_OPT_REUSEPORT,    /* SO_REUSEPORT: listeners share a port, each gets some */
 	SHUNT_OPT_MAX
 };
 

@@ -281,8 +281,48 @@ def syn_flood(bed):
           "%s accepted" % (sent.group(1), ok.group(1)))
 
 
+# a listener with SO_REUSEPORT on 0.0.0.0 that answers each connection with its name
+REUSEPORT_SERVER = ("import socket,sys\n"
+                    "l=socket.socket(); l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEPORT,1)\n"
+                    "l.bind(('0.0.0.0',int(sys.argv[1]))); l.listen(64)\n"
+                    "print('listening',flush=True)\n"
+                    "while True:\n"
+                    "  c,_=l.accept(); c.sendall(sys.argv[2].encode()); c.close()\n")
+REUSEPORT_CLIENT = ("import socket,sys,collections\n"
+                    "n=collections.Counter()\n"
+                    "for i in range(int(sys.argv[3])):\n"
+                    "  s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=5)\n"
+                    "  n[s.recv(16).decode()]+=1; s.close()\n"
+                    "print(' '.join('%s=%d'%kv for kv in sorted(n.items())))\n")
+
+
+def reuseport(bed):
+    """SO_REUSEPORT: two server processes under shunt listen on one port; 60
+    clients through shunt are shared between them (each gets some)."""
+    port = 7350
+    procs = []
+    for name in ("A", "B"):
+        p = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-c", REUSEPORT_SERVER, str(port), name]),
+                      "reuseport-" + name)
+        out = os.path.join(bed.tmp, "reuseport-%s.out" % name)
+        deadline = time.monotonic() + 10
+        while "listening" not in open(out).read() and p.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        bed.check(p.alive(), "reuseport server %s: %s" % (name, open(
+            os.path.join(bed.tmp, "reuseport-%s.err" % name)).read()))
+        procs.append(p)
+    r = bed.run(bed.peer, [PYTHON, "-c", REUSEPORT_CLIENT, STACK_IP, str(port), "60"], timeout=30)
+    out = r.stdout.decode(errors="replace").strip()
+    got = dict(kv.split("=") for kv in out.split()) if r.returncode == 0 else {}
+    bed.check(set(got) == {"A", "B"} and sum(int(v) for v in got.values()) == 60,
+              "60 connections to two SO_REUSEPORT listeners: %r\n%s"
+              % (out, r.stderr.decode(errors="replace")))
+    print("SO_REUSEPORT, two listeners under shunt, 60 connections: %s" % out)
+
+
 def test():
     with Bed("server") as bed:
+        reuseport(bed)
         syn_flood(bed)
         accept_signal(bed)
         udp_server(bed)

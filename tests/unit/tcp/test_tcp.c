@@ -493,7 +493,8 @@ START_TEST(listen_state_and_backlog)
 	ck_assert_uint_eq(E.sh->local.addr, 0);
 	ck_assert(E.sh->flags & SHUNT_SF_BOUND);
 	ck_assert_uint_eq(t->backlog, 5);
-	ck_assert_ptr_eq(tcp_listen_lookup(E.ctx.tcp, E.ctx.ip_be, E.sh->local.port), t);
+	ck_assert_ptr_eq(tcp_listen_lookup(E.ctx.tcp, E.ctx.ip_be, E.sh->local.port, E.peer_be,
+					   E.pport_be), t);
 	/* again: only the backlog changes (somaxconn caps; (unsigned)-1 is above it) */
 	ck_assert_int_eq(tcp_app_listen(&E.ctx, &E.s, 100), 0);
 	ck_assert_uint_eq(t->backlog, 100);
