@@ -80,6 +80,15 @@ int shim_dgram_next_len(struct shim_sock *s)
 	return dgram_peek_head(s, cons, prod, &pos, &d) == 1 ? (int)d.len : 0;
 }
 
+bool shim_dgram_readable(void *arg)
+{
+	struct shim_sock *s = arg;
+
+	(void)SHUNT_LOAD_ACQ(&s->ss->ev_seq); /* pairs with the dp's release */
+	return SHUNT_LOAD_ACQ(&s->ss->rx_prod) != SHUNT_LOAD_RLX(&s->ss->rx_cons) ||
+	       shim_err_pending(s);
+}
+
 /* One datagram from the placeholder's kernel queue, without blocking. Returns its
  * length (as shim_dgram_recv), -EAGAIN when there is none, or -errno. */
 static ssize_t dgram_recv_kernel(int fd, const struct iovec *iov, int iovcnt, int flags,
@@ -152,7 +161,7 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 				*oflags |= MSG_TRUNC;
 			return (flags & MSG_TRUNC) ? (ssize_t)d.len : (ssize_t)n;
 		}
-		if (atomic_load(&s->ph_listening)) {
+		if (atomic_load(&s->ph_listening) && !(flags & SHIM_MSG_RING_ONLY)) {
 			/* bound to 0.0.0.0: the kernel's addresses (loopback) reach the
 			 * placeholder, which holds the same port */
 			rc = dgram_recv_kernel(fd, iov, iovcnt, flags, src, oflags);

@@ -631,10 +631,48 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 				    has_dst ? &sin : NULL));
 }
 
+/* recvmsg() on a UDP socket bound to 0.0.0.0 (ph_listening): a datagram in
+ * shuntd's ring, else one on the placeholder read with the program's own msghdr,
+ * so its control messages (IP_PKTINFO, timestamps...) come through as from Linux;
+ * blocking: wait on both. Returns bytes, or -errno; *done tells the caller the
+ * msghdr is already filled (the kernel's datagram). */
+static ssize_t io_recvmsg_dual(int fd, struct shim_sock *s, struct msghdr *msg, int flags,
+			       struct sockaddr_in *src, int *of, bool *done)
+{
+	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
+	int64_t timeo = -2;
+	ssize_t rc;
+
+	*done = false;
+	for (;;) {
+		rc = shim_dgram_recv(fd, s, msg->msg_iov, (int)msg->msg_iovlen,
+				     flags | MSG_DONTWAIT | SHIM_MSG_RING_ONLY, src, of);
+		if (rc != -EAGAIN)
+			return rc;
+		rc = real_recvmsg(fd, msg, flags | MSG_DONTWAIT);
+		if (rc >= 0) {
+			*done = true;
+			return rc;
+		}
+		if (errno != EAGAIN)
+			return -errno;
+		if (nonblock)
+			return -EAGAIN;
+		if (timeo == -2)
+			timeo = shim_sock_timeo_ns(fd, SO_RCVTIMEO);
+		rc = shim_wait_dual(fd, s, shim_dgram_readable, s, timeo);
+		if (rc == -ETIMEDOUT)
+			return -EAGAIN;
+		if (rc < 0)
+			return rc;
+	}
+}
+
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct shim_sock *s;
 	struct sockaddr_in src;
+	bool done = false;
 	ssize_t rc;
 	int of;
 
@@ -642,7 +680,14 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return real_recvmsg(fd, msg, flags);
 	if (flags & MSG_ERRQUEUE)
 		return io_done(s, shim_errq_recv(s, msg)); /* ip_recv_error(), before anything */
-	rc = io_recv_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags, &src, &of);
+	of = 0;
+	if (s->type == SOCK_DGRAM && atomic_load(&s->ph_listening)) {
+		rc = io_recvmsg_dual(fd, s, msg, flags, &src, &of, &done);
+		if (done)
+			return io_done(s, rc);
+	} else {
+		rc = io_recv_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags, &src, &of);
+	}
 	if (rc >= 0) {
 		if (msg->msg_name != NULL)
 			io_put_name(s, &src, msg->msg_name, &msg->msg_namelen);

@@ -525,6 +525,12 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
  * length with MSG_TRUNC in flags) or -errno. */
 ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
 			int flags, struct sockaddr_in *src, int *oflags);
+/* shim_dgram_recv() flag of ours (no Linux MSG_* uses the bit): shuntd's ring
+ * only, not the placeholder of a socket bound to 0.0.0.0 (the caller reads that
+ * itself with the program's msghdr). Never passed to the kernel. */
+#define SHIM_MSG_RING_ONLY 0x10000000
+/* Something for a reader in s's ring (a datagram or an error): a wait condition. */
+bool shim_dgram_readable(void *arg);
 /* Payload bytes of the next queued datagram, 0 if none (FIONREAD). */
 int shim_dgram_next_len(struct shim_sock *s);
 /* POLL* bits as Linux's udp_poll() / datagram_poll(). */

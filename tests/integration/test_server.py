@@ -184,6 +184,18 @@ UDP_PROBE = ("import socket,sys,time\n"
              "  if time.monotonic()>end: sys.exit('no answer')\n")
 
 
+# A UDP socket on 0.0.0.0 with IP_PKTINFO (as dnsmasq): a loopback datagram must
+# come with its IP_PKTINFO control message, as from Linux.
+PKTINFO = ("import socket,struct\n"
+           "IP_PKTINFO=8  # linux/in.h (the socket module of this Python has no name for it)\n"
+           "u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+           "u.setsockopt(socket.IPPROTO_IP,IP_PKTINFO,1); u.bind(('0.0.0.0',7360))\n"
+           "c=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); c.sendto(b'q',('127.0.0.1',7360))\n"
+           "d,anc,fl,src=u.recvmsg(64,256)\n"
+           "info=[a for l,t,a in anc if l==socket.IPPROTO_IP and t==IP_PKTINFO]\n"
+           "print(d.decode(), socket.inet_ntoa(info[0][8:12]) if info else 'none')\n")
+
+
 def udp_server(bed):
     """UDP servers on 0.0.0.0 under shunt (epoll, recvfrom, sendto): the echo
     answers a kernel client through shunt and a loopback client through its
@@ -210,6 +222,12 @@ def udp_server(bed):
               "dig against the DNS server under shunt: %r\n%s" % (
                   out, r.stderr.decode(errors="replace")))
     print("DNS server on 0.0.0.0:%d under shunt answered dig: %s" % (dport, out))
+    r = bed.run_shunt([PYTHON, "-c", PKTINFO], timeout=15)
+    out = r.stdout.decode(errors="replace").strip()
+    bed.check(r.returncode == 0 and out == "q 127.0.0.1", "IP_PKTINFO on a loopback datagram "
+              "to a UDP socket on 0.0.0.0 under shunt: %r\n%s"
+              % (out, r.stderr.decode(errors="replace")))
+    print("UDP on 0.0.0.0 under shunt, loopback datagram with IP_PKTINFO: %s" % out)
 
 
 def accept_signal(bed):
