@@ -241,12 +241,6 @@ void shim_notify_disarm(struct shim_notifier *nf)
 		;
 }
 
-int shim_notify_wait(struct shim_notifier *nf, bool (*cond)(void *), void *arg,
-		     int64_t timeout_ns)
-{
-	return shim_wait_until(&nf->n->seq, &nf->n->futex_sleepers, cond, arg, timeout_ns, 0);
-}
-
 /* ppoll() cut by a signal, in a wait the kernel would have restarted if it were
  * a blocking accept()/recv() (no timeout): would it have? It does when the
  * handler has SA_RESTART. Which signal it was is not known here, so: when every

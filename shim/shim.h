@@ -432,10 +432,6 @@ void shim_notify_unsub(struct shim_sock *s, const struct shim_notifier *nf);
  * re-checks its sockets after this), then retract and drain the wake socket. */
 void shim_notify_arm(struct shim_notifier *nf);
 void shim_notify_disarm(struct shim_notifier *nf);
-/* A sleep on the notifier's futex instead (no kernel fds to watch): as
- * shim_wait_until() with cond re-checked after announcing. */
-int shim_notify_wait(struct shim_notifier *nf, bool (*cond)(void *), void *arg,
-		     int64_t timeout_ns);
 /* A wait on shunt socket s (fd) whose placeholder receives too (ph_listening: a
  * 0.0.0.0 listener, or UDP socket): until cond(arg) or the placeholder is
  * readable, in one ppoll on it and the thread's notifier. Returns 0 (look

@@ -130,15 +130,7 @@ int shim_tx_run(struct shim_sock *s, struct shim_txjob *j)
 		s->tx_job = prev;
 		return -EAGAIN;
 	}
-	if (!j->done) {
-		tx_writer_in(s);
-		j->fill(s, j);
-		if (__atomic_compare_exchange_n(&s->ss->tx_prod, &head, j->end, false,
-						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
-			j->done = true;
-		tx_writer_out(s);
-	}
-	atomic_signal_fence(memory_order_seq_cst);
+	tx_help(s, j); /* our own job, the way a handler would finish it */
 	s->tx_job = prev;
 	/* A failed CAS with done unset cannot happen (only this thread's handlers
 	 * publish while we own the socket, and they set done); done is the answer. */

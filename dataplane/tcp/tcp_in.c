@@ -360,6 +360,42 @@ static void text_and_fin(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, cons
 	}
 }
 
+/* Room in listener l's accept queue for one more record? If not, count the drop:
+ * *full (the reason the caller drops for), or tcp_listen_drop_broken when the
+ * app's rx_cons is impossible. */
+static bool acceptq_room(struct dp_ctx *ctx, struct tcb *l, uint64_t *full)
+{
+	int rc = tcp_listen_acceptq_check(l);
+
+	if (rc == 0)
+		return true;
+	if (rc == -EIO)
+		ctx->tcp_stats.tcp_listen_drop_broken++;
+	else
+		(*full)++;
+	return false;
+}
+
+/* The peer's SYN, in SYN-SENT (its SYN-ACK) or LISTEN: IRS <- SEG.SEQ, RCV.NXT <-
+ * SEG.SEQ + 1, and each option only if both sides offered it (RFC 7323 1.3, 2.2). */
+static void take_syn(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	tcb->irs = seg->seq;
+	tcb->rcv_nxt = seg->seq + 1;
+	tcb->rcv_adv = tcb->rcv_nxt;
+	if (seg->has_ws) {
+		tcb->ws_ok = true;
+		tcb->snd_ws = seg->ws;
+	} else {
+		tcb->rcv_ws = 0;
+	}
+	if (seg->has_ts) {
+		tcb->ts_ok = true;
+		tcb->ts_recent = seg->tsval;
+	}
+	tcb->mss = eff_mss(ctx, tcb, seg->mss);
+}
+
 /* ---- SYN-SENT (3.10.7.3) ------------------------------------------------------------ */
 
 static void syn_sent(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg,
@@ -388,21 +424,7 @@ static void syn_sent(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *
 		ctx->tcp_stats.tcp_drop_bad_state++; /* fifth: neither SYN nor RST: drop */
 		return;
 	}
-	tcb->irs = seg->seq;
-	tcb->rcv_nxt = seg->seq + 1;
-	tcb->rcv_adv = tcb->rcv_nxt;
-	/* options: each one only if both sides offered it (RFC 7323 1.3, 2.2) */
-	if (seg->has_ws) {
-		tcb->ws_ok = true;
-		tcb->snd_ws = seg->ws;
-	} else {
-		tcb->rcv_ws = 0;
-	}
-	if (seg->has_ts) {
-		tcb->ts_ok = true;
-		tcb->ts_recent = seg->tsval;
-	}
-	tcb->mss = eff_mss(ctx, tcb, seg->mss);
+	take_syn(ctx, tcb, seg);
 
 	if (!(seg->flags & TCP_ACK)) {
 		/* simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
@@ -495,24 +517,9 @@ static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 
 	if (c == NULL)
 		return;
-	/* RCV.NXT <- SEG.SEQ + 1, IRS <- SEG.SEQ; text on the SYN is not taken
-	 * (no TCP Fast Open: Linux drops it too, the peer sends it again) */
-	c->irs = seg->seq;
-	c->rcv_nxt = seg->seq + 1;
-	c->rcv_adv = c->rcv_nxt;
-	/* options: answer only what the SYN offered (RFC 7323 1.3, 2.2); no
-	 * SACK-permitted, as shunt has no SACK */
-	if (seg->has_ws) {
-		c->ws_ok = true;
-		c->snd_ws = seg->ws;
-	} else {
-		c->rcv_ws = 0;
-	}
-	if (seg->has_ts) {
-		c->ts_ok = true;
-		c->ts_recent = seg->tsval;
-	}
-	c->mss = eff_mss(ctx, c, seg->mss);
+	/* text on the SYN is not taken (no TCP Fast Open: Linux drops it too, the
+	 * peer sends it again); no SACK-permitted, as shunt has no SACK */
+	take_syn(ctx, c, seg);
 	/* the SYN's window is never scaled (RFC 7323 2.2) */
 	c->snd_wnd = c->snd_wnd_max = seg->wnd;
 	c->snd_wl1 = seg->seq;
@@ -596,7 +603,6 @@ static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tc
 	uint16_t mss;
 	uint8_t ws;
 	struct tcb *c;
-	int rc;
 
 	mss = tcp_syncookie_check(ctx->tcp, src_be, seg->sport_be, dst_be, seg->dport_be,
 				  seg->seq - 1, seg->ack - 1, ctx->now_us);
@@ -611,14 +617,8 @@ static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tc
 	ctx->tcp_stats.tcp_syncookies_ok++;
 	/* Linux tcp_v4_syn_recv_sock(): a full accept queue drops the ACK, as for a
 	 * child in SYN_RECEIVED; the peer retransmits it */
-	rc = tcp_listen_acceptq_check(l);
-	if (rc != 0) {
-		if (rc == -EIO)
-			ctx->tcp_stats.tcp_listen_drop_broken++;
-		else
-			ctx->tcp_stats.tcp_listen_drop_ack_full++;
+	if (!acceptq_room(ctx, l, &ctx->tcp_stats.tcp_listen_drop_ack_full))
 		return;
-	}
 	c = listen_child_new(ctx, l, src_be, seg->sport_be, dst_be);
 	if (c == NULL)
 		return;
@@ -664,8 +664,6 @@ static bool bad_peer_addr(uint32_t addr_be)
 static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg *seg,
 			 uint32_t src_be, uint32_t dst_be)
 {
-	int rc;
-
 	/* first: check for an RST; an incoming RST is ignored */
 	if (seg->flags & TCP_RST) {
 		ctx->tcp_stats.tcp_rst_rx++;
@@ -701,14 +699,8 @@ static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 	/* Linux tcp_conn_request(): a full accept queue drops the SYN (the peer
 	 * retries); a full SYN queue answers with a SYN cookie (tcp_syncookies = 1),
 	 * or drops the SYN with cookies off */
-	rc = tcp_listen_acceptq_check(l);
-	if (rc != 0) {
-		if (rc == -EIO)
-			ctx->tcp_stats.tcp_listen_drop_broken++;
-		else
-			ctx->tcp_stats.tcp_listen_drop_full++;
+	if (!acceptq_room(ctx, l, &ctx->tcp_stats.tcp_listen_drop_full))
 		return;
-	}
 	if (tcp_listen_synq_full(l)) {
 		if (ctx->tcp->syncookies)
 			listen_cookie_syn(ctx, l, seg, src_be, dst_be);
@@ -846,15 +838,9 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 		 * what it carries); the peer retransmits, and a later copy completes
 		 * once the app has accepted. */
 		if (tcb->listener != NULL) {
-			int rc = tcp_listen_acceptq_check(tcb->listener);
-
-			if (rc != 0) {
-				if (rc == -EIO)
-					ctx->tcp_stats.tcp_listen_drop_broken++;
-				else
-					ctx->tcp_stats.tcp_listen_drop_ack_full++;
+			if (!acceptq_room(ctx, tcb->listener,
+					  &ctx->tcp_stats.tcp_listen_drop_ack_full))
 				return;
-			}
 			/* RFC 6298 5.7: the SYN-ACK was lost; 3 s unless timestamps
 			 * give a sample below */
 			if (tcb->nrexmit)

@@ -348,6 +348,22 @@ class Bed:
     def spawn_peer(self, argv, name, **kw):
         return self.spawn(self.peer, argv, name, **kw)
 
+    def wait_reachable(self, port, proc, timeout=15):
+        """Until a kernel client in the peer namespace can connect to the stack's
+        address on `port` (a server under shunt listens in shuntd, where /proc
+        cannot see it), while proc lives; bounded."""
+        probe = ("import socket,sys,time\n"
+                 "end=time.monotonic()+%d\n"
+                 "while True:\n"
+                 "  try:\n"
+                 "    socket.create_connection((%r,%d),timeout=1).close(); break\n"
+                 "  except OSError as e:\n"
+                 "    if time.monotonic()>end: sys.exit('not listening: %%s'%%e)\n"
+                 "    time.sleep(0.05)\n" % (timeout, STACK_IP, port))
+        r = self.run(self.peer, [PYTHON, "-c", probe], timeout=timeout + 5)
+        self.check(r.returncode == 0 and proc.alive(), "%s is not reachable on port %d: %s"
+                   % (proc.name, port, r.stderr.decode(errors="replace")))
+
     def wait_port(self, ns, port, timeout=10, proc=None, proto="tcp"):
         """Wait until something listens on TCP (or is bound to UDP) `port` in `ns`."""
         want = ":%04X" % port

@@ -39,14 +39,6 @@
 
 #include "stress_proc.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint8_t pattern(int conn, size_t i, int round)
 {
 	return (uint8_t)((size_t)conn * 131u + i * 7u + (size_t)round * 29u);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright (c) 2026 The shunt authors
  *
- * What the stress programs read about their own process from /proc: a
+ * What the stress programs read about their own process: the monotonic clock, a
  * /proc/self/status field, and the memory of the shim's shared region (the
  * mappings of its "shunt-region" memfd in /proc/self/smaps).
  */
@@ -11,6 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Seconds on the monotonic clock. */
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* A kB field of /proc/self/status (VmRSS, VmHWM...), -1 if absent. */
 static inline long status_kb(const char *key)

@@ -43,14 +43,6 @@
 
 #include "stress_proc.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");

@@ -38,25 +38,10 @@ N = 500
 CONNS = 4
 
 
-def wait_listening(bed, port, proc):
-    """Until a kernel client in the peer namespace can connect (bounded)."""
-    probe = ("import socket,sys,time\n"
-             "end=time.monotonic()+10\n"
-             "while True:\n"
-             "  try:\n"
-             "    socket.create_connection((%r,%d),timeout=1).close(); break\n"
-             "  except OSError as e:\n"
-             "    if time.monotonic()>end: sys.exit('not listening: %%s'%%e)\n"
-             "    time.sleep(0.05)\n" % (STACK_IP, port))
-    r = bed.run(bed.peer, [PYTHON, "-c", probe], timeout=15)
-    bed.check(r.returncode == 0 and proc.alive(), "%s is not reachable on port %d: %s"
-              % (proc.name, port, r.stderr.decode(errors="replace")))
-
-
 def serve(bed, mode, host, port):
     srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, PEERS, mode, host, str(port)]),
                     "%s-%s" % (mode, host))
-    wait_listening(bed, port, srv)
+    bed.wait_reachable(port, srv)
     for client in ("sync", "async"):
         r = bed.run(bed.peer, [PYTHON, PEERS, "client", client, STACK_IP, str(port), str(N),
                                str(CONNS)], timeout=60)
@@ -89,7 +74,7 @@ def http_server(bed):
     srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-m", "http.server", str(port),
                                              "--bind", "0.0.0.0", "--directory", bed.tmp]),
                     "http.server")
-    wait_listening(bed, port, srv)
+    bed.wait_reachable(port, srv)
     for ns, host in ((bed.peer, STACK_IP), (bed.app, "127.0.0.1")):
         out = os.path.join(bed.tmp, "got-" + host)
         r = bed.run(ns, ["curl", "-sS", "-o", out, "http://%s:%d/f" % (host, port)],
@@ -281,7 +266,7 @@ def syn_flood(bed):
     port = 7340
     srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-c", SMALL_BACKLOG, str(port)]),
                     "small-backlog")
-    wait_listening(bed, port, srv)
+    bed.wait_reachable(port, srv)
     r = bed.run(bed.peer, [PYTHON, os.path.join(HERE, "synflood.py"), STACK_IP, str(port),
                            "2000"], timeout=30)
     bed.check(r.returncode == 0, "synflood: %s" % r.stderr.decode(errors="replace"))

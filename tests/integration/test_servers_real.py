@@ -35,21 +35,6 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_timeout 30;
 """
 
 
-def wait_tcp(bed, port, proc):
-    """Until a kernel client in the peer namespace can connect (bounded)."""
-    probe = ("import socket,sys,time\n"
-             "end=time.monotonic()+15\n"
-             "while True:\n"
-             "  try:\n"
-             "    socket.create_connection((%r,%d),timeout=1).close(); break\n"
-             "  except OSError as e:\n"
-             "    if time.monotonic()>end: sys.exit('not listening: %%s'%%e)\n"
-             "    time.sleep(0.05)\n" % (STACK_IP, port))
-    r = bed.run(bed.peer, [PYTHON, "-c", probe], timeout=20)
-    bed.check(r.returncode == 0 and proc.alive(), "%s is not reachable on port %d: %s"
-              % (proc.name, port, r.stderr.decode(errors="replace")))
-
-
 def nginx(bed):
     port = 8080
     root = os.path.join(bed.tmp, "www")
@@ -65,7 +50,7 @@ def nginx(bed):
         f.write(NGINX_CONF.format(tmp=bed.tmp, port=port, root=root))
     os.chmod(bed.tmp, 0o755)  # nginx's worker reads the files as www-data
     srv = bed.spawn(bed.app, bed.shunt_argv(["nginx", "-c", conf, "-p", bed.tmp]), "nginx")
-    wait_tcp(bed, port, srv)
+    bed.wait_reachable(port, srv)
     r = bed.run(bed.peer, ["sh", "-c", "for i in $(seq 20); do curl -sS "
                            "http://%s:%d/big | sha256sum & done; wait" % (STACK_IP, port)],
                 timeout=120)
@@ -90,7 +75,7 @@ def redis(bed):
     srv = bed.spawn(bed.app, bed.shunt_argv([
         "redis-server", "--port", str(port), "--bind", "0.0.0.0", "--protected-mode", "no",
         "--save", "", "--appendonly", "no", "--daemonize", "no"]), "redis")
-    wait_tcp(bed, port, srv)
+    bed.wait_reachable(port, srv)
     r = bed.run(bed.peer, ["redis-benchmark", "-h", STACK_IP, "-p", str(port), "-q",
                            "-n", "100000", "-c", "50", "-t", "set,get,lpush,lpop"],
                 timeout=120)
