@@ -65,8 +65,8 @@ static int acc_pop(struct shim_sock *l, struct shunt_accept *rec)
 /* Give the accepted slot an fd of its own. Returns the fd or -errno; on failure
  * the slot is closed (the dataplane resets the connection, as Linux does when
  * accept() cannot allocate the new file). */
-static int acc_install(struct shim_sock *l, const struct shunt_accept *rec, int flags,
-		       struct sockaddr *addr, socklen_t *alen, socklen_t len)
+static int acc_install(int lfd, struct shim_sock *l, const struct shunt_accept *rec,
+		       int flags, struct sockaddr *addr, socklen_t *alen, socklen_t len)
 {
 	struct sockaddr_in peer = { .sin_family = AF_INET };
 	struct shim_sock *s;
@@ -90,7 +90,7 @@ static int acc_install(struct shim_sock *l, const struct shunt_accept *rec, int 
 	}
 	s->type = SOCK_STREAM;
 	atomic_store(&s->nonblock, (flags & SOCK_NONBLOCK) != 0);
-	atomic_store(&s->linger_s, atomic_load(&l->linger_s)); /* inherited, as Linux */
+	shim_opt_inherit(lfd, l, fd, s); /* the options, as Linux's sk_clone_lock() */
 	s->sstate = SHIM_SS_CONNECTED;
 	s->bound = true;
 	s->bind_addr.sin_family = AF_INET;
@@ -154,6 +154,8 @@ static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, sockle
 
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return -EINVAL;
+	if (l->type != SOCK_STREAM)
+		return -EOPNOTSUPP; /* sock_no_accept() */
 	if (addr != NULL) {
 		if (shim_copyin(&len, alen, sizeof(len)) < 0)
 			return -EFAULT;
@@ -166,7 +168,7 @@ static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, sockle
 			return -EINVAL; /* inet_accept(): not listening */
 		rc = acc_pop(l, &rec);
 		if (rc == 0)
-			return acc_install(l, &rec, flags, addr, alen, len);
+			return acc_install(fd, l, &rec, flags, addr, alen, len);
 		if (rc != -EAGAIN)
 			return rc;
 		if (atomic_load(&l->ph_listening)) {

@@ -186,6 +186,63 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 	return (int)shim_ret(rc);
 }
 
+/* What an accepted socket inherits of its listener: Linux's sk_clone_lock() copies
+ * the whole socket, so every option set on the listener reads back the same on
+ * the child. The dataplane copies those it acts on into the child's tcb
+ * (tcp_in.c); these are copied from the listener's placeholder to the child's,
+ * those the listener had set only, so an accept costs no syscall for them
+ * otherwise. */
+static const struct {
+	int level, name;
+} opt_inherited[] = {
+	{ SOL_SOCKET, SO_KEEPALIVE },	   { SOL_SOCKET, SO_RCVBUF },
+	{ SOL_SOCKET, SO_SNDBUF },	   { SOL_SOCKET, SO_LINGER },
+	{ SOL_SOCKET, SO_RCVTIMEO_OLD },   { SOL_SOCKET, SO_SNDTIMEO_OLD },
+	{ SOL_SOCKET, SO_PRIORITY },	   { SOL_SOCKET, SO_OOBINLINE },
+	{ IPPROTO_TCP, TCP_NODELAY },	   { IPPROTO_TCP, TCP_CORK },
+	{ IPPROTO_TCP, TCP_KEEPIDLE },	   { IPPROTO_TCP, TCP_KEEPINTVL },
+	{ IPPROTO_TCP, TCP_KEEPCNT },	   { IPPROTO_TCP, TCP_USER_TIMEOUT },
+	{ IPPROTO_TCP, TCP_MAXSEG },	   { IPPROTO_IP, IP_TOS },
+	{ IPPROTO_IP, IP_TTL },
+};
+
+static void opt_note_inherited(struct shim_sock *s, int level, int name)
+{
+	unsigned i;
+
+	if (level == SOL_SOCKET && name == SO_RCVTIMEO_NEW)
+		name = SO_RCVTIMEO_OLD; /* one value in the kernel, read back either way */
+	if (level == SOL_SOCKET && name == SO_SNDTIMEO_NEW)
+		name = SO_SNDTIMEO_OLD;
+	for (i = 0; i < sizeof(opt_inherited) / sizeof(opt_inherited[0]); i++)
+		if (opt_inherited[i].level == level && opt_inherited[i].name == name)
+			atomic_fetch_or(&s->inherit, 1u << i);
+}
+
+void shim_opt_inherit(int lfd, struct shim_sock *l, int fd, struct shim_sock *s)
+{
+	uint32_t bits = atomic_load(&l->inherit);
+	unsigned char v[64];
+	socklen_t len;
+	unsigned i;
+
+	for (; bits != 0; bits &= bits - 1) {
+		i = (unsigned)__builtin_ctz(bits);
+		len = sizeof(v);
+		if (real_getsockopt(lfd, opt_inherited[i].level, opt_inherited[i].name, v,
+				    &len) < 0)
+			continue;
+		if (opt_inherited[i].level == SOL_SOCKET &&
+		    (opt_inherited[i].name == SO_RCVBUF || opt_inherited[i].name == SO_SNDBUF))
+			*(int *)v /= 2; /* reads back doubled, as it was set */
+		(void)real_setsockopt(fd, opt_inherited[i].level, opt_inherited[i].name, v, len);
+	}
+	atomic_store(&s->inherit, atomic_load(&l->inherit));
+	atomic_store(&s->linger_s, atomic_load(&l->linger_s));
+	if (atomic_load(&l->sndbuf) < s->tx_size)
+		atomic_store(&s->sndbuf, atomic_load(&l->sndbuf));
+}
+
 /* Options shunt does not apply are still set on the placeholder, so setsockopt and
  * getsockopt answer as Linux; what they would change, shunt does not do. Rather
  * than lie in silence, say so once per option with SHUNT_LOG (as Onload does). The
@@ -241,6 +298,7 @@ static int opt_set(int fd, struct shim_sock *s, int level, int name, const void 
 
 	if (real_setsockopt(fd, level, name, val, len) < 0)
 		return -errno;
+	opt_note_inherited(s, level, name);
 	if (level == SOL_SOCKET && name == SO_LINGER) {
 		struct linger lg;
 		socklen_t l = sizeof(lg);

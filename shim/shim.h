@@ -187,6 +187,7 @@ struct shim_sock {
 	int type;                /* SOCK_STREAM or SOCK_DGRAM, fixed at socket() */
 	int sstate;              /* enum shim_sstate, under lock */
 	uint32_t optmask;        /* options the app set before the decision, under lock */
+	_Atomic uint32_t inherit; /* options set that an accepted socket inherits (opt.c) */
 	uint8_t n_unapplied;     /* options shunt will not apply, set before the decision */
 	int16_t unapplied[SHIM_UNAPPLIED_MAX][2]; /* their level and name */
 	bool bound;              /* bind() succeeded (placeholder or dataplane) */
@@ -347,6 +348,7 @@ int64_t shim_sock_timeo_ns(int fd, int optname);
 int shim_opt_map(int level, int optname);
 /* s became a shunt socket: say which options it was given that shunt does not apply. */
 void shim_opt_decided_shunt(int fd, struct shim_sock *s);
+void shim_opt_inherit(int lfd, struct shim_sock *l, int fd, struct shim_sock *s);
 /* The value of SHUNT_OPT_* opt as the placeholder kernel socket fd holds it (it
  * validated and normalised what the app set). Returns 0 or -errno. */
 int shim_opt_value(int fd, int opt, uint64_t *value);

@@ -478,6 +478,7 @@ static struct tcb *listen_child_new(struct dp_ctx *ctx, struct tcb *l, uint32_t 
 	c = cs->pcb;
 	/* what a child inherits of its listener (Linux sk_clone_lock()) */
 	c->nodelay = l->nodelay;
+	c->cork = l->cork;
 	c->linger0 = l->linger0;
 	c->keepalive = l->keepalive;
 	c->keep_idle_s = l->keep_idle_s;

@@ -8,11 +8,7 @@
  *
  *   conncheck CASE IP PORT [key=value ...]
  *
- * The object maps "NN op" (NN = step number, so keys stay ordered and unique) to
- * {"rc": N, "errno": "ENAME" | null, "ms": N, ...}: rc and errno of the call, its
- * duration in ms, and what it returned (addresses as {"addr", "port"}, poll
- * revents as a list of names, SO_ERROR as an errno name, received bytes as text).
- * The last key is "end": the case ran to its end. Every fd a case opens is closed
+ * The object is described in obs.c. Every fd a case opens is closed
  * before it returns; a SIGALRM watchdog ends a case stuck for 30 s.
  *
  * Keys (default): syncnt (none) utimeo ms (none) sndtimeo ms (none) again (0)
@@ -39,138 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KV_MAX 32
-
-static struct {
-	const char *k[KV_MAX];
-	const char *v[KV_MAX];
-	int n;
-} kv;
+#include "obs.h"
 
 static struct sockaddr_in dst;
-static int step_no;
-static bool first_key = true;
-static int64_t step_t0;
-
-/* ---- arguments ---------------------------------------------------------------------- */
-
-static const char *opt_str(const char *key, const char *def)
-{
-	int i;
-
-	for (i = 0; i < kv.n; i++)
-		if (strcmp(kv.k[i], key) == 0)
-			return kv.v[i];
-	return def;
-}
-
-static long opt_int(const char *key, long def)
-{
-	const char *v = opt_str(key, NULL);
-
-	return v == NULL ? def : strtol(v, NULL, 0);
-}
-
-static struct sockaddr_in addr_of(const char *ip, long port)
-{
-	struct sockaddr_in a;
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
-		fprintf(stderr, "conncheck: bad address %s\n", ip);
-		exit(2);
-	}
-	return a;
-}
-
-/* ---- output ------------------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *errno_name(int e)
-{
-	static char buf[16];
-
-	switch (e) {
-#define E(x) case x: return #x
-	E(EPERM); E(ENOENT); E(EINTR); E(EBADF); E(EAGAIN); E(ENOMEM); E(EACCES);
-	E(EFAULT); E(EBUSY); E(EINVAL); E(EMFILE); E(EPIPE); E(ENOTSOCK);
-	E(EDESTADDRREQ); E(EMSGSIZE); E(EPROTOTYPE); E(ENOPROTOOPT);
-	E(EPROTONOSUPPORT); E(EOPNOTSUPP); E(EAFNOSUPPORT); E(EADDRINUSE);
-	E(EADDRNOTAVAIL); E(ENETDOWN); E(ENETUNREACH); E(ENETRESET); E(ECONNABORTED);
-	E(ECONNRESET); E(ENOBUFS); E(EISCONN); E(ENOTCONN); E(ETIMEDOUT);
-	E(ECONNREFUSED); E(EHOSTDOWN); E(EHOSTUNREACH); E(EALREADY); E(EINPROGRESS);
-	E(EPROTO); E(ENOSYS);
-#undef E
-	}
-	snprintf(buf, sizeof(buf), "E%d", e);
-	return buf;
-}
-
-/* Open step `op`: the caller then adds fields with field() and closes with end(). */
-static void step(const char *op, long rc, int err)
-{
-	int64_t ms = now_ms() - step_t0;
-
-	printf("%s\"%02d %s\": {\"rc\": %ld, \"errno\": ", first_key ? "{" : ", ",
-	       ++step_no, op, rc);
-	first_key = false;
-	if (rc < 0)
-		printf("\"%s\"", errno_name(err));
-	else
-		printf("null");
-	printf(", \"ms\": %lld", (long long)ms);
-}
-
-static void field(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf(", ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-}
-
-static void end(void)
-{
-	printf("}");
-	fflush(stdout);
-}
-
-/* Start timing the next call. */
-static void t0(void)
-{
-	step_t0 = now_ms();
-}
-
-static void fin(void)
-{
-	printf("%s\"end\": true}\n", first_key ? "{" : ", ");
-	fflush(stdout);
-}
-
-/* ---- observed calls ------------------------------------------------------------------ */
-
-static void put_sin(const char *name, const struct sockaddr_in *a)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	if (a->sin_family != AF_INET) {
-		field("\"%s\": {\"family\": %d}", name, a->sin_family);
-		return;
-	}
-	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-	field("\"%s\": {\"addr\": \"%s\", \"port\": %u}", name, ip, ntohs(a->sin_port));
-}
 
 static int do_connect_len(const char *op, int fd, const void *a, socklen_t len)
 {
@@ -188,139 +55,6 @@ static int do_connect_len(const char *op, int fd, const void *a, socklen_t len)
 static int do_connect(const char *op, int fd, const struct sockaddr_in *a)
 {
 	return do_connect_len(op, fd, a, sizeof(*a));
-}
-
-static int do_name(int fd, bool peer)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int rc, e;
-
-	memset(&a, 0, sizeof(a));
-	t0();
-	rc = peer ? getpeername(fd, (struct sockaddr *)&a, &len) :
-		    getsockname(fd, (struct sockaddr *)&a, &len);
-	e = errno;
-	step(peer ? "getpeername" : "getsockname", rc, e);
-	if (rc == 0) {
-		put_sin("name", &a);
-		field("\"len\": %u", len);
-	}
-	end();
-	return a.sin_port;
-}
-
-static void do_names(int fd)
-{
-	do_name(fd, false);
-	do_name(fd, true);
-}
-
-static int do_so_error(int fd)
-{
-	int v = -1, rc, e;
-	socklen_t len = sizeof(v);
-
-	t0();
-	rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &len);
-	e = errno;
-	step("SO_ERROR", rc, e);
-	if (rc == 0)
-		field("\"value\": \"%s\"", v == 0 ? "0" : errno_name(v));
-	end();
-	return v;
-}
-
-static void put_events(const char *name, unsigned ev, bool epoll)
-{
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} names[] = {
-		{ POLLIN, "IN" }, { POLLPRI, "PRI" }, { POLLOUT, "OUT" }, { POLLERR, "ERR" },
-		{ POLLHUP, "HUP" }, { POLLNVAL, "NVAL" }, { POLLRDNORM, "RDNORM" },
-		{ POLLRDBAND, "RDBAND" }, { POLLWRNORM, "WRNORM" }, { POLLWRBAND, "WRBAND" },
-		{ POLLRDHUP, "RDHUP" },
-	};
-	bool first = true;
-	size_t i;
-
-	printf(", \"%s\": [", name);
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(ev & names[i].bit))
-			continue;
-		printf("%s\"%s%s\"", first ? "" : ", ", epoll ? "EPOLL" : "POLL", names[i].name);
-		first = false;
-		ev &= ~names[i].bit;
-	}
-	if (ev)
-		printf("%s\"0x%x\"", first ? "" : ", ", ev);
-	printf("]");
-}
-
-/* Wait for fd with poll, select or epoll; events is in poll bits. */
-static void do_wait(const char *mode, int fd, short events, int ms)
-{
-	int rc, e;
-
-	t0();
-	if (strcmp(mode, "select") == 0) {
-		fd_set r, w, x;
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-		FD_ZERO(&r);
-		FD_ZERO(&w);
-		FD_ZERO(&x);
-		if (events & POLLIN)
-			FD_SET(fd, &r);
-		if (events & POLLOUT)
-			FD_SET(fd, &w);
-		FD_SET(fd, &x);
-		rc = select(fd + 1, &r, &w, &x, &tv);
-		e = errno;
-		step("select", rc, e);
-		field("\"r\": %d, \"w\": %d, \"x\": %d", FD_ISSET(fd, &r) ? 1 : 0,
-		      FD_ISSET(fd, &w) ? 1 : 0, FD_ISSET(fd, &x) ? 1 : 0);
-	} else if (strcmp(mode, "epoll") == 0) {
-		struct epoll_event ev = { 0 }, out = { 0 };
-		int ep = epoll_create1(EPOLL_CLOEXEC);
-
-		ev.events = (uint32_t)(unsigned short)events;
-		ev.data.fd = fd;
-		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			e = errno;
-			step("epoll_ctl", -1, e);
-			if (ep >= 0)
-				close(ep);
-			end();
-			return;
-		}
-		rc = epoll_wait(ep, &out, 1, ms);
-		e = errno;
-		step("epoll_wait", rc, e);
-		put_events("revents", rc > 0 ? out.events : 0, true);
-		close(ep);
-	} else {
-		struct pollfd p = { fd, events, 0 };
-
-		rc = poll(&p, 1, ms);
-		e = errno;
-		step("poll", rc, e);
-		put_events("revents", (unsigned short)p.revents, false);
-	}
-	end();
-}
-
-static void do_setint(const char *op, int fd, int level, int name, int v)
-{
-	int rc, e;
-
-	t0();
-	rc = setsockopt(fd, level, name, &v, sizeof(v));
-	e = errno;
-	step(op, rc, e);
-	field("\"value\": %d", v);
-	end();
 }
 
 static void do_setopts(int fd)
@@ -344,45 +78,6 @@ static void do_setopts(int fd)
 		field("\"value\": %ld", v);
 		end();
 	}
-}
-
-static int do_socket(int type)
-{
-	int fd, e;
-
-	t0();
-	fd = socket(AF_INET, type, 0);
-	e = errno;
-	step("socket", fd < 0 ? -1 : 0, e);
-	end();
-	if (fd < 0)
-		exit(3);
-	return fd;
-}
-
-static int do_bind(int fd, const char *ip, long port)
-{
-	struct sockaddr_in a = addr_of(ip, port);
-	int rc, e;
-
-	t0();
-	rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
-	e = errno;
-	step("bind", rc, e);
-	put_sin("to", &a);
-	end();
-	return rc;
-}
-
-static void do_nonblock(int fd)
-{
-	int rc, e;
-
-	t0();
-	rc = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	e = errno;
-	step("O_NONBLOCK", rc, e);
-	end();
 }
 
 /* Send a line and read it back from the echo server (TCP or UDP). */
@@ -410,42 +105,6 @@ static void do_echo(int fd, const char *msg)
 		field("\"data\": \"%s\"", buf); /* our own printable messages only */
 	}
 	end();
-}
-
-static void do_recv_nowait(int fd)
-{
-	char buf[256];
-	ssize_t n;
-	int e;
-
-	t0();
-	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-	e = errno;
-	step("recv_nowait", (long)n, e);
-	if (n >= 0) {
-		buf[n] = '\0';
-		field("\"data\": \"%s\"", buf);
-	}
-	end();
-}
-
-static void do_close(int fd)
-{
-	int rc, e;
-
-	t0();
-	rc = close(fd);
-	e = errno;
-	step("close", rc, e);
-	end();
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* ---- TCP cases ---------------------------------------------------------------------- */
@@ -510,34 +169,15 @@ static void case_nonblock(void)
 	do_close(fd);
 }
 
-static volatile sig_atomic_t alarms;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	alarms++;
-}
-
 /* A blocking connect interrupted by SIGALRM (with or without SA_RESTART). */
 static void case_signal(void)
 {
-	struct sigaction sa;
-	struct itimerval it;
-	long ms = opt_int("itimer_ms", 300);
 	int fd = do_socket(SOCK_STREAM);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = opt_int("restart", 0) ? SA_RESTART : 0;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
-	memset(&it, 0, sizeof(it));
-	it.it_value.tv_sec = ms / 1000;
-	it.it_value.tv_usec = (ms % 1000) * 1000;
 	do_setopts(fd);
-	setitimer(ITIMER_REAL, &it, NULL);
+	obs_alarm_in(opt_int("itimer_ms", 300), opt_int("restart", 0) != 0);
 	do_connect("connect", fd, &dst);
-	printf(", \"%02d handler_ran\": %d", ++step_no, (int)alarms);
+	printf(", \"%02d handler_ran\": %d", ++step_no, (int)obs_alarms);
 	if (opt_int("nb_after", 0)) {
 		do_nonblock(fd);
 		do_connect("connect_nb", fd, &dst);
@@ -644,11 +284,10 @@ static void case_exhaust(void)
 	int *fds = calloc((size_t)n, sizeof(int));
 	int fd, rc = 0, e = 0, last_port = 0;
 	struct sockaddr_in b = dst;
-	int64_t t;
 
 	if (fds == NULL)
 		exit(3);
-	t = now_ms();
+	t0(); /* the step below times the whole loop */
 	for (i = 0; i < n; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 		if (fds[i] < 0)
@@ -659,7 +298,6 @@ static void case_exhaust(void)
 			break;
 		ok++;
 	}
-	step_t0 = t;
 	step("connects", rc, e);
 	field("\"ok\": %ld", ok);
 	end();
@@ -898,10 +536,7 @@ static void case_udp_refused(void)
 
 /* ---- main --------------------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct obs_case cases[] = {
 	{ "blocking", case_blocking },	 { "nonblock", case_nonblock },
 	{ "signal", case_signal },	 { "args", case_args },
 	{ "bind", case_bind },		 { "inuse", case_inuse },
@@ -910,48 +545,17 @@ static const struct {
 	{ "udp_conn", case_udp_conn },	 { "udp_port0", case_udp_port0 },	 { "udp_refused", case_udp_refused },
 };
 
-static void on_watchdog(int sig)
-{
-	static const char msg[] = ", \"watchdog\": true}\n";
-
-	(void)sig;
-	(void)!write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	_exit(4);
-}
-
 int main(int argc, char **argv)
 {
-	size_t i;
-	int a;
-
 	if (argc < 4) {
 		fprintf(stderr, "usage: conncheck CASE IP PORT [key=value ...]\n");
 		return 2;
 	}
-	for (a = 4; a < argc && kv.n < KV_MAX; a++) {
-		char *eq = strchr(argv[a], '=');
-
-		if (eq == NULL) {
-			fprintf(stderr, "conncheck: not key=value: %s\n", argv[a]);
-			return 2;
-		}
-		*eq = '\0';
-		kv.k[kv.n] = argv[a];
-		kv.v[kv.n++] = eq + 1;
-	}
+	if (obs_args(argc, argv, 4) < 0)
+		return 2;
 	dst = addr_of(argv[2], strtol(argv[3], NULL, 0));
 	signal(SIGPIPE, SIG_IGN);
-	if (strcmp(argv[1], "signal") != 0) {
-		signal(SIGALRM, on_watchdog);
-		alarm(30);
-	}
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(cases[i].name, argv[1]) == 0) {
-			cases[i].fn();
-			fin();
-			return 0;
-		}
-	}
-	fprintf(stderr, "conncheck: unknown case %s\n", argv[1]);
-	return 2;
+	if (strcmp(argv[1], "signal") != 0)
+		obs_watchdog(30);
+	return obs_run(cases, sizeof(cases) / sizeof(cases[0]), argv[1]);
 }

@@ -32,7 +32,9 @@ from netbed import BUILD, HERE, PEER_IP, PYTHON, STACK_IP, Bed, BedError, sh
 
 CONNCHECK = os.environ.get("SHUNT_CONNCHECK") or os.path.join(
     BUILD, "tests", "integration", "conncheck")
+SERVCHECK = os.path.join(BUILD, "tests", "integration", "servcheck")
 PEERS = os.path.join(HERE, "peers.py")
+SERVPEER = os.path.join(HERE, "servpeer.py")
 
 EPH_LO, EPH_HI = 40000, 40063   # ephemeral ports of both client sides
 SYN_RETRIES = 2                 # shuntd --syn_retries / net.ipv4.tcp_syn_retries
@@ -87,10 +89,14 @@ class Case:
 
 
 class World:
-    """One of the two worlds: a Bed plus the peer's servers, rules and sysctls."""
+    """One of the two worlds: a Bed plus the peer's servers, rules and sysctls.
 
-    def __init__(self, kind, name):
-        self.kind = kind
+    role "client": the program under test is conncheck, a client of the peer's
+    servers; role "server": it is servcheck, a server whose clients are servpeer.py's
+    kernel sockets in the peer netns (reached through the control socket ctl)."""
+
+    def __init__(self, kind, name, role="client"):
+        self.kind, self.role, self.ctl = kind, role, None
         if kind == "kernel":
             self.bed = Bed("%s-kernel" % name, shuntd=False, veth=True)
         else:
@@ -117,6 +123,11 @@ class World:
         sh(sysctl)
         sh(["ip", "netns", "exec", bed.peer, "sysctl", "-q", "-w",
             "net.ipv4.icmp_ratelimit=0"])
+        if self.role == "server":
+            self.ctl = os.path.join(bed.tmp, "servpeer.sock")
+            agent = bed.spawn_peer([PYTHON, SERVPEER, self.ctl], "servpeer")
+            self._wait_path(self.ctl, agent)
+            return
         rules = os.path.join(bed.tmp, "rules.nft")
         with open(rules, "w") as f:
             f.write(NFT_RULES)
@@ -150,6 +161,16 @@ class World:
         bed.wait_port(bed.peer, DNS, proc=dns, proto="udp")
         self._wait_raw(icmp)
 
+    def _wait_path(self, path, proc, timeout=10):
+        """Wait until proc has bound its AF_UNIX socket at path."""
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if not proc.alive():
+                self.bed.fail("%s exited before binding %s" % (proc.name, path))
+            if time.monotonic() > deadline:
+                self.bed.fail("%s has not bound %s after %ds" % (proc.name, path, timeout))
+            time.sleep(0.05)
+
     def _wait_raw(self, proc, timeout=10):
         """Wait until proc has its packet socket open (/proc/net/packet lists it)."""
         deadline = time.monotonic() + timeout
@@ -176,9 +197,14 @@ class World:
         return r, time.monotonic() - t
 
     def conncheck(self, case):
-        if not os.access(CONNCHECK, os.X_OK):
-            raise BedError("conncheck is not built: %s (ninja -C %s)" % (CONNCHECK, BUILD))
-        r, _ = self.run([CONNCHECK] + case.argv, timeout=case.timeout)
+        """Run one case (conncheck, or servcheck in the server role): its object."""
+        prog = CONNCHECK if self.role == "client" else SERVCHECK
+        if not os.access(prog, os.X_OK):
+            raise BedError("%s is not built (ninja -C %s)" % (prog, BUILD))
+        argv = case.argv
+        if self.role == "server":   # servcheck CASE IP PORT CTLPATH [key=value...]
+            argv = argv[:3] + [self.ctl] + argv[3:]
+        r, _ = self.run([prog] + argv, timeout=case.timeout)
         out = r.stdout.decode(errors="replace").strip()
         try:
             obs = json.loads(out)
@@ -196,9 +222,9 @@ class World:
 class Worlds:
     """Both worlds, set up in turn and always torn down."""
 
-    def __init__(self, name):
-        self.kernel = World("kernel", name)
-        self.shunt = World("shunt", name)
+    def __init__(self, name, role="client"):
+        self.kernel = World("kernel", name, role)
+        self.shunt = World("shunt", name, role)
 
     def __enter__(self):
         self.kernel.setup()
@@ -252,6 +278,8 @@ class Worlds:
                                             "DIFF (%d)" % len(diffs)))
             if diffs:
                 bad.append((case, k, s, diffs))
+            elif os.environ.get("SHUNT_DIFF_SHOW"):   # debugging: what agreed
+                print("  " + json.dumps(k))
         sys.stdout.flush()
         if bad:
             msg = ["%d of %d cases differ between the kernel and shunt:"
@@ -319,9 +347,13 @@ def compare(k, s):
     return diffs
 
 
-def run_differential(name, cases):
+def run_differential(name, cases, role="client"):
     """The whole differential test: both worlds, every case, the table, the verdict."""
-    with Worlds(name) as w:
+    only = os.environ.get("SHUNT_DIFF_ONLY")   # a regex: run just those (debugging)
+    if only:
+        import re
+        cases = [c for c in cases if re.search(only, c.name)]
+    with Worlds(name, role) as w:
         t = time.monotonic()
         results = w.run_cases(cases)
         print("%d cases in each world in %.1f s" % (len(cases), time.monotonic() - t))
