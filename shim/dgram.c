@@ -108,7 +108,7 @@ static ssize_t dgram_recv_kernel(int fd, const struct iovec *iov, int iovcnt, in
 }
 
 ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
-			int flags, struct sockaddr_in *src, int *oflags)
+			int flags, struct sockaddr_in *src, uint32_t *dst, int *oflags)
 {
 	struct shunt_sock *ss = s->ss;
 	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
@@ -157,6 +157,8 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 				src->sin_addr.s_addr = d.peer.addr;
 				src->sin_port = d.peer.port;
 			}
+			if (dst != NULL)
+				*dst = d.dst;
 			if (n < d.len)
 				*oflags |= MSG_TRUNC;
 			return (flags & MSG_TRUNC) ? (ssize_t)d.len : (ssize_t)n;

@@ -18,7 +18,7 @@
  *     -> msg_flags |= MSG_ERRQUEUE
  *
  * Linux adds more cmsgs when IP_PKTINFO, IP_RECVTTL... are set on the socket
- * (ip_cmsg_recv()); the shim does not.
+ * (ip_cmsg_recv()); the shim does not, here (cmsg.c does on datagrams).
  */
 #include <string.h>
 #include <time.h> /* linux/errqueue.h needs struct timespec */
@@ -41,32 +41,6 @@ static void errq_copy_out(const struct iovec *iov, size_t iovcnt, const uint8_t 
 	}
 }
 
-/* Linux put_cmsg(): as much of the message as msg_control holds; MSG_CTRUNC when it
- * is cut or there is no room for even the header. msg_controllen becomes the bytes
- * used. */
-static void errq_put_cmsg(struct msghdr *msg, int level, int type, const void *data,
-			  size_t len, int *oflags)
-{
-	size_t cmlen = CMSG_LEN(len), room = msg->msg_controllen;
-	struct cmsghdr h;
-
-	if (msg->msg_control == NULL || room < sizeof(struct cmsghdr)) {
-		*oflags |= MSG_CTRUNC;
-		msg->msg_controllen = 0;
-		return;
-	}
-	if (room < cmlen) {
-		*oflags |= MSG_CTRUNC;
-		cmlen = room;
-	}
-	h.cmsg_len = cmlen;
-	h.cmsg_level = level;
-	h.cmsg_type = type;
-	memcpy(msg->msg_control, &h, sizeof(h));
-	memcpy(CMSG_DATA((struct cmsghdr *)msg->msg_control), data, cmlen - sizeof(h));
-	msg->msg_controllen = CMSG_SPACE(len) < room ? CMSG_SPACE(len) : room;
-}
-
 ssize_t shim_errq_recv(struct shim_sock *s, struct msghdr *msg)
 {
 	struct shunt_sock *ss = s->ss;
@@ -77,7 +51,7 @@ ssize_t shim_errq_recv(struct shim_sock *s, struct msghdr *msg)
 	struct sockaddr_in dst = { .sin_family = AF_INET };
 	uint8_t data[SHUNT_EQ_DATA];
 	uint32_t seq, seen, dlen;
-	size_t len, n;
+	size_t len, n, used;
 	int rc, oflags = MSG_ERRQUEUE;
 
 	rc = shim_iov_len(msg->msg_iov, (int)msg->msg_iovlen, &len);
@@ -124,7 +98,9 @@ ssize_t shim_errq_recv(struct shim_sock *s, struct msghdr *msg)
 	} else if (msg->msg_name != NULL) {
 		msg->msg_namelen = 0;
 	}
-	errq_put_cmsg(msg, SOL_IP, IP_RECVERR, &eh, sizeof(eh), &oflags);
+	used = 0;
+	shim_cmsg_put(msg, &used, SOL_IP, IP_RECVERR, &eh, sizeof(eh), &oflags);
+	msg->msg_controllen = used;
 	msg->msg_flags = oflags;
 	return (ssize_t)n;
 }

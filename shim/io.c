@@ -469,11 +469,11 @@ static ssize_t io_send_any(int fd, struct shim_sock *s, const struct iovec *iov,
 
 /* Receive on a shunt socket, either type. */
 static ssize_t io_recv_any(int fd, struct shim_sock *s, const struct iovec *iov, int cnt,
-			   int flags, struct sockaddr_in *src, int *oflags)
+			   int flags, struct sockaddr_in *src, uint32_t *dst, int *oflags)
 {
 	*oflags = 0;
 	if (s->type == SOCK_DGRAM)
-		return shim_dgram_recv(fd, s, iov, cnt, flags, src, oflags);
+		return shim_dgram_recv(fd, s, iov, cnt, flags, src, dst, oflags);
 	return io_recv(fd, s, iov, cnt, flags);
 }
 
@@ -510,7 +510,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_read(fd, buf, n);
-	return io_done(s, io_recv_any(fd, s, &v, 1, 0, NULL, &of));
+	return io_done(s, io_recv_any(fd, s, &v, 1, 0, NULL, NULL, &of));
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
@@ -530,7 +530,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 
 	if (!shim_init() || (s = shim_shunt_hold(fd)) == NULL)
 		return real_readv(fd, iov, cnt);
-	return io_done(s, io_recv_any(fd, s, iov, cnt, 0, NULL, &of));
+	return io_done(s, io_recv_any(fd, s, iov, cnt, 0, NULL, NULL, &of));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -565,7 +565,7 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 		return io_done(s, shim_errq_recv(s, &m));
 	}
-	return io_done(s, io_recv_any(fd, s, &v, 1, flags, NULL, &of));
+	return io_done(s, io_recv_any(fd, s, &v, 1, flags, NULL, NULL, &of));
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -608,7 +608,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sock
 			*alen = m.msg_namelen;
 		return io_done(s, rc);
 	}
-	rc = io_recv_any(fd, s, &v, 1, flags, &src, &of);
+	rc = io_recv_any(fd, s, &v, 1, flags, &src, NULL, &of);
 	if (rc >= 0 && addr != NULL && alen != NULL)
 		io_put_name(s, &src, addr, alen);
 	return io_done(s, rc);
@@ -637,7 +637,7 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
  * blocking: wait on both. Returns bytes, or -errno; *done tells the caller the
  * msghdr is already filled (the kernel's datagram). */
 static ssize_t io_recvmsg_dual(int fd, struct shim_sock *s, struct msghdr *msg, int flags,
-			       struct sockaddr_in *src, int *of, bool *done)
+			       struct sockaddr_in *src, uint32_t *dst, int *of, bool *done)
 {
 	bool nonblock = (flags & MSG_DONTWAIT) || atomic_load(&s->nonblock);
 	int64_t timeo = -2;
@@ -646,7 +646,7 @@ static ssize_t io_recvmsg_dual(int fd, struct shim_sock *s, struct msghdr *msg, 
 	*done = false;
 	for (;;) {
 		rc = shim_dgram_recv(fd, s, msg->msg_iov, (int)msg->msg_iovlen,
-				     flags | MSG_DONTWAIT | SHIM_MSG_RING_ONLY, src, of);
+				     flags | MSG_DONTWAIT | SHIM_MSG_RING_ONLY, src, dst, of);
 		if (rc != -EAGAIN)
 			return rc;
 		rc = real_recvmsg(fd, msg, flags | MSG_DONTWAIT);
@@ -672,6 +672,7 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct shim_sock *s;
 	struct sockaddr_in src;
+	uint32_t dst = 0;
 	bool done = false;
 	ssize_t rc;
 	int of;
@@ -682,18 +683,22 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return io_done(s, shim_errq_recv(s, msg)); /* ip_recv_error(), before anything */
 	of = 0;
 	if (s->type == SOCK_DGRAM && atomic_load(&s->ph_listening)) {
-		rc = io_recvmsg_dual(fd, s, msg, flags, &src, &of, &done);
+		rc = io_recvmsg_dual(fd, s, msg, flags, &src, &dst, &of, &done);
 		if (done)
 			return io_done(s, rc);
 	} else {
-		rc = io_recv_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags, &src, &of);
+		rc = io_recv_any(fd, s, msg->msg_iov, (int)msg->msg_iovlen, flags, &src, &dst,
+				 &of);
 	}
 	if (rc >= 0) {
 		if (msg->msg_name != NULL)
 			io_put_name(s, &src, msg->msg_name, &msg->msg_namelen);
 		else
 			msg->msg_namelen = 0;
-		msg->msg_controllen = 0;
+		if (s->type == SOCK_DGRAM)
+			shim_cmsg_dgram(s, msg, dst, &of);
+		else
+			msg->msg_controllen = 0; /* tcp_recvmsg(): none of ours */
 		msg->msg_flags = of;
 	}
 	return io_done(s, rc);

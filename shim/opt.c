@@ -219,6 +219,29 @@ static void opt_note_inherited(struct shim_sock *s, int level, int name)
 			atomic_fetch_or(&s->inherit, 1u << i);
 }
 
+/* IP_PKTINFO and IP_RECVORIGDSTADDR: what recvmsg() on a datagram reports (cmsg.c).
+ * Called after the placeholder took the value, so it is a valid one. */
+static void opt_note_cmsg(struct shim_sock *s, int level, int name, const void *val,
+			  socklen_t len)
+{
+	unsigned bit = level != SOL_IP		    ? 0 :
+		       name == IP_PKTINFO	    ? SHIM_CMSG_PKTINFO :
+		       name == IP_RECVORIGDSTADDR ? SHIM_CMSG_ORIGDSTADDR :
+						    0;
+	int on = 0;
+
+	if (bit == 0)
+		return;
+	if (len >= sizeof(int))
+		memcpy(&on, val, sizeof(on));
+	else if (len > 0)
+		on = *(const unsigned char *)val; /* ip_setsockopt() takes a char too */
+	if (on)
+		atomic_fetch_or(&s->cmsg_want, bit);
+	else
+		atomic_fetch_and(&s->cmsg_want, ~bit);
+}
+
 void shim_opt_inherit(int lfd, struct shim_sock *l, int fd, struct shim_sock *s)
 {
 	uint32_t bits = atomic_load(&l->inherit);
@@ -251,6 +274,8 @@ static bool opt_applied(int level, int name)
 {
 	if (shim_opt_map(level, name) != 0)
 		return true;
+	if (level == SOL_IP && (name == IP_PKTINFO || name == IP_RECVORIGDSTADDR))
+		return true; /* cmsg.c */
 	return level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD ||
 				       name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW);
 }
@@ -299,6 +324,7 @@ static int opt_set(int fd, struct shim_sock *s, int level, int name, const void 
 	if (real_setsockopt(fd, level, name, val, len) < 0)
 		return -errno;
 	opt_note_inherited(s, level, name);
+	opt_note_cmsg(s, level, name, val, len);
 	if (level == SOL_SOCKET && name == SO_LINGER) {
 		struct linger lg;
 		socklen_t l = sizeof(lg);

@@ -188,6 +188,7 @@ struct shim_sock {
 	int sstate;              /* enum shim_sstate, under lock */
 	uint32_t optmask;        /* options the app set before the decision, under lock */
 	_Atomic uint32_t inherit; /* options set that an accepted socket inherits (opt.c) */
+	_Atomic unsigned cmsg_want; /* SHIM_CMSG_*: control messages asked for (cmsg.c) */
 	uint8_t n_unapplied;     /* options shunt will not apply, set before the decision */
 	int16_t unapplied[SHIM_UNAPPLIED_MAX][2]; /* their level and name */
 	bool bound;              /* bind() succeeded (placeholder or dataplane) */
@@ -522,7 +523,18 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
  * source, *oflags MSG_TRUNC when cut. Returns the bytes copied (the datagram's
  * length with MSG_TRUNC in flags) or -errno. */
 ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, int iovcnt,
-			int flags, struct sockaddr_in *src, int *oflags);
+			int flags, struct sockaddr_in *src, uint32_t *dst, int *oflags);
+/* *dst (may be NULL): the address a datagram from shuntd's ring was sent to (0 if
+ * the dataplane did not say; untouched for a datagram from the placeholder). */
+
+/* cmsg.c: control messages. shim_cmsg_put() appends one at *used in msg_control
+ * as Linux's put_cmsg() (MSG_CTRUNC in *oflags when cut); shim_cmsg_dgram() writes
+ * those s asked for about a datagram sent to dst, and sets msg_controllen. */
+#define SHIM_CMSG_PKTINFO     0x1u /* IP_PKTINFO */
+#define SHIM_CMSG_ORIGDSTADDR 0x2u /* IP_RECVORIGDSTADDR */
+void shim_cmsg_put(struct msghdr *msg, size_t *used, int level, int type, const void *data,
+		   size_t len, int *oflags);
+void shim_cmsg_dgram(struct shim_sock *s, struct msghdr *msg, uint32_t dst, int *oflags);
 /* shim_dgram_recv() flag of ours (no Linux MSG_* uses the bit): shuntd's ring
  * only, not the placeholder of a socket bound to 0.0.0.0 (the caller reads that
  * itself with the program's msghdr). Never passed to the kernel. */

@@ -64,6 +64,8 @@ struct shim_sock *shim_sock_alloc(void)
 	atomic_store(&s->linger_s, -1);
 	atomic_store(&s->more_sent, false);
 	atomic_store(&s->ph_listening, false);
+	atomic_store(&s->inherit, 0);
+	atomic_store(&s->cmsg_want, 0);
 	s->type = SOCK_STREAM;
 	s->sstate = SHIM_SS_UNCONNECTED;
 	s->optmask = 0;

@@ -384,7 +384,7 @@ static struct udp_pcb *udp_lookup(struct udp_stack *u, uint16_t dport, uint32_t 
 }
 
 static void udp_deliver(struct dp_ctx *ctx, struct udp_pcb *p, const uint8_t *data,
-			uint32_t len, uint32_t src_be, uint16_t sport_be)
+			uint32_t len, uint32_t src_be, uint16_t sport_be, uint32_t dst_be)
 {
 	struct udp_stack *u = udp_of(ctx);
 	struct dp_sock *s = p->s;
@@ -412,6 +412,7 @@ static void udp_deliver(struct dp_ctx *ctx, struct udp_pcb *p, const uint8_t *da
 	}
 	d.peer.addr = src_be;
 	d.peer.port = sport_be;
+	d.dst = dst_be; /* for IP_PKTINFO */
 	dp_sock_rx_write(s, skip, &d, sizeof(d));
 	dp_sock_rx_write(s, skip + (uint32_t)sizeof(d), data, len);
 	dp_sock_rx_commit(ctx, s, skip + rec);
@@ -443,7 +444,7 @@ void udp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t
 		return;
 	}
 	udp_deliver(ctx, p, (const uint8_t *)(uh + 1), ulen - (uint32_t)sizeof(*uh), src_be,
-		    uh->src_port);
+		    uh->src_port, dst_be);
 drop:
 	rte_pktmbuf_free(m);
 }

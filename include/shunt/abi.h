@@ -297,7 +297,7 @@ enum shunt_sock_state {
 #define SHUNT_DGRAM_WRAP 0xffffffffu
 struct shunt_dgram {
 	uint32_t len; /* payload bytes */
-	uint32_t pad;
+	uint32_t dst; /* rx: the address it was sent to (network order; IP_PKTINFO); tx: 0 */
 	struct shunt_inaddr peer; /* rx: source; tx: destination (addr 0 = connected peer) */
 };
 _Static_assert(sizeof(struct shunt_dgram) == 16, "shunt_dgram size");

@@ -16,14 +16,22 @@ the peer namespace, every answer checked:
   * `sockperf sr --tcp` answers a kernel `sockperf pp --tcp` for 2 s: over 1,000
     round trips and no error.
 
-The app namespace has only lo, so only shunt can have carried these."""
+The app namespace has only lo, so only shunt can have carried these.
+
+  * dnsmasq (its own bed) answers dig through shunt over UDP and TCP, and over
+    loopback. dnsmasq binds 0.0.0.0 and uses IP_PKTINFO's interface index to
+    know where a query came from, so the app namespace has an interface owning
+    the stack's address (one end of a veth pair whose other end stays there
+    too: still only shunt reaches the peer), as the kernel's interface keeps the
+    address shunt accelerates with net_af_xdp or a NIC. A datagram through shunt
+    must carry IP_PKTINFO and IP_ORIGDSTADDR naming that interface and address."""
 
 import hashlib
 import json
 import os
 import re
 
-from netbed import PYTHON, STACK_IP, Bed, main
+from netbed import PYTHON, STACK_IP, Bed, main, sh
 
 NGINX_CONF = """daemon off; master_process off; worker_processes 1;
 pid {tmp}/nginx.pid; error_log {tmp}/nginx-error.log warn;
@@ -136,12 +144,80 @@ def sockperf(bed):
     bed.check(srv.alive(), "sockperf sr died")
 
 
+# recvmsg() on a UDP socket on 0.0.0.0 under shunt, with IP_PKTINFO and
+# IP_RECVORIGDSTADDR: prints "ifindex spec_dst addr origdst:port" of one datagram.
+PKTINFO = """import socket, struct, sys
+IP_PKTINFO, IP_RECVORIGDSTADDR = 8, 20   # linux/in.h
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+u.setsockopt(socket.IPPROTO_IP, IP_RECVORIGDSTADDR, 1)
+u.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+data, anc, flags, src = u.recvmsg(64, 256)
+out = {}
+for level, typ, a in anc:
+    if typ == IP_PKTINFO:
+        idx, spec, addr = struct.unpack("=i4s4s", a)
+        out["pktinfo"] = "%d %s %s" % (idx, socket.inet_ntoa(spec), socket.inet_ntoa(addr))
+    elif typ == 20:  # IP_ORIGDSTADDR
+        port, ip = struct.unpack("!2xH4s8x", a)
+        out["origdst"] = "%s:%d" % (socket.inet_ntoa(ip), port)
+print(out.get("pktinfo"), out.get("origdst"), data.decode(), flags)
+"""
+
+
+def dnsmasq(bed):
+    """dnsmasq under shunt: dig through shunt (UDP, TCP) and over loopback."""
+    port, pport = 5353, 7371
+    ip = ["ip", "-n", bed.app]
+    sh(ip + ["link", "add", "shd0", "type", "veth", "peer", "name", "shd0p"])
+    sh(ip + ["addr", "add", STACK_IP + "/32", "dev", "shd0"])
+    for dev in ("shd0", "shd0p"):
+        sh(ip + ["link", "set", dev, "up"])
+    r = bed.run(bed.app, ["cat", "/sys/class/net/shd0/ifindex"], timeout=10)
+    index = int(r.stdout.decode().strip())
+
+    # The control messages of a datagram that came through shunt.
+    probe = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-c", PKTINFO, str(pport)]), "pktinfo")
+    bed.wait_port(bed.app, pport, proc=probe, proto="udp")
+    bed.run(bed.peer, [PYTHON, "-c", "import socket; socket.socket(socket.AF_INET, "
+                       "socket.SOCK_DGRAM).sendto(b'hi', ('%s', %d))" % (STACK_IP, pport)])
+    probe.wait(10)
+    with open(os.path.join(bed.tmp, "pktinfo.out")) as f:
+        out = f.read().strip().splitlines()[-1]
+    want = "%d %s %s %s:%d hi 0" % (index, STACK_IP, STACK_IP, STACK_IP, pport)
+    bed.check(out == want, "control messages of a datagram through shunt: %r, want %r"
+              % (out, want))
+    print("IP_PKTINFO and IP_ORIGDSTADDR on a datagram through shunt: %s" % out)
+
+    hosts = os.path.join(bed.tmp, "hosts")
+    with open(hosts, "w") as f:
+        f.write("10.1.2.3 shunt.test\n")
+    srv = bed.spawn(bed.app, bed.shunt_argv([
+        "dnsmasq", "--keep-in-foreground", "--no-daemon", "--no-resolv", "--no-hosts",
+        "--addn-hosts=" + hosts, "--user=root", "--port=%d" % port, "--log-queries",
+        "--pid-file="]), "dnsmasq")
+    bed.wait_port(bed.app, port, proc=srv, proto="udp")
+    for ns, host, how in ((bed.peer, STACK_IP, "+notcp"), (bed.peer, STACK_IP, "+tcp"),
+                          (bed.app, "127.0.0.1", "+notcp")):
+        r = bed.run(ns, ["dig", "@" + host, "-p", str(port), how, "+tries=3", "+time=1",
+                         "+short", "shunt.test"], timeout=20)
+        out = r.stdout.decode(errors="replace").strip()
+        bed.check(r.returncode == 0 and out == "10.1.2.3",
+                  "dig %s @%s against dnsmasq under shunt: %r\n%s"
+                  % (how, host, out, r.stderr.decode(errors="replace")))
+        print("dnsmasq under shunt answered dig %s @%s: %s" % (how, host, out))
+    bed.check(srv.alive(), "dnsmasq died")
+
+
 def test():
     with Bed("servers-real") as bed:
         nginx(bed)
         redis(bed)
         iperf3(bed)
         sockperf(bed)
+    with Bed("dnsmasq") as bed:
+        dnsmasq(bed)
 
 
 if __name__ == "__main__":
