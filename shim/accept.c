@@ -83,12 +83,13 @@ static int acc_install(int lfd, struct shim_sock *l, const struct shunt_accept *
 	rc = shim_sock_adopt_slot(s, rec->sock, rec->gen);
 	if (rc < 0)
 		goto fail_sock;
-	fd = real_socket(AF_INET, SOCK_STREAM | (flags & (SOCK_NONBLOCK | SOCK_CLOEXEC)), 0);
+	fd = real_socket(l->family, SOCK_STREAM | (flags & (SOCK_NONBLOCK | SOCK_CLOEXEC)), 0);
 	if (fd < 0) {
 		rc = -errno;
 		goto fail_sock;
 	}
 	s->type = SOCK_STREAM;
+	s->family = l->family;
 	atomic_store(&s->nonblock, (flags & SOCK_NONBLOCK) != 0);
 	shim_opt_inherit(lfd, l, fd, s); /* the options, as Linux's sk_clone_lock() */
 	s->sstate = SHIM_SS_CONNECTED;
@@ -109,12 +110,10 @@ static int acc_install(int lfd, struct shim_sock *l, const struct shunt_accept *
 	if (prev != NULL && prev != &shim_fdtab_internal)
 		shim_file_put(prev); /* an fd closed behind our back */
 	if (addr != NULL) {
-		socklen_t full = sizeof(peer);
-
 		/* move_addr_to_user(): as much as fits, and the full length; a fault
 		 * undoes the accept (the new file is put) with EFAULT */
-		if (shim_copyout(addr, &peer, len < full ? len : full) < 0 ||
-		    shim_copyout(alen, &full, sizeof(full)) < 0) {
+		if (shim_addr_out(s->family, &peer, addr, &len) < 0 ||
+		    shim_copyout(alen, &len, sizeof(len)) < 0) {
 			(void)close(fd);
 			return -EFAULT;
 		}

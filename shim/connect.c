@@ -216,6 +216,8 @@ static void conn_back_to_kernel(int fd, struct shim_sock *s)
 static void conn_hold_port(int fd, struct shim_sock *s)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_storage st;
+	socklen_t size;
 
 	if (s->type != SOCK_STREAM || s->ph_bound)
 		return;
@@ -223,22 +225,23 @@ static void conn_hold_port(int fd, struct shim_sock *s)
 	sin.sin_port = s->ss->local.port;
 	if (sin.sin_port == 0)
 		return;
-	if (real_bind(fd, (const struct sockaddr *)&sin, sizeof(sin)) == 0)
+	shim_addr_form(s->family, &sin, &st, &size); /* an IPv6 placeholder: [::]:port */
+	if (real_bind(fd, (const struct sockaddr *)&st, size) == 0)
 		s->ph_bound = true;
 	else
 		SHIM_DEBUG("fd %d: port %u not mirrored in the kernel: %s", fd,
 			   ntohs(sin.sin_port), strerror(errno));
 }
 
-/* Linux __inet_bind()'s argument checks, for the binds the kernel does not see. */
-static int conn_bind_args(const struct sockaddr *addr, socklen_t len, struct sockaddr_in *sin)
+/* Linux __inet_bind()'s argument checks, for the binds the kernel does not see
+ * (inet6_bind()'s for an IPv6 socket: 1 for an address that is not IPv4's). */
+static int conn_bind_args(int fd, struct shim_sock *s, const struct sockaddr *addr,
+			  socklen_t len, struct sockaddr_in *sin)
 {
-	if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
-		return -EINVAL;
-	if (len < sizeof(*sin))
-		return -EINVAL;
-	if (shim_copyin(sin, addr, sizeof(*sin)) < 0)
-		return -EFAULT;
+	int rc = shim_addr_in(s->family, fd, addr, len, sin);
+
+	if (rc != 0 || s->family != AF_INET)
+		return rc;
 	if (sin->sin_family != AF_INET &&
 	    !(sin->sin_family == AF_UNSPEC && sin->sin_addr.s_addr == 0))
 		return -EAFNOSUPPORT;
@@ -310,19 +313,23 @@ static int conn_bind_shunt(int fd, struct shim_sock *s, const struct sockaddr_in
 
 static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, socklen_t len)
 {
-	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
+	struct sockaddr_in sin = { 0 };
+	struct sockaddr_storage st;
+	socklen_t slen = sizeof(st);
 	int rc, kind;
 
 	pthread_mutex_lock(&s->lock);
 	kind = atomic_load(&s->kind);
 	if (kind == SHIM_SHUNT) {
-		rc = conn_bind_args(addr, len, &sin);
+		rc = conn_bind_args(fd, s, addr, len, &sin);
 		if (rc == 0)
 			rc = conn_bind_shunt(fd, s, &sin);
+		else if (rc == 1)
+			rc = -EINVAL; /* an IPv6 address on a socket bound in shunt */
 		goto out;
 	}
-	if (kind == SHIM_UNDECIDED && conn_bind_args(addr, len, &sin) == 0 && shim_attach() &&
+	if (kind == SHIM_UNDECIDED && conn_bind_args(fd, s, addr, len, &sin) == 0 &&
+	    shim_attach() &&
 	    shim_g.welcome.stack_ip != 0 && sin.sin_addr.s_addr == shim_g.welcome.stack_ip) {
 		/* The stack's address is not the kernel's: the dataplane binds it now. */
 		rc = conn_decide_shunt(fd, s);
@@ -343,14 +350,16 @@ static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, s
 	}
 	rc = real_bind(fd, addr, len) < 0 ? -errno : 0;
 	if (rc == 0 && kind == SHIM_UNDECIDED &&
-	    real_getsockname(fd, (struct sockaddr *)&sin, &slen) == 0 &&
-	    sin.sin_family == AF_INET) {
+	    real_getsockname(fd, (struct sockaddr *)&st, &slen) == 0 &&
+	    shim_addr_in(s->family, fd, (struct sockaddr *)&st, slen, &sin) == 1) {
+		conn_decide_kernel(s); /* an IPv6 address, or an IPv6-only socket */
+	} else if (rc == 0 && kind == SHIM_UNDECIDED && sin.sin_family == AF_INET) {
 		struct sockaddr_in asked;
 
 		s->bound = true;
 		s->ph_bound = true;
 		s->bind_addr = sin; /* with the port the kernel chose for port 0 */
-		s->port_locked = shim_copyin(&asked, addr, sizeof(asked)) == 0 &&
+		s->port_locked = conn_bind_args(fd, s, addr, len, &asked) == 0 &&
 				 asked.sin_port != 0;
 		if (sin.sin_addr.s_addr != 0) {
 			conn_decide_kernel(s); /* another local address: never offloaded */
@@ -434,7 +443,8 @@ SHIM_EXPORT int listen(int fd, int backlog)
 	pthread_mutex_lock(&s->lock);
 	if (s->type == SOCK_STREAM && conn_dp_listens() &&
 	    ((atomic_load(&s->kind) == SHIM_UNDECIDED &&
-	      (!s->bound || s->bind_addr.sin_addr.s_addr == 0)) ||
+	      (!s->bound || s->bind_addr.sin_addr.s_addr == 0) &&
+	      (s->family == AF_INET || !shim_addr_v6only(fd))) ||
 	     (atomic_load(&s->kind) == SHIM_SHUNT &&
 	      (s->bound_local || atomic_load(&s->listening))))) {
 		/* 0.0.0.0 or the stack's address: the dataplane listens */
@@ -538,9 +548,13 @@ static int conn_stream_connect(int fd, struct shim_sock *s, const struct sockadd
 		if (sin->sin_family != AF_INET)
 			goto out_unlock;
 		if (!s->bound_local && !shim_sock_offloadable(s, sin->sin_addr.s_addr)) {
+			struct sockaddr_storage st;
+			socklen_t size;
+
 			conn_back_to_kernel(fd, s);
 			pthread_mutex_unlock(&s->lock);
-			return real_connect(fd, (const struct sockaddr *)sin, len) < 0 ? -errno : 0;
+			shim_addr_form(s->family, sin, &st, &size); /* as the program gave it */
+			return real_connect(fd, (const struct sockaddr *)&st, size) < 0 ? -errno : 0;
 		}
 		/* tcp_connect_init() clears sk_err: an old error does not outlive it */
 		SHUNT_STORE_REL(&s->ss->err_seen, SHUNT_LOAD_ACQ(&s->ss->err_seq));
@@ -641,11 +655,20 @@ static int conn_connect(int fd, struct shim_sock *s, const struct sockaddr *addr
 	/* The syscall's own checks (move_addr_to_kernel), then sa_family. */
 	if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
 		return -EINVAL;
+	if (s->family == AF_INET6) {
+		/* IPv4-mapped destinations only; AF_UNSPEC and the rest: the kernel */
+		if (len < sizeof(sa_family_t) ||
+		    shim_addr_in(AF_INET6, fd, addr, len, &sin) != 0)
+			goto kernel;
+		len = sizeof(sin);
+		goto decide;
+	}
 	n = len < sizeof(sin) ? len : sizeof(sin);
 	if (n > 0 && shim_copyin(&sin, addr, n) < 0)
 		return -EFAULT;
 	if (len < sizeof(sa_family_t))
 		return -EINVAL;
+decide:
 
 	kind = atomic_load_explicit(&s->kind, memory_order_acquire);
 	if (kind == SHIM_UNDECIDED) {

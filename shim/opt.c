@@ -417,9 +417,7 @@ static int opt_name(struct shim_sock *s, bool peer, struct sockaddr *addr, sockl
 			sin.sin_port = s->ghost_port; /* tcp_disconnect() leaves inet_sport */
 	}
 out:
-	memcpy(addr, &sin, *alen < sizeof(sin) ? *alen : sizeof(sin));
-	*alen = sizeof(sin);
-	return 0;
+	return shim_addr_out(s->family, &sin, addr, alen);
 }
 
 SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *alen)

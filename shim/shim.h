@@ -185,6 +185,7 @@ struct shim_sock {
 	_Atomic bool ph_listening; /* ...bound to 0.0.0.0: its placeholder listens too, for
 				    * the kernel's addresses (loopback) */
 	int type;                /* SOCK_STREAM or SOCK_DGRAM, fixed at socket() */
+	int family;              /* AF_INET, or AF_INET6 (TCP, IPv4-mapped: addr.c) */
 	int sstate;              /* enum shim_sstate, under lock */
 	uint32_t optmask;        /* options the app set before the decision, under lock */
 	_Atomic uint32_t inherit; /* options set that an accepted socket inherits (opt.c) */
@@ -317,6 +318,20 @@ void shim_file_put(struct shim_file *f);
 
 /* Copy a user address in (out) as the kernel would: -EFAULT instead of a crash. */
 int shim_copyin(void *dst, const void *src, size_t len);
+
+/* addr.c: the program's addresses for a socket of `family` (AF_INET or AF_INET6).
+ * shim_addr_in(): as IPv4 in *out: 0; 1 when it is not an IPv4 (or IPv4-mapped,
+ * or ::) address, or the socket is IPV6_V6ONLY: the kernel's; -errno for what
+ * bind/connect refuse first (length, fault). shim_addr_form(): a as the socket
+ * names it, in *st (*size bytes). shim_addr_out(): that, into the program's
+ * value-result buffer (truncated, the full size reported). */
+bool shim_addr_v6only(int fd);
+int shim_addr_in(int family, int fd, const struct sockaddr *addr, socklen_t len,
+		 struct sockaddr_in *out);
+void shim_addr_form(int family, const struct sockaddr_in *a, struct sockaddr_storage *st,
+		    socklen_t *size);
+int shim_addr_out(int family, const struct sockaddr_in *a, struct sockaddr *addr,
+		  socklen_t *alen);
 int shim_copyout(void *dst, const void *src, size_t len);
 /* A record from shim_sock_alloc() that never named an fd back on the free list. */
 void shim_sock_free(struct shim_sock *s);

@@ -67,6 +67,7 @@ struct shim_sock *shim_sock_alloc(void)
 	atomic_store(&s->inherit, 0);
 	atomic_store(&s->cmsg_want, 0);
 	s->type = SOCK_STREAM;
+	s->family = AF_INET;
 	s->sstate = SHIM_SS_UNCONNECTED;
 	s->optmask = 0;
 	s->bound = s->bound_local = s->port_locked = s->ph_bound = false;
@@ -253,17 +254,20 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	if (!shim_init())
 		return real_socket(domain, type, protocol);
 	fd = real_socket(domain, type, protocol);
-	if (fd < 0 || domain != AF_INET)
+	if (fd < 0 || (domain != AF_INET && domain != AF_INET6))
 		return fd;
 	if (!((type & 0xf) == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) &&
 	    !((type & 0xf) == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP)))
 		return fd;
+	if (domain == AF_INET6 && (type & 0xf) != SOCK_STREAM)
+		return fd; /* IPv4-mapped UDP is not offloaded (README) */
 	if (!shim_attach())
 		return fd;
 	s = shim_sock_alloc();
 	if (s == NULL)
 		return fd; /* a plain kernel socket: still correct */
 	s->type = type & 0xf;
+	s->family = domain;
 	atomic_store(&s->nonblock, (type & SOCK_NONBLOCK) != 0);
 	prev = shim_fdtab_swap(fd, &s->f, &err);
 	if (err < 0) {

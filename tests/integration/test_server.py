@@ -25,7 +25,14 @@ the timeout (both measured against a peer that never reads and one that does).
 
 Privileged ports as Linux: an unprivileged user (nobody, through setpriv) binding
 the stack's address on TCP port 81 or UDP port 53 gets EACCES, on 8081 succeeds;
-root binds 81."""
+root binds 81.
+
+IPv6 sockets, dual-stack (IPV6_V6ONLY off, Linux's default): a listener on [::]
+under shunt answers a kernel client through shunt (its peer named
+::ffff:10.77.0.1, its own name ::ffff:10.77.0.2) and, through its placeholder,
+clients on 127.0.0.1 and ::1; an IPV6_V6ONLY listener stays the kernel's (the
+client through shunt is refused); an AF_INET6 client reaches ::ffff:PEER through
+shunt."""
 
 import os
 import re
@@ -323,8 +330,73 @@ def reuseport(bed):
     print("SO_REUSEPORT, two listeners under shunt, 60 connections: %s" % out)
 
 
+# An AF_INET6 listener under shunt (argv: port v6only): one line per connection,
+# "peer|sockname|peername", after echoing what the client sent upper-cased.
+V6_SERVER = r"""
+import socket, sys
+port, v6only = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+s.bind(("::", port)); s.listen(16)
+print("listening %s|%d" % s.getsockname()[:2], flush=True)
+while True:
+    c, a = s.accept()
+    c.sendall(c.recv(100).upper())
+    print("%s|%s|%s" % (a[0], c.getsockname()[0], c.getpeername()[0]), flush=True)
+    c.close()
+"""
+V6_CLIENT = r"""
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+    c.sendall(b"hello"); print(c.recv(100).decode())
+except OSError as e:
+    print(type(e).__name__)
+"""
+
+
+def ipv6_dual(bed):
+    """AF_INET6 sockets: a dual-stack listener on [::] is served by shunt for
+    IPv4 (mapped) and by its placeholder for the kernel's addresses."""
+    port = 7410
+    srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-c", V6_SERVER, str(port), "0"]), "v6srv")
+    bed.wait_port(bed.app, port, proc=srv, proto="tcp")
+    for ns, host in ((bed.peer, STACK_IP), (bed.app, "127.0.0.1"), (bed.app, "::1")):
+        r = bed.run(ns, [PYTHON, "-c", V6_CLIENT, host, str(port)], timeout=15)
+        bed.check(r.stdout.decode().strip() == "HELLO", "client via %s of the [::] listener "
+                  "under shunt: %r %s" % (host, r.stdout, r.stderr.decode(errors="replace")))
+    with open(os.path.join(bed.tmp, "v6srv.out")) as f:
+        got = f.read().splitlines()
+    want = ["listening ::|%d" % port,
+            "::ffff:%s|::ffff:%s|::ffff:%s" % (PEER_IP, STACK_IP, PEER_IP),
+            "::ffff:127.0.0.1|::ffff:127.0.0.1|::ffff:127.0.0.1", "::1|::1|::1"]
+    bed.check(got == want, "[::] listener names: %r, want %r" % (got, want))
+    print("[::] listener under shunt: clients via %s, 127.0.0.1 and ::1 served, "
+          "names %s" % (STACK_IP, got[1:]))
+    # IPV6_V6ONLY: no IPv4 at all, so nothing for shunt: the kernel's (refused).
+    only = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-c", V6_SERVER, str(port + 1), "1"]),
+                     "v6only")
+    bed.wait_port(bed.app, port + 1, proc=only, proto="tcp")
+    r = bed.run(bed.peer, [PYTHON, "-c", V6_CLIENT, STACK_IP, str(port + 1)], timeout=15)
+    bed.check(r.stdout.decode().strip() == "ConnectionRefusedError",
+              "an IPV6_V6ONLY listener under shunt reached through shunt: %r" % r.stdout)
+    # An AF_INET6 client to an IPv4-mapped address goes through shunt.
+    echo = bed.spawn_peer([PYTHON, PEERS, "echo", PEER_IP, str(port + 2)], "v6echo")
+    bed.wait_port(bed.peer, port + 2, proc=echo)
+    r = bed.run_shunt([PYTHON, "-c", "import socket; c = socket.socket(socket.AF_INET6); "
+                       "c.connect(('::ffff:%s', %d)); c.sendall(b'x6'); "
+                       "print(c.getsockname()[0], c.getpeername()[0], c.recv(8).decode())"
+                       % (PEER_IP, port + 2)], timeout=15)
+    out = r.stdout.decode().strip()
+    bed.check(out == "::ffff:%s ::ffff:%s x6" % (STACK_IP, PEER_IP),
+              "AF_INET6 client to ::ffff:%s under shunt: %r %s"
+              % (PEER_IP, out, r.stderr.decode(errors="replace")))
+    print("AF_INET6 client under shunt to ::ffff:%s: %s" % (PEER_IP, out))
+
+
 def test():
     with Bed("server") as bed:
+        ipv6_dual(bed)
         reuseport(bed)
         syn_flood(bed)
         accept_signal(bed)
