@@ -32,7 +32,10 @@ under shunt answers a kernel client through shunt (its peer named
 ::ffff:10.77.0.1, its own name ::ffff:10.77.0.2) and, through its placeholder,
 clients on 127.0.0.1 and ::1; an IPV6_V6ONLY listener stays the kernel's (the
 client through shunt is refused); an AF_INET6 client reaches ::ffff:PEER through
-shunt."""
+shunt.
+
+TCP_DEFER_ACCEPT and TCP_FASTOPEN on a shunt listener read back as Linux and are
+said, under SHUNT_LOG, to be kept but not applied."""
 
 import os
 import re
@@ -394,8 +397,32 @@ def ipv6_dual(bed):
     print("AF_INET6 client under shunt to ::ffff:%s: %s" % (PEER_IP, out))
 
 
+def unapplied_listener_opts(bed):
+    """TCP_DEFER_ACCEPT and TCP_FASTOPEN on a shunt listener are kept (read back as
+    Linux) but not applied, and the shim says so under SHUNT_LOG."""
+    prog = ("import socket\n"
+            "s = socket.socket()\n"
+            "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 5)\n"
+            "s.bind(('0.0.0.0', 7420)); s.listen(8)\n"
+            "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)\n"
+            "print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT),\n"
+            "      s.getsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN))\n")
+    r = bed.run_shunt([PYTHON, "-c", prog], env=dict(os.environ, SHUNT_LOG="warn"),
+                      timeout=15)
+    err = r.stderr.decode(errors="replace")
+    # IPPROTO_TCP is 6; TCP_DEFER_ACCEPT 9, TCP_FASTOPEN 23 (linux/tcp.h)
+    bed.check(r.returncode == 0 and r.stdout.decode().split() == ["7", "16"] and
+              "level 6 name 9 is kept but not applied" in err and
+              "level 6 name 23 is kept but not applied" in err,
+              "TCP_DEFER_ACCEPT/TCP_FASTOPEN on a listener under shunt: %r\n%s"
+              % (r.stdout, err))
+    print("TCP_DEFER_ACCEPT and TCP_FASTOPEN on a shunt listener: read back %s, "
+          "said under SHUNT_LOG" % r.stdout.decode().split())
+
+
 def test():
     with Bed("server") as bed:
+        unapplied_listener_opts(bed)
         ipv6_dual(bed)
         reuseport(bed)
         syn_flood(bed)
