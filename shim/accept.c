@@ -162,6 +162,8 @@ static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, sockle
 			return -EINVAL;
 	}
 	for (;;) {
+		if (shim_is_lost())
+			return -ENETDOWN; /* shuntd went away (lost.c) */
 		if (!atomic_load_explicit(&l->listening, memory_order_acquire) ||
 		    SHUNT_LOAD_ACQ(&l->ss->state) != SHUNT_SS_LISTEN)
 			return -EINVAL; /* inet_accept(): not listening */

@@ -206,6 +206,9 @@ static void attach_once(void)
 
 	if (rc == 0) {
 		shim_g.attached = true;
+		if (shim_lost_watch() < 0)
+			SHIM_WARN("no thread to watch shuntd: if it goes away, blocked calls "
+				  "notice only when they next command it");
 		SHIM_INFO("attached to %s: ABI %u, features %#x, %u sockets, %u offload rules",
 			  shim_g.ctl_path, shim_g.r->version, shim_g.r->features,
 			  shim_g.nsocks, shim_g.welcome.n_offload);
@@ -221,14 +224,14 @@ bool shim_attach(void)
 {
 	/* acquire: pairs with the release below; shim_g is then fully visible */
 	if (shim_likely(atomic_load_explicit(&attach_done, memory_order_acquire)))
-		return shim_g.attached;
+		return shim_g.attached && !shim_is_lost(); /* gone: the kernel's, as at start */
 	pthread_mutex_lock(&attach_lock);
 	if (!atomic_load_explicit(&attach_done, memory_order_relaxed)) {
 		attach_once();
 		atomic_store_explicit(&attach_done, true, memory_order_release);
 	}
 	pthread_mutex_unlock(&attach_lock);
-	return shim_g.attached;
+	return shim_g.attached && !shim_is_lost();
 }
 
 /* Close one inherited internal fd and forget it. */
@@ -257,6 +260,8 @@ void shim_attach_atfork_child(void)
 	shim_g.region_size = 0;
 	memset(&shim_g.welcome, 0, sizeof(shim_g.welcome)); /* no offload rules now */
 	shim_g.attached = false;
+	atomic_store(&shim_g.lost, false); /* the child attaches afresh */
+	atomic_store(&shim_g.slot_hwm, 0);
 	atomic_store(&attach_done, false);
 }
 

@@ -76,6 +76,9 @@ int shim_sock_adopt_slot(struct shim_sock *s, uint32_t slot, uint32_t gen)
 	s->slot = slot;
 	s->gen = gen;
 	s->ss = ss;
+	for (uint32_t hwm = atomic_load(&shim_g.slot_hwm); hwm < slot + 1 &&
+	     !atomic_compare_exchange_weak(&shim_g.slot_hwm, &hwm, slot + 1);)
+		; /* lost.c resets the slots below it */
 	/* The caller's acquire (reply.seq, or the listener's rx_prod) made the slot's
 	 * [dp] fields visible: rings, indices. */
 	if (ss->rx_size == 0 || (ss->rx_size & (ss->rx_size - 1)) != 0 ||

@@ -163,6 +163,8 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 				*oflags |= MSG_TRUNC;
 			return (flags & MSG_TRUNC) ? (ssize_t)d.len : (ssize_t)n;
 		}
+		if (shim_is_lost())
+			return -ENETDOWN; /* shuntd went away (lost.c): no more will come */
 		if (atomic_load(&s->ph_listening) && !(flags & SHIM_MSG_RING_ONLY)) {
 			/* bound to 0.0.0.0: the kernel's addresses (loopback) reach the
 			 * placeholder, which holds the same port */
@@ -316,6 +318,8 @@ uint32_t shim_dgram_poll(struct shim_sock *s)
 	bool rd = atomic_load(&s->shut_rd), wr = atomic_load(&s->shut_wr);
 
 	(void)SHUNT_LOAD_ACQ(&ss->ev_seq); /* pairs with the dp's release */
+	if (shim_is_lost())
+		return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR; /* calls fail */
 	if (shim_err_pending(s) || shim_errq_pending(s))
 		ev |= POLLERR;
 	if (rd)

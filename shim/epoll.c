@@ -83,6 +83,7 @@ struct shim_epoll {
 	bool rd_mode;          /* nf keeps a ready ring: only the ready list is looked at */
 	uint32_t lost_seen;    /* nf's ready_lost when we last took everything in */
 	struct shim_notifier nf; /* what a waiter sleeps on for the shunt items */
+	bool gone_seen;          /* every item rescanned since shuntd went away */
 	struct shim_epitem *rd_head, **rd_tail; /* ready list: items that may report */
 	struct shim_epoll *live_next; /* instances with internal fds, under ep_lock */
 	struct shim_epoll *next_free;
@@ -143,6 +144,7 @@ static struct shim_epoll *ep_track(int epfd)
 	ep->kunknown = false;
 	ep->nf_ok = false;
 	ep->rd_mode = false;
+	ep->gone_seen = false;
 	ep->rd_head = NULL;
 	ep->rd_tail = &ep->rd_head;
 	ep->live_next = NULL;
@@ -839,6 +841,11 @@ static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max
 	struct shim_epitem *head;
 	int n = 0;
 
+	if (shim_is_lost() && !ep->gone_seen) {
+		/* shuntd went away: no ready ring will say what changed (lost.c) */
+		ep_rd_all(ep);
+		ep->gone_seen = true;
+	}
 	ep_rd_refill(ep);
 	head = ep->rd_head;
 	ep->rd_head = NULL;

@@ -324,6 +324,18 @@ int shim_notify_relocate(int fd)
 	return 1;
 }
 
+void shim_notify_lost(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < SHIM_MAX_NOTIFIERS; i++) {
+		int fd = atomic_load(&notify_fd[i]) - 1;
+
+		if (fd >= 0)
+			(void)real_shutdown(fd, SHUT_RD);
+	}
+}
+
 void shim_notify_atfork_child(void)
 {
 	uint32_t i;

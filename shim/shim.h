@@ -99,8 +99,22 @@ struct shim_global {
 	 * dup family check this once a tracked fd is involved, and then only make the
 	 * real call (sock.c). */
 	pid_t owner_pid;
+	/* lost.c: shuntd went away (set once, with release, after every slot was
+	 * reset); slot_hwm: one past the highest slot this process has used. */
+	_Atomic bool lost;
+	_Atomic uint32_t slot_hwm;
 };
 extern struct shim_global shim_g;
+
+/* lost.c: shim_lost_watch() starts the thread that notices shuntd's hang-up (at
+ * attach; 0 or -errno); shim_lost_declare() does what that means, once (also
+ * called by whoever notices first). shim_is_lost(): it happened. */
+int shim_lost_watch(void);
+void shim_lost_declare(void);
+static inline bool shim_is_lost(void)
+{
+	return atomic_load_explicit(&shim_g.lost, memory_order_acquire);
+}
 
 /* Attach once (first AF_INET stream socket). Returns shim_g.attached. */
 bool shim_attach(void);
@@ -462,6 +476,9 @@ int shim_wait_dual(int fd, struct shim_sock *s, bool (*cond)(void *), void *arg,
  * shim_attach_relocate). Returns 0 (moved), 1 (not one of them) or -errno. */
 int shim_notify_relocate(int fd);
 void shim_notify_atfork_child(void);
+/* shuntd went away (lost.c): every wake socket is shut for reading, so whoever
+ * sleeps on one wakes, and nobody sleeps on one again. */
+void shim_notify_lost(void);
 
 /* ---- io.c ------------------------------------------------------------------------------------ */
 

@@ -59,6 +59,8 @@ int shim_wait_until(uint32_t *word, uint32_t *sleepers, bool (*cond)(void *), vo
 
 		if (deadline >= 0 && left <= 0)
 			return -ETIMEDOUT;
+		if (shim_is_lost())
+			return -ENETDOWN; /* nobody will change the word (lost.c) */
 		if ((flags & SHIM_WAIT_CTL) && (left < 0 || left > WAIT_CTL_SLICE_NS))
 			left = WAIT_CTL_SLICE_NS;
 		rel = NULL;
@@ -79,6 +81,8 @@ int shim_wait_until(uint32_t *word, uint32_t *sleepers, bool (*cond)(void *), vo
 		__atomic_fetch_sub(sleepers, 1, __ATOMIC_RELAXED);
 		if (cond(arg))
 			return 0;
+		if (shim_is_lost())
+			return -ENETDOWN;
 		if (rc == -EINTR && !(flags & SHIM_WAIT_NOINTR))
 			return -EINTR;
 		if ((flags & SHIM_WAIT_CTL) && rc == -ETIMEDOUT && shim_chan_dp_gone())
