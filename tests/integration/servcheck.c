@@ -17,7 +17,8 @@
  *
  * Keys (default): bind (stack | any) addr (full | short | zero | null) a4 (0)
  * fl (0: 1 = SOCK_NONBLOCK, 2 = SOCK_CLOEXEC) wait (poll | select | epoll)
- * restart (0) relisten (0) reuse (0) full (0) et (0).
+ * restart (0) relisten (0) reuse (0) full (0) et (0) call (recv | send | epoll | poll
+ * | select).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +47,7 @@ static FILE *ctl;
 static char reply[8192];
 
 static void do_listen(int fd, int backlog);
+static int accept_ready(int lfd);
 
 /* ---- the kernel clients (servpeer.py) --------------------------------------------- */
 
@@ -470,12 +472,14 @@ static void case_signal(void)
 static void case_backlog(void)
 {
 	int lfd = listener(SOCK_STREAM, srv_ip, srv_port, 1), fd[4], i, got = 0;
+	bool relisten = opt_int("relisten", 0) != 0;
 
-	if (opt_int("relisten", 0))
+	if (relisten)
 		do_listen(lfd, 8);
 	peer_connect(4, 300);
 	do_nonblock(lfd);
-	while (got < 4 && (fd[got] = do_accept(lfd)) >= 0)
+	/* relisten: all four are in, or about to be (their last ACK on the way) */
+	while (got < 4 && (fd[got] = relisten ? accept_ready(lfd) : do_accept(lfd)) >= 0)
 		got++;
 	fcntl(lfd, F_SETFL, 0);
 	for (; got < 4; got++) {
@@ -909,6 +913,72 @@ static void case_opts(void)
 	do_close(lfd);
 }
 
+/* A blocking call cut by SIGALRM at 200 ms, with SA_RESTART (restart=1) or
+ * without: recv and send restart or fail with EINTR; epoll_wait, poll and select
+ * fail with EINTR either way (signal(7)). The client sends (or reads) at 600 ms,
+ * so a restarted call returns then. */
+static void case_sigcalls(void)
+{
+	static char chunk[65536];
+	bool restart = opt_int("restart", 0) != 0;
+	const char *call = opt_str("call", "recv");
+	int lfd, fd = one_client(&lfd), rc, e;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	if (strcmp(call, "send") == 0) {
+		/* full, and staying full: the client does not read, and not one byte
+		 * more fits 200 ms later (Linux grows its send buffer while the
+		 * client's window opens) */
+		do {
+			while (send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+				;
+			sleep_ms(200);
+		} while (send(fd, chunk, 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0);
+		peer("drain_later", "\"id\": 0, \"delay_ms\": 600");
+	} else {
+		peer("send", "\"id\": 0, \"data\": \"late\", \"delay_ms\": 600");
+	}
+	obs_alarm_in(200, restart);
+	t0();
+	if (strcmp(call, "recv") == 0) {
+		char buf[16];
+
+		n = recv(fd, buf, sizeof(buf), 0);
+	} else if (strcmp(call, "send") == 0) {
+		n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+		n = n > 0 ? 1 : n; /* how much fitted differs; that it went does not */
+	} else if (strcmp(call, "epoll") == 0) {
+		int ep = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN }, out;
+
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+		n = epoll_wait(ep, &out, 1, 3000);
+		e = errno;
+		close(ep);
+		errno = e;
+	} else if (strcmp(call, "poll") == 0) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		n = poll(&p, 1, 3000);
+	} else {
+		fd_set r;
+		struct timeval tv = { 3, 0 };
+
+		FD_ZERO(&r);
+		FD_SET(fd, &r);
+		n = select(fd + 1, &r, NULL, NULL, &tv);
+	}
+	e = errno;
+	rc = n < 0 ? -1 : (int)n;
+	step(call, rc, e);
+	end();
+	printf(", \"%02d handler_ran\": %d", ++step_no, (int)obs_alarms);
+	do_close(fd);
+	do_close(lfd);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static const struct obs_case cases[] = {
@@ -922,6 +992,7 @@ static const struct obs_case cases[] = {
 	{ "inuse", case_inuse },       { "sigpipe", case_sigpipe },
 	{ "epoll", case_epoll },       { "threads", case_threads },
 	{ "pending", case_pending },   { "opts", case_opts },
+	{ "sigcalls", case_sigcalls },
 };
 
 int main(int argc, char **argv)

@@ -27,6 +27,9 @@ Requests ("op" and its fields) and what they reply:
                     {"timeout": true}
     drain id ms     reads until EOF, an error or ms: {"bytes": N, "end": "eof" |
                     "E..." | "timeout"}
+    drain_later id delay_ms
+                    after delay_ms, in the background, reads 1 MB (or to EOF):
+                    {"rc": 0} at once
     shut id how     shutdown(rd | wr | rdwr): {"rc": 0} or {"errno": ...}
     close id linger0
                     close (with SO_LINGER {1, 0}: an RST): {"rc": 0}
@@ -180,6 +183,21 @@ class Session:
             if not b:
                 return {"bytes": total, "end": "eof"}
             total += len(b)
+
+    def op_drain_later(self, r):
+        s = self.sock(r["id"])
+
+        def later():
+            time.sleep(r["delay_ms"] / 1000.0)
+            s.setblocking(True)
+            left = 1 << 20
+            while left > 0:
+                b = s.recv(min(left, 65536))
+                if not b:
+                    return
+                left -= len(b)
+        threading.Thread(target=later, daemon=True).start()
+        return {"rc": 0}
 
     def op_shut(self, r):
         how = {"rd": socket.SHUT_RD, "wr": socket.SHUT_WR, "rdwr": socket.SHUT_RDWR}

@@ -66,6 +66,12 @@ for name, argv, kw in [
     ("linger_timeout", ["linger", "full=1"], {"slow": True}),
     ("sigpipe_epipe", ["sigpipe"], {}),
     ("listener_options", ["opts"], {}),
+] + [
+    # Signals in the other blocking calls: recv and send restart under SA_RESTART,
+    # epoll_wait, poll and select never do.
+    ("%s_%s" % (call, "sa_restart" if r else "eintr"),
+     ["sigcalls", "call=" + call, "restart=%d" % r], {"slow": True})
+    for call in ("recv", "send", "epoll", "poll", "select") for r in (0, 1)
 ]:
     CASES.append(case(name, argv, **kw))
 
