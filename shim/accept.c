@@ -76,7 +76,7 @@ static int acc_install(int lfd, struct shim_sock *l, const struct shunt_accept *
 
 	if (rec->sock >= shim_g.nsocks)
 		return -EIO;
-	ss = shunt_region_sock(shim_g.r, rec->sock);
+	ss = shunt_region_sock(l->r, rec->sock);
 	s = shim_sock_alloc();
 	if (s == NULL)
 		return -ENOMEM;
@@ -162,7 +162,7 @@ static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, sockle
 			return -EINVAL;
 	}
 	for (;;) {
-		if (shim_is_lost())
+		if (shim_sock_dead(l))
 			return -ENETDOWN; /* shuntd went away (lost.c) */
 		if (!atomic_load_explicit(&l->listening, memory_order_acquire) ||
 		    SHUNT_LOAD_ACQ(&l->ss->state) != SHUNT_SS_LISTEN)

@@ -12,7 +12,9 @@
  *
  * Any failure leaves shim_g.attached false for the life of the process: every
  * socket is then a plain kernel socket, and with SHUNT_LOG set the shim says so
- * once. The control connection stays open: it carries the notifier registrations
+ * once. When shuntd goes away later (lost.c), new sockets are the kernel's until
+ * it is back: attach_again() tries once a second, and a new attachment (its own
+ * region, channels, notifiers) serves the sockets made from then on. The control connection stays open: it carries the notifier registrations
  * (notify.c), and its hang-up tells shuntd the process is gone, and tells sync
  * waits (chan.c) that the dataplane is.
  *
@@ -32,6 +34,7 @@
 #include "shim.h"
 
 #define ATTACH_TIMEOUT_S 2 /* a control socket that accepts but never answers */
+#define ATTACH_RETRY_NS 1000000000 /* after a loss: is shuntd back? once a second */
 
 /* A once that a fork child can reset (pthread_once cannot be). */
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -220,11 +223,43 @@ static void attach_once(void)
 			 shim_g.ctl_path, why, strerror(-rc));
 }
 
+/* shuntd went away (lost.c): is it back? Tried at most once a second, by the
+ * sockets created meanwhile (which are the kernel's until it is). The old
+ * region stays mapped and the old control and doorbell fds open (the old
+ * sockets point there; their numbers are never reused under a late caller). */
+static bool attach_again(void)
+{
+	static _Atomic int64_t last_try;
+	int64_t now = shim_now_ns();
+	const char *why = "?";
+	int rc;
+
+	if (now - atomic_load(&last_try) < ATTACH_RETRY_NS)
+		return false;
+	pthread_mutex_lock(&attach_lock);
+	if (shim_is_lost() && now - atomic_load(&last_try) >= ATTACH_RETRY_NS) {
+		atomic_store(&last_try, now);
+		shim_lost_reattach_begin();
+		rc = attach_try(&why);
+		shim_lost_reattach_end(rc == 0);
+		if (rc == 0) {
+			SHIM_INFO("shuntd is back at %s: attached again", shim_g.ctl_path);
+			if (shim_lost_watch() < 0)
+				SHIM_WARN("no thread to watch shuntd");
+		}
+	}
+	pthread_mutex_unlock(&attach_lock);
+	return !shim_is_lost();
+}
+
 bool shim_attach(void)
 {
 	/* acquire: pairs with the release below; shim_g is then fully visible */
-	if (shim_likely(atomic_load_explicit(&attach_done, memory_order_acquire)))
-		return shim_g.attached && !shim_is_lost(); /* gone: the kernel's, as at start */
+	if (shim_likely(atomic_load_explicit(&attach_done, memory_order_acquire))) {
+		if (shim_likely(!shim_is_lost()))
+			return shim_g.attached;
+		return shim_g.attached && attach_again(); /* gone: the kernel's, or back */
+	}
 	pthread_mutex_lock(&attach_lock);
 	if (!atomic_load_explicit(&attach_done, memory_order_relaxed)) {
 		attach_once();

@@ -89,13 +89,13 @@ static bool chan_try(int c)
 	return !(atomic_fetch_or_explicit(&chan_busy, bit, memory_order_acquire) & bit);
 }
 
-/* Take a channel for one command (and its answer). */
-static int chan_take(void)
+/* Take a channel of region r for one command (and its answer). */
+static int chan_take(struct shunt_region *r)
 {
 	uint32_t n = shim_g.nchannels, hint;
 	int c;
 
-	if (chan_own < 0)
+	if (chan_own < 0 || (uint32_t)chan_own >= n)
 		chan_own = chan_own_pick();
 	if (chan_depth++ == 0) {
 		/* Our own channel: only another thread sharing it can hold it. */
@@ -112,9 +112,9 @@ static int chan_take(void)
 		}
 	}
 	/* The dataplane polls [0, chan_hint): make sure it covers c. Only grows. */
-	hint = SHUNT_LOAD_RLX(&shim_g.r->chan_hint);
+	hint = SHUNT_LOAD_RLX(&r->chan_hint);
 	while (hint < (uint32_t)c + 1 &&
-	       !__atomic_compare_exchange_n(&shim_g.r->chan_hint, &hint, (uint32_t)c + 1, false,
+	       !__atomic_compare_exchange_n(&r->chan_hint, &hint, (uint32_t)c + 1, false,
 					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		;
 	return c;
@@ -126,13 +126,13 @@ static void chan_give(int c)
 	chan_depth--;
 }
 
-static void chan_doorbell(void)
+static void chan_doorbell(struct shunt_region *r)
 {
 	static const uint64_t one = 1;
 
 	/* seq_cst: our prod store before the dp_sleeping load (Dekker with shuntd) */
 	SHUNT_FENCE();
-	if (SHUNT_LOAD_RLX(&shim_g.r->dp_sleeping))
+	if (SHUNT_LOAD_RLX(&r->dp_sleeping))
 		(void)!real_write(atomic_load_explicit(&shim_g.doorbell_fd, memory_order_relaxed),
 				  &one, sizeof(one));
 }
@@ -144,10 +144,10 @@ bool shim_chan_dp_gone(void)
 	return real_poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
-/* Push cmd on channel c (held); *at gets the entry's index. */
-static int chan_push(int c, const struct shunt_cmd *cmd, uint32_t *at)
+/* Push cmd on channel c (held) of region r; *at gets the entry's index. */
+static int chan_push(struct shunt_region *r, int c, const struct shunt_cmd *cmd, uint32_t *at)
 {
-	struct shunt_channel *ch = shunt_region_channel(shim_g.r, (uint32_t)c);
+	struct shunt_channel *ch = shunt_region_channel(r, (uint32_t)c);
 	struct timespec ts = { 0, CHAN_FULL_SLEEP_NS };
 	unsigned tries = 0;
 
@@ -157,12 +157,12 @@ static int chan_push(int c, const struct shunt_cmd *cmd, uint32_t *at)
 		*at = SHUNT_LOAD_RLX(&ch->prod); /* ours: we hold the channel */
 		if (shunt_chan_push(ch, cmd) == 0)
 			break;
-		chan_doorbell();
+		chan_doorbell(r);
 		if (++tries % CHAN_FULL_CHECK == 0 && shim_chan_dp_gone())
 			return -EPIPE;
 		nanosleep(&ts, NULL);
 	}
-	chan_doorbell();
+	chan_doorbell(r);
 	return 0;
 }
 
@@ -170,9 +170,12 @@ int shim_chan_async(struct shim_sock *s, uint16_t op, uint32_t arg)
 {
 	struct shunt_cmd cmd = { .op = op, .sock = s->slot, .gen = s->gen, .arg = arg };
 	uint32_t at;
-	int c = chan_take(), rc;
+	int c, rc;
 
-	rc = chan_push(c, &cmd, &at);
+	if (shim_sock_dead(s))
+		return -ENETDOWN; /* its shuntd is gone (lost.c): nobody to tell */
+	c = chan_take(s->r);
+	rc = chan_push(s->r, c, &cmd, &at);
 	chan_give(c);
 	return rc;
 }
@@ -188,7 +191,7 @@ static bool chan_send_queued(struct shim_sock *s)
 
 	if (pos == 0)
 		return false;
-	ch = shunt_region_channel(shim_g.r, (uint32_t)(pos >> 32));
+	ch = shunt_region_channel(s->r, (uint32_t)(pos >> 32));
 	at = (uint32_t)pos - 1;
 	/* acquire: pairs with the dp's release of cons after copying entries out */
 	cons = SHUNT_LOAD_ACQ(&ch->cons);
@@ -203,6 +206,8 @@ int shim_chan_send(struct shim_sock *s, bool more)
 	uint32_t at;
 	int c, rc;
 
+	if (shim_sock_dead(s))
+		return -ENETDOWN;
 	/* MSG_MORE, and the first send after one, change what the dataplane holds
 	 * back: never thinned away */
 	if (more || atomic_load_explicit(&s->more_sent, memory_order_relaxed)) {
@@ -216,8 +221,8 @@ int shim_chan_send(struct shim_sock *s, bool more)
 	SHUNT_FENCE();
 	if (chan_send_queued(s))
 		return 0;
-	c = chan_take();
-	rc = chan_push(c, &cmd, &at);
+	c = chan_take(s->r);
+	rc = chan_push(s->r, c, &cmd, &at);
 	/* Noted while we hold the channel, so no later entry's position is overwritten
 	 * by an earlier one's. */
 	if (rc == 0)
@@ -240,18 +245,18 @@ static bool chan_sync_done(void *arg)
 	return SHUNT_LOAD_ACQ(&cw->ch->reply.seq) == cw->seq;
 }
 
-/* Push cmd on a channel of ours and wait for its answer. Returns the result, or
- * -EPIPE if the dataplane hung up; *reply gets the whole answer. */
-static int chan_call(struct shunt_cmd *cmd, struct shunt_reply *reply)
+/* Push cmd on a channel of region r and wait for its answer. Returns the result,
+ * or -EPIPE if the dataplane hung up; *reply gets the whole answer. */
+static int chan_call(struct shunt_region *r, struct shunt_cmd *cmd, struct shunt_reply *reply)
 {
 	struct chan_sync_wait cw;
 	uint32_t at;
-	int c = chan_take(), rc;
+	int c = chan_take(r), rc;
 
-	cw.ch = shunt_region_channel(shim_g.r, (uint32_t)c);
+	cw.ch = shunt_region_channel(r, (uint32_t)c);
 	cmd->flags |= SHUNT_CMDF_SYNC;
 	cmd->seq = cw.seq = ++chan_seq[c];
-	rc = chan_push(c, cmd, &at);
+	rc = chan_push(r, c, cmd, &at);
 	if (rc == 0) {
 		/* Uninterruptible (the answer is microseconds away) but not unbounded: a
 		 * dataplane that hangs up never answers. */
@@ -273,6 +278,8 @@ int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
 				 .value = value };
 	struct shunt_reply reply;
 
+	if (shim_sock_dead(s))
+		return -ENETDOWN;
 	if (addr != NULL)
 		cmd.addr = *addr;
 	if (op == SHUNT_CMD_SETOPT && arg == SHUNT_OPT_RCVBUF) {
@@ -281,14 +288,14 @@ int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
 		atomic_store_explicit(&s->rcvbuf, value > UINT32_MAX ? UINT32_MAX : (uint32_t)value,
 				      memory_order_relaxed);
 	}
-	return chan_call(&cmd, &reply);
+	return chan_call(s->r, &cmd, &reply);
 }
 
 int shim_chan_open(uint32_t type, uint32_t *slot, uint32_t *gen)
 {
 	struct shunt_cmd cmd = { .op = SHUNT_CMD_OPEN, .sock = SHUNT_SOCK_NONE, .arg = type };
 	struct shunt_reply reply;
-	int rc = chan_call(&cmd, &reply);
+	int rc = chan_call(shim_g.r, &cmd, &reply);
 
 	if (rc < 0)
 		return rc;

@@ -73,6 +73,8 @@ int shim_sock_adopt_slot(struct shim_sock *s, uint32_t slot, uint32_t gen)
 	struct shunt_region *r = shim_g.r;
 	struct shunt_sock *ss = shunt_region_sock(r, slot);
 
+	s->r = r;
+	s->att = atomic_load(&shim_g.att_gen);
 	s->slot = slot;
 	s->gen = gen;
 	s->ss = ss;

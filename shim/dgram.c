@@ -163,7 +163,7 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 				*oflags |= MSG_TRUNC;
 			return (flags & MSG_TRUNC) ? (ssize_t)d.len : (ssize_t)n;
 		}
-		if (shim_is_lost())
+		if (shim_sock_dead(s))
 			return -ENETDOWN; /* shuntd went away (lost.c): no more will come */
 		if (atomic_load(&s->ph_listening) && !(flags & SHIM_MSG_RING_ONLY)) {
 			/* bound to 0.0.0.0: the kernel's addresses (loopback) reach the
@@ -280,7 +280,7 @@ ssize_t shim_dgram_send(int fd, struct shim_sock *s, const struct iovec *iov, in
 		off = head & (s->tx_size - 1);
 		skip = s->tx_size - off < rec ? s->tx_size - off : 0;
 		need = skip + rec;
-		mem_short = shim_mem_cap(used, &need);
+		mem_short = shim_mem_cap(s, used, &need);
 		/* As sock_alloc_send_pskb(): room while below sndbuf, whatever the size. */
 		if (used < limit && used + skip + rec <= s->tx_size && !mem_short &&
 		    (int32_t)(guard - head) >= (int32_t)(skip + rec)) {
@@ -318,7 +318,7 @@ uint32_t shim_dgram_poll(struct shim_sock *s)
 	bool rd = atomic_load(&s->shut_rd), wr = atomic_load(&s->shut_wr);
 
 	(void)SHUNT_LOAD_ACQ(&ss->ev_seq); /* pairs with the dp's release */
-	if (shim_is_lost())
+	if (shim_sock_dead(s))
 		return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR; /* calls fail */
 	if (shim_err_pending(s) || shim_errq_pending(s))
 		ev |= POLLERR;

@@ -83,7 +83,7 @@ struct shim_epoll {
 	bool rd_mode;          /* nf keeps a ready ring: only the ready list is looked at */
 	uint32_t lost_seen;    /* nf's ready_lost when we last took everything in */
 	struct shim_notifier nf; /* what a waiter sleeps on for the shunt items */
-	bool gone_seen;          /* every item rescanned since shuntd went away */
+	uint32_t gone_att;       /* 1 + the attachment whose loss made us rescan every item */
 	struct shim_epitem *rd_head, **rd_tail; /* ready list: items that may report */
 	struct shim_epoll *live_next; /* instances with internal fds, under ep_lock */
 	struct shim_epoll *next_free;
@@ -144,7 +144,7 @@ static struct shim_epoll *ep_track(int epfd)
 	ep->kunknown = false;
 	ep->nf_ok = false;
 	ep->rd_mode = false;
-	ep->gone_seen = false;
+	ep->gone_att = 0;
 	ep->rd_head = NULL;
 	ep->rd_tail = &ep->rd_head;
 	ep->live_next = NULL;
@@ -445,6 +445,13 @@ static struct shim_notifier *ep_notifier(struct shim_epoll *ep)
 {
 	struct shim_epitem *it;
 
+	if (ep->nf_ok && ep->nf.att != atomic_load(&shim_g.att_gen)) {
+		/* registered with a shuntd that went away: a new one, and every item
+		 * subscribes again (those of the old one are dead, and always ready) */
+		for (it = ep->items; it != NULL; it = it->ep_next)
+			it->subbed = false;
+		ep->nf_ok = false;
+	}
 	if (!ep->nf_ok) {
 		bool rd = (shim_g.r->features & SHUNT_FEAT_READY) != 0;
 
@@ -841,10 +848,10 @@ static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max
 	struct shim_epitem *head;
 	int n = 0;
 
-	if (shim_is_lost() && !ep->gone_seen) {
+	if (shim_is_lost() && ep->gone_att != atomic_load(&shim_g.att_gen) + 1) {
 		/* shuntd went away: no ready ring will say what changed (lost.c) */
 		ep_rd_all(ep);
-		ep->gone_seen = true;
+		ep->gone_att = atomic_load(&shim_g.att_gen) + 1;
 	}
 	ep_rd_refill(ep);
 	head = ep->rd_head;

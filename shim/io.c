@@ -252,9 +252,9 @@ static bool io_connect_over(void *arg)
 	return st != SHUNT_SS_SYN_SENT && st != SHUNT_SS_SYN_RECEIVED;
 }
 
-bool shim_mem_cap(uint32_t used, uint32_t *n)
+bool shim_mem_cap(const struct shim_sock *s, uint32_t used, uint32_t *n)
 {
-	uint64_t avail = __atomic_load_n(&shim_g.r->mem_avail, __ATOMIC_RELAXED);
+	uint64_t avail = __atomic_load_n(&s->r->mem_avail, __ATOMIC_RELAXED);
 	uint32_t floor = used < SHUNT_MEM_FLOOR ? SHUNT_MEM_FLOOR - used : 0;
 
 	if (avail < floor)
@@ -353,7 +353,7 @@ static ssize_t io_send(int fd, struct shim_sock *s, const struct iovec *iov, int
 			n = (uint32_t)(len - sent);
 		if ((int32_t)(guard - head) < (int32_t)n)
 			n = (int32_t)(guard - head) > 0 ? guard - head : 0;
-		mem_short = shim_mem_cap(used, &n);
+		mem_short = shim_mem_cap(s, used, &n);
 		if (n > 0) {
 			struct shim_txjob job = { .head = head, .end = head + n,
 						  .fill = io_fill, .iov = iov,

@@ -97,6 +97,23 @@ void shim_lost_declare(void)
 	SHIM_WARN("shuntd went away: shunt sockets are reset, new sockets use the kernel");
 }
 
+void shim_lost_reattach_begin(void)
+{
+	pthread_mutex_lock(&lost_lock); /* not while the last loss is being declared */
+}
+
+void shim_lost_reattach_end(bool attached)
+{
+	if (attached) {
+		atomic_store(&shim_g.slot_hwm, 0);
+		shim_notify_reattach();
+		atomic_fetch_add(&shim_g.att_gen, 1); /* the old sockets are dead for good */
+		/* release: the new attachment (attach.c) before anyone acts on lost */
+		atomic_store_explicit(&shim_g.lost, false, memory_order_release);
+	}
+	pthread_mutex_unlock(&lost_lock);
+}
+
 static void *lost_watch(void *arg)
 {
 	(void)arg;

@@ -135,6 +135,7 @@ int shim_notify_get(struct shim_notifier *nf, uint32_t flags)
 								   memory_order_relaxed))
 				continue;
 			nf->idx = w * 64 + (uint32_t)b;
+			nf->att = atomic_load(&shim_g.att_gen);
 			nf->n = shunt_region_notifier(shim_g.r, nf->idx);
 			if (atomic_load(&notify_fd[nf->idx]) == 0) {
 				rc = notify_register(nf->idx);
@@ -152,8 +153,16 @@ int shim_notify_get(struct shim_notifier *nf, uint32_t flags)
 	return -ENOSPC;
 }
 
+/* A notifier of an attachment that is gone: its index means nothing now. */
+static bool notify_stale(const struct shim_notifier *nf)
+{
+	return nf->att != atomic_load(&shim_g.att_gen);
+}
+
 void shim_notify_put(struct shim_notifier *nf)
 {
+	if (notify_stale(nf))
+		return; /* the bitmap was cleared when the new attachment came */
 	atomic_fetch_and_explicit(&notify_busy[nf->idx / 64], ~(1ull << (nf->idx % 64)),
 				  memory_order_release);
 }
@@ -173,6 +182,8 @@ static void notify_key_init(void)
 
 struct shim_notifier *shim_notify_thread(void)
 {
+	if (notify_mine_ok && notify_stale(&notify_mine))
+		notify_mine_ok = false; /* registered with a shuntd that went away */
 	if (notify_mine_ok)
 		return &notify_mine;
 	pthread_once(&notify_key_once, notify_key_init);
@@ -185,7 +196,7 @@ struct shim_notifier *shim_notify_thread(void)
 
 int shim_notify_fd(const struct shim_notifier *nf)
 {
-	return atomic_load(&notify_fd[nf->idx]) - 1;
+	return notify_stale(nf) ? -1 : atomic_load(&notify_fd[nf->idx]) - 1;
 }
 
 int shim_notify_sub(struct shim_sock *s, const struct shim_notifier *nf)
@@ -334,6 +345,16 @@ void shim_notify_lost(void)
 		if (fd >= 0)
 			(void)real_shutdown(fd, SHUT_RD);
 	}
+}
+
+void shim_notify_reattach(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < NOTIFY_WORDS; i++)
+		atomic_store(&notify_busy[i], 0);
+	for (i = 0; i < SHIM_MAX_NOTIFIERS; i++)
+		atomic_store(&notify_fd[i], 0); /* the old wake socket stays open, unused */
 }
 
 void shim_notify_atfork_child(void)

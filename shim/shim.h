@@ -103,6 +103,9 @@ struct shim_global {
 	 * reset); slot_hwm: one past the highest slot this process has used. */
 	_Atomic bool lost;
 	_Atomic uint32_t slot_hwm;
+	/* Attachments so far: a new one after shuntd came back (attach.c). A socket
+	 * of an older one is dead for good. */
+	_Atomic uint32_t att_gen;
 };
 extern struct shim_global shim_g;
 
@@ -111,6 +114,10 @@ extern struct shim_global shim_g;
  * called by whoever notices first). shim_is_lost(): it happened. */
 int shim_lost_watch(void);
 void shim_lost_declare(void);
+/* attach.c, attaching again after a loss: between begin and end no loss is being
+ * declared; end(true) makes the new attachment current (older sockets dead). */
+void shim_lost_reattach_begin(void);
+void shim_lost_reattach_end(bool attached);
 static inline bool shim_is_lost(void)
 {
 	return atomic_load_explicit(&shim_g.lost, memory_order_acquire);
@@ -216,6 +223,8 @@ struct shim_sock {
 				  * ephemeral port (inet_sport) until the next connect */
 
 	/* valid once kind == SHIM_SHUNT */
+	struct shunt_region *r;   /* the region of the attachment the slot is in */
+	uint32_t att;             /* that attachment's number (shim_g.att_gen) */
 	uint32_t slot;
 	uint32_t gen;             /* the slot's generation, named in every command */
 	struct shunt_sock *ss;
@@ -236,6 +245,14 @@ struct shim_sock {
 	_Atomic uint32_t rcv_ann;  /* rx_cons when the last RECVD was queued */
 	_Atomic uint32_t rcvbuf;   /* SO_RCVBUF as last sent to the dataplane; 0: ring */
 };
+
+/* s's attachment is gone: shuntd went away (lost.c), or came back since (a new
+ * attachment). Every call on s then fails as on a reset connection. */
+static inline bool shim_sock_dead(const struct shim_sock *s)
+{
+	return s->att != atomic_load_explicit(&shim_g.att_gen, memory_order_acquire) ||
+	       shim_is_lost();
+}
 
 static inline struct shim_sock *shim_sock_get(int fd)
 {
@@ -444,6 +461,7 @@ static inline int shim_wait_sock(struct shim_sock *s, bool (*cond)(void *), void
 /* A notifier of the region (abi.h) with its wake socket registered at shuntd. */
 struct shim_notifier {
 	uint32_t idx;   /* notifier index */
+	uint32_t att;   /* the attachment it is registered with (shim_g.att_gen) */
 	struct shunt_notifier *n;
 };
 
@@ -479,6 +497,9 @@ void shim_notify_atfork_child(void);
 /* shuntd went away (lost.c): every wake socket is shut for reading, so whoever
  * sleeps on one wakes, and nobody sleeps on one again. */
 void shim_notify_lost(void);
+/* A new attachment: every notifier of the old one is forgotten (its wake socket
+ * stays open, never reused, so a late sleeper on it cannot wake on another file). */
+void shim_notify_reattach(void);
 
 /* ---- io.c ------------------------------------------------------------------------------------ */
 
@@ -495,7 +516,7 @@ bool shim_io_changed(void *arg);
 /* Cap *n bytes to queue on a socket holding used by what the process's memory
  * bound leaves (abi.h mem_avail, never below SHUNT_MEM_FLOOR held). Returns true if
  * it cut. */
-bool shim_mem_cap(uint32_t used, uint32_t *n);
+bool shim_mem_cap(const struct shim_sock *s, uint32_t used, uint32_t *n);
 /* A blocked sender's wait (shim_wait_sock on its socket); when it is short of
  * process memory (mem_short), in slices, *waited counting toward timeo. Returns 0,
  * -ETIMEDOUT or -errno. */

@@ -2,7 +2,7 @@
 # Copyright (c) 2026 The shunt authors
 """deathprobe: blocking calls on shunt sockets while shuntd goes away (stdlib only).
 
-    deathprobe.py PEER_IP HOLD_PORT NOBODY_IP STACK_IP LISTEN_PORT
+    deathprobe.py PEER_IP HOLD_PORT NOBODY_IP STACK_IP LISTEN_PORT BACK_FLAG
 
 Run under shunt. It opens shunt sockets and blocks one thread in each call that
 can wait on shuntd: recv, send with a full buffer, connect (to an address whose
@@ -13,10 +13,16 @@ returned: for each call its outcome and the CLOCK_MONOTONIC time it returned
 (the test compares with when it killed shuntd); then what later calls on the
 same sockets give, and what a new socket does (the kernel's: in the app netns,
 which has only lo, a connect to the peer fails with ENETUNREACH).
+
+Then it waits for the file BACK_FLAG (the test creates it once shuntd runs
+again) and prints a second JSON line: a new connection made within 5 s (shunt
+tries again once a second: through shuntd it succeeds, through the kernel it
+would fail), echoing through it, and the old sockets, still dead.
 """
 
 import errno
 import json
+import os
 import select
 import socket
 import sys
@@ -25,6 +31,7 @@ import time
 
 peer_ip, hold, nobody, stack_ip, lport = sys.argv[1], int(sys.argv[2]), sys.argv[3], \
     sys.argv[4], int(sys.argv[5])
+back_flag = sys.argv[6]
 results = {}
 started = threading.Barrier(9)
 
@@ -97,3 +104,24 @@ new = socket.socket()
 new.settimeout(5)
 after["new_connect"] = outcome(lambda: new.connect((peer_ip, hold)))
 print(json.dumps({"calls": results, "after": after}), flush=True)
+
+deadline = time.monotonic() + 30
+while not os.path.exists(back_flag) and time.monotonic() < deadline:
+    time.sleep(0.05)
+back = {"tries": 0}
+deadline = time.monotonic() + 5
+while time.monotonic() < deadline:
+    back["tries"] += 1
+    s = socket.socket()
+    s.settimeout(5)
+    got = outcome(lambda: s.connect((peer_ip, hold)))
+    if got.startswith("ok"):
+        back["connect"] = got
+        back["name"] = s.getsockname()[0]
+        break
+    back["connect"] = got
+    s.close()
+    time.sleep(0.2)
+back["old_recv"] = outcome(lambda: len(c_recv.recv(100)))
+back["old_udp_recv"] = outcome(lambda: udp.recv(100, socket.MSG_DONTWAIT))
+print(json.dumps(back), flush=True)

@@ -12,7 +12,9 @@ must return within a second of that with what Linux gives a dead connection
 shuntd's SIGTERM reset the connection, as Linux's send returns; connect and accept ENETDOWN, the
 waits with the socket ready and in error, UDP ENETDOWN); later calls on the
 same sockets must fail the same way, and a new socket must be the kernel's (the
-app netns has only lo: ENETUNREACH)."""
+app netns has only lo: ENETUNREACH). Then shuntd runs again, and within a
+few seconds a new socket of the same program goes through it again (the shim
+tries to attach once a second), while the old ones stay dead."""
 
 import json
 import os
@@ -61,8 +63,9 @@ def one(how):
     with Bed("dp-death") as bed:
         hold = bed.spawn_peer([PYTHON, PEERS, "hold", PEER_IP, str(HOLD)], "hold")
         bed.wait_port(bed.peer, HOLD, proc=hold)
+        flag = os.path.join(bed.tmp, "back")
         probe = bed.spawn(bed.app, bed.shunt_argv([PYTHON, PROBE, PEER_IP, str(HOLD), NOBODY,
-                                                   STACK_IP, str(LPORT)]), "probe")
+                                                   STACK_IP, str(LPORT), flag]), "probe")
         out = os.path.join(bed.tmp, "probe.out")
         deadline = time.monotonic() + 20
         # main + 8 callers + the shim's watcher, every one asleep in its call
@@ -74,10 +77,13 @@ def one(how):
         t_kill = time.monotonic()
         bed.shuntd.send_signal(how)
         bed.shuntd.wait(10)
-        bed.check(probe.wait(15) is not None, "deathprobe still blocked 15 s after shuntd "
-                  "went away (%s)" % how.name)
+        deadline = time.monotonic() + 15
+        while len(open(out).read().splitlines()) < 2:
+            bed.check(probe.alive() and time.monotonic() < deadline, "deathprobe still "
+                      "blocked 15 s after shuntd went away (%s)" % how.name)
+            time.sleep(0.02)
         with open(out) as f:
-            res = json.loads(f.read().splitlines()[-1])
+            res = json.loads(f.read().splitlines()[1])
         bad = []
         for call, (got, when) in sorted(res["calls"].items()):
             took = when - t_kill
@@ -92,7 +98,17 @@ def one(how):
                 bad.append("later %s gave %s, want one of %s"
                            % (call, got, sorted(EXPECT_AFTER[call])))
         bed.check(not bad, "after shuntd's %s:\n  " % how.name + "\n  ".join(bad))
-        bed.start_shuntd()  # the bed's teardown stops a live one
+        bed.start_shuntd()
+        open(flag, "w").close()
+        bed.check(probe.wait(20) is not None, "deathprobe did not finish after shuntd came "
+                  "back")
+        with open(out) as f:
+            back = json.loads(f.read().splitlines()[2])
+        print("  %-8s shuntd back: %s" % (how.name, back))
+        bed.check(back["connect"] == "ok None" and back["name"] == STACK_IP and
+                  back["old_recv"] == "ok 0" and back["old_udp_recv"] == "ENETDOWN",
+                  "once shuntd was back: %s (want a new connection through it, named %s, "
+                  "and the old sockets still dead)" % (back, STACK_IP))
 
 
 def test():
