@@ -73,6 +73,7 @@ struct tcb {
 	struct tcb *lnext, *lprev; /* list of all tcbs (dump, fini) */
 	uint32_t heap_idx;        /* position in the timer heap; UINT32_MAX if absent */
 	uint32_t state;           /* enum shunt_sock_state */
+	uint32_t hash;            /* of the 4-tuple, while hashed */
 
 	/* 4-tuple, network order; laddr 0 until connect */
 	uint32_t laddr_be, raddr_be;
@@ -180,8 +181,13 @@ struct tcb {
 
 /* Per-context TCP state (ctx->tcp). */
 struct tcp_stack {
-	struct tcb **buckets;     /* 4-tuple hash table, chained */
+	struct tcb **buckets;     /* 4-tuple hash table, chained (tcp_table.c) */
 	uint32_t bucket_mask;
+	uint32_t min_buckets;     /* the size it started with: it never shrinks below */
+	uint32_t n_hashed;        /* tcbs in the table */
+	struct tcb **old_buckets; /* during a resize: the array being emptied, or NULL */
+	uint32_t old_mask;
+	uint32_t migrate_pos;     /* old buckets below this one have moved */
 	uint32_t n_tcbs;
 	struct tcb *all;          /* every tcb, for dump and fini */
 	uint16_t *port_users;     /* [port host order]: tcbs holding the local port */

@@ -34,7 +34,7 @@
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_wire.h"
 
-#define TCP_BUCKETS   16384 /* power of two */
+#define TCP_BUCKETS   1024  /* the 4-tuple table's first and smallest size (power of two) */
 #define TCP_HEAP_INIT 1024
 #define TCP_SYNCNT_MAX 127  /* Linux MAX_TCP_SYNCNT */
 

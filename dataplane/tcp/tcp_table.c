@@ -5,9 +5,16 @@
  *
  * The table is chained hashing over a power-of-two bucket array, the hash
  * rte_jhash_3words() keyed with part of the ISN secret so a peer cannot aim at one
- * chain. It is ours (not rte_hash) so unit tests need no EAL. The port table is
- * three counters per port: holders, holders that bound explicitly, holders without
- * SO_REUSEADDR (outside TIME_WAIT); 3 x 128 KiB, allocated once.
+ * chain. It is ours (not rte_hash) so unit tests need no EAL. Its size follows the
+ * connections: it doubles when they outnumber the buckets and halves (down to the
+ * size it started with) when they fall under a quarter of them, so chains stay
+ * about one long at 100 connections or 100,000. A resize moves the chains a few
+ * buckets per insert or remove (TABLE_MIGRATE), never all at once: the loop never
+ * stalls on a rehash. Meanwhile a tuple's bucket is in the old array if its old
+ * index is not yet migrated, else in the new one (table_chain()), and the old array
+ * is freed when the last bucket has moved. The port table is three counters per
+ * port: holders, holders that bound explicitly, holders without SO_REUSEADDR
+ * (outside TIME_WAIT); 3 x 128 KiB, allocated once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +25,8 @@
 #include "dp.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp_table.h"
+
+#define TABLE_MIGRATE 16 /* old buckets moved per insert or remove while resizing */
 
 static inline uint32_t tuple_hash(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
 				  uint32_t raddr, uint16_t rport)
@@ -39,28 +48,88 @@ int tcp_table_init(struct tcp_stack *ts, uint32_t nbuckets)
 		return -ENOMEM;
 	}
 	ts->bucket_mask = nbuckets - 1;
+	ts->min_buckets = nbuckets;
+	ts->old_buckets = NULL;
+	ts->n_hashed = 0;
 	return 0;
 }
 
 void tcp_table_fini(struct tcp_stack *ts)
 {
 	free(ts->buckets);
+	free(ts->old_buckets);
 	free(ts->port_users);
 	free(ts->port_bound);
 	free(ts->port_excl);
 	free(ts->port_rp);
-	ts->buckets = NULL;
+	ts->buckets = ts->old_buckets = NULL;
 	ts->port_users = ts->port_bound = ts->port_excl = ts->port_rp = NULL;
+}
+
+uint32_t tcp_table_buckets(const struct tcp_stack *ts)
+{
+	return ts->bucket_mask + 1;
+}
+
+/* The chain that holds (or would hold) a tuple of hash h. */
+static struct tcb **table_chain(const struct tcp_stack *ts, uint32_t h)
+{
+	if (ts->old_buckets != NULL && (h & ts->old_mask) >= ts->migrate_pos)
+		return &ts->old_buckets[h & ts->old_mask];
+	return &ts->buckets[h & ts->bucket_mask];
+}
+
+/* Move up to n old buckets into the new array; free the old one when done. */
+static void table_migrate(struct tcp_stack *ts, uint32_t n)
+{
+	struct tcb *t, *next, **b;
+
+	while (ts->old_buckets != NULL && n-- > 0) {
+		for (t = ts->old_buckets[ts->migrate_pos]; t != NULL; t = next) {
+			next = t->hnext;
+			b = &ts->buckets[t->hash & ts->bucket_mask];
+			t->hnext = *b;
+			*b = t;
+		}
+		if (ts->migrate_pos++ == ts->old_mask) {
+			free(ts->old_buckets);
+			ts->old_buckets = NULL;
+		}
+	}
+}
+
+/* A step of the resize in progress, or the start of one the count asks for. A
+ * failed allocation only leaves the chains longer. */
+static void table_step(struct tcp_stack *ts)
+{
+	uint32_t nb = ts->bucket_mask + 1, want = nb;
+	struct tcb **fresh;
+
+	if (ts->old_buckets != NULL) {
+		table_migrate(ts, TABLE_MIGRATE);
+		return;
+	}
+	if (ts->n_hashed > nb && nb <= UINT32_MAX / 4)
+		want = nb * 2;
+	else if (ts->n_hashed < nb / 4 && nb > ts->min_buckets)
+		want = nb / 2;
+	if (want == nb || (fresh = calloc(want, sizeof(*fresh))) == NULL)
+		return;
+	ts->old_buckets = ts->buckets;
+	ts->old_mask = ts->bucket_mask;
+	ts->migrate_pos = 0;
+	ts->buckets = fresh;
+	ts->bucket_mask = want - 1;
 }
 
 struct tcb *tcp_table_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be,
 			     uint32_t raddr_be, uint16_t rport_be)
 {
-	struct tcb *t = ts->buckets[tuple_hash(ts, laddr_be, lport_be, raddr_be, rport_be) &
-				    ts->bucket_mask];
+	uint32_t h = tuple_hash(ts, laddr_be, lport_be, raddr_be, rport_be);
+	struct tcb *t = *table_chain(ts, h);
 
 	for (; t != NULL; t = t->hnext)
-		if (t->lport_be == lport_be && t->rport_be == rport_be &&
+		if (t->hash == h && t->lport_be == lport_be && t->rport_be == rport_be &&
 		    t->raddr_be == raddr_be && t->laddr_be == laddr_be)
 			return t;
 	return NULL;
@@ -68,12 +137,15 @@ struct tcb *tcp_table_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint
 
 void tcp_table_insert(struct tcp_stack *ts, struct tcb *tcb)
 {
-	struct tcb **b = &ts->buckets[tuple_hash(ts, tcb->laddr_be, tcb->lport_be, tcb->raddr_be,
-						 tcb->rport_be) & ts->bucket_mask];
+	struct tcb **b;
 
+	table_step(ts);
+	tcb->hash = tuple_hash(ts, tcb->laddr_be, tcb->lport_be, tcb->raddr_be, tcb->rport_be);
+	b = table_chain(ts, tcb->hash);
 	tcb->hnext = *b;
 	*b = tcb;
 	tcb->hashed = true;
+	ts->n_hashed++;
 }
 
 void tcp_table_remove(struct tcp_stack *ts, struct tcb *tcb)
@@ -82,9 +154,7 @@ void tcp_table_remove(struct tcp_stack *ts, struct tcb *tcb)
 
 	if (!tcb->hashed)
 		return;
-	p = &ts->buckets[tuple_hash(ts, tcb->laddr_be, tcb->lport_be, tcb->raddr_be,
-				    tcb->rport_be) & ts->bucket_mask];
-	for (; *p != NULL; p = &(*p)->hnext) {
+	for (p = table_chain(ts, tcb->hash); *p != NULL; p = &(*p)->hnext) {
 		if (*p == tcb) {
 			*p = tcb->hnext;
 			break;
@@ -92,6 +162,8 @@ void tcp_table_remove(struct tcp_stack *ts, struct tcb *tcb)
 	}
 	tcb->hnext = NULL;
 	tcb->hashed = false;
+	ts->n_hashed--;
+	table_step(ts);
 }
 
 static void port_take(struct tcp_stack *ts, struct tcb *tcb, uint16_t port, bool bound)

@@ -17,8 +17,12 @@ struct dp_ctx;
 struct tcb;
 struct tcp_stack;
 
+/* nbuckets (a power of two) is the table's first and smallest size: it grows and
+ * shrinks with the connections, a few buckets per insert or remove. */
 int tcp_table_init(struct tcp_stack *ts, uint32_t nbuckets);
 void tcp_table_fini(struct tcp_stack *ts);
+/* The bucket count now (the new size while a resize is under way). */
+uint32_t tcp_table_buckets(const struct tcp_stack *ts);
 
 struct tcb *tcp_table_lookup(const struct tcp_stack *ts, uint32_t laddr_be, uint16_t lport_be,
 			     uint32_t raddr_be, uint16_t rport_be);

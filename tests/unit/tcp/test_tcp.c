@@ -1856,6 +1856,48 @@ START_TEST(ephemeral_exhaustion)
 }
 END_TEST
 
+/* The 4-tuple table follows the connections: 20,000 of them make it grow from 1,024
+ * buckets to at least 16,384 (moved a few buckets at a time, every tuple found at
+ * every step of the way), and removing them shrinks it back to 1,024. */
+START_TEST(table_grows_and_shrinks)
+{
+	enum { N = 20000 };
+	struct tcp_stack ts = { 0 };
+	struct tcb *t = calloc(N, sizeof(*t));
+	uint32_t i, j;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(tcp_table_init(&ts, 1024), 0);
+	for (i = 0; i < N; i++) {
+		t[i].laddr_be = E.ctx.ip_be;
+		t[i].lport_be = htons(80);
+		t[i].raddr_be = htonl(0x0a000000u + i / 1000);
+		t[i].rport_be = htons((uint16_t)(1024 + i % 1000));
+		tcp_table_insert(&ts, &t[i]);
+		if (i % 997 == 0) /* mid-resize too: everything inserted so far is found */
+			for (j = 0; j <= i; j++)
+				ck_assert_ptr_eq(tcp_table_lookup(&ts, t[j].laddr_be, t[j].lport_be,
+								  t[j].raddr_be, t[j].rport_be),
+						 &t[j]);
+	}
+	ck_assert_uint_ge(tcp_table_buckets(&ts), 16384);
+	ck_assert_ptr_null(tcp_table_lookup(&ts, E.ctx.ip_be, htons(81), t[0].raddr_be,
+					    t[0].rport_be));
+	for (i = 0; i < N; i++) {
+		tcp_table_remove(&ts, &t[i]);
+		ck_assert_ptr_null(tcp_table_lookup(&ts, t[i].laddr_be, t[i].lport_be,
+						    t[i].raddr_be, t[i].rport_be));
+		if (i % 997 == 0 && i + 1 < N)
+			ck_assert_ptr_eq(tcp_table_lookup(&ts, t[N - 1].laddr_be, t[N - 1].lport_be,
+							  t[N - 1].raddr_be, t[N - 1].rport_be),
+					 &t[N - 1]);
+	}
+	ck_assert_uint_eq(tcp_table_buckets(&ts), 1024);
+	tcp_table_fini(&ts);
+	free(t);
+}
+END_TEST
+
 /* ---- ISN -------------------------------------------------------------------------- */
 
 START_TEST(isn_rfc6528)
@@ -2151,6 +2193,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tb, bind_conflicts);
 	tcase_add_test(tb, bound_port_taken_4tuple);
 	tcase_add_test(tb, ephemeral_exhaustion);
+	tcase_add_test(tb, table_grows_and_shrinks);
 	tcase_add_test(tb, isn_rfc6528);
 	suite_add_tcase(s, tb);
 
