@@ -75,7 +75,8 @@ void tcp_timer_run(struct dp_ctx *ctx);
 /* Earliest deadline among TCP timers (ctx->now_us scale); UINT64_MAX if none. */
 uint64_t tcp_next_deadline(const struct dp_ctx *ctx);
 
-/* Counters and per-connection lines for SIGUSR1 and exit. */
+/* Counters, the number of control blocks (tcp_tcbs) and lines for the newest of
+ * them, for SIGUSR1 and exit. */
 void tcp_dump(struct dp_ctx *ctx, FILE *f);
 
 #endif /* SHUNT_TCP_H */

@@ -37,6 +37,7 @@
 #define TCP_BUCKETS   1024  /* the 4-tuple table's first and smallest size (power of two) */
 #define TCP_HEAP_INIT 1024
 #define TCP_SYNCNT_MAX 127  /* Linux MAX_TCP_SYNCNT */
+#define TCP_DUMP_TCBS 64    /* control blocks listed by tcp_dump() */
 
 int tcp_init(struct dp_ctx *ctx)
 {
@@ -594,12 +595,17 @@ void tcp_dump(struct dp_ctx *ctx, FILE *f)
 	const struct tcp_stats *s = &ctx->tcp_stats;
 	const struct tcb *t;
 	const uint8_t *l, *r;
+	uint32_t n = 0;
 
 	fprintf(f, "tcp:\n");
 	TCP_STATS(DP_STAT_PRINT)
 	if (ctx->tcp == NULL)
 		return;
-	for (t = ctx->tcp->all; t != NULL; t = t->lnext) {
+	/* The dump runs inside the loop: with 100,000 connections listing them all
+	 * would stall traffic for a while, so only the newest TCP_DUMP_TCBS are. */
+	fprintf(f, "  %-28s %u\n", "tcp_tcbs", ctx->tcp->n_tcbs);
+	fprintf(f, "  %-28s %u\n", "tcp_buckets", tcp_table_buckets(ctx->tcp));
+	for (t = ctx->tcp->all; t != NULL && n < TCP_DUMP_TCBS; t = t->lnext, n++) {
 		l = (const uint8_t *)&t->laddr_be;
 		r = (const uint8_t *)&t->raddr_be;
 		fprintf(f, "  %u.%u.%u.%u:%u -> %u.%u.%u.%u:%u %s snd una=%u nxt=%u max=%u "
@@ -612,4 +618,6 @@ void tcp_dump(struct dp_ctx *ctx, FILE *f)
 			t->rcv_nxt - t->irs, t->rcv_adv - t->irs, t->n_ooo, t->srtt_us, t->rto_us,
 			t->retrans, t->s == NULL ? " (detached)" : "");
 	}
+	if (ctx->tcp->n_tcbs > n)
+		fprintf(f, "  ... and %u more\n", ctx->tcp->n_tcbs - n);
 }
