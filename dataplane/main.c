@@ -61,6 +61,12 @@ static void main_signals(void)
 	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* net_tap wakes its RX with a queued real-time signal per packet (F_SETSIG on
+	 * the tap fd). When the queue of pending signals (RLIMIT_SIGPENDING, shared by
+	 * every process of the user) is full, the kernel sends plain SIGIO instead,
+	 * whose default action would kill us in the middle of a burst; the real-time
+	 * signals still queued keep the PMD's trigger moving, so nothing is lost. */
+	sigaction(SIGIO, &sa, NULL);
 }
 
 /* Split the `eal` value into argv words (argv[0] = "shuntd"); buf is modified. */

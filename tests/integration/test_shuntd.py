@@ -4,7 +4,9 @@
 """shuntd's own contract: configuration errors exit 2 naming the key (and file:line),
 a second shuntd on a live control socket is refused, and SIGTERM resets every open
 connection (the kernel peer sees ECONNRESET), removes the control socket and exits 0;
-idle=poll serves as well as the default adaptive idle."""
+SIGIO (what the kernel sends in place of net_tap's queued signal when the user's
+queue of pending signals is full) does not kill it; idle=poll serves as well as the
+default adaptive idle."""
 
 import os
 import shutil
@@ -89,6 +91,16 @@ def test_second_instance_refused(bed):
     print("second shuntd on the same control socket: refused (exit %d)" % r.returncode)
 
 
+def test_sigio_ignored(bed):
+    os.kill(bed.shuntd.pid, signal.SIGIO)
+    r = bed.run(bed.peer, ["ping", "-n", "-c", "1", "-W", "2", STACK_IP], timeout=20)
+    bed.check(bed.shuntd.poll() is None and r.returncode == 0,
+              "after SIGIO: shuntd %s, ping exit %d"
+              % ("running" if bed.shuntd.poll() is None else "exited %d" % bed.shuntd.poll(),
+                 r.returncode))
+    print("SIGIO: shuntd still serves")
+
+
 def test_sigterm_resets(bed):
     srv = bed.spawn_peer(["python3", "-c", SERVER, PEER_IP, str(PORT)], "server")
     bed.wait_port(bed.peer, PORT, proc=srv)
@@ -159,6 +171,7 @@ def test():
     test_shipped_config()
     with Bed("shuntd") as bed:
         test_second_instance_refused(bed)
+        test_sigio_ignored(bed)
         test_sigterm_resets(bed)
     test_idle_poll()
 
