@@ -35,7 +35,11 @@
  *
  * One process-wide mutex (ep_lock) guards every interest list; lock order is
  * s->lock, then ep_lock. Items are keyed by (fd, socket) as Linux keys by
- * (fd, file), and go when the socket's last fd closes, as in Linux.
+ * (fd, file), and go when the socket's last fd closes, as in Linux. An item is
+ * found from its socket (the few instances that watch it), and the interest and
+ * ready lists are doubly linked, so epoll_ctl costs the same with 10 items or
+ * 20,000 (a server adding every accepted connection would otherwise pay for all
+ * the ones before it).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,6 +52,19 @@
 #include "shim.h"
 
 struct shim_epoll;
+struct shim_epitem;
+
+/* The lists an item is on: its instance's interest list (every item, in report
+ * order) and, in rd_mode, its instance's ready list (the items that may report). */
+enum { EP_ALL, EP_RD, EP_NLISTS };
+
+struct ep_link {
+	struct shim_epitem *next, *prev;
+};
+
+struct ep_list {
+	struct shim_epitem *head, *tail;
+};
 
 struct shim_epitem {
 	struct shim_epoll *ep;
@@ -60,9 +77,8 @@ struct shim_epitem {
 	bool disabled;      /* EPOLLONESHOT fired */
 	bool subbed;        /* subscribed to ep's notifier (the socket is a shunt one) */
 	bool on_rd;         /* on ep's ready list */
-	struct shim_epitem *rd_next;
-	struct shim_epitem *ep_next;
-	struct shim_epitem *s_next;
+	struct ep_link link[EP_NLISTS];
+	struct shim_epitem *s_next; /* the socket's items (one per instance, mostly) */
 };
 
 /* epoll_data of the wake eventfd: "SHNTWAKE", no pointer or small fd looks so. */
@@ -70,7 +86,7 @@ struct shim_epitem {
 
 struct shim_epoll {
 	struct shim_file f;
-	struct shim_epitem *items; /* head: reported first; reported ones go last */
+	struct ep_list items;  /* head: reported first; reported ones go last */
 	unsigned nshunt;       /* items whose socket is a shunt socket */
 	_Atomic int kfd;       /* private dup of the kernel epoll, -1 until needed */
 	_Atomic int wakefd;    /* eventfd in the kernel epoll, -1 until needed */
@@ -84,7 +100,7 @@ struct shim_epoll {
 	uint32_t lost_seen;    /* nf's ready_lost when we last took everything in */
 	struct shim_notifier nf; /* what a waiter sleeps on for the shunt items */
 	uint32_t gone_att;       /* 1 + the attachment whose loss made us rescan every item */
-	struct shim_epitem *rd_head, **rd_tail; /* ready list: items that may report */
+	struct ep_list rd;     /* ready list: items that may report */
 	struct shim_epoll *live_next; /* instances with internal fds, under ep_lock */
 	struct shim_epoll *next_free;
 };
@@ -135,7 +151,7 @@ static struct shim_epoll *ep_track(int epfd)
 		return NULL;
 	ep->f.type = SHIM_F_EPOLL;
 	atomic_store(&ep->f.refs, 1);
-	ep->items = NULL;
+	ep->items = (struct ep_list){ NULL, NULL };
 	ep->nshunt = 0;
 	atomic_store(&ep->kfd, -1);
 	atomic_store(&ep->wakefd, -1);
@@ -145,8 +161,7 @@ static struct shim_epoll *ep_track(int epfd)
 	ep->nf_ok = false;
 	ep->rd_mode = false;
 	ep->gone_att = 0;
-	ep->rd_head = NULL;
-	ep->rd_tail = &ep->rd_head;
+	ep->rd = (struct ep_list){ NULL, NULL };
 	ep->live_next = NULL;
 	prev = shim_fdtab_swap(epfd, &ep->f, &err);
 	if (err < 0) {
@@ -326,6 +341,46 @@ int shim_epoll_relocate(int fd)
 
 /* ---- interest lists (ep_lock held) ---------------------------------------------------- */
 
+static void ep_list_append(struct ep_list *l, struct shim_epitem *it, int k)
+{
+	it->link[k].next = NULL;
+	it->link[k].prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->link[k].next = it;
+	else
+		l->head = it;
+	l->tail = it;
+}
+
+static void ep_list_remove(struct ep_list *l, struct shim_epitem *it, int k)
+{
+	struct ep_link *lk = &it->link[k];
+
+	if (lk->prev != NULL)
+		lk->prev->link[k].next = lk->next;
+	else
+		l->head = lk->next;
+	if (lk->next != NULL)
+		lk->next->link[k].prev = lk->prev;
+	else
+		l->tail = lk->prev;
+	lk->next = lk->prev = NULL;
+}
+
+/* b's items after a's; b is left empty. */
+static void ep_list_splice(struct ep_list *a, struct ep_list *b, int k)
+{
+	if (b->head == NULL)
+		return;
+	b->head->link[k].prev = a->tail;
+	if (a->tail != NULL)
+		a->tail->link[k].next = b->head;
+	else
+		a->head = b->head;
+	a->tail = b->tail;
+	b->head = b->tail = NULL;
+}
+
 /* ---- ready lists ----------------------------------------------------------------------- */
 
 /* With SHUNT_FEAT_READY an instance's notifier keeps a ready ring: the dataplane
@@ -354,27 +409,15 @@ static void ep_rd_add(struct shim_epitem *it)
 	if (!ep->rd_mode || it->on_rd)
 		return;
 	it->on_rd = true;
-	it->rd_next = NULL;
-	*ep->rd_tail = it;
-	ep->rd_tail = &it->rd_next;
+	ep_list_append(&ep->rd, it, EP_RD);
 }
 
 /* Off the ready list, wherever it is on it. */
 static void ep_rd_del(struct shim_epitem *it)
 {
-	struct shim_epoll *ep = it->ep;
-	struct shim_epitem **pp;
-
 	if (!it->on_rd)
 		return;
-	for (pp = &ep->rd_head; *pp != NULL; pp = &(*pp)->rd_next) {
-		if (*pp == it) {
-			*pp = it->rd_next;
-			if (ep->rd_tail == &it->rd_next)
-				ep->rd_tail = pp;
-			break;
-		}
-	}
+	ep_list_remove(&it->ep->rd, it, EP_RD);
 	it->on_rd = false;
 }
 
@@ -383,7 +426,7 @@ static void ep_rd_all(struct shim_epoll *ep)
 {
 	struct shim_epitem *it;
 
-	for (it = ep->items; it != NULL; it = it->ep_next)
+	for (it = ep->items.head; it != NULL; it = it->link[EP_ALL].next)
 		if (atomic_load(&it->s->kind) == SHIM_SHUNT)
 			ep_rd_add(it);
 }
@@ -448,7 +491,7 @@ static struct shim_notifier *ep_notifier(struct shim_epoll *ep)
 	if (ep->nf_ok && ep->nf.att != atomic_load(&shim_g.att_gen)) {
 		/* registered with a shuntd that went away: a new one, and every item
 		 * subscribes again (those of the old one are dead, and always ready) */
-		for (it = ep->items; it != NULL; it = it->ep_next)
+		for (it = ep->items.head; it != NULL; it = it->link[EP_ALL].next)
 			it->subbed = false;
 		ep->nf_ok = false;
 	}
@@ -460,46 +503,30 @@ static struct shim_notifier *ep_notifier(struct shim_epoll *ep)
 		ep->nf_ok = true;
 		ep->rd_mode = rd;
 		ep->lost_seen = SHUNT_LOAD_ACQ(&ep->nf.n->ready_lost);
-		for (it = ep->items; it != NULL; it = it->ep_next)
+		for (it = ep->items.head; it != NULL; it = it->link[EP_ALL].next)
 			if (atomic_load(&it->s->kind) == SHIM_SHUNT)
 				ep_sub(it);
 	}
 	return &ep->nf;
 }
 
+/* Every item of s is on s->ep_items: look among those, not among ep's. */
 static struct shim_epitem *ep_find(struct shim_epoll *ep, int fd, struct shim_sock *s)
 {
 	struct shim_epitem *it;
 
-	for (it = ep->items; it != NULL; it = it->ep_next)
-		if (it->fd == fd && it->s == s)
+	for (it = s->ep_items; it != NULL; it = it->s_next)
+		if (it->ep == ep && it->fd == fd)
 			return it;
 	return NULL;
-}
-
-/* Append it to ep's list (new entries are reported after the older ones). */
-static void ep_append(struct shim_epoll *ep, struct shim_epitem *it)
-{
-	struct shim_epitem **pp = &ep->items;
-
-	while (*pp != NULL)
-		pp = &(*pp)->ep_next;
-	it->ep_next = NULL;
-	*pp = it;
 }
 
 static void ep_unlink(struct shim_epitem *it, bool from_ep, bool from_sock)
 {
 	struct shim_epitem **pp;
 
-	if (from_ep) {
-		for (pp = &it->ep->items; *pp != NULL; pp = &(*pp)->ep_next) {
-			if (*pp == it) {
-				*pp = it->ep_next;
-				break;
-			}
-		}
-	}
+	if (from_ep)
+		ep_list_remove(&it->ep->items, it, EP_ALL);
 	if (from_sock) {
 		for (pp = &it->s->ep_items; *pp != NULL; pp = &(*pp)->s_next) {
 			if (*pp == it) {
@@ -517,15 +544,8 @@ static void ep_unlink(struct shim_epitem *it, bool from_ep, bool from_sock)
 /* Out of its epoll's list, nshunt already adjusted by the caller. ep_lock held. */
 static void ep_unlink_plain(struct shim_epitem *it)
 {
-	struct shim_epitem **pp;
-
 	ep_unsub(it);
-	for (pp = &it->ep->items; *pp != NULL; pp = &(*pp)->ep_next) {
-		if (*pp == it) {
-			*pp = it->ep_next;
-			break;
-		}
-	}
+	ep_list_remove(&it->ep->items, it, EP_ALL);
 	free(it);
 }
 
@@ -616,17 +636,16 @@ void shim_epoll_put(struct shim_file *f)
 	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	pthread_mutex_lock(&ep_lock);
-	for (it = ep->items; it != NULL; it = next) {
-		next = it->ep_next;
+	for (it = ep->items.head; it != NULL; it = next) {
+		next = it->link[EP_ALL].next;
 		ep_unlink(it, false, true);
 	}
-	ep->items = NULL;
+	ep->items = (struct ep_list){ NULL, NULL };
 	if (ep->nf_ok)
 		shim_notify_put(&ep->nf);
 	ep->nf_ok = false;
 	ep->rd_mode = false;
-	ep->rd_head = NULL;
-	ep->rd_tail = &ep->rd_head;
+	ep->rd = (struct ep_list){ NULL, NULL };
 	ep_release_fds(ep);
 	ep->next_free = ep_free_list;
 	ep_free_list = ep;
@@ -705,7 +724,7 @@ static int ep_ctl(struct shim_epoll *ep, int epfd, int op, int fd, struct shim_s
 		it->et_pending = true;
 		it->subbed = false;
 		it->on_rd = false;
-		ep_append(ep, it);
+		ep_list_append(&ep->items, it, EP_ALL); /* reported after the older ones */
 		it->s_next = s->ep_items;
 		s->ep_items = it;
 		if (kind == SHIM_SHUNT) {
@@ -801,19 +820,20 @@ static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max
 
 static int ep_harvest(struct shim_epoll *ep, struct epoll_event *out, int max, bool commit)
 {
-	struct shim_epitem **pp = &ep->items, *it, *moved = NULL, **mtail = &moved;
+	struct ep_list moved = { NULL, NULL };
+	struct shim_epitem *it, *next;
 	int n = 0;
 
 	if (ep->rd_mode)
 		return ep_harvest_rd(ep, out, max, commit);
 
-	while ((it = *pp) != NULL && n < max) {
+	for (it = ep->items.head; it != NULL && n < max; it = next) {
 		uint32_t seq = 0, rev;
 
+		next = it->link[EP_ALL].next;
 		rev = ep_item_events(it, &seq);
 		if (rev == 0 || !commit) {
 			n += rev != 0;
-			pp = &it->ep_next;
 			continue;
 		}
 		it->last_seq = seq;
@@ -823,17 +843,10 @@ static int ep_harvest(struct shim_epoll *ep, struct epoll_event *out, int max, b
 		out[n].events = rev;
 		out[n].data = it->data;
 		n++;
-		/* to the reported list; *pp now names the next entry */
-		*pp = it->ep_next;
-		it->ep_next = NULL;
-		*mtail = it;
-		mtail = &it->ep_next;
+		ep_list_remove(&ep->items, it, EP_ALL);
+		ep_list_append(&moved, it, EP_ALL);
 	}
-	if (moved != NULL) {
-		while (*pp != NULL)
-			pp = &(*pp)->ep_next;
-		*pp = moved;
-	}
+	ep_list_splice(&ep->items, &moved, EP_ALL); /* the reported ones go last */
 	return n;
 }
 
@@ -844,8 +857,8 @@ static int ep_harvest(struct shim_epoll *ep, struct epoll_event *out, int max, b
 static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max,
 			 bool commit)
 {
-	struct shim_epitem *it, *next, *keep = NULL, **ktail = &keep;
-	struct shim_epitem *head;
+	struct ep_list todo, keep = { NULL, NULL };
+	struct shim_epitem *it, *next;
 	int n = 0;
 
 	if (shim_is_lost() && ep->gone_att != atomic_load(&shim_g.att_gen) + 1) {
@@ -854,17 +867,14 @@ static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max
 		ep->gone_att = atomic_load(&shim_g.att_gen) + 1;
 	}
 	ep_rd_refill(ep);
-	head = ep->rd_head;
-	ep->rd_head = NULL;
-	ep->rd_tail = &ep->rd_head;
-	for (it = head; it != NULL; it = next) {
+	todo = ep->rd;
+	ep->rd = (struct ep_list){ NULL, NULL };
+	for (it = todo.head; it != NULL; it = next) {
 		uint32_t seq = 0, rev;
 
-		next = it->rd_next;
-		it->rd_next = NULL;
+		next = it->link[EP_RD].next;
 		if (n >= max) { /* not looked at: stays, in order */
-			*ktail = it;
-			ktail = &it->rd_next;
+			ep_list_append(&keep, it, EP_RD);
 			continue;
 		}
 		rev = ep_item_events(it, &seq);
@@ -874,8 +884,7 @@ static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max
 		}
 		n++;
 		if (!commit) {
-			*ktail = it;
-			ktail = &it->rd_next;
+			ep_list_append(&keep, it, EP_RD);
 			continue;
 		}
 		it->last_seq = seq;
@@ -889,16 +898,11 @@ static int ep_harvest_rd(struct shim_epoll *ep, struct epoll_event *out, int max
 			continue;
 		}
 		/* level-triggered: reported, and looked at again after the others */
-		*ep->rd_tail = it;
-		ep->rd_tail = &it->rd_next;
+		ep_list_append(&ep->rd, it, EP_RD);
 	}
 	/* the ones not reported go first next time, then the reported ones */
-	if (keep != NULL) {
-		*ktail = ep->rd_head;
-		if (ep->rd_head == NULL)
-			ep->rd_tail = ktail;
-		ep->rd_head = keep;
-	}
+	ep_list_splice(&keep, &ep->rd, EP_RD);
+	ep->rd = keep;
 	return n;
 }
 
