@@ -15,6 +15,8 @@
  *                     -> app_wake_notifiers(): seq, futex, byte on the wake socket
  *   tcp/udp done with a closed socket -> dp_sock_pcb_done() -> dp_app_release_slot()
  *     ... apps_housekeep() -> app_punch(): fallocate(PUNCH_HOLE) its rings
+ *   a socket's event -> apps_wake() -> app_trim_enqueue() (once, while queued)
+ *     ... apps_housekeep() -> app_trim(): idle a second since? punch its rings
  *
  * Memory follows use: a region reserves every slot's rings, but creation writes
  * only the control block, and the private per-slot arrays are calloc'd (lazily
@@ -50,8 +52,8 @@
 
 #define APP_CMD_BURST 32   /* commands per channel per loop iteration */
 #define APP_PUNCH_BUDGET 16 /* hole punches per housekeeping pass, all apps */
-#define APP_TRIM_SCAN    256     /* slots the idle-trim scan looks at per pass */
 #define APP_TRIM_BUDGET  64      /* idle sockets trimmed per pass, all apps */
+#define APP_TRIM_LOOKS   256     /* trim queue entries looked at per pass, all apps */
 #define APP_PAGE 4096ul
 #define APP_NONE UINT32_MAX
 
@@ -396,8 +398,6 @@ static void app_slot_init(struct dp_app *app, struct dp_sock *s, uint32_t type)
 	 * only this socket. ev_seq runs on in our private copy. */
 	s->rx_prod = SHUNT_LOAD_RLX(&sh->rx_cons);
 	s->rx_hi = s->rx_prod;
-	s->trimmed = false;
-	s->trim_ev = s->ev_seq - 1; /* the scan starts counting idle time at its first look */
 	s->tx_cons = SHUNT_LOAD_RLX(&sh->tx_prod);
 	s->err_seq = SHUNT_LOAD_RLX(&sh->err_seen);
 	s->eq_seq = SHUNT_LOAD_RLX(&sh->eq_seen);
@@ -432,17 +432,33 @@ static void app_slot_init(struct dp_app *app, struct dp_sock *s, uint32_t type)
 	sh->tx_cons = s->tx_cons;
 }
 
+static void app_q_push(struct app_sockq *q, struct dp_sock *s, int k)
+{
+	s->qnext[k] = NULL;
+	if (q->tail != NULL)
+		q->tail->qnext[k] = s;
+	else
+		q->head = s;
+	q->tail = s;
+}
+
+/* Take the head of q (not empty). */
+static struct dp_sock *app_q_pop(struct app_sockq *q, int k)
+{
+	struct dp_sock *s = q->head;
+
+	q->head = s->qnext[k];
+	if (q->head == NULL)
+		q->tail = NULL;
+	return s;
+}
+
 /* Append s to app's hole-punch queue, as having joined it at at_us. */
 static void app_punch_enqueue(struct dp_app *app, struct dp_sock *s, uint64_t at_us)
 {
 	s->punch_queued = true;
 	s->punch_at_us = at_us;
-	s->punch_next = NULL;
-	if (app->punch_tail != NULL)
-		app->punch_tail->punch_next = s;
-	else
-		app->punch_head = s;
-	app->punch_tail = s;
+	app_q_push(&app->punchq, s, APP_Q_PUNCH);
 }
 
 /* Put slot s back on the free stack and, once, on the hole-punch queue. */
@@ -847,6 +863,16 @@ static void app_wake_sock(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock
 	}
 }
 
+/* s had an event: it joins the back of app's trim queue, idle from now on. A socket
+ * already queued stays where it is; app_trim() sees that it moved since. */
+static void app_trim_enqueue(struct dp_app *app, struct dp_sock *s, uint64_t now_us)
+{
+	s->trim_queued = true;
+	s->trim_ev = s->ev_seq;
+	s->trim_since_us = now_us;
+	app_q_push(&app->trimq, s, APP_Q_TRIM);
+}
+
 /* Announce to every notifier of app touched this iteration. */
 static void app_wake_notifiers(struct dp_app *app)
 {
@@ -923,6 +949,8 @@ void apps_wake(struct dp_ctx *ctx)
 		if (!app->gone && !app->broken) {
 			app_publish_mem(app);
 			app_wake_sock(ctx, app, s);
+			if (!s->trim_queued && s->state != SHUNT_SS_FREE)
+				app_trim_enqueue(app, s, ctx->now_us);
 		}
 	}
 	apps->dirty = NULL;
@@ -954,12 +982,10 @@ static void app_punch(struct dp_ctx *ctx, struct dp_app *app, unsigned *budget)
 {
 	struct dp_sock *s;
 
-	while (*budget > 0 && (s = app->punch_head) != NULL) {
+	while (*budget > 0 && (s = app->punchq.head) != NULL) {
 		if (ctx->now_us - s->punch_at_us < APP_PUNCH_DELAY_US)
 			return; /* nothing behind it joined earlier */
-		app->punch_head = s->punch_next;
-		if (app->punch_head == NULL)
-			app->punch_tail = NULL;
+		app_q_pop(&app->punchq, APP_Q_PUNCH);
 		s->punch_queued = false;
 		if (s->state != SHUNT_SS_FREE || s->punched)
 			continue; /* in use again (or done): its release queues it anew */
@@ -982,29 +1008,37 @@ static void app_punch(struct dp_ctx *ctx, struct dp_app *app, unsigned *budget)
  * ring is ours alone to write: it is punched when the app has read everything
  * (rx_cons == rx_prod) and nothing is held ahead of a gap (rx_hi). The send ring
  * is the app's to write: abi.h's tx_trim / tx_writing pairing keeps a writer out
- * while it is punched, and only an empty one (tx_prod == tx_cons) is. The scan
- * walks APP_TRIM_SCAN slots per pass and punches within *budget. */
-static void app_trim(struct dp_ctx *ctx, struct dp_app *app, unsigned *budget)
+ * while it is punched, and only an empty one (tx_prod == tx_cons) is.
+ *
+ * Which sockets to look at comes from the trim queue, not from a scan of the
+ * slots: a socket joins it at its first event after it was last trimmed (in
+ * apps_wake(), once per iteration at most), so the queue is in order of joining.
+ * At its head, one that had another event since goes to the back, idle from now
+ * (each busy socket is requeued at most once a second); one that had none is
+ * trimmed and leaves the queue until its next event. Idle connections cost
+ * nothing here, and housekeeping runs when the head is due (apps_next_deadline()),
+ * also while the loop sleeps. At most *looks entries are looked at and *budget
+ * sockets trimmed per pass. */
+static void app_trim(struct dp_ctx *ctx, struct dp_app *app, unsigned *budget,
+		     unsigned *looks)
 {
-	unsigned n;
+	struct dp_sock *s;
 
-	for (n = 0; n < APP_TRIM_SCAN && *budget > 0 && app->fresh > 0; n++) {
-		struct dp_sock *s = &app->socks[app->trim_cursor];
+	while (*budget > 0 && *looks > 0 && (s = app->trimq.head) != NULL) {
 		struct shunt_sock *sh = s->sh;
 		uint64_t rx_off;
 
-		app->trim_cursor = app->trim_cursor + 1 < app->fresh ? app->trim_cursor + 1 : 0;
+		if (ctx->now_us - s->trim_since_us < APP_TRIM_IDLE_US)
+			return; /* nothing behind it joined earlier */
+		(*looks)--;
+		app_q_pop(&app->trimq, APP_Q_TRIM);
+		s->trim_queued = false;
 		if (s->state == SHUNT_SS_FREE || s->broken)
-			continue;
+			continue; /* freed: app_punch() has its rings */
 		if (s->ev_seq != s->trim_ev) { /* something happened: idle from now */
-			s->trim_ev = s->ev_seq;
-			s->trim_since_us = ctx->now_us;
-			s->trimmed = false;
+			app_trim_enqueue(app, s, ctx->now_us);
 			continue;
 		}
-		if (s->trimmed || ctx->now_us - s->trim_since_us < APP_TRIM_IDLE_US)
-			continue;
-		s->trimmed = true;
 		(*budget)--;
 		rx_off = app->bufs_off + (uint64_t)s->idx * (app->rx_size + app->tx_size);
 		/* acquire: the app's reads of the ring happened before its rx_cons store */
@@ -1023,16 +1057,34 @@ static void app_trim(struct dp_ctx *ctx, struct dp_app *app, unsigned *budget)
 
 void apps_housekeep(struct dp_ctx *ctx)
 {
-	unsigned budget = APP_PUNCH_BUDGET;
+	unsigned budget = APP_PUNCH_BUDGET, looks = APP_TRIM_LOOKS;
 	struct dp_app *app;
 
 	for (app = ctx->apps->list; app != NULL && budget > 0; app = app->next)
 		if (!app->broken && !app->gone)
 			app_punch(ctx, app, &budget);
 	budget = APP_TRIM_BUDGET;
-	for (app = ctx->apps->list; app != NULL && budget > 0; app = app->next)
+	for (app = ctx->apps->list; app != NULL && budget > 0 && looks > 0; app = app->next)
 		if (!app->broken && !app->gone)
-			app_trim(ctx, app, &budget);
+			app_trim(ctx, app, &budget, &looks);
+}
+
+uint64_t apps_next_deadline(const struct dp_ctx *ctx)
+{
+	uint64_t next = UINT64_MAX;
+	const struct dp_app *app;
+
+	for (app = ctx->apps->list; app != NULL; app = app->next) {
+		if (app->broken || app->gone)
+			continue;
+		if (app->punchq.head != NULL &&
+		    app->punchq.head->punch_at_us + APP_PUNCH_DELAY_US < next)
+			next = app->punchq.head->punch_at_us + APP_PUNCH_DELAY_US;
+		if (app->trimq.head != NULL &&
+		    app->trimq.head->trim_since_us + APP_TRIM_IDLE_US < next)
+			next = app->trimq.head->trim_since_us + APP_TRIM_IDLE_US;
+	}
+	return next;
 }
 
 /* ---- sleeping --------------------------------------------------------------------- */

@@ -47,6 +47,14 @@ struct app_stats {
 	APP_STATS(DP_STAT_FIELD)
 };
 
+/* A FIFO of sockets linked through dp_sock.qnext[APP_Q_*]: a socket can be on
+ * one queue of each kind. */
+enum { APP_Q_PUNCH, APP_Q_TRIM };
+
+struct app_sockq {
+	struct dp_sock *head, *tail;
+};
+
 /* The dataplane's private side of a notifier (abi.h). Zeroes (calloc) = unused. */
 struct app_notifier {
 	bool registered;      /* a wake socket was set (SHUNT_CTL_NOTIFY_SET) */
@@ -102,8 +110,9 @@ struct dp_app {
 	uint32_t *free_stack;      /* nsocks entries */
 	uint32_t nfree;
 	uint32_t fresh;            /* slots [fresh, nsocks) were never allocated */
-	struct dp_sock *punch_head, *punch_tail; /* freed slots waiting for hole punching */
-	uint32_t trim_cursor;      /* next slot the idle-trim scan looks at */
+	struct app_sockq punchq;   /* freed slots waiting for hole punching */
+	struct app_sockq trimq;    /* live sockets that had an event, in the order
+				    * they joined (app_trim) */
 
 	/* notifiers */
 	struct app_notifier *notifiers; /* nnotifiers entries */
@@ -153,9 +162,12 @@ unsigned apps_poll(struct dp_ctx *ctx);
 /* Wake whatever waits on the sockets changed in this iteration: threads asleep on a
  * socket, notifiers subscribed to it (ready ring, seq, futex or wake socket). */
 void apps_wake(struct dp_ctx *ctx);
-/* Slow path (loop housekeeping): punch the rings of slots free for a while out of
- * the memfd, a bounded number per call. */
+/* Slow path (loop housekeeping): punch the rings of slots free for a while, and
+ * those of sockets idle for a while, out of the memfd, a bounded number per call. */
 void apps_housekeep(struct dp_ctx *ctx);
+/* When apps_housekeep() next has something to do (ctx->now_us scale), UINT64_MAX if
+ * nothing waits: the loop's idle sleep ends then. */
+uint64_t apps_next_deadline(const struct dp_ctx *ctx);
 /* Announce a sleep to every app (dp_sleeping = 1, fence) and return true if every
  * channel is still empty; false means work arrived: do not sleep. */
 bool apps_prepare_sleep(struct dp_ctx *ctx);

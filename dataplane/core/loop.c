@@ -17,7 +17,8 @@
  *       delivery: loop_sleep()
  *
  *   loop_sleep(): apps_prepare_sleep() (dp_sleeping + fence + re-check rings),
- *     arm RX interrupts, epoll_pwait2() until the earliest timer, apps_end_sleep()
+ *     arm RX interrupts, epoll_pwait2() until the earliest timer or housekeeping
+ *     due (rings to give back), apps_end_sleep()
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -131,15 +132,20 @@ static uint64_t loop_min(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-static void loop_sleep(struct dp_ctx *ctx, const struct loop_clock *clk)
+/* next_housekeep: when the loop next runs housekeeping, which a wake-up for work
+ * of apps_housekeep() must not precede (it would find nothing to do yet). */
+static void loop_sleep(struct dp_ctx *ctx, const struct loop_clock *clk, uint64_t next_housekeep)
 {
-	uint64_t deadline, now, timeout;
+	uint64_t deadline, now, timeout, hk;
 
 	if (!apps_prepare_sleep(ctx)) {
 		apps_end_sleep(ctx);
 		return;
 	}
 	deadline = loop_min(tcp_next_deadline(ctx), arp_next_deadline(ctx));
+	hk = apps_next_deadline(ctx);
+	if (hk != UINT64_MAX)
+		deadline = loop_min(deadline, hk > next_housekeep ? hk : next_housekeep);
 	now = loop_now_us(clk);
 	timeout = deadline > now ? deadline - now : 0;
 	timeout = loop_min(timeout, ctx->rx_fd >= 0 ? LOOP_MAX_SLEEP_US : 1000);
@@ -209,6 +215,6 @@ void loop_run(struct dp_ctx *ctx)
 		if (work != 0 || lo_pending(ctx))
 			last_work = ctx->now_us;
 		else if (adaptive && ctx->now_us - last_work >= ctx->conf->idle_spin_us)
-			loop_sleep(ctx, &clk);
+			loop_sleep(ctx, &clk, next_housekeep);
 	}
 }

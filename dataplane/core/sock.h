@@ -69,16 +69,18 @@ struct dp_sock {
 	bool punch_queued;           /* on the app's hole-punch queue */
 	bool punched;                /* rings given back to the system since the last free */
 	struct dp_sock *dirty_next;  /* dirty list, valid while dirty */
-	struct dp_sock *punch_next;  /* hole-punch queue, valid while punch_queued */
+	struct dp_sock *qnext[2];    /* links in the app's queues (APP_Q_*): hole
+				      * punching, valid while punch_queued, and idle
+				      * trimming, valid while trim_queued */
 	uint64_t freed_us;           /* when the slot was last freed */
 	uint64_t punch_at_us;        /* when it joined the hole-punch queue */
 	/* idle trimming (core/app.c app_trim): the rings of a live socket with no
 	 * event for APP_TRIM_IDLE_US go back to the system */
 	uint32_t rx_hi;              /* end of the bytes written into the rx ring, held
 				      * data ahead of a gap included: never trim those */
-	uint32_t trim_ev;            /* ev_seq when the trim scan last looked */
-	uint64_t trim_since_us;      /* since when ev_seq has been trim_ev */
-	bool trimmed;                /* rings punched since the last event */
+	bool trim_queued;            /* on the app's trim queue */
+	uint32_t trim_ev;            /* ev_seq when it joined the trim queue */
+	uint64_t trim_since_us;      /* when it joined the trim queue */
 
 	struct dp_memacct *mem;      /* the process's bound, or NULL */
 	uint32_t rx_acct;            /* bytes of ours in mem->used: rx ring... */

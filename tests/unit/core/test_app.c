@@ -375,7 +375,8 @@ START_TEST(test_idle_socket_trimmed)
 	ck_assert_uint_ge(before, 2 * (uint64_t)sh->rx_size);
 
 	sh->tx_writing = 1;   /* the app is inside send() */
-	apps_housekeep(&ctx); /* first look: idle from now */
+	apps_wake(&ctx);      /* its events: on the trim queue, idle from now */
+	apps_housekeep(&ctx);
 	ctx.now_us += APP_TRIM_IDLE_US;
 	apps_housekeep(&ctx); /* unread data: the rx ring stays; a writer: tx stays */
 	ck_assert_mem_eq(rx, "abcd", 4);
@@ -406,6 +407,52 @@ START_TEST(test_idle_socket_trimmed)
 	ck_assert_mem_eq(rx + 4, "efgh", 4);
 	ds->pcb = NULL;
 	close_sock(s, g);
+}
+END_TEST
+
+/* Which sockets the trim looks at comes from a queue that events fill, not from a
+ * scan of the slots: a socket is due a second after its first event, one with
+ * another event since goes to the back, and once trimmed it waits for its next
+ * event. The loop's sleep ends when the head is due (apps_next_deadline). */
+START_TEST(test_trim_queue_follows_events)
+{
+	uint32_t ga, gb, a = open_sock(&ga), b = open_sock(&gb);
+	struct dp_sock *da = &app->socks[a], *db = &app->socks[b];
+	uint8_t *rxa = (uint8_t *)r + shsock(a)->rx_off, *rxb = (uint8_t *)r + shsock(b)->rx_off;
+	uint64_t t0 = ctx.now_us;
+
+	da->pcb = db->pcb = (void *)1;
+	memset(rxa, 0xaa, 4096); /* past traffic's pages, all read */
+	memset(rxb, 0xbb, 4096);
+	ck_assert_uint_eq(apps_next_deadline(&ctx), UINT64_MAX); /* nothing queued yet */
+	apps_wake(&ctx); /* the OPENs' events */
+	ck_assert_uint_eq(apps_next_deadline(&ctx), t0 + APP_TRIM_IDLE_US);
+
+	ctx.now_us = t0 + APP_TRIM_IDLE_US / 2;
+	dp_sock_event(&ctx, da); /* a is busy: its idle second starts again */
+	apps_wake(&ctx);
+	ctx.now_us = t0 + APP_TRIM_IDLE_US;
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(rxb[0], 0);    /* b: idle a second, punched */
+	ck_assert_uint_eq(rxa[0], 0xaa); /* a: back of the queue */
+	ck_assert_uint_eq(apps_next_deadline(&ctx), t0 + 2 * APP_TRIM_IDLE_US);
+
+	ctx.now_us = t0 + 2 * APP_TRIM_IDLE_US;
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(rxa[0], 0);
+	ck_assert_uint_eq(apps_next_deadline(&ctx), UINT64_MAX); /* both wait for events */
+
+	memset(rxb, 0xbb, 4096);
+	dp_sock_event(&ctx, db);
+	apps_wake(&ctx);
+	ck_assert_uint_eq(apps_next_deadline(&ctx), ctx.now_us + APP_TRIM_IDLE_US);
+	ctx.now_us += APP_TRIM_IDLE_US;
+	apps_housekeep(&ctx);
+	ck_assert_uint_eq(rxb[0], 0);
+	ck_assert_uint_eq(app->stats.hole_punch_fail, 0);
+	da->pcb = db->pcb = NULL;
+	close_sock(a, ga);
+	close_sock(b, gb);
 }
 END_TEST
 
@@ -1140,6 +1187,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_region_sparse_and_punched);
 	tcase_add_test(tc, test_punch_skips_reused_slot);
 	tcase_add_test(tc, test_idle_socket_trimmed);
+	tcase_add_test(tc, test_trim_queue_follows_events);
 	tcase_add_test(tc, test_app_mem_bound);
 	tcase_add_test(tc, test_open_allocates_and_replies);
 	tcase_add_test(tc, test_open_adopts_app_indices);
