@@ -5,16 +5,24 @@
  * WAVE open at once, and reports its memory after each wave. Plain POSIX sockets;
  * runs under `shunt` (or on the kernel) against `stress_peer echo HOST PORT...`.
  *
- *   stress_sockets HOST PORTBASE NPORTS TOTAL WAVE [hold]
+ *   stress_sockets HOST PORTBASE NPORTS TOTAL WAVE [hold] [burst=N]
  *
  * With `hold`, after the first wave's echoes (all WAVE connections open) it prints
  * "holding N" and waits for SIGUSR1 before closing them, so that the test can
  * measure the server that holds them.
  *
+ * With `burst=N`, no step touches more than N sockets at once, so no more than
+ * about N segments are ever in flight toward the server (a NIC's queue is finite;
+ * the tap of the test bed drops what overflows it): the wave is opened N sockets
+ * at a time (connect, send, read the echoes), and closed N at a time, each one
+ * first shut down for writing and read to its end (recv() must return 0: the
+ * server closed its side too) before close().
+ *
  * Each wave: socket() + connect() WAVE sockets (socket i of the run to port
  * PORTBASE + i % NPORTS: closed client ports sit in TIME_WAIT, and a local port
  * can be reused only toward another destination), send each an 8-byte token,
- * read each one's echo back (every byte compared), close them all. After each
+ * read each one's echo back (every byte compared), close them all (each of these
+ * steps over the whole wave, or over N sockets at a time with burst=N). After each
  * wave the number of open descriptors must be back to what it was before the
  * first wave (no descriptor leaked), and the process prints
  *   wave N: S sockets (T in all) in X s; fds F; VmRSS R kB, VmHWM H kB;
@@ -73,21 +81,93 @@ static int fail(uint64_t i, const char *what, int err)
 	return 1;
 }
 
+/* Open fds[0..n) (socket i of the run is first + i) and echo a token on each,
+ * `burst` sockets at a time. 0, or 1 after saying what failed. */
+static int open_wave(int *fds, unsigned long n, unsigned long burst, uint64_t first,
+		     struct sockaddr_in *a, int portbase, unsigned long nports)
+{
+	unsigned long c, i, end;
+
+	for (c = 0; c < n; c = end) {
+		end = n - c < burst ? n : c + burst;
+		for (i = c; i < end; i++) {
+			uint64_t g = first + i;
+
+			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+			if (fds[i] < 0)
+				return fail(g, "socket", errno);
+			a->sin_port = htons((uint16_t)(portbase + g % nports));
+			if (connect(fds[i], (struct sockaddr *)a, sizeof(*a)) < 0)
+				return fail(g, "connect", errno);
+		}
+		for (i = c; i < end; i++) {
+			uint64_t t = token(first + i);
+
+			if (send(fds[i], &t, sizeof(t), MSG_NOSIGNAL) != sizeof(t))
+				return fail(first + i, "send", errno);
+		}
+		for (i = c; i < end; i++) {
+			uint64_t t = 0;
+			ssize_t k = recv(fds[i], &t, sizeof(t), MSG_WAITALL);
+
+			if (k < 0)
+				return fail(first + i, "recv", errno);
+			if (k != sizeof(t) || t != token(first + i))
+				return fail(first + i, "recv", 0);
+		}
+	}
+	return 0;
+}
+
+/* Close fds[0..n): at once, or (paced) `burst` at a time, each shut down for
+ * writing and read to the server's EOF first. 0, or 1 after saying what failed. */
+static int close_wave(int *fds, unsigned long n, unsigned long burst, bool paced,
+		      uint64_t first)
+{
+	unsigned long c, i, end;
+	char b;
+
+	for (c = 0; c < n; c = end) {
+		end = n - c < burst ? n : c + burst;
+		for (i = c; paced && i < end; i++)
+			if (shutdown(fds[i], SHUT_WR) < 0)
+				return fail(first + i, "shutdown", errno);
+		for (i = c; paced && i < end; i++) {
+			ssize_t k = recv(fds[i], &b, 1, 0);
+
+			if (k != 0)
+				return fail(first + i, "recv (the server's EOF)", k < 0 ? errno : 0);
+		}
+		for (i = c; i < end; i++)
+			if (close(fds[i]) < 0)
+				return fail(first + i, "close", errno);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	unsigned long total, wave, nports, done = 0;
+	unsigned long total, wave, nports, burst = 0, done = 0;
 	/* static: reachable until exit, so LeakSanitizer does not count them */
 	static int *fds;
-	int base_fds, portbase, w = 0;
+	int base_fds, portbase, w = 0, i;
 	struct rlimit rl;
 	double t_all;
-
-	bool hold = argc == 7 && strcmp(argv[6], "hold") == 0;
+	bool hold = false, paced, bad = argc < 6;
 	sigset_t usr1;
 
-	if (argc != 6 && !hold) {
-		fprintf(stderr, "usage: stress_sockets HOST PORTBASE NPORTS TOTAL WAVE [hold]\n");
+	for (i = 6; i < argc; i++) {
+		if (strcmp(argv[i], "hold") == 0)
+			hold = true;
+		else if (strncmp(argv[i], "burst=", 6) == 0 && atol(argv[i] + 6) > 0)
+			burst = strtoul(argv[i] + 6, NULL, 10);
+		else
+			bad = true;
+	}
+	if (bad) {
+		fprintf(stderr, "usage: stress_sockets HOST PORTBASE NPORTS TOTAL WAVE [hold] "
+			"[burst=N]\n");
 		return 2;
 	}
 	sigemptyset(&usr1);
@@ -99,6 +179,9 @@ int main(int argc, char **argv)
 	wave = strtoul(argv[5], NULL, 10);
 	if (inet_pton(AF_INET, argv[1], &a.sin_addr) != 1 || nports == 0 || wave == 0)
 		return 2;
+	paced = burst != 0;
+	if (!paced)
+		burst = wave;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	/* WAVE sockets at once, plus what the process (and the shim) already holds. */
@@ -120,45 +203,21 @@ int main(int argc, char **argv)
 	base_fds = count_fds();
 	t_all = now_s();
 	while (done < total) {
-		unsigned long n = total - done < wave ? total - done : wave, i;
+		unsigned long n = total - done < wave ? total - done : wave;
 		long size, rss, pss;
 		double t0 = now_s();
 		int nfds;
 
-		for (i = 0; i < n; i++) {
-			uint64_t g = done + i;
-
-			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-			if (fds[i] < 0)
-				return fail(g, "socket", errno);
-			a.sin_port = htons((uint16_t)(portbase + g % nports));
-			if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0)
-				return fail(g, "connect", errno);
-		}
-		for (i = 0; i < n; i++) {
-			uint64_t t = token(done + i);
-
-			if (send(fds[i], &t, sizeof(t), MSG_NOSIGNAL) != sizeof(t))
-				return fail(done + i, "send", errno);
-		}
-		for (i = 0; i < n; i++) {
-			uint64_t t = 0;
-			ssize_t k = recv(fds[i], &t, sizeof(t), MSG_WAITALL);
-
-			if (k < 0)
-				return fail(done + i, "recv", errno);
-			if (k != sizeof(t) || t != token(done + i))
-				return fail(done + i, "recv", 0);
-		}
+		if (open_wave(fds, n, burst, done, &a, portbase, nports) != 0)
+			return 1;
 		if (hold && w == 0) {
 			int sig;
 
 			printf("holding %lu\n", n);
 			sigwait(&usr1, &sig);
 		}
-		for (i = 0; i < n; i++)
-			if (close(fds[i]) < 0)
-				return fail(done + i, "close", errno);
+		if (close_wave(fds, n, burst, paced, done) != 0)
+			return 1;
 		done += n;
 		w++;
 		nfds = count_fds();
