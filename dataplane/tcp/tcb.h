@@ -50,6 +50,7 @@ struct dp_sock;
 #define TCP_NO_TIMER        UINT64_MAX
 #define TCP_SYNACK_RETRIES  5          /* Linux tcp_synack_retries */
 #define TCP_SOMAXCONN       4096       /* Linux net.core.somaxconn: backlog cap */
+#define TCP_PORT_PERTURB    256        /* RFC 6056 3.3.4 table size (Linux: 65536) */
 
 /* Per-connection timers; each is an absolute deadline or TCP_NO_TIMER. */
 enum tcp_timer {
@@ -199,7 +200,8 @@ struct tcp_stack {
 	uint64_t isn_key[2];      /* RFC 6528 secret */
 	uint64_t cookie_key[2][2]; /* SYN cookie secrets (Linux syncookie_secret[2]) */
 	bool syncookies;          /* Linux tcp_syncookies = 1 (true) or 0 */
-	uint64_t rng;             /* xorshift state: ephemeral port start */
+	uint64_t rng;             /* xorshift state: bind(port 0)'s search start */
+	uint32_t port_perturb[TCP_PORT_PERTURB]; /* RFC 6056 3.3.4 table (tcp_port_connect) */
 	struct tcb **listeners;   /* [port host order]: the listener of the port, or NULL */
 };
 

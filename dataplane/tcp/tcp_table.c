@@ -259,10 +259,11 @@ int tcp_port_bind(struct dp_ctx *ctx, struct tcb *tcb, uint32_t addr_be, uint16_
 int tcp_port_connect(struct dp_ctx *ctx, struct tcb *tcb, uint32_t raddr_be, uint16_t rport_be)
 {
 	struct tcp_stack *ts = ctx->tcp;
-	uint32_t lo = ctx->conf->eph_lo, hi = ctx->conf->eph_hi, n, i, start;
+	uint32_t lo = ctx->conf->eph_lo, hi = ctx->conf->eph_hi, n, i, start, idx;
+	uint32_t laddr_be = ctx->ip_be;
 	uint16_t port;
 
-	tcb->laddr_be = ctx->ip_be;
+	tcb->laddr_be = laddr_be;
 	tcb->raddr_be = raddr_be;
 	tcb->rport_be = rport_be;
 	if (tcb->port_held) {
@@ -274,9 +275,21 @@ int tcp_port_connect(struct dp_ctx *ctx, struct tcb *tcb, uint32_t raddr_be, uin
 		return 0;
 	}
 	/* Ephemeral: a port may be shared by connections to different destinations
-	 * (the 4-tuple is what must be unique), but not with a bind()er. */
+	 * (the 4-tuple is what must be unique), but not with a bind()er.
+	 * RFC 6056 3.3.4 (double-hash port selection, as Linux
+	 * __inet_hash_connect()): the search for a destination starts at a keyed
+	 * hash of it plus a counter of its hash slot, which moves past each port
+	 * taken. Successive connections to one destination so try the ports in
+	 * turn from where the last one succeeded: the first port tried is free
+	 * unless the range has come round to connections still open, instead of
+	 * a search from a random start through every port already used for that
+	 * destination (on average more of them the more connections it has). */
 	n = hi - lo + 1;
-	start = rng_next(ts) % n;
+	idx = rte_jhash_3words(raddr_be, rport_be, laddr_be, (uint32_t)ts->isn_key[0]) %
+	      TCP_PORT_PERTURB;
+	start = (rte_jhash_3words(raddr_be, rport_be, laddr_be,
+				  (uint32_t)(ts->isn_key[0] >> 32)) +
+		 ts->port_perturb[idx]) % n;
 	for (i = 0; i < n; i++) {
 		port = (uint16_t)(lo + (start + i) % n);
 		if (ts->port_bound[port] != 0)
@@ -288,6 +301,7 @@ int tcp_port_connect(struct dp_ctx *ctx, struct tcb *tcb, uint32_t raddr_be, uin
 		if (tcp_table_lookup(ts, tcb->laddr_be, rte_cpu_to_be_16(port), raddr_be,
 				     rport_be))
 			continue;
+		ts->port_perturb[idx] += i + 1;
 		port_take(ts, tcb, port, false);
 		tcp_table_insert(ts, tcb);
 		return 0;

@@ -34,10 +34,11 @@ void tcp_table_remove(struct tcp_stack *ts, struct tcb *tcb);
  * holder allow SO_REUSEADDR (TIME_WAIT holders never block a reusing bind).
  * -EINVAL if already bound. */
 int tcp_port_bind(struct dp_ctx *ctx, struct tcb *tcb, uint32_t addr_be, uint16_t port_be);
-/* connect(): fill the local address, pick an ephemeral port if unbound (random
- * start in [eph_lo, eph_hi], a port nobody bound, a 4-tuple nobody uses), insert
- * into the table. -EADDRNOTAVAIL when every port is taken for this destination,
- * -EADDRINUSE when the bound port already has this 4-tuple. */
+/* connect(): fill the local address, pick an ephemeral port if unbound (in
+ * [eph_lo, eph_hi], a port nobody bound, a 4-tuple nobody uses; RFC 6056 double-
+ * hash selection, so successive connections to one destination take successive
+ * ports), insert into the table. -EADDRNOTAVAIL when every port is taken for this
+ * destination, or the bound port already has this 4-tuple. */
 int tcp_port_connect(struct dp_ctx *ctx, struct tcb *tcb, uint32_t raddr_be, uint16_t rport_be);
 /* A child of listener l takes l's port (Linux __inet_inherit_port()), with l's
  * SO_REUSEADDR, so the port stays held while the connection lives. */

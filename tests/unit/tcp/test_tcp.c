@@ -1856,6 +1856,46 @@ START_TEST(ephemeral_exhaustion)
 }
 END_TEST
 
+/* RFC 6056 double-hash selection: successive connections to one destination take
+ * successive ports (the first port tried is free: no search through the ones
+ * already used for it), and wrap at the end of the range; another destination
+ * has a sequence of its own. */
+START_TEST(ephemeral_successive_ports)
+{
+	enum { N = 300 };
+	static struct sock2 x[N + 1];
+	struct tcb *t;
+	uint16_t prev = 0, p;
+	uint32_t i, range;
+
+	E.conf.eph_lo = 40000;
+	E.conf.eph_hi = 40199; /* N wraps round it */
+	range = E.conf.eph_hi - E.conf.eph_lo + 1;
+	for (i = 0; i < N; i++) {
+		sock2_open(&x[i]);
+		t = x[i].s.pcb;
+		ck_assert_int_eq(tcp_port_connect(&E.ctx, t, E.peer_be, E.pport_be), 0);
+		p = ntohs(t->lport_be);
+		ck_assert(p >= E.conf.eph_lo && p <= E.conf.eph_hi);
+		if (i > 0 && i < range)
+			ck_assert_uint_eq(p, prev == E.conf.eph_hi ? E.conf.eph_lo : prev + 1);
+		if (i == range - 1) { /* every port taken: free the first 100 */
+			uint32_t j;
+
+			for (j = 0; j < 100; j++)
+				sock2_close(&x[j]);
+		}
+		prev = p;
+	}
+	/* another destination: its own start, all its ports free */
+	sock2_open(&x[N]);
+	t = x[N].s.pcb;
+	ck_assert_int_eq(tcp_port_connect(&E.ctx, t, E.peer_be, htons(81)), 0);
+	for (i = 100; i <= N; i++)
+		sock2_close(&x[i]);
+}
+END_TEST
+
 /* The 4-tuple table follows the connections: 20,000 of them make it grow from 1,024
  * buckets to at least 16,384 (moved a few buckets at a time, every tuple found at
  * every step of the way), and removing them shrinks it back to 1,024. */
@@ -2194,6 +2234,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tb, bound_port_taken_4tuple);
 	tcase_add_test(tb, ephemeral_exhaustion);
 	tcase_add_test(tb, table_grows_and_shrinks);
+	tcase_add_test(tb, ephemeral_successive_ports);
 	tcase_add_test(tb, isn_rfc6528);
 	suite_add_tcase(s, tb);
 
