@@ -35,6 +35,7 @@ import atexit
 import hashlib
 import itertools
 import os
+import re
 import shutil
 import signal
 import stat
@@ -167,6 +168,34 @@ def tail(path, lines=60):
         return "(cannot read %s: %s)" % (path, e)
     out = text.splitlines()[-lines:]
     return "\n".join(out) if out else "(empty)"
+
+
+def counter(text, name):
+    """A counter of shuntd's SIGUSR1 dump (printed only when non-zero: 0 if absent)."""
+    m = re.search(r"^\s*%s\s+(\d+)\s*$" % name, text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def proc_kb(pid, key):
+    """A kB field of /proc/PID/status (VmRSS, RssAnon, RssShmem...), -1 if absent."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def region_rss_kb(pid):
+    """Rss (kB) of PID's mappings of shunt regions (the "shunt-region" memfds): a
+    program's own region, or in shuntd every attached program's."""
+    rss, inside = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                inside = "shunt-region" in line
+            elif inside and line.startswith("Rss:"):
+                rss += int(line.split()[1])
+    return rss
 
 
 def clean_env(extra=None):

@@ -28,7 +28,7 @@ import os
 import re
 import time
 
-from netbed import HERE, PYTHON, STACK_IP, Bed, main, random_file
+from netbed import HERE, PYTHON, STACK_IP, Bed, counter, main, random_file
 
 PEERS = os.path.join(HERE, "peers.py")
 N = 500
@@ -141,12 +141,6 @@ def out_of(r):
     return "exit %d\n--- stdout:\n%s\n--- stderr:\n%s" % (
         r.returncode, r.stdout.decode(errors="replace")[-2000:],
         r.stderr.decode(errors="replace")[-3000:])
-
-
-def counter(text, name):
-    """A counter of shuntd's SIGUSR1 dump (printed only when non-zero)."""
-    m = re.search(r"^\s*%s\s+(\d+)\s*$" % name, text, re.M)
-    return int(m.group(1)) if m else 0
 
 
 def tap_rx_bytes(bed):

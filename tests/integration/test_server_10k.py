@@ -14,31 +14,12 @@ import re
 import signal
 import time
 
-from netbed import BUILD, STACK_IP, Bed, main
+from netbed import BUILD, STACK_IP, Bed, counter, main, proc_kb, region_rss_kb
 
 PORTBASE = 9360
 NPORTS = 4
 CONNS = int(os.environ.get("SERVER_10K_CONNS", "10000"))
 BIN = os.path.join(BUILD, "tests", "integration")
-
-
-def kb(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return -1
-
-
-def region_rss_kb(pid):
-    rss, inside = 0, False
-    with open("/proc/%d/smaps" % pid) as f:
-        for line in f:
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                inside = "shunt-region" in line
-            elif inside and line.startswith("Rss:"):
-                rss += int(line.split()[1])
-    return rss
 
 
 def test():
@@ -64,7 +45,7 @@ def test():
         spid = srv.pid
         line = ("server under shunt holding %d connections: VmRSS %d kB, shared region "
                 "Rss %d kB; shuntd VmRSS %d kB"
-                % (CONNS, kb(spid, "VmRSS"), region_rss_kb(spid), kb(bed.shuntd.pid, "VmRSS")))
+                % (CONNS, proc_kb(spid, "VmRSS"), region_rss_kb(spid), proc_kb(bed.shuntd.pid, "VmRSS")))
         print(line)
         os.kill(cli.pid, signal.SIGUSR1)
         cli.wait(60)
@@ -74,10 +55,8 @@ def test():
                                                           re.M),
                   "clients failed (exit %s):\n%s" % (cli.popen.returncode, text))
         bed.check(srv.alive(), "the server died")
-        counters = bed.counters()
-        m = re.search(r"tcp_conn_accepted\s+(\d+)", counters)
-        bed.check(m is not None and int(m.group(1)) >= CONNS,
-                  "shuntd accepted %s connections" % (m.group(1) if m else "no"))
+        accepted = counter(bed.counters(), "tcp_conn_accepted")
+        bed.check(accepted >= CONNS, "shuntd accepted %d connections" % accepted)
 
 
 if __name__ == "__main__":
