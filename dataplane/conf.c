@@ -404,6 +404,8 @@ static const struct conf_key conf_keys[] = {
 	{ "offload", conf_set_offload, "CIDR[,CIDR...] to offload (the ip prefix)" },
 	/* Linux caps net.ipv4.tcp_syn_retries at 127 (MAX_TCP_SYNCNT) */
 	{ "syn_retries", CONF_UINT(syn_retries, 0, 127, ""), .help = "0..127 (6)" },
+	{ "time_wait_ms", CONF_UINT(time_wait_ms, 100, 600000, " of milliseconds"),
+	  .help = "100..600000, how long TIME_WAIT lasts (60000)" },
 	{ "idle", conf_set_idle, "poll|adaptive (adaptive)" },
 	{ "idle_spin_us", CONF_UINT(idle_spin_us, 0, 1000000, " of microseconds"),
 	  .help = "0..1000000 (200)" },
@@ -435,6 +437,7 @@ void conf_defaults(struct dp_conf *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->control, sizeof(c->control), "%s", SHUNT_CTL_DEFAULT_PATH);
 	c->syn_retries = 6;
+	c->time_wait_ms = 60000;
 	c->idle = CONF_IDLE_ADAPTIVE;
 	c->idle_spin_us = 200;
 	c->eph_lo = 32768;

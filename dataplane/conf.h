@@ -43,6 +43,8 @@ struct dp_conf {
 	unsigned n_offload;
 	bool offload_set;
 	unsigned syn_retries;     /* `syn_retries`: default 6 */
+	unsigned time_wait_ms;    /* `time_wait_ms`: how long TIME_WAIT lasts, default
+				   * 60000 (Linux's TCP_TIMEWAIT_LEN) */
 	enum conf_idle idle;      /* `idle`: poll | adaptive (default adaptive) */
 	unsigned idle_spin_us;    /* `idle_spin_us`: busy time before sleeping, default 200 */
 	uint16_t eph_lo, eph_hi;  /* `port_range`: ephemeral ports, default 32768-60999 */

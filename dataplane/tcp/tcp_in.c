@@ -76,12 +76,19 @@ static void set_established(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb_publish_info(ctx, tcb, true);
 }
 
+/* 2 MSL: Linux's fixed 60 s unless the configuration says otherwise (a test bed
+ * that must see the connection table empty, as Onload's EF_TCP_TCONST_MSL). */
+static uint64_t time_wait_us(const struct dp_ctx *ctx)
+{
+	return ctx->conf != NULL ? (uint64_t)ctx->conf->time_wait_ms * 1000 : TCP_TIMEWAIT_US;
+}
+
 static void enter_time_wait(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	tcp_set_state(ctx, tcb, SHUNT_SS_TIME_WAIT);
 	tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
 	tcp_timer_stop(ctx, tcb, TCP_T_PERSIST);
-	tcp_timer_arm(ctx, tcb, TCP_T_WAIT, TCP_TIMEWAIT_US);
+	tcp_timer_arm(ctx, tcb, TCP_T_WAIT, time_wait_us(ctx));
 	/* the rings go back now; the tcb lingers to answer retransmitted FINs */
 	if (tcb->s != NULL && tcb->s->app_closed)
 		tcb_detach(ctx, tcb);
@@ -327,7 +334,7 @@ static void receive_fin(struct dp_ctx *ctx, struct tcb *tcb)
 	default:
 		/* CLOSE-WAIT, CLOSING, LAST-ACK: remain; TIME-WAIT: restart 2 MSL */
 		if (tcb->state == SHUNT_SS_TIME_WAIT)
-			tcp_timer_arm(ctx, tcb, TCP_T_WAIT, TCP_TIMEWAIT_US);
+			tcp_timer_arm(ctx, tcb, TCP_T_WAIT, time_wait_us(ctx));
 		break;
 	}
 }
@@ -750,7 +757,7 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 		ctx->tcp_stats.tcp_drop_bad_seq++;
 		if (!(seg->flags & TCP_RST)) {
 			if (tcb->state == SHUNT_SS_TIME_WAIT && fin)
-				tcp_timer_arm(ctx, tcb, TCP_T_WAIT, TCP_TIMEWAIT_US);
+				tcp_timer_arm(ctx, tcb, TCP_T_WAIT, time_wait_us(ctx));
 			tcp_send_ack(ctx, tcb);
 		}
 		return;

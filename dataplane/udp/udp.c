@@ -54,6 +54,7 @@ struct udp_pcb {
 struct udp_stack {
 	struct udp_pcb *ports[UDP_NPORTS];
 	uint32_t next_eph;
+	uint32_t n_pcbs;    /* open UDP sockets (SIGUSR1: a leak shows here) */
 	struct udp_stats stats;
 };
 
@@ -141,11 +142,11 @@ int udp_open(struct dp_ctx *ctx, struct dp_sock *s)
 {
 	struct udp_pcb *p = calloc(1, sizeof(*p));
 
-	(void)ctx;
 	if (p == NULL)
 		return -ENOMEM;
 	p->s = s;
 	s->pcb = p;
+	udp_of(ctx)->n_pcbs++;
 	return 0;
 }
 
@@ -246,6 +247,7 @@ void udp_app_close(struct dp_ctx *ctx, struct dp_sock *s)
 		return;
 	udp_port_unlink(udp_of(ctx), p);
 	free(p);
+	udp_of(ctx)->n_pcbs--;
 	dp_sock_pcb_done(ctx, s);
 }
 
@@ -479,5 +481,6 @@ void udp_dump(struct dp_ctx *ctx, FILE *f)
 	const struct udp_stats *s = &udp_of(ctx)->stats;
 
 	fprintf(f, "udp:\n");
+	fprintf(f, "  %-28s %u\n", "udp_pcbs", udp_of(ctx)->n_pcbs);
 	UDP_STATS(DP_STAT_PRINT)
 }

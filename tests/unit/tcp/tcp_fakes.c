@@ -127,6 +127,7 @@ void env_init(struct env *e, uint32_t ring)
 	fake_route_rc = 0;
 	fake_released = 0;
 	e->conf.syn_retries = 6;
+	e->conf.time_wait_ms = 60000;
 	e->conf.eph_lo = 32768;
 	e->conf.eph_hi = 60999;
 	e->ctx.conf = &e->conf;

@@ -1458,11 +1458,14 @@ END_TEST
 
 /* ---- close ------------------------------------------------------------------------- */
 
-START_TEST(active_close_time_wait)
+/* An established connection closed by the app, and by the peer after it: TIME_WAIT
+ * of time_wait_ms. */
+static void active_close_to_time_wait(unsigned time_wait_ms)
 {
 	struct popt o;
 
 	env_establish(&E, 100000);
+	E.conf.time_wait_ms = time_wait_ms; /* read when TIME_WAIT starts */
 	tcp_app_close(&E.ctx, &E.s);
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_FIN_WAIT_1);
 	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_ACK | TCP_FIN);
@@ -1474,6 +1477,13 @@ START_TEST(active_close_time_wait)
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_TIME_WAIT);
 	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 2);
 	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_ACK);
+}
+
+START_TEST(active_close_time_wait)
+{
+	struct popt o;
+
+	active_close_to_time_wait(60000);
 	/* rings released at once, the tcb lingers */
 	ck_assert_ptr_null(E.s.pcb);
 	ck_assert_int_eq(fake_released, 1);
@@ -1489,6 +1499,17 @@ START_TEST(active_close_time_wait)
 	set_time(E.ctx.now_us + 1);
 	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
 	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), UINT64_MAX);
+}
+END_TEST
+
+/* time_wait_ms shortens TIME_WAIT (the churn test's 0.5 s). */
+START_TEST(time_wait_configured)
+{
+	active_close_to_time_wait(500);
+	set_time(E.ctx.now_us + 500000 - 1);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 1);
+	set_time(E.ctx.now_us + 1);
+	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
 }
 END_TEST
 
@@ -2203,6 +2224,7 @@ static Suite *tcp_suite(void)
 
 	tcase_add_checked_fixture(cl, setup, teardown);
 	tcase_add_test(cl, active_close_time_wait);
+	tcase_add_test(cl, time_wait_configured);
 	tcase_add_test(cl, shutdown_wr_fin_after_data);
 	tcase_add_test(cl, passive_close_last_ack);
 	tcase_add_test(cl, fin_wait_2_timeout);
