@@ -98,6 +98,8 @@ struct tcb {
 	uint8_t rcv_ws;           /* our shift */
 	bool ws_ok;
 	bool ts_ok;
+	bool sack_ok;             /* both SYNs had SACK-permitted: our ACKs carry SACK
+				   * blocks (RFC 2018); the peer's are not acted on yet */
 	uint32_t ts_recent;       /* RFC 7323 TS.Recent */
 	uint16_t mss;             /* effective send MSS (options excluded) */
 	uint16_t rcv_mss;         /* MSS we advertised */
@@ -114,6 +116,8 @@ struct tcb {
 	uint32_t rcv_adv;         /* right edge we advertised: never moves left */
 	struct tcp_ooo ooo[TCP_OOO_MAX];
 	uint8_t n_ooo;
+	uint32_t ooo_recent;      /* a byte of the segment that last went into ooo[]: its
+				   * run is the first SACK block (RFC 2018 4) */
 	bool rx_fin_ooo;          /* a FIN beyond a gap, at rx_fin_seq */
 	uint32_t rx_fin_seq;
 	uint32_t rcv_unacked;     /* bytes received since our last ACK */

@@ -281,6 +281,7 @@ static uint32_t receive_data(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq,
 			ctx->tcp_stats.tcp_drop_ooo_full++;
 			return 0;
 		}
+		tcb->ooo_recent = seq;
 		ctx->tcp_stats.tcp_ooo_rx++;
 		dp_sock_rx_write(s, off, data, len);
 		return len;
@@ -400,6 +401,8 @@ static void take_syn(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *
 		tcb->ts_ok = true;
 		tcb->ts_recent = seg->tsval;
 	}
+	/* our SYN always offers it; a SYN-ACK answers only what the SYN offered */
+	tcb->sack_ok = seg->sack_ok;
 	tcb->mss = eff_mss(ctx, tcb, seg->mss);
 }
 
@@ -526,7 +529,7 @@ static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 	if (c == NULL)
 		return;
 	/* text on the SYN is not taken (no TCP Fast Open: Linux drops it too, the
-	 * peer sends it again); no SACK-permitted, as shunt has no SACK */
+	 * peer sends it again) */
 	take_syn(ctx, c, seg);
 	/* the SYN's window is never scaled (RFC 7323 2.2) */
 	c->snd_wnd = c->snd_wnd_max = seg->wnd;
@@ -579,8 +582,10 @@ static void listen_cookie_syn(struct dp_ctx *ctx, struct tcb *l, const struct tc
 	if (seg->has_ts) {
 		h.has_ts = true;
 		h.tsval = tcp_syncookie_tsval(ms_now(ctx),
-					      seg->has_ws ? seg->ws : TCP_SYNCOOKIE_NO_WS);
+					      seg->has_ws ? seg->ws : TCP_SYNCOOKIE_NO_WS,
+					      seg->sack_ok);
 		h.tsecr = seg->tsval;
+		h.sack_ok = seg->sack_ok; /* carried in the TSval too */
 		if (seg->has_ws) {
 			h.has_ws = true;
 			h.ws = tcp_rcv_wscale(l->s->rx_size);
@@ -643,6 +648,7 @@ static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tc
 		c->ts_ok = true;
 		c->ts_recent = seg->tsval;
 		ws = tcp_syncookie_ts_ws(seg->tsecr);
+		c->sack_ok = tcp_syncookie_ts_sack(seg->tsecr);
 		if (ws != TCP_SYNCOOKIE_NO_WS) {
 			c->ws_ok = true;
 			c->snd_ws = ws; /* 0..14: 15 is TCP_SYNCOOKIE_NO_WS */

@@ -125,10 +125,37 @@ void tcp_send_syn(struct dp_ctx *ctx, struct tcb *tcb)
 		t.h.tsval = (uint32_t)(ctx->now_us / 1000);
 		t.h.tsecr = 0;
 	}
+	/* RFC 2018: offered in our SYN, answered in a SYN-ACK if the SYN offered it */
+	t.h.sack_ok = tcb->state == SHUNT_SS_SYN_SENT || tcb->sack_ok;
 	emit(ctx, &t);
 	if (tcb->snd_max == tcb->iss)
 		tcb->snd_max = tcb->iss + 1;
 	tcb->snd_nxt = tcb->iss + 1;
+}
+
+/* RFC 2018 4: the out-of-order runs as SACK blocks, the one holding the segment
+ * that came last first, then the others in order. Only on ACKs without data
+ * (a data segment keeps its full MSS of payload). */
+static void add_sack_blocks(const struct tcb *tcb, struct tcp_hdr_out *h)
+{
+	uint8_t i, first = tcb->n_ooo;
+
+	if (!tcb->sack_ok || tcb->n_ooo == 0)
+		return;
+	for (i = 0; i < tcb->n_ooo; i++)
+		if (SEQ_LEQ(tcb->ooo[i].start, tcb->ooo_recent) &&
+		    SEQ_LT(tcb->ooo_recent, tcb->ooo[i].end))
+			first = i;
+	if (first < tcb->n_ooo) {
+		h->sack[h->nsack][0] = tcb->ooo[first].start;
+		h->sack[h->nsack++][1] = tcb->ooo[first].end;
+	}
+	for (i = 0; i < tcb->n_ooo && h->nsack < TCP_SACK_MAX; i++) {
+		if (i == first)
+			continue;
+		h->sack[h->nsack][0] = tcb->ooo[i].start;
+		h->sack[h->nsack++][1] = tcb->ooo[i].end;
+	}
 }
 
 void tcp_send_ack(struct dp_ctx *ctx, struct tcb *tcb)
@@ -136,6 +163,7 @@ void tcp_send_ack(struct dp_ctx *ctx, struct tcb *tcb)
 	struct tcp_txseg t;
 
 	fill_hdr(ctx, tcb, &t, TCP_ACK, tcb->snd_nxt);
+	add_sack_blocks(tcb, &t.h);
 	emit(ctx, &t);
 }
 

@@ -112,6 +112,16 @@ int tcp_wire_parse(const uint8_t *buf, uint32_t len, struct tcp_seg *seg)
 	return 0;
 }
 
+/* SACK blocks that fit beside the other options (40 bytes in all). */
+static uint32_t wire_nsack(const struct tcp_hdr_out *h)
+{
+	uint32_t max = h->has_ts ? 3 : 4;
+
+	if (h->flags & TCP_SYN)
+		return 0;
+	return h->nsack < max ? h->nsack : max;
+}
+
 uint32_t tcp_wire_hdr_len(const struct tcp_hdr_out *h)
 {
 	uint32_t n = TCP_HDR_LEN;
@@ -125,8 +135,11 @@ uint32_t tcp_wire_hdr_len(const struct tcp_hdr_out *h)
 			n += 4;  /* NOP NOP SACK_PERM */
 		if (h->has_ws)
 			n += 4;
-	} else if (h->has_ts) {
-		n += 12;
+	} else {
+		if (h->has_ts)
+			n += 12;
+		if (wire_nsack(h) > 0)
+			n += 4 + 8 * wire_nsack(h); /* NOP NOP SACK len, the blocks */
 	}
 	return n;
 }
@@ -180,6 +193,20 @@ int tcp_wire_build(uint8_t *buf, uint32_t cap, const struct tcp_hdr_out *h)
 		o[2] = 3;
 		o[3] = h->ws;
 		o += 4;
+	}
+	if (wire_nsack(h) > 0) {
+		uint32_t i, k = wire_nsack(h);
+
+		o[0] = TCP_OPT_NOP;
+		o[1] = TCP_OPT_NOP;
+		o[2] = TCP_OPT_SACK;
+		o[3] = (uint8_t)(2 + 8 * k);
+		o += 4;
+		for (i = 0; i < k; i++) {
+			wr32(o, h->sack[i][0]);
+			wr32(o + 4, h->sack[i][1]);
+			o += 8;
+		}
 	}
 	return (int)n;
 }

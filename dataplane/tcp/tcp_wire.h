@@ -64,8 +64,11 @@ struct tcp_seg {
 int tcp_wire_parse(const uint8_t *buf, uint32_t len, struct tcp_seg *seg);
 
 /* What to write. Options are laid out as Linux does so peers see familiar bytes:
- *   SYN:  MSS, [SACK_PERM + TS | NOP NOP TS], NOP WS (each only when set)
- *   else: NOP NOP TS (when set)                                                 */
+ *   SYN:  MSS, [SACK_PERM + TS | NOP NOP TS | NOP NOP SACK_PERM], NOP WS (each only
+ *         when set)
+ *   else: NOP NOP TS (when set), NOP NOP SACK + blocks (when any: at most 3 with a
+ *         timestamp, 4 without, as 40 option bytes allow)                          */
+#define TCP_SACK_MAX 4
 struct tcp_hdr_out {
 	uint16_t sport_be;
 	uint16_t dport_be;
@@ -80,6 +83,8 @@ struct tcp_hdr_out {
 	bool has_ts;
 	uint32_t tsval;
 	uint32_t tsecr;
+	uint8_t nsack;  /* SACK blocks below (not in a SYN); capped as said above */
+	uint32_t sack[TCP_SACK_MAX][2]; /* [left, right) edges, host order */
 };
 
 /* Header length tcp_wire_build() will write for h (a multiple of 4, <= 60). */

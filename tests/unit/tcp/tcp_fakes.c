@@ -191,6 +191,7 @@ void env_peer(struct env *e, uint8_t flags, uint32_t seq, uint32_t ack, const st
 		h.mss = o->mss;
 		h.has_ws = o->ws;
 		h.ws = o->wscale;
+		h.sack_ok = o->sack;
 	}
 	hl = tcp_wire_build(buf, sizeof(buf), &h);
 	ck_assert_int_gt(hl, 0);
@@ -220,6 +221,7 @@ void env_establish(struct env *e, uint64_t rtt_us)
 	syn = last_tx();
 	e->iss = syn->seg.h.seq;
 	o.tsecr = syn->seg.h.tsval;
+	o.sack = e->peer_sack;
 	e->ctx.now_us += rtt_us;
 	fake_ntx = 0;
 	env_peer(e, TCP_SYN | TCP_ACK, e->irs, e->iss + 1, &o, NULL, 0);

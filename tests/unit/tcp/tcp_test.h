@@ -55,6 +55,7 @@ struct env {
 	uint32_t irs;      /* peer's ISS */
 	uint32_t pnxt;     /* peer's next sequence number */
 	uint32_t iss;      /* ours, learned from the SYN */
+	bool peer_sack;    /* env_establish(): the SYN-ACK offers SACK */
 };
 
 /* Peer segment options. */
@@ -65,6 +66,7 @@ struct popt {
 	uint16_t mss;
 	bool ws;
 	uint8_t wscale;
+	bool sack;         /* SACK-permitted (in a SYN) */
 };
 
 void env_init(struct env *e, uint32_t ring);

@@ -104,7 +104,7 @@ START_TEST(handshake_options_and_numbers)
 	ck_assert(f->seg.h.has_ts);
 	ck_assert_uint_eq(f->seg.h.tsval, 1000);
 	ck_assert_uint_eq(f->seg.h.tsecr, 0);
-	ck_assert(!f->seg.h.sack_ok); /* we do not do SACK: not advertised */
+	ck_assert(f->seg.h.sack_ok); /* offered, as Linux: MSS, SACK_PERM, TS, NOP, WS */
 	ck_assert_uint_eq(f->seg.h.wnd, 65535);
 	ck_assert_uint_eq(E.sh->local.addr, E.ctx.ip_be);
 	ck_assert_uint_eq(E.sh->local.port, f->seg.h.sport_be);
@@ -548,7 +548,7 @@ START_TEST(listen_syn_gets_synack)
 						htons(40000), E.ctx.now_us));
 	ck_assert_uint_eq(f->seg.h.seq, c->iss);
 	ck_assert_uint_eq(f->seg.h.ack, 5001);
-	/* what the SYN offered, answered as Linux: MSS, WS, TS; no SACK */
+	/* what the SYN offered, answered as Linux: MSS, WS, TS; no SACK (not offered) */
 	ck_assert_uint_eq(f->seg.h.mss, 1460);
 	ck_assert(f->seg.h.has_ws);
 	ck_assert_uint_eq(f->seg.h.ws, 1); /* 64 KiB ring */
@@ -907,15 +907,20 @@ START_TEST(syncookie_make_check)
 	ck_assert_uint_ne(c1, c2);
 	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c2, t0 + 60000000), 1460);
 
-	/* TSval: the shift in the low 4 bits, never ahead of the clock */
-	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 7), 967);      /* 1000 & ~63 = 960 */
-	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 15), 975);
-	ck_assert_uint_eq(tcp_syncookie_tsval(1031, 3), 1027);
-	ck_assert_uint_eq(tcp_syncookie_tsval(967, 7), 967);
+	/* TSval: the shift in the low 4 bits, SACK in bit 4, never ahead of the clock */
+	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 7, false), 967);      /* 1000 & ~63 = 960 */
+	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 15, false), 975);
+	ck_assert_uint_eq(tcp_syncookie_tsval(1031, 3, false), 1027);
+	ck_assert_uint_eq(tcp_syncookie_tsval(967, 7, false), 967);
 	ck_assert_uint_eq(tcp_syncookie_ts_ws(967), 7);
-	ck_assert_uint_eq(tcp_syncookie_ts_ws(tcp_syncookie_tsval(5, TCP_SYNCOOKIE_NO_WS)),
+	ck_assert(!tcp_syncookie_ts_sack(967));
+	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 7, true), 983); /* 960 | 16 | 7 */
+	ck_assert(tcp_syncookie_ts_sack(983));
+	ck_assert_uint_eq(tcp_syncookie_ts_ws(983), 7);
+	ck_assert_uint_eq(tcp_syncookie_ts_ws(tcp_syncookie_tsval(5, TCP_SYNCOOKIE_NO_WS,
+								  false)),
 			  TCP_SYNCOOKIE_NO_WS);
-	ck_assert_uint_eq(tcp_syncookie_tsval(5, 14), (uint32_t)(14 - 64));
+	ck_assert_uint_eq(tcp_syncookie_tsval(5, 14, false), (uint32_t)(14 - 64));
 }
 END_TEST
 
@@ -950,7 +955,7 @@ START_TEST(syncookie_only_when_synq_full)
 	ck_assert_uint_eq(f->seg.h.wnd, 65535);
 	ck_assert(f->seg.h.has_ts);
 	ck_assert_uint_eq(f->seg.h.tsecr, 700);
-	ck_assert_uint_eq(f->seg.h.tsval, tcp_syncookie_tsval(1001, 7));
+	ck_assert_uint_eq(f->seg.h.tsval, tcp_syncookie_tsval(1001, 7, false));
 	ck_assert_uint_eq(f->seg.h.tsval & 0x3f, 7);
 	ck_assert(f->seg.h.has_ws);
 	ck_assert_uint_eq(f->seg.h.ws, 3); /* the 256 KiB ring of the listener's process */
@@ -1499,6 +1504,63 @@ START_TEST(active_close_time_wait)
 	set_time(E.ctx.now_us + 1);
 	ck_assert_uint_eq(E.ctx.tcp->n_tcbs, 0);
 	ck_assert_uint_eq(tcp_next_deadline(&E.ctx), UINT64_MAX);
+}
+END_TEST
+
+/* SACK-permitted in both SYNs: an ACK for out-of-order data carries SACK blocks,
+ * the run holding the segment that came last first (RFC 2018 4). */
+START_TEST(sack_blocks_for_holes)
+{
+	static uint8_t d[2000];
+	const struct fake_seg *f;
+
+	E.peer_sack = true;
+	env_establish(&E, 1000);
+	ck_assert(env_tcb(&E)->sack_ok);
+	peer_data(E.pnxt + 1000, d, 500);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.ack, E.pnxt);
+	ck_assert_uint_eq(f->seg.h.nsack, 1);
+	ck_assert_uint_eq(f->seg.h.sack[0][0], E.pnxt + 1000);
+	ck_assert_uint_eq(f->seg.h.sack[0][1], E.pnxt + 1500);
+	peer_data(E.pnxt + 2000, d, 300);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.nsack, 2);
+	ck_assert_uint_eq(f->seg.h.sack[0][0], E.pnxt + 2000);
+	ck_assert_uint_eq(f->seg.h.sack[0][1], E.pnxt + 2300);
+	ck_assert_uint_eq(f->seg.h.sack[1][0], E.pnxt + 1000);
+	ck_assert_uint_eq(f->seg.h.sack[1][1], E.pnxt + 1500);
+	peer_data(E.pnxt + 1500, d, 200); /* grows the first run */
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.sack[0][0], E.pnxt + 1000);
+	ck_assert_uint_eq(f->seg.h.sack[0][1], E.pnxt + 1700);
+	peer_data(E.pnxt, d, 1000); /* the hole fills up to the second run */
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.ack, E.pnxt + 1700);
+	ck_assert_uint_eq(f->seg.h.nsack, 1);
+	ck_assert_uint_eq(f->seg.h.sack[0][0], E.pnxt + 2000);
+	ck_assert_uint_eq(f->seg.h.sack[0][1], E.pnxt + 2300);
+}
+END_TEST
+
+/* Without SACK-permitted from the peer, no blocks; a SYN with it gets it back. */
+START_TEST(sack_only_if_offered)
+{
+	static uint8_t d[500];
+	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .sack = true };
+
+	env_establish(&E, 1000);
+	ck_assert(!env_tcb(&E)->sack_ok);
+	peer_data(E.pnxt + 1000, d, 500);
+	ck_assert_uint_eq(last_tx()->seg.h.nsack, 0);
+	env_fini(&E);
+	env_init(&E, 262144);
+	listen_on(8);
+	E.pport_be = htons(40100);
+	env_peer(&E, TCP_SYN, 9000, 0, &o, NULL, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert(last_tx()->seg.h.sack_ok);
+	ck_assert(child_of(40100)->sack_ok);
 }
 END_TEST
 
@@ -2225,6 +2287,8 @@ static Suite *tcp_suite(void)
 	tcase_add_checked_fixture(cl, setup, teardown);
 	tcase_add_test(cl, active_close_time_wait);
 	tcase_add_test(cl, time_wait_configured);
+	tcase_add_test(cl, sack_blocks_for_holes);
+	tcase_add_test(cl, sack_only_if_offered);
 	tcase_add_test(cl, shutdown_wr_fin_after_data);
 	tcase_add_test(cl, passive_close_last_ack);
 	tcase_add_test(cl, fin_wait_2_timeout);

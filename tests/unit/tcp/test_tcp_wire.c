@@ -200,6 +200,38 @@ START_TEST(build_ack_golden)
 }
 END_TEST
 
+/* An ACK with a timestamp and SACK blocks, as Linux lays it out: NOP NOP TS, NOP
+ * NOP SACK len 2+8n; at most 3 blocks beside a timestamp, 4 without. */
+START_TEST(build_ack_sack_golden)
+{
+	static const uint8_t want[52] = {
+		0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,
+		0xd0, 0x10, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x01, 0x01, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x06,
+		0x01, 0x01, 0x05, 0x12,
+		0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x05, 0xdc,
+		0x00, 0x00, 0x07, 0xd0, 0x00, 0x00, 0x08, 0xfc,
+	};
+	struct tcp_hdr_out h = {
+		.sport_be = 0x5000, .dport_be = 0x409c, .seq = 1, .ack = 2, .flags = TCP_ACK,
+		.wnd = 4096, .has_ts = true, .tsval = 5, .tsecr = 6, .nsack = 2,
+		.sack = { { 1000, 1500 }, { 2000, 2300 } },
+	};
+	uint8_t b[60];
+	struct tcp_seg s;
+
+	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 52);
+	ck_assert_int_eq(memcmp(b, want, 52), 0);
+	ck_assert_int_eq(tcp_wire_parse(b, 52, &s), 0); /* blocks skipped by length */
+	ck_assert(s.tsval == 5 && s.tsecr == 6 && s.len == 0);
+	h.nsack = 4; /* a 4th does not fit beside the timestamp */
+	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 20 + 12 + 4 + 24);
+	h.has_ts = false;
+	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 20 + 4 + 32);
+	ck_assert_uint_eq(b[23], 2 + 32);
+}
+END_TEST
+
 START_TEST(build_syn_sack_roundtrip)
 {
 	struct tcp_hdr_out h = {
@@ -228,6 +260,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, parse_payload);
 	tcase_add_test(tc, build_syn_golden);
 	tcase_add_test(tc, build_ack_golden);
+	tcase_add_test(tc, build_ack_sack_golden);
 	tcase_add_test(tc, build_syn_sack_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
