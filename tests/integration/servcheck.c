@@ -36,6 +36,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -979,6 +980,40 @@ static void case_sigcalls(void)
 	do_close(lfd);
 }
 
+/* writev with IOV_MAX (1024) iovecs of 1 to 64 bytes, then one more than that
+ * (EINVAL); the client's SHA-256 of what arrived is compared, so every byte is. */
+static void case_writev(void)
+{
+	static char buf[1024 * 64];
+	static struct iovec iov[1025];
+	int lfd, fd = one_client(&lfd), i;
+	size_t off = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < 1025; i++) {
+		size_t len = 1 + (size_t)(i * 7) % 64;
+
+		memset(buf + off, 'A' + i % 26, len);
+		iov[i].iov_base = buf + off;
+		iov[i].iov_len = len;
+		off += len;
+	}
+	t0();
+	n = writev(fd, iov, 1025);
+	step("writev_1025", n < 0 ? -1 : n, errno);
+	end();
+	t0();
+	n = writev(fd, iov, 1024);
+	step("writev_1024", n < 0 ? -1 : n, errno);
+	end();
+	do_shutdown(fd, SHUT_WR);
+	peer("drain", "\"id\": 0, \"ms\": 5000, \"hash\": true");
+	do_close(fd);
+	do_close(lfd);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static const struct obs_case cases[] = {
@@ -992,7 +1027,7 @@ static const struct obs_case cases[] = {
 	{ "inuse", case_inuse },       { "sigpipe", case_sigpipe },
 	{ "epoll", case_epoll },       { "threads", case_threads },
 	{ "pending", case_pending },   { "opts", case_opts },
-	{ "sigcalls", case_sigcalls },
+	{ "sigcalls", case_sigcalls }, { "writev", case_writev },
 };
 
 int main(int argc, char **argv)

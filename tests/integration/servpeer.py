@@ -25,8 +25,9 @@ Requests ("op" and its fields) and what they reply:
     recv id n ms    waits up to ms for readability, then one recv(n):
                     {"data": "..."} | {"eof": true} | {"errno": "E..."} |
                     {"timeout": true}
-    drain id ms     reads until EOF, an error or ms: {"bytes": N, "end": "eof" |
-                    "E..." | "timeout"}
+    drain id ms [hash]
+                    reads until EOF, an error or ms: {"bytes": N, "end": "eof" |
+                    "E..." | "timeout"} (and "sha256" of it all at EOF, with hash)
     drain_later id delay_ms
                     after delay_ms, in the background, reads 1 MB (or to EOF):
                     {"rc": 0} at once
@@ -37,6 +38,7 @@ Requests ("op" and its fields) and what they reply:
 """
 
 import errno
+import hashlib
 import json
 import os
 import select
@@ -166,6 +168,7 @@ class Session:
 
     def op_drain(self, r):
         s, total = self.sock(r["id"]), 0
+        digest = hashlib.sha256() if r.get("hash") else None
         deadline = time.monotonic() + r.get("ms", 10000) / 1000.0
         while True:
             left = deadline - time.monotonic()
@@ -181,8 +184,13 @@ class Session:
             except OSError as e:
                 return {"bytes": total, "end": ename(e.errno)}
             if not b:
-                return {"bytes": total, "end": "eof"}
+                end = {"bytes": total, "end": "eof"}
+                if digest is not None:
+                    end["sha256"] = digest.hexdigest()
+                return end
             total += len(b)
+            if digest is not None:
+                digest.update(b)
 
     def op_drain_later(self, r):
         s = self.sock(r["id"])

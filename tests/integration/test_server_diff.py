@@ -66,6 +66,7 @@ for name, argv, kw in [
     ("linger_timeout", ["linger", "full=1"], {"slow": True}),
     ("sigpipe_epipe", ["sigpipe"], {}),
     ("listener_options", ["opts"], {}),
+    ("writev_iov_max", ["writev"], {}),
 ] + [
     # Signals in the other blocking calls: recv and send restart under SA_RESTART,
     # epoll_wait, poll and select never do.

@@ -6,7 +6,7 @@ the peer namespace, every answer checked:
 
   * nginx (master_process off, one worker, sendfile on, which shunt serves by
     reading the file into the socket's ring) sends a 50 MB file to 20 concurrent
-    curl clients, every SHA-256 matching; then `wrk -c 100 -d 5s` on a small file
+    curl clients, every SHA-256 matching; then `wrk -c 100 -d 10s` on a small file
     must report no socket error and only 200s;
   * redis-server answers `redis-benchmark -q -n 100000 -c 50 -t set,get,lpush,lpop`
     with a rate for each test and no error, and `redis-cli` reads back what it set;
@@ -67,13 +67,13 @@ def nginx(bed):
     bed.check(ok == 20, "nginx: %d of 20 downloads of 50 MB matched\n%s" % (
         ok, r.stderr.decode(errors="replace")))
     print("nginx: 20 concurrent 50 MB downloads, every SHA-256 matching")
-    r = bed.run(bed.peer, ["wrk", "-t1", "-c100", "-d5s", "http://%s:%d/small" % (STACK_IP, port)],
+    r = bed.run(bed.peer, ["wrk", "-t1", "-c100", "-d10s", "http://%s:%d/small" % (STACK_IP, port)],
                 timeout=60)
     out = r.stdout.decode(errors="replace")
     m = re.search(r"(\d+) requests in", out)
     bed.check(r.returncode == 0 and m and int(m.group(1)) > 0 and "Socket errors" not in out
               and "Non-2xx" not in out, "nginx: wrk reported errors:\n%s" % out)
-    print("nginx: wrk -c100 -d5s: %s requests, no socket error, all 200"
+    print("nginx: wrk -c100 -d10s: %s requests, no socket error, all 200"
           % m.group(1))
     bed.check(srv.alive(), "nginx died")
 
