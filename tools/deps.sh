@@ -13,7 +13,8 @@ fi
 
 PKGS="dpdk libdpdk-dev check meson ninja-build pkg-config gcc python3 iproute2
 iputils-ping curl netcat-openbsd iperf3 nftables dnsutils procps strace
-nginx-light redis-server redis-tools wrk sockperf"
+nginx-light redis-server redis-tools wrk sockperf dnsmasq-base openssh-client
+openssh-server"
 
 missing=""
 for p in $PKGS; do
@@ -34,9 +35,9 @@ apt-get update -q </dev/null
 echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing </dev/null
-# nginx and redis-server are run by the tests in their own namespaces; the
-# daemons their packages may have started on this host are not wanted.
-for svc in nginx redis-server; do
+# nginx, redis-server and sshd are run by the tests in their own namespaces;
+# the daemons their packages may have started on this host are not wanted.
+for svc in nginx redis-server ssh; do
 	if command -v systemctl >/dev/null 2>&1; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	fi
