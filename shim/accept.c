@@ -74,13 +74,13 @@ static int acc_install(int lfd, struct shim_sock *l, const struct shunt_accept *
 	struct shunt_sock *ss;
 	int fd, err, rc;
 
-	if (rec->sock >= shim_g.nsocks)
-		return -EIO;
+	if (l->r != shim_g.r || rec->sock >= shim_g.nsocks)
+		return l->r != shim_g.r ? -ENETDOWN : -EIO;
 	ss = shunt_region_sock(l->r, rec->sock);
 	s = shim_sock_alloc();
 	if (s == NULL)
 		return -ENOMEM;
-	rc = shim_sock_adopt_slot(s, rec->sock, rec->gen);
+	rc = shim_sock_adopt_slot(s, l->r, l->att, rec->sock, rec->gen);
 	if (rc < 0)
 		goto fail_sock;
 	fd = real_socket(l->family, SOCK_STREAM | (flags & (SOCK_NONBLOCK | SOCK_CLOEXEC)), 0);
@@ -122,6 +122,8 @@ static int acc_install(int lfd, struct shim_sock *l, const struct shunt_accept *
 fail_sock:
 	s->slot = rec->sock;
 	s->gen = rec->gen;
+	s->r = l->r;
+	s->att = l->att;
 	(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
 	shim_sock_free(s);
 	return rc;

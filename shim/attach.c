@@ -230,11 +230,15 @@ static void attach_once(void)
 static bool attach_again(void)
 {
 	static _Atomic int64_t last_try;
-	int64_t now = shim_now_ns();
+	int64_t now = shim_now_ns(), since;
 	const char *why = "?";
 	int rc;
 
-	if (now - atomic_load(&last_try) < ATTACH_RETRY_NS)
+	/* a second after the loss, and after the last try: no thread of the old
+	 * attachment is still inside a command by then (chan.c gives up at once) */
+	since = atomic_load(&last_try) > atomic_load(&shim_g.lost_at_ns) ?
+		atomic_load(&last_try) : atomic_load(&shim_g.lost_at_ns);
+	if (now - since < ATTACH_RETRY_NS)
 		return false;
 	pthread_mutex_lock(&attach_lock);
 	if (shim_is_lost() && now - atomic_load(&last_try) >= ATTACH_RETRY_NS) {
@@ -288,6 +292,7 @@ void shim_attach_atfork_child(void)
 	 * not hang it up; shuntd sees the parent leave when the parent does. */
 	attach_drop_fd(&shim_g.ctl_fd);
 	attach_drop_fd(&shim_g.doorbell_fd);
+	attach_drop_fd(&shim_g.lost_epfd); /* the parent's watcher is not ours */
 	if (shim_g.r != NULL)
 		munmap(shim_g.r, shim_g.region_size);
 	shim_g.r = NULL;
@@ -326,6 +331,9 @@ int shim_attach_relocate(int fd)
 	if (rc <= 0)
 		return rc;
 	rc = attach_move(&shim_g.doorbell_fd, fd);
+	if (rc <= 0)
+		return rc;
+	rc = attach_move(&shim_g.lost_epfd, fd);
 	if (rc <= 0)
 		return rc;
 	rc = shim_notify_relocate(fd);

@@ -234,15 +234,23 @@ int shim_chan_send(struct shim_sock *s, bool more)
 
 struct chan_sync_wait {
 	struct shunt_channel *ch;
+	struct shunt_region *r;
 	uint32_t seq;
 };
 
+static bool chan_answered(const struct chan_sync_wait *cw)
+{
+	/* acquire: pairs with the dp's release of reply.seq after the reply fields */
+	return SHUNT_LOAD_ACQ(&cw->ch->reply.seq) == cw->seq;
+}
+
+/* Answered, or nobody will answer: shuntd went away, or came back since (a new
+ * attachment: this region's shuntd is gone for good, lost.c). */
 static bool chan_sync_done(void *arg)
 {
 	struct chan_sync_wait *cw = arg;
 
-	/* acquire: pairs with the dp's release of reply.seq after the reply fields */
-	return SHUNT_LOAD_ACQ(&cw->ch->reply.seq) == cw->seq;
+	return chan_answered(cw) || shim_is_lost() || cw->r != shim_g.r;
 }
 
 /* Push cmd on a channel of region r and wait for its answer. Returns the result,
@@ -254,6 +262,7 @@ static int chan_call(struct shunt_region *r, struct shunt_cmd *cmd, struct shunt
 	int c = chan_take(r), rc;
 
 	cw.ch = shunt_region_channel(r, (uint32_t)c);
+	cw.r = r;
 	cmd->flags |= SHUNT_CMDF_SYNC;
 	cmd->seq = cw.seq = ++chan_seq[c];
 	rc = chan_push(r, c, cmd, &at);
@@ -263,8 +272,10 @@ static int chan_call(struct shunt_region *r, struct shunt_cmd *cmd, struct shunt
 		rc = shim_wait_until(&cw.ch->reply.seq, &cw.ch->sleepers, chan_sync_done, &cw,
 				     -1, SHIM_WAIT_NOINTR | SHIM_WAIT_CTL);
 	}
+	if (rc == 0 && !chan_answered(&cw))
+		rc = -ENETDOWN; /* woken by the loss, not by an answer */
 	if (rc == 0) {
-		*reply = cw.ch->reply; /* after the acquire of reply.seq in chan_sync_done */
+		*reply = cw.ch->reply; /* after the acquire of reply.seq in chan_answered */
 		rc = reply->result;
 	}
 	chan_give(c);
@@ -291,11 +302,11 @@ int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
 	return chan_call(s->r, &cmd, &reply);
 }
 
-int shim_chan_open(uint32_t type, uint32_t *slot, uint32_t *gen)
+int shim_chan_open(struct shunt_region *r, uint32_t type, uint32_t *slot, uint32_t *gen)
 {
 	struct shunt_cmd cmd = { .op = SHUNT_CMD_OPEN, .sock = SHUNT_SOCK_NONE, .arg = type };
 	struct shunt_reply reply;
-	int rc = chan_call(shim_g.r, &cmd, &reply);
+	int rc = chan_call(r, &cmd, &reply);
 
 	if (rc < 0)
 		return rc;

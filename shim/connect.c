@@ -68,13 +68,17 @@ static int conn_bind_dp(struct shim_sock *s, const struct sockaddr_in *sin)
 	return rc;
 }
 
-int shim_sock_adopt_slot(struct shim_sock *s, uint32_t slot, uint32_t gen)
+int shim_sock_adopt_slot(struct shim_sock *s, struct shunt_region *r, uint32_t att,
+			 uint32_t slot, uint32_t gen)
 {
-	struct shunt_region *r = shim_g.r;
-	struct shunt_sock *ss = shunt_region_sock(r, slot);
+	struct shunt_sock *ss;
 
+	/* the geometry checked below is the current attachment's */
+	if (r != shim_g.r || att != atomic_load(&shim_g.att_gen) || slot >= shim_g.nsocks)
+		return slot >= shim_g.nsocks && r == shim_g.r ? -EPROTO : -ENETDOWN;
+	ss = shunt_region_sock(r, slot);
 	s->r = r;
-	s->att = atomic_load(&shim_g.att_gen);
+	s->att = att;
 	s->slot = slot;
 	s->gen = gen;
 	s->ss = ss;
@@ -108,14 +112,17 @@ int shim_sock_adopt_slot(struct shim_sock *s, uint32_t slot, uint32_t gen)
  * stays undecided. */
 static int conn_make_shunt(int fd, struct shim_sock *s)
 {
-	uint32_t opts, slot, gen;
+	/* one attachment for the whole: if shuntd goes away and comes back meanwhile,
+	 * the adoption below refuses the slot (ENETDOWN) */
+	struct shunt_region *r = shim_g.r;
+	uint32_t att = atomic_load(&shim_g.att_gen), opts, slot, gen;
 	int rc, opt;
 
-	rc = shim_chan_open(s->type == SOCK_DGRAM ? SHUNT_SOCK_DGRAM : SHUNT_SOCK_STREAM,
+	rc = shim_chan_open(r, s->type == SOCK_DGRAM ? SHUNT_SOCK_DGRAM : SHUNT_SOCK_STREAM,
 			    &slot, &gen);
 	if (rc < 0)
 		return rc;
-	rc = shim_sock_adopt_slot(s, slot, gen);
+	rc = shim_sock_adopt_slot(s, r, att, slot, gen);
 	if (rc < 0)
 		goto fail;
 
@@ -138,6 +145,10 @@ static int conn_make_shunt(int fd, struct shim_sock *s)
 	}
 	return 0;
 fail:
+	s->slot = slot; /* the slot OPEN gave, in the region it came from, adopted or */
+	s->gen = gen;   /* not: CLOSE goes there (to nobody if that shuntd is gone) */
+	s->r = r;
+	s->att = att;
 	(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
 	return rc; /* s->ss stays: kind is not SHUNT, so nothing reads it */
 }
@@ -160,7 +171,7 @@ static int conn_decide_shunt(int fd, struct shim_sock *s)
 /* Errors that mean "no dataplane socket to be had": the kernel serves instead. */
 static bool conn_no_slot(int rc)
 {
-	return rc == -ENOBUFS || rc == -EPROTO || rc == -EPIPE;
+	return rc == -ENOBUFS || rc == -EPROTO || rc == -EPIPE || rc == -ENETDOWN;
 }
 
 /* Decide an undecided s for destination dst. Caller holds s->lock. Returns the
@@ -396,7 +407,8 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 /* The dataplane listens (SHUNT_FEAT_LISTEN agreed)? */
 static bool conn_dp_listens(void)
 {
-	return shim_g.r != NULL && (shim_g.r->features & SHUNT_FEAT_LISTEN);
+	return shim_g.r != NULL && (shim_g.r->features & SHUNT_FEAT_LISTEN) &&
+	       !shim_is_lost(); /* shuntd gone: the kernel listens, as at start */
 }
 
 /* listen() in the dataplane: s becomes (or already is) a shunt socket bound to
@@ -654,18 +666,36 @@ out:
 static int conn_connect(int fd, struct shim_sock *s, const struct sockaddr *addr, socklen_t len)
 {
 	struct sockaddr_in sin = { 0 };
+	socklen_t slen = len; /* what the shunt paths see; the kernel gets the caller's */
 	size_t n;
-	int kind;
+	int kind, rc;
 
 	/* The syscall's own checks (move_addr_to_kernel), then sa_family. */
 	if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
 		return -EINVAL;
+	kind = atomic_load_explicit(&s->kind, memory_order_acquire);
 	if (s->family == AF_INET6) {
-		/* IPv4-mapped destinations only; AF_UNSPEC and the rest: the kernel */
-		if (len < sizeof(sa_family_t) ||
-		    shim_addr_in(AF_INET6, fd, addr, len, &sin) != 0)
+		/* IPv4-mapped destinations; on a shunt socket AF_UNSPEC too (it
+		 * disconnects) and any other address is refused as __inet_stream_connect
+		 * would; an undecided or kernel socket: the kernel */
+		if (len < sizeof(sa_family_t))
 			goto kernel;
-		len = sizeof(sin);
+		rc = shim_addr_in(AF_INET6, fd, addr, len, &sin);
+		if (rc < 0 && kind == SHIM_SHUNT)
+			return rc;
+		if (rc != 0 && kind == SHIM_SHUNT) {
+			sa_family_t fam;
+
+			if (shim_copyin(&fam, addr, sizeof(fam)) < 0)
+				return -EFAULT;
+			memset(&sin, 0, sizeof(sin));
+			sin.sin_family = fam == AF_UNSPEC ? AF_UNSPEC : AF_INET6;
+			slen = fam == AF_UNSPEC ? sizeof(sin) : 0; /* else: EINVAL/EISCONN there */
+			goto decided;
+		}
+		if (rc != 0)
+			goto kernel;
+		slen = sizeof(sin);
 		goto decide;
 	}
 	n = len < sizeof(sin) ? len : sizeof(sin);
@@ -674,10 +704,8 @@ static int conn_connect(int fd, struct shim_sock *s, const struct sockaddr *addr
 	if (len < sizeof(sa_family_t))
 		return -EINVAL;
 decide:
-
-	kind = atomic_load_explicit(&s->kind, memory_order_acquire);
 	if (kind == SHIM_UNDECIDED) {
-		if (sin.sin_family != AF_INET || len < sizeof(sin))
+		if (sin.sin_family != AF_INET || slen < sizeof(sin))
 			goto kernel; /* AF_UNSPEC, bad length, wrong family: the kernel says */
 		pthread_mutex_lock(&s->lock);
 		kind = conn_decide(fd, s, sin.sin_addr.s_addr);
@@ -685,10 +713,11 @@ decide:
 		if (kind < 0)
 			return kind; /* e.g. the bind replay failed: as bind() would have */
 	}
+decided:
 	if (kind == SHIM_SHUNT && s->type == SOCK_DGRAM)
-		return conn_dgram_connect(fd, s, &sin, len);
+		return conn_dgram_connect(fd, s, &sin, slen);
 	if (kind == SHIM_SHUNT)
-		return conn_stream_connect(fd, s, &sin, len);
+		return conn_stream_connect(fd, s, &sin, slen);
 kernel:
 	return real_connect(fd, addr, len) < 0 ? -errno : 0;
 }

@@ -163,8 +163,6 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 				*oflags |= MSG_TRUNC;
 			return (flags & MSG_TRUNC) ? (ssize_t)d.len : (ssize_t)n;
 		}
-		if (shim_sock_dead(s))
-			return -ENETDOWN; /* shuntd went away (lost.c): no more will come */
 		if (atomic_load(&s->ph_listening) && !(flags & SHIM_MSG_RING_ONLY)) {
 			/* bound to 0.0.0.0: the kernel's addresses (loopback) reach the
 			 * placeholder, which holds the same port */
@@ -174,6 +172,12 @@ ssize_t shim_dgram_recv(int fd, struct shim_sock *s, const struct iovec *iov, in
 		}
 		if (nonblock)
 			return -EAGAIN;
+		/* shuntd went away (lost.c): its ENETDOWN was reported above, once, as
+		 * Linux reports sk_err; nothing more will come through it, so a blocking
+		 * reader fails rather than wait for ever, unless the kernel's side (0.0.0.0)
+		 * still serves it */
+		if (shim_sock_dead(s) && !atomic_load(&s->ph_listening))
+			return -ENETDOWN;
 		/* __skb_wait_for_more_packets(): a blocking reader gets 0 once the
 		 * receive side is shut; a non-blocking one still EAGAIN */
 		if (atomic_load(&s->shut_rd))
@@ -318,8 +322,9 @@ uint32_t shim_dgram_poll(struct shim_sock *s)
 	bool rd = atomic_load(&s->shut_rd), wr = atomic_load(&s->shut_wr);
 
 	(void)SHUNT_LOAD_ACQ(&ss->ev_seq); /* pairs with the dp's release */
-	if (shim_sock_dead(s))
-		return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR; /* calls fail */
+	if (shim_sock_dead(s)) /* lost.c: the error once; sends fail at once, so
+				* writable; nothing more to read through shunt */
+		return POLLOUT | POLLWRNORM | (shim_err_pending(s) ? POLLERR : 0);
 	if (shim_err_pending(s) || shim_errq_pending(s))
 		ev |= POLLERR;
 	if (rd)

@@ -388,13 +388,22 @@ static void ep_list_splice(struct ep_list *a, struct ep_list *b, int k)
  * items those name (and at the ones it reported level-triggered last time), so it
  * costs O(ready), not O(registered). ep_slot_map turns a slot back into our socket
  * record; a stale entry (the slot reused meanwhile) only costs a look. */
-static struct shim_sock **ep_slot_map; /* nsocks entries, under ep_lock */
+static struct shim_sock **ep_slot_map; /* ep_slot_n entries, under ep_lock */
+static uint32_t ep_slot_n;              /* nsocks when it was made (an attachment
+					 * after shuntd came back may have more) */
 
 static void ep_map_set(struct shim_sock *s, bool on)
 {
-	if (ep_slot_map == NULL && on)
-		ep_slot_map = calloc(shim_g.nsocks, sizeof(*ep_slot_map));
-	if (ep_slot_map == NULL || s->slot >= shim_g.nsocks)
+	if (on && ep_slot_n < shim_g.nsocks) {
+		struct shim_sock **m = realloc(ep_slot_map, shim_g.nsocks * sizeof(*m));
+
+		if (m != NULL) {
+			memset(m + ep_slot_n, 0, (shim_g.nsocks - ep_slot_n) * sizeof(*m));
+			ep_slot_map = m;
+			ep_slot_n = shim_g.nsocks;
+		}
+	}
+	if (ep_slot_map == NULL || s->slot >= ep_slot_n)
 		return;
 	if (on)
 		ep_slot_map[s->slot] = s;
@@ -444,7 +453,7 @@ static void ep_rd_refill(struct shim_epoll *ep)
 		for (i = 0; i < n; i++) {
 			struct shim_sock *s;
 
-			if (ep_slot_map == NULL || slots[i] >= shim_g.nsocks ||
+			if (ep_slot_map == NULL || slots[i] >= ep_slot_n ||
 			    (s = ep_slot_map[slots[i]]) == NULL)
 				continue;
 			for (it = s->ep_items; it != NULL; it = it->s_next)
@@ -980,7 +989,9 @@ static int ep_wait(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int
 			kernel_ready = false; /* another thread took it, or our wake: on */
 		}
 		pthread_mutex_lock(&ep_lock);
-		nf = ep_notifier(ep);
+		/* none once shuntd is gone: its items change no more, and its wake
+		 * sockets are shut (always ready) (lost.c) */
+		nf = shim_is_lost() ? NULL : ep_notifier(ep);
 		pthread_mutex_unlock(&ep_lock);
 		if (nf != NULL)
 			shim_notify_arm(nf);
@@ -990,7 +1001,7 @@ static int ep_wait(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int
 			continue;
 		}
 		left = deadline < 0 ? -1 : deadline - now;
-		if (nf == NULL && (left < 0 || left > 1000000))
+		if (nf == NULL && !shim_is_lost() && (left < 0 || left > 1000000))
 			left = 1000000;
 		if (left >= 0) {
 			ts.tv_sec = left / 1000000000;

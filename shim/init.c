@@ -55,6 +55,7 @@ static void init_atfork_child(void)
 	shim_epoll_atfork_child();
 	shim_sock_atfork_child();
 	shim_conn_atfork_child();
+	shim_lost_atfork_child();
 	shim_attach_atfork_child(); /* last: the sockets no longer name its slots */
 }
 
@@ -72,6 +73,7 @@ static void init_once(void)
 	shim_g.owner_pid = getpid();
 	atomic_store(&shim_g.ctl_fd, -1);
 	atomic_store(&shim_g.doorbell_fd, -1);
+	atomic_store(&shim_g.lost_epfd, -1);
 	(void)shim_chan_init();
 	pthread_atfork(NULL, NULL, init_atfork_child);
 	shim_in_init = false;

@@ -6,21 +6,27 @@
  * but the kernel can: its end of our control connection closes.
  *
  *   attach (attach.c) -> shim_lost_watch(): a thread, every signal blocked, in
- *     poll() on the control socket for POLLHUP (no events asked: replies to
- *     notifier registrations are not ours to take)
+ *     epoll_wait() on a private epoll instance holding the control socket, for
+ *     its hang-up (no events asked: replies to notifier registrations are not
+ *     ours to take). An epoll instance watches the open file, not an fd number:
+ *     poll() would look the number up again on every wake-up, and miss the
+ *     hang-up once the program dup2()s onto the control fd's number (attach.c
+ *     moves ours away first).
  *   hang-up -> shim_lost_declare(), once:
  *     -> every slot the process has used: what the dataplane would have done to
  *        its connection had the network gone: a TCP connection or attempt is
  *        reset (state CLOSED, SHUNT_SF_RESET, error ECONNRESET, or ENETDOWN for
  *        one still connecting), a UDP socket gets ENETDOWN; ev_seq moves (release)
  *     -> shim_g.lost (release): every later wait ends at once (wait.c), every
- *        command fails with ENETDOWN (chan.c), a UDP socket is always ready
- *        (dgram.c) and its calls fail, accept() fails with ENETDOWN, and new
- *        sockets are the kernel's (shim_attach() says no)
+ *        command fails with ENETDOWN (chan.c), a UDP socket reports its ENETDOWN
+ *        once, then its sends fail and its reads find nothing (dgram.c), accept()
+ *        fails with ENETDOWN, and new sockets are the kernel's (shim_attach()
+ *        says no; after a second it looks whether shuntd is back, attach.c)
  *     -> the threads asleep on a slot (futex), and the sync waits on every
  *        channel, are woken
  *     -> every notifier is shut for reading: poll, select, epoll and dual waits
- *        asleep on one wake up, and never sleep on one again
+ *        asleep on one wake up, and none sleeps on one again (they sleep on the
+ *        kernel's fds alone)
  *
  * The dataplane being dead, its [dp] fields are ours to write: nobody else does.
  * Each is written before the ev_seq release, as shuntd would publish it, so a
@@ -30,7 +36,9 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <shunt/futex.h>
 
@@ -57,6 +65,7 @@ static void lost_reset(struct shunt_sock *ss)
 		ss->error = err;
 		ss->err_seq++;
 	}
+	SHUNT_STORE_REL(&ss->tx_trim, 0); /* a trim that will never finish (tx.c) */
 	if (ss->type != SHUNT_SOCK_DGRAM && st != SHUNT_SS_CLOSED) {
 		ss->flags |= SHUNT_SF_RESET;
 		SHUNT_STORE_REL(&ss->state, SHUNT_SS_CLOSED);
@@ -82,7 +91,13 @@ void shim_lost_declare(void)
 	/* Woken only once lost is set, so a woken thread sees both the reset and the
 	 * flag (accept() says ENETDOWN, not EINVAL). The fence orders our stores
 	 * before the sleepers loads (wait.c's Dekker). */
+	atomic_store(&shim_g.lost_at_ns, shim_now_ns());
 	atomic_store_explicit(&shim_g.lost, true, memory_order_release);
+	SHUNT_FENCE();
+	/* a slot adopted (accept) while we reset: it saw no loss yet, reset it too */
+	for (; i < atomic_load(&shim_g.slot_hwm) && i < shim_g.nsocks; i++)
+		lost_reset(shunt_region_sock(shim_g.r, i));
+	hwm = i;
 	SHUNT_FENCE();
 	for (i = 0; i < hwm; i++) {
 		struct shunt_sock *ss = shunt_region_sock(shim_g.r, i);
@@ -97,6 +112,11 @@ void shim_lost_declare(void)
 	SHIM_WARN("shuntd went away: shunt sockets are reset, new sockets use the kernel");
 }
 
+void shim_lost_atfork_child(void)
+{
+	pthread_mutex_init(&lost_lock, NULL); /* a parent's thread may have held it */
+}
+
 void shim_lost_reattach_begin(void)
 {
 	pthread_mutex_lock(&lost_lock); /* not while the last loss is being declared */
@@ -106,8 +126,10 @@ void shim_lost_reattach_end(bool attached)
 {
 	if (attached) {
 		atomic_store(&shim_g.slot_hwm, 0);
-		shim_notify_reattach();
+		/* first: from now on the old notifiers are stale, so their owners neither
+		 * give back nor use bits of the bitmap cleared below */
 		atomic_fetch_add(&shim_g.att_gen, 1); /* the old sockets are dead for good */
+		shim_notify_reattach();
 		/* release: the new attachment (attach.c) before anyone acts on lost */
 		atomic_store_explicit(&shim_g.lost, false, memory_order_release);
 	}
@@ -116,19 +138,18 @@ void shim_lost_reattach_end(bool attached)
 
 static void *lost_watch(void *arg)
 {
+	struct timespec pause = { 0, 100000000 };
+	struct epoll_event ev;
+	int n;
+
 	(void)arg;
 	for (;;) {
-		struct pollfd p = { atomic_load(&shim_g.ctl_fd), 0, 0 };
-		int n = real_poll(&p, 1, -1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 1 && (p.revents & POLLNVAL) && p.fd != atomic_load(&shim_g.ctl_fd))
-			continue; /* moved to another number meanwhile (attach.c) */
-		if (n == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
-			break;
-		if (n < 0)
-			break; /* cannot watch: as if gone, rather than never notice */
+		/* the number is read again after an error: attach.c may have moved it */
+		n = real_epoll_wait(atomic_load(&shim_g.lost_epfd), &ev, 1, -1);
+		if (n == 1)
+			break; /* EPOLLHUP or EPOLLERR: the only events it can have */
+		if (n < 0 && errno != EINTR)
+			nanosleep(&pause, NULL); /* EBADF while moved, or no memory: again */
 	}
 	shim_lost_declare();
 	return NULL;
@@ -136,10 +157,22 @@ static void *lost_watch(void *arg)
 
 int shim_lost_watch(void)
 {
+	struct epoll_event ev = { .events = 0 }; /* EPOLLHUP | EPOLLERR are implied */
 	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_t t;
-	int rc;
+	int rc, ep, err;
+
+	ep = real_epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	if (real_epoll_ctl(ep, EPOLL_CTL_ADD, atomic_load(&shim_g.ctl_fd), &ev) < 0) {
+		rc = -errno;
+		real_close(ep);
+		return rc;
+	}
+	(void)shim_fdtab_swap(ep, &shim_fdtab_internal, &err);
+	atomic_store(&shim_g.lost_epfd, ep); /* the last attachment's stays open, unused */
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits it: no signals */

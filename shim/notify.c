@@ -283,7 +283,7 @@ static bool notify_restartable(void)
 int shim_wait_dual(int fd, struct shim_sock *s, bool (*cond)(void *), void *arg,
 		   int64_t timeo)
 {
-	struct shim_notifier *nf = shim_notify_thread();
+	struct shim_notifier *nf = shim_is_lost() ? NULL : shim_notify_thread();
 	struct pollfd p[2] = { { fd, POLLIN, 0 }, { -1, POLLIN, 0 } };
 	struct timespec ts, *tsp = NULL;
 	int rc = 0;
@@ -297,7 +297,7 @@ int shim_wait_dual(int fd, struct shim_sock *s, bool (*cond)(void *), void *arg,
 		ts.tv_sec = timeo / 1000000000;
 		ts.tv_nsec = timeo % 1000000000;
 		tsp = &ts;
-	} else if (nf == NULL) {
+	} else if (nf == NULL && !shim_is_lost()) {
 		ts.tv_sec = 0;
 		ts.tv_nsec = 1000000; /* no notifier: look again every millisecond */
 		tsp = &ts;

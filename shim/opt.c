@@ -196,6 +196,7 @@ static const struct {
 	int level, name;
 } opt_inherited[] = {
 	{ SOL_SOCKET, SO_KEEPALIVE },	   { SOL_SOCKET, SO_RCVBUF },
+	{ SOL_SOCKET, SO_REUSEADDR },	   { IPPROTO_IPV6, IPV6_TCLASS },
 	{ SOL_SOCKET, SO_SNDBUF },	   { SOL_SOCKET, SO_LINGER },
 	{ SOL_SOCKET, SO_RCVTIMEO_OLD },   { SOL_SOCKET, SO_SNDTIMEO_OLD },
 	{ SOL_SOCKET, SO_PRIORITY },	   { SOL_SOCKET, SO_OOBINLINE },
@@ -256,8 +257,13 @@ void shim_opt_inherit(int lfd, struct shim_sock *l, int fd, struct shim_sock *s)
 				    &len) < 0)
 			continue;
 		if (opt_inherited[i].level == SOL_SOCKET &&
-		    (opt_inherited[i].name == SO_RCVBUF || opt_inherited[i].name == SO_SNDBUF))
-			*(int *)v /= 2; /* reads back doubled, as it was set */
+		    (opt_inherited[i].name == SO_RCVBUF || opt_inherited[i].name == SO_SNDBUF)) {
+			int b;
+
+			memcpy(&b, v, sizeof(b));
+			b /= 2; /* reads back doubled, as it was set */
+			memcpy(v, &b, sizeof(b));
+		}
 		(void)real_setsockopt(fd, opt_inherited[i].level, opt_inherited[i].name, v, len);
 	}
 	atomic_store(&s->inherit, atomic_load(&l->inherit));

@@ -191,8 +191,9 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 			continue;
 		}
 		if (!subscribed) {
-			/* the thread's notifier, subscribed to each shunt socket once per call */
-			nf = shim_notify_thread();
+			/* the thread's notifier, subscribed to each shunt socket once per call;
+			 * none once shuntd is gone: its sockets change no more (lost.c) */
+			nf = shim_is_lost() ? NULL : shim_notify_thread();
 			for (i = 0; nf != NULL && i < n; i++)
 				if (socks[i] != NULL)
 					(void)shim_notify_sub(socks[i], nf);
@@ -206,7 +207,7 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 			continue;
 		}
 		left = deadline < 0 ? -1 : deadline - now;
-		if (nf == NULL && (left < 0 || left > 1000000))
+		if (nf == NULL && !shim_is_lost() && (left < 0 || left > 1000000))
 			left = 1000000; /* no notifier: look again every millisecond */
 		if (left >= 0) {
 			ts.tv_sec = left / 1000000000;

@@ -102,6 +102,8 @@ struct shim_global {
 	/* lost.c: shuntd went away (set once, with release, after every slot was
 	 * reset); slot_hwm: one past the highest slot this process has used. */
 	_Atomic bool lost;
+	_Atomic int lost_epfd;   /* the watcher's epoll instance (internal fd) */
+	_Atomic int64_t lost_at_ns; /* when the last loss was declared */
 	_Atomic uint32_t slot_hwm;
 	/* Attachments so far: a new one after shuntd came back (attach.c). A socket
 	 * of an older one is dead for good. */
@@ -110,10 +112,11 @@ struct shim_global {
 extern struct shim_global shim_g;
 
 /* lost.c: shim_lost_watch() starts the thread that notices shuntd's hang-up (at
- * attach; 0 or -errno); shim_lost_declare() does what that means, once (also
- * called by whoever notices first). shim_is_lost(): it happened. */
+ * attach; 0 or -errno); shim_lost_declare() (that thread's) does what that means,
+ * once. shim_is_lost(): it happened. shim_lost_atfork_child(): the child's lock. */
 int shim_lost_watch(void);
 void shim_lost_declare(void);
+void shim_lost_atfork_child(void);
 /* attach.c, attaching again after a loss: between begin and end no loss is being
  * declared; end(true) makes the new attachment current (older sockets dead). */
 void shim_lost_reattach_begin(void);
@@ -375,11 +378,13 @@ bool shim_sock_offloadable(const struct shim_sock *s, uint32_t dst_be);
 int shim_sock_decide_dgram(int fd, struct shim_sock *s, const struct sockaddr_in *dst);
 
 void shim_conn_atfork_child(void);
-/* s is now the shunt socket in (slot, gen), which the dataplane has set up and
- * published: point s at its slot and rings, and start its shim-side state from the
- * slot's (abi.h: [app] indices run on). Returns 0, or -EPROTO for a slot no
- * dataplane of ours would describe. */
-int shim_sock_adopt_slot(struct shim_sock *s, uint32_t slot, uint32_t gen);
+/* s is now the shunt socket in (slot, gen) of region r of attachment att, which the
+ * dataplane has set up and published: point s at its slot and rings, and start its
+ * shim-side state from the slot's (abi.h: [app] indices run on). Returns 0, or
+ * -EPROTO for a slot no dataplane of ours would describe, -ENETDOWN if that
+ * attachment is no longer the current one (lost.c). */
+int shim_sock_adopt_slot(struct shim_sock *s, struct shunt_region *r, uint32_t att,
+			 uint32_t slot, uint32_t gen);
 
 /* Nanoseconds from a struct timeval socket timeout (SO_SNDTIMEO/SO_RCVTIMEO) of fd;
  * -1 when none (block forever). */
@@ -423,7 +428,7 @@ int shim_chan_sync(struct shim_sock *s, uint16_t op, uint32_t arg,
 		   const struct shunt_inaddr *addr, uint64_t value);
 /* OPEN: the dataplane allocates a slot of type SHUNT_SOCK_*. Returns 0 with *slot
  * and *gen set, or -errno (-ENOBUFS: no slot free). */
-int shim_chan_open(uint32_t type, uint32_t *slot, uint32_t *gen);
+int shim_chan_open(struct shunt_region *r, uint32_t type, uint32_t *slot, uint32_t *gen);
 /* Has the dataplane hung up its control connection? */
 bool shim_chan_dp_gone(void);
 int shim_chan_init(void);

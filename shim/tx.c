@@ -54,7 +54,8 @@ static void tx_writer_in(struct shim_sock *s)
 	SHUNT_FENCE();
 	while (SHUNT_LOAD_ACQ(&ss->tx_trim) != 0) { /* one fallocate away */
 		shim_cpu_relax();
-		if (++spins % (1u << 20) == 0 && shim_chan_dp_gone())
+		if (shim_sock_dead(s) ||
+		    (++spins % (1u << 20) == 0 && shim_chan_dp_gone()))
 			break; /* nobody will clear it; nobody will read the ring either */
 	}
 }

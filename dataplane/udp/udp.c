@@ -428,7 +428,6 @@ void udp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t
 	struct udp_pcb *p;
 	uint16_t ulen;
 
-	(void)dst_be; /* ipv4_input() accepted only our address */
 	if (rte_pktmbuf_data_len(m) < sizeof(*uh)) {
 		u->stats.udp_drop_short++;
 		goto drop;

@@ -4,7 +4,9 @@
 
     deathprobe.py PEER_IP HOLD_PORT NOBODY_IP STACK_IP LISTEN_PORT BACK_FLAG
 
-Run under shunt. It opens shunt sockets and blocks one thread in each call that
+Run under shunt. It opens shunt sockets, dup2()s onto the numbers of the shim's
+own fds (as a daemon redirecting 0-2 may: the shim moves them away), and blocks
+one thread in each call that
 can wait on shuntd: recv, send with a full buffer, connect (to an address whose
 ARP goes unanswered), accept, epoll_wait, poll, select, a UDP recvfrom. It prints
 "ready" once all are blocked (each thread says so just before its call; the
@@ -78,6 +80,22 @@ ep = select.epoll()
 ep.register(c_ep.fileno(), select.EPOLLIN)
 pl = select.poll()
 pl.register(c_poll.fileno(), select.POLLIN)
+
+# The program takes the numbers of the shim's own fds (its control socket, the
+# watcher's epoll instance...): the shim moves them away, and must still notice
+# shuntd going. Open per /proc, closed per libc: those are the shim's.
+import fcntl  # noqa: E402
+moved = 0
+devnull = os.open("/dev/null", os.O_RDONLY)
+for name in os.listdir("/proc/self/fd"):
+    fd = int(name)
+    try:
+        fcntl.fcntl(fd, fcntl.F_GETFD)
+    except OSError as e:
+        if e.errno == errno.EBADF and os.path.exists("/proc/self/fd/%d" % fd):
+            os.dup2(devnull, fd)
+            moved += 1
+print("moved %d" % moved, file=sys.stderr, flush=True)
 
 threads = [
     run("recv", lambda: len(c_recv.recv(100))),

@@ -3,8 +3,9 @@
 # Copyright (c) 2026 The shunt authors
 """dp_death: when shuntd goes away, nothing that waits on it hangs (issue 8).
 
-deathprobe.py runs under shunt with a thread blocked in each call that can wait
-on shuntd (recv, send with a full buffer, connect, accept, epoll_wait, poll,
+deathprobe.py runs under shunt, dup2()s onto the numbers of the shim's own fds
+(the shim moves them away: its watcher must still see the hang-up), then has a
+thread blocked in each call that can wait on shuntd (recv, send with a full buffer, connect, accept, epoll_wait, poll,
 select, UDP recvfrom). Once every thread of it sleeps, shuntd is killed
 (SIGKILL: no goodbye at all), and in a second bed stopped (SIGTERM). Every call
 must return within a second of that with what Linux gives a dead connection
@@ -18,6 +19,7 @@ tries to attach once a second), while the old ones stay dead."""
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -41,7 +43,9 @@ EXPECT = {
 EXPECT_AFTER = {
     "recv": {"ok 0"}, "recv_again": {"ok 0"},
     "send": {"EPIPE", "ECONNRESET"},  # ECONNRESET if the blocked send returned bytes
-    "udp_sendto": {"ENETDOWN"}, "udp_recv_nb": {"ENETDOWN"},
+    # UDP: ENETDOWN once (the blocked recvfrom took it), as Linux reports
+    # sk_err; then sends fail and a non-blocking read finds nothing
+    "udp_sendto": {"ENETDOWN"}, "udp_recv_nb": {"EAGAIN"},
     "new_connect": {"ENETUNREACH"},
 }
 
@@ -84,6 +88,11 @@ def one(how):
             time.sleep(0.02)
         with open(out) as f:
             res = json.loads(f.read().splitlines()[1])
+        with open(os.path.join(bed.tmp, "probe.err")) as f:
+            moved = re.search(r"moved (\d+)", f.read())
+        # the control socket, the doorbell, the watcher's epoll at least
+        bed.check(moved is not None and int(moved.group(1)) >= 3,
+                  "deathprobe did not take the shim's fd numbers: %s" % moved)
         bad = []
         for call, (got, when) in sorted(res["calls"].items()):
             took = when - t_kill
@@ -106,7 +115,7 @@ def one(how):
             back = json.loads(f.read().splitlines()[2])
         print("  %-8s shuntd back: %s" % (how.name, back))
         bed.check(back["connect"] == "ok None" and back["name"] == STACK_IP and
-                  back["old_recv"] == "ok 0" and back["old_udp_recv"] == "ENETDOWN",
+                  back["old_recv"] == "ok 0" and back["old_udp_recv"] == "EAGAIN",
                   "once shuntd was back: %s (want a new connection through it, named %s, "
                   "and the old sockets still dead)" % (back, STACK_IP))
 
