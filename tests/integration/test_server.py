@@ -32,7 +32,7 @@ under shunt answers a kernel client through shunt (its peer named
 ::ffff:10.77.0.1, its own name ::ffff:10.77.0.2) and, through its placeholder,
 clients on 127.0.0.1 and ::1; an IPV6_V6ONLY listener stays the kernel's (the
 client through shunt is refused); an AF_INET6 client reaches ::ffff:PEER through
-shunt.
+shunt, and ::ffff:127.0.0.1 through the kernel.
 
 TCP_DEFER_ACCEPT and TCP_FASTOPEN on a shunt listener read back as Linux and are
 said, under SHUNT_LOG, to be kept but not applied."""
@@ -376,6 +376,11 @@ def ipv6_dual(bed):
     bed.check(got == want, "[::] listener names: %r, want %r" % (got, want))
     print("[::] listener under shunt: clients via %s, 127.0.0.1 and ::1 served, "
           "names %s" % (STACK_IP, got[1:]))
+    # An AF_INET6 client under shunt to an IPv4-mapped address shunt does not
+    # serve (loopback): the kernel's, with the caller's own address length.
+    r = bed.run_shunt([PYTHON, "-c", V6_CLIENT, "::ffff:127.0.0.1", str(port)], timeout=15)
+    bed.check(r.stdout.decode().strip() == "HELLO", "AF_INET6 client under shunt to "
+              "::ffff:127.0.0.1: %r %s" % (r.stdout, r.stderr.decode(errors="replace")))
     # IPV6_V6ONLY: no IPv4 at all, so nothing for shunt: the kernel's (refused).
     only = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-c", V6_SERVER, str(port + 1), "1"]),
                      "v6only")
