@@ -14,7 +14,7 @@ fi
 PKGS="dpdk libdpdk-dev check meson ninja-build pkg-config gcc python3 iproute2
 iputils-ping curl netcat-openbsd iperf3 nftables dnsutils procps strace
 nginx-light redis-server redis-tools wrk sockperf dnsmasq-base openssh-client
-openssh-server"
+openssh-server libnetfilter-queue-dev iptables"
 
 missing=""
 for p in $PKGS; do
