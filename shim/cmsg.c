@@ -54,27 +54,22 @@ void shim_cmsg_put(struct msghdr *msg, size_t *used, int level, int type, const 
 }
 
 /* The index of the interface that owns addr (network order) in our netns, or 0.
- * Looked up at most once a second per address (getifaddrs() is a netlink dump). */
+ * Looked up at most once a second per address (getifaddrs() is a netlink dump);
+ * the answer is cached as one word (address, index) and its second, so a receive
+ * takes no lock: racing lookups only both do the work. */
 static int cmsg_ifindex(uint32_t addr)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static uint32_t cached_addr;
-	static int cached_index;
-	static int64_t cached_at = -1;
+	static _Atomic uint64_t cached; /* addr << 32 | index */
+	static _Atomic int64_t cached_at = -1;
 	struct ifaddrs *ifs, *i;
 	struct timespec ts;
-	int64_t now;
+	uint64_t c;
 	int index = 0;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	now = ts.tv_sec;
-	pthread_mutex_lock(&lock);
-	if (cached_at == now && cached_addr == addr) {
-		index = cached_index;
-		pthread_mutex_unlock(&lock);
-		return index;
-	}
-	pthread_mutex_unlock(&lock);
+	c = atomic_load(&cached);
+	if (atomic_load(&cached_at) == ts.tv_sec && (uint32_t)(c >> 32) == addr)
+		return (int)(uint32_t)c;
 	if (getifaddrs(&ifs) == 0) {
 		for (i = ifs; i != NULL && index == 0; i = i->ifa_next)
 			if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET &&
@@ -82,11 +77,8 @@ static int cmsg_ifindex(uint32_t addr)
 				index = (int)if_nametoindex(i->ifa_name);
 		freeifaddrs(ifs);
 	}
-	pthread_mutex_lock(&lock);
-	cached_addr = addr;
-	cached_index = index;
-	cached_at = now;
-	pthread_mutex_unlock(&lock);
+	atomic_store(&cached, (uint64_t)addr << 32 | (uint32_t)index);
+	atomic_store(&cached_at, ts.tv_sec);
 	return index;
 }
 

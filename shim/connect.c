@@ -329,9 +329,10 @@ static int conn_bind_shunt(int fd, struct shim_sock *s, const struct sockaddr_in
 
 static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, socklen_t len)
 {
-	struct sockaddr_in sin = { 0 };
+	struct sockaddr_in sin = { 0 }, asked = { 0 };
 	struct sockaddr_storage st;
 	socklen_t slen = sizeof(st);
+	bool asked_ok;
 	int rc, kind;
 
 	pthread_mutex_lock(&s->lock);
@@ -344,13 +345,15 @@ static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, s
 			rc = -EINVAL; /* an IPv6 address on a socket bound in shunt */
 		goto out;
 	}
-	if (kind == SHIM_UNDECIDED && conn_bind_args(fd, s, addr, len, &sin) == 0 &&
-	    shim_attach() &&
-	    shim_g.welcome.stack_ip != 0 && sin.sin_addr.s_addr == shim_g.welcome.stack_ip) {
+	/* what the program asked for, as IPv4 (parsed once: its port also says
+	 * whether the port is locked below) */
+	asked_ok = kind == SHIM_UNDECIDED && conn_bind_args(fd, s, addr, len, &asked) == 0;
+	if (asked_ok && shim_attach() && shim_g.welcome.stack_ip != 0 &&
+	    asked.sin_addr.s_addr == shim_g.welcome.stack_ip) {
 		/* The stack's address is not the kernel's: the dataplane binds it now. */
 		rc = conn_decide_shunt(fd, s);
 		if (rc == 0) {
-			rc = conn_bind_shunt(fd, s, &sin);
+			rc = conn_bind_shunt(fd, s, &asked);
 			if (rc < 0) {
 				/* not bound after all: undecided again, as before the call */
 				(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
@@ -370,13 +373,10 @@ static int conn_bind(int fd, struct shim_sock *s, const struct sockaddr *addr, s
 	    shim_addr_in(s->family, fd, (struct sockaddr *)&st, slen, &sin) == 1) {
 		conn_decide_kernel(s); /* an IPv6 address, or an IPv6-only socket */
 	} else if (rc == 0 && kind == SHIM_UNDECIDED && sin.sin_family == AF_INET) {
-		struct sockaddr_in asked;
-
 		s->bound = true;
 		s->ph_bound = true;
 		s->bind_addr = sin; /* with the port the kernel chose for port 0 */
-		s->port_locked = conn_bind_args(fd, s, addr, len, &asked) == 0 &&
-				 asked.sin_port != 0;
+		s->port_locked = asked_ok && asked.sin_port != 0;
 		if (sin.sin_addr.s_addr != 0) {
 			conn_decide_kernel(s); /* another local address: never offloaded */
 		} else if (s->type == SOCK_DGRAM && s->port_locked && shim_attach() &&

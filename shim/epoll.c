@@ -1014,15 +1014,11 @@ static int ep_wait(struct shim_epoll *ep, int epfd, struct epoll_event *evs, int
 		pfd[1].fd = nf != NULL ? shim_notify_fd(nf) : -1;
 		pfd[1].events = POLLIN;
 		pfd[1].revents = 0;
-		if (real_ppoll(pfd, 2, tsp, sigmask) < 0) {
-			int err = errno;
-
-			if (nf != NULL)
-				shim_notify_disarm(nf);
-			return -err;
-		}
+		n = real_ppoll(pfd, 2, tsp, sigmask);
 		if (nf != NULL)
-			shim_notify_disarm(nf);
+			shim_notify_disarm(nf); /* keeps errno */
+		if (n < 0)
+			return -errno;
 		kernel_ready = (pfd[0].revents & POLLIN) != 0;
 	}
 }

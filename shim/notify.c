@@ -245,11 +245,12 @@ void shim_notify_arm(struct shim_notifier *nf)
 void shim_notify_disarm(struct shim_notifier *nf)
 {
 	char buf[64];
-	int fd = shim_notify_fd(nf);
+	int fd = shim_notify_fd(nf), e = errno;
 
 	__atomic_fetch_sub(&nf->n->fd_sleepers, 1, __ATOMIC_RELAXED);
 	while (fd >= 0 && real_recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
+	errno = e; /* the caller's sleep (ppoll) may have failed: its errno stands */
 }
 
 /* ppoll() cut by a signal, in a wait the kernel would have restarted if it were

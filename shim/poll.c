@@ -219,11 +219,12 @@ static int poll_wait(struct pollfd *fds, nfds_t n, struct shim_sock **socks, nfd
 		for (i = 0; i <= nkk; i++)
 			kfds[i].revents = 0;
 		kready = real_ppoll(kfds, nkk + 1, tsp, sigmask);
-		rc = kready < 0 ? -errno : 0; /* before the drain's recv() sets errno */
 		if (nf != NULL)
-			shim_notify_disarm(nf);
-		if (kready < 0)
+			shim_notify_disarm(nf); /* keeps errno */
+		if (kready < 0) {
+			rc = -errno;
 			goto out;
+		}
 		if (kready - ((kfds[nkk].revents & POLLIN) != 0) > 0) {
 			/* a kernel fd is ready: report it with whatever shunt state is now */
 			ready = poll_shunt(fds, n, socks);

@@ -484,7 +484,8 @@ int shim_notify_fd(const struct shim_notifier *nf);
 int shim_notify_sub(struct shim_sock *s, const struct shim_notifier *nf);
 void shim_notify_unsub(struct shim_sock *s, const struct shim_notifier *nf);
 /* Around a sleep in poll() on nf->fd: announce (fd_sleepers++, fence: the caller
- * re-checks its sockets after this), then retract and drain the wake socket. */
+ * re-checks its sockets after this), then retract and drain the wake socket,
+ * errno kept (the caller reports its sleep's failure). */
 void shim_notify_arm(struct shim_notifier *nf);
 void shim_notify_disarm(struct shim_notifier *nf);
 /* A wait on shunt socket s (fd) whose placeholder receives too (ph_listening: a

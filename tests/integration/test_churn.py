@@ -24,7 +24,7 @@ import os
 import re
 import time
 
-from netbed import BUILD, HERE, PEER_IP, PYTHON, SANITIZE, Bed, main
+from netbed import BUILD, HERE, PEER_IP, PYTHON, SANITIZE, Bed, counter, main, proc_kb
 
 PEERS = os.path.join(HERE, "peers.py")
 APP = os.path.join(BUILD, "tests", "integration", "churnapp")
@@ -38,21 +38,13 @@ MEM_SLACK_KB = (256 + 8) * 1024 if SANITIZE else 8 * 1024
 EXPECT_RC = {"exit": 0, "kill": -9, "abort": -6, "close": 0}
 
 
-def vmrss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
-
-
 def state(bed):
     """(processes in shuntd's table, TCP control blocks, UDP sockets) from SIGUSR1."""
     text = bed.counters()
     apps = len(re.findall(r"^app pid \d+", text, re.M))
-    tcbs = re.search(r"tcp_tcbs\s+(\d+)", text)
-    udp = re.search(r"udp_pcbs\s+(\d+)", text)
-    return apps, int(tcbs.group(1)) if tcbs else -1, int(udp.group(1)) if udp else 0, text
+    bed.check("tcp_tcbs" in text and "udp_pcbs" in text,
+              "shuntd's SIGUSR1 dump has no tcp_tcbs or udp_pcbs:\n" + text)
+    return apps, counter(text, "tcp_tcbs"), counter(text, "udp_pcbs"), text
 
 
 def run_one(bed, n, how):
@@ -86,7 +78,7 @@ def test():
         base = settle(bed, (0, 0, 0))
         bed.check(base[:3] == (0, 0, 0), "after the warm-up shuntd still holds something:\n"
                   + base[3])
-        mem0 = vmrss_kb(bed.shuntd.pid)
+        mem0 = proc_kb(bed.shuntd.pid, "VmRSS")
 
         hows = ["exit", "kill", "abort"]
         t = time.monotonic()
@@ -96,7 +88,7 @@ def test():
                   % (len(bad), RUNS, "\n  ".join(bad[:5])))
         took = time.monotonic() - t
         after = settle(bed, base[:3])
-        mem1 = vmrss_kb(bed.shuntd.pid)
+        mem1 = proc_kb(bed.shuntd.pid, "VmRSS")
         print("%d programs (exit without close, SIGKILL, abort) in %.1f s: shuntd then holds "
               "%d processes, %d TCP control blocks, %d UDP sockets; VmRSS %d kB -> %d kB"
               % (RUNS, took, after[0], after[1], after[2], mem0, mem1))
@@ -119,7 +111,7 @@ def test():
                     runs += 1
                     bed.check(f.result() is None, f.result() or "")
         after = settle(bed, base[:3])
-        mem2 = vmrss_kb(bed.shuntd.pid)
+        mem2 = proc_kb(bed.shuntd.pid, "VmRSS")
         print("%d programs of 100 connections, 32 at a time for %.0f s: shuntd then holds "
               "%d processes, %d TCP control blocks, %d UDP sockets; VmRSS %d kB"
               % (runs, SECONDS, after[0], after[1], after[2], mem2))

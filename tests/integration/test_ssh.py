@@ -9,11 +9,10 @@ ssh runs a remote command and its output comes back; scp (which forks and execs
 ssh, so the shim is in both) uploads a 5 MB file and downloads it again, both
 copies' SHA-256 matching the original."""
 
-import hashlib
 import os
 import time
 
-from netbed import PEER_IP, Bed, main, sh
+from netbed import PEER_IP, Bed, main, sh, sha256_file
 
 PORT = 2222
 PRIVSEP = "/run/sshd"  # sshd refuses to start without it
@@ -30,11 +29,6 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 Subsystem sftp internal-sftp
 """
-
-
-def sha(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def test():
@@ -82,8 +76,8 @@ def run_ssh(bed):
         bed.check(r.returncode == 0, "scp %s under shunt: exit %d\n%s"
                   % (what, r.returncode, r.stderr.decode(errors="replace")))
         print("scp %s of 5 MB under shunt: %.2f s" % (what, took))
-    bed.check(sha(up) == sha(src) and sha(down) == sha(src),
-              "scp copies differ: %s %s %s" % (sha(src), sha(up), sha(down)))
+    bed.check(sha256_file(up) == sha256_file(src) and sha256_file(down) == sha256_file(src),
+              "scp copies differ: %s %s %s" % (sha256_file(src), sha256_file(up), sha256_file(down)))
     print("scp: both copies' SHA-256 match")
     bed.check(sshd.alive(), "sshd died")
 
