@@ -88,6 +88,7 @@ static int acc_install(int lfd, struct shim_sock *l, const struct shunt_accept *
 		rc = -errno;
 		goto fail_sock;
 	}
+	shim_share_own(s, fd);
 	s->type = SOCK_STREAM;
 	s->family = l->family;
 	atomic_store(&s->nonblock, (flags & SOCK_NONBLOCK) != 0);

@@ -69,14 +69,37 @@ static const char *attach_check_region(const struct shunt_region *r, uint64_t si
 	return NULL;
 }
 
-/* Returns 0, or -errno with *why set. On failure every fd it received is closed. */
-static int attach_try(const char **why)
+/* The geometry of member `member` of region r into shim_g: its channels and
+ * notifiers (abi.h, "Sharing"). Returns NULL or why it cannot be. */
+const char *shim_attach_member(struct shunt_region *r, uint32_t member)
 {
-	struct shunt_ctl_hello hello = {
-		.magic = SHUNT_ABI_MAGIC, .op = SHUNT_CTL_HELLO,
-		.version_min = SHUNT_ABI_VERSION_MIN, .version_max = SHUNT_ABI_VERSION,
-		.features = SHUNT_FEAT_KNOWN, .required = 0, .pid = (uint32_t)getpid()
-	};
+	uint32_t cpm = r->nchannels, npm = r->nnotifiers;
+
+	shim_g.share = (r->features & SHUNT_FEAT_SHARE) != 0;
+	if (shim_g.share) {
+		cpm = r->chan_per_member;
+		npm = r->notif_per_member;
+		if (member >= SHUNT_MAX_MEMBERS || cpm == 0 || npm == 0 ||
+		    (uint64_t)cpm * SHUNT_MAX_MEMBERS > r->nchannels ||
+		    (uint64_t)npm * SHUNT_MAX_MEMBERS > r->nnotifiers)
+			return "bad member geometry";
+	} else if (member != 0) {
+		return "a member of a region that is not shared";
+	}
+	shim_g.member = member;
+	shim_g.chan_base = member * cpm;
+	shim_g.notif_base = member * npm;
+	shim_g.nchannels = cpm < SHIM_MAX_CHANNELS ? cpm : SHIM_MAX_CHANNELS;
+	shim_g.nnotifiers = npm < SHIM_MAX_NOTIFIERS ? npm : SHIM_MAX_NOTIFIERS;
+	return NULL;
+}
+
+/* On ctl, which said hello (or JOIN with SHUNT_JOINF_FDS): take the welcome and
+ * its fds, map the region, check it, and make it shim_g's attachment as member
+ * `member`. Returns 0, or -errno with *why set; on failure every fd it received
+ * is closed, ctl is not. */
+static int attach_welcome(int ctl, uint32_t member, const char **why)
+{
 	struct shunt_ctl_welcome w;
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * SHUNT_CTL_NFDS)];
@@ -85,34 +108,17 @@ static int attach_try(const char **why)
 	struct iovec iov = { &w, sizeof(w) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
-	struct timeval tv = { ATTACH_TIMEOUT_S, 0 };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fds[SHUNT_CTL_NFDS], nfds = 0, ctl, rc, i;
+	struct timeval tv = { 0, 0 };
+	int fds[SHUNT_CTL_NFDS], nfds = 0, rc, i;
 	struct cmsghdr *cm;
 	struct stat st;
 	void *map = MAP_FAILED;
 	ssize_t n;
 
-	ctl = real_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (ctl < 0) {
-		*why = "socket";
-		return -errno;
-	}
-	memcpy(sun.sun_path, shim_g.ctl_path, sizeof(sun.sun_path) - 1);
-	(void)real_setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)real_setsockopt(ctl, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (real_connect(ctl, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		*why = "connect";
-		goto fail_errno;
-	}
-	if (real_send(ctl, &hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello)) {
-		*why = "send hello";
-		goto fail_errno;
-	}
 	n = real_recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
 	if (n < 0) {
 		*why = "receive welcome";
-		goto fail_errno;
+		return -errno;
 	}
 	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
 		int k, cnt;
@@ -168,6 +174,8 @@ static int attach_try(const char **why)
 		goto fail_errno;
 	}
 	*why = attach_check_region(map, w.region_size, &w);
+	if (*why == NULL)
+		*why = shim_attach_member(map, member);
 	if (*why != NULL)
 		goto fail;
 
@@ -178,11 +186,7 @@ static int attach_try(const char **why)
 	shim_g.r = map;
 	shim_g.region_size = w.region_size;
 	shim_g.nsocks = shim_g.r->nsocks;
-	shim_g.nchannels = shim_g.r->nchannels < SHIM_MAX_CHANNELS ? shim_g.r->nchannels :
-			   SHIM_MAX_CHANNELS;
-	shim_g.nnotifiers = shim_g.r->nnotifiers < SHIM_MAX_NOTIFIERS ? shim_g.r->nnotifiers :
-			    SHIM_MAX_NOTIFIERS;
-	tv.tv_sec = 0; /* no timeout from now on: notify.c polls before it reads */
+	/* no timeout from now on: notify.c polls before it reads */
 	(void)real_setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	atomic_store(&shim_g.ctl_fd, ctl);
 	atomic_store(&shim_g.doorbell_fd, fds[SHUNT_CTL_FD_DOORBELL]);
@@ -198,7 +202,72 @@ fail:
 		munmap(map, w.region_size);
 	for (i = 0; i < nfds; i++)
 		real_close(fds[i]);
+	return rc;
+}
+
+int shim_attach_connect(const char **why)
+{
+	struct timeval tv = { ATTACH_TIMEOUT_S, 0 };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int ctl, rc;
+
+	ctl = real_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (ctl < 0) {
+		*why = "socket";
+		return -errno;
+	}
+	memcpy(sun.sun_path, shim_g.ctl_path, sizeof(sun.sun_path) - 1);
+	(void)real_setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)real_setsockopt(ctl, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (real_connect(ctl, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		*why = "connect";
+		rc = -errno;
+		real_close(ctl);
+		return rc;
+	}
+	return ctl;
+}
+
+/* Returns 0, or -errno with *why set. On failure every fd it received is closed. */
+static int attach_try(const char **why)
+{
+	struct shunt_ctl_hello hello = {
+		.magic = SHUNT_ABI_MAGIC, .op = SHUNT_CTL_HELLO,
+		.version_min = SHUNT_ABI_VERSION_MIN, .version_max = SHUNT_ABI_VERSION,
+		.features = SHUNT_FEAT_KNOWN, .required = 0, .pid = (uint32_t)getpid()
+	};
+	int ctl = shim_attach_connect(why), rc;
+
+	if (ctl < 0)
+		return ctl;
+	if (real_send(ctl, &hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello)) {
+		*why = "send hello";
+		rc = -errno;
+		goto fail;
+	}
+	rc = attach_welcome(ctl, 0, why);
+	if (rc == 0)
+		return 0;
+fail:
 	real_close(ctl);
+	return rc;
+}
+
+int shim_attach_joined(int ctl, uint32_t member, const char **why)
+{
+	struct timeval tv = { ATTACH_TIMEOUT_S, 0 };
+	int rc;
+
+	pthread_mutex_lock(&attach_lock);
+	(void)real_setsockopt(ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	rc = attach_welcome(ctl, member, why);
+	if (rc == 0) {
+		shim_g.attached = true;
+		if (shim_lost_watch() < 0)
+			SHIM_WARN("no thread to watch shuntd");
+	}
+	atomic_store_explicit(&attach_done, true, memory_order_release);
+	pthread_mutex_unlock(&attach_lock);
 	return rc;
 }
 
@@ -285,9 +354,11 @@ static void attach_drop_fd(_Atomic int *slot)
 	atomic_store(slot, -1);
 }
 
-void shim_attach_atfork_child(void)
+void shim_attach_atfork_child(bool shared)
 {
 	pthread_mutex_init(&attach_lock, NULL);
+	if (shared)
+		return; /* share.c: the attachment goes on, as a member's */
 	/* The control connection is shared with the parent: closing our copy does
 	 * not hang it up; shuntd sees the parent leave when the parent does. */
 	attach_drop_fd(&shim_g.ctl_fd);

@@ -41,6 +41,7 @@ _Static_assert(SHIM_MAX_CHANNELS == 64, "channel bitmaps are one uint64_t");
 static _Atomic uint64_t chan_given; /* bit c: channel c is some thread's own */
 static _Atomic uint64_t chan_busy;  /* bit c: a command is being pushed or awaited on c */
 static uint32_t chan_seq[SHIM_MAX_CHANNELS]; /* last sync seq per channel, under busy */
+static _Atomic uint64_t chan_seq_ok; /* bit c: chan_seq[c] was read from the channel */
 static pthread_key_t chan_key;      /* value: own channel + 1, for the exit destructor */
 
 static __thread int chan_own = -1;  /* this thread's channel; -1: none yet */
@@ -89,6 +90,12 @@ static bool chan_try(int c)
 	return !(atomic_fetch_or_explicit(&chan_busy, bit, memory_order_acquire) & bit);
 }
 
+/* Our channel c (an index among this process's own) in region r. */
+static struct shunt_channel *chan_at(struct shunt_region *r, int c)
+{
+	return shunt_region_channel(r, shim_g.chan_base + (uint32_t)c);
+}
+
 /* Take a channel of region r for one command (and its answer). */
 static int chan_take(struct shunt_region *r)
 {
@@ -111,12 +118,19 @@ static int chan_take(struct shunt_region *r)
 				sched_yield();
 		}
 	}
-	/* The dataplane polls [0, chan_hint): make sure it covers c. Only grows. */
-	hint = SHUNT_LOAD_RLX(&r->chan_hint);
+	/* The dataplane polls our [0, chan_hint[member]): make sure it covers c.
+	 * Only grows. */
+	hint = SHUNT_LOAD_RLX(&r->chan_hint[shim_g.member]);
 	while (hint < (uint32_t)c + 1 &&
-	       !__atomic_compare_exchange_n(&r->chan_hint, &hint, (uint32_t)c + 1, false,
-					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+	       !__atomic_compare_exchange_n(&r->chan_hint[shim_g.member], &hint, (uint32_t)c + 1,
+					    false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		;
+	/* A channel another process (a former member with our index, or our image
+	 * before exec) used: its sequence runs on from the last answer there. */
+	if (!(atomic_load_explicit(&chan_seq_ok, memory_order_relaxed) & (1ull << c))) {
+		chan_seq[c] = SHUNT_LOAD_ACQ(&chan_at(r, c)->reply.seq);
+		atomic_fetch_or_explicit(&chan_seq_ok, 1ull << c, memory_order_relaxed);
+	}
 	return c;
 }
 
@@ -147,7 +161,7 @@ bool shim_chan_dp_gone(void)
 /* Push cmd on channel c (held) of region r; *at gets the entry's index. */
 static int chan_push(struct shunt_region *r, int c, const struct shunt_cmd *cmd, uint32_t *at)
 {
-	struct shunt_channel *ch = shunt_region_channel(r, (uint32_t)c);
+	struct shunt_channel *ch = chan_at(r, c);
 	struct timespec ts = { 0, CHAN_FULL_SLEEP_NS };
 	unsigned tries = 0;
 
@@ -226,7 +240,8 @@ int shim_chan_send(struct shim_sock *s, bool more)
 	/* Noted while we hold the channel, so no later entry's position is overwritten
 	 * by an earlier one's. */
 	if (rc == 0)
-		atomic_store_explicit(&s->send_pos, (uint64_t)c << 32 | (at + 1),
+		atomic_store_explicit(&s->send_pos,
+				      (uint64_t)(shim_g.chan_base + (uint32_t)c) << 32 | (at + 1),
 				      memory_order_relaxed);
 	chan_give(c);
 	return rc;
@@ -261,7 +276,7 @@ static int chan_call(struct shunt_region *r, struct shunt_cmd *cmd, struct shunt
 	uint32_t at;
 	int c = chan_take(r), rc;
 
-	cw.ch = shunt_region_channel(r, (uint32_t)c);
+	cw.ch = chan_at(r, c);
 	cw.r = r;
 	cmd->flags |= SHUNT_CMDF_SYNC;
 	cmd->seq = cw.seq = ++chan_seq[c];
@@ -320,9 +335,11 @@ int shim_chan_open(struct shunt_region *r, uint32_t type, uint32_t *slot, uint32
 void shim_chan_atfork_child(void)
 {
 	/* The child's only thread is the one that forked: it keeps no channel of the
-	 * parent's region, and the next attach brings fresh ones. */
+	 * parent's; its own are those of its member (share.c), or of its next
+	 * attachment. */
 	atomic_store(&chan_given, 0);
 	atomic_store(&chan_busy, 0);
+	atomic_store(&chan_seq_ok, 0);
 	memset(chan_seq, 0, sizeof(chan_seq));
 	chan_own = -1;
 	chan_depth = 0;

@@ -102,7 +102,6 @@ int shim_sock_adopt_slot(struct shim_sock *s, struct shunt_region *r, uint32_t a
 	atomic_store_explicit(&s->send_pos, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->rcv_ann, SHUNT_LOAD_RLX(&ss->rx_cons), memory_order_relaxed);
 	atomic_store_explicit(&s->rcvbuf, 0, memory_order_relaxed);
-	atomic_store(&s->tx_owner, 0);
 	s->tx_job = NULL;
 	return 0;
 }
@@ -125,6 +124,7 @@ static int conn_make_shunt(int fd, struct shim_sock *s)
 	rc = shim_sock_adopt_slot(s, r, att, slot, gen);
 	if (rc < 0)
 		goto fail;
+	shim_share_own(s, fd);
 
 	for (opts = s->optmask; opts != 0; opts &= opts - 1) {
 		uint64_t v;

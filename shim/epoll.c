@@ -447,6 +447,16 @@ static void ep_rd_refill(struct shim_epoll *ep)
 	unsigned n, i;
 	struct shim_epitem *it;
 
+	if (ep->nf_ok && ep->nf.att != atomic_load(&shim_g.notif_gen)) {
+		/* a notifier of a gone attachment, or a fork parent's (its ready ring
+		 * is the parent's to read): not ours; ep_notifier() takes a new one,
+		 * and until then every item is looked at */
+		for (it = ep->items.head; it != NULL; it = it->link[EP_ALL].next)
+			it->subbed = false;
+		ep->nf_ok = false;
+		ep->rd_mode = false;
+		ep_rd_all(ep);
+	}
 	if (!ep->rd_mode)
 		return;
 	while ((n = shunt_ready_pop(ep->nf.n, slots, 64)) > 0) {
@@ -497,9 +507,10 @@ static struct shim_notifier *ep_notifier(struct shim_epoll *ep)
 {
 	struct shim_epitem *it;
 
-	if (ep->nf_ok && ep->nf.att != atomic_load(&shim_g.att_gen)) {
-		/* registered with a shuntd that went away: a new one, and every item
-		 * subscribes again (those of the old one are dead, and always ready) */
+	if (ep->nf_ok && ep->nf.att != atomic_load(&shim_g.notif_gen)) {
+		/* registered with a shuntd that went away (a new one, and every item
+		 * subscribes again: those of the old one are dead, and always ready), or
+		 * a fork parent's (whose subscriptions stay: they are the parent's) */
 		for (it = ep->items.head; it != NULL; it = it->link[EP_ALL].next)
 			it->subbed = false;
 		ep->nf_ok = false;

@@ -75,7 +75,7 @@ struct shim_file *shim_fdtab_swap(int fd, struct shim_file *f, int *err)
 	return atomic_exchange_explicit(&page[fd & (FDTAB_L2 - 1)], f, memory_order_acq_rel);
 }
 
-void shim_fdtab_foreach(void (*fn)(int fd, struct shim_file *f))
+void shim_fdtab_foreach_arg(void (*fn)(int fd, struct shim_file *f, void *arg), void *arg)
 {
 	unsigned i, j;
 
@@ -88,9 +88,19 @@ void shim_fdtab_foreach(void (*fn)(int fd, struct shim_file *f))
 			struct shim_file *f = atomic_load(&page[j]);
 
 			if (f != NULL)
-				fn((int)(i * FDTAB_L2 + j), f);
+				fn((int)(i * FDTAB_L2 + j), f, arg);
 		}
 	}
+}
+
+static void fdtab_call(int fd, struct shim_file *f, void *arg)
+{
+	(*(void (**)(int, struct shim_file *))arg)(fd, f);
+}
+
+void shim_fdtab_foreach(void (*fn)(int fd, struct shim_file *f))
+{
+	shim_fdtab_foreach_arg(fdtab_call, &fn);
 }
 
 void shim_fdtab_drop_range(unsigned lo, unsigned hi)

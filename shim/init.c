@@ -43,20 +43,24 @@ static int init_log_level(const char *v)
 }
 
 /* The child of fork() has one thread: whatever lock another parent thread held is
- * held forever in the child. Reset them all. The parent's slots stay the parent's:
- * the child's copies of its shunt sockets become plain placeholders (sock.c), and
- * the child lets go of the attachment (attach.c) before it may attach on its own.
- * (vfork children run no handler: sock.c checks owner_pid instead.) */
+ * held forever in the child. Reset them all. The child shares the parent's shunt
+ * sockets as a member of its region (share.c), or, when it cannot, its copies of
+ * them become plain placeholders (sock.c) and it lets go of the attachment
+ * (attach.c) before it may attach on its own. (vfork children run no handler:
+ * sock.c checks owner_pid instead.) */
 static void init_atfork_child(void)
 {
+	bool shared = shim_share_forked();
+
 	shim_g.owner_pid = getpid();
 	shim_chan_atfork_child();
 	shim_notify_atfork_child();
 	shim_epoll_atfork_child();
-	shim_sock_atfork_child();
+	shim_sock_atfork_child(shared);
 	shim_conn_atfork_child();
 	shim_lost_atfork_child();
-	shim_attach_atfork_child(); /* last: the sockets no longer name its slots */
+	shim_attach_atfork_child(shared); /* unshared: the sockets no longer name its slots */
+	shim_share_child(); /* shared: a member of the parent's region */
 }
 
 static void init_once(void)
@@ -75,9 +79,10 @@ static void init_once(void)
 	atomic_store(&shim_g.doorbell_fd, -1);
 	atomic_store(&shim_g.lost_epfd, -1);
 	(void)shim_chan_init();
-	pthread_atfork(NULL, NULL, init_atfork_child);
+	pthread_atfork(shim_share_prepare, shim_share_parent, init_atfork_child);
 	shim_in_init = false;
 	atomic_store_explicit(&shim_ready, 1, memory_order_release);
+	shim_exec_inherit(); /* the sockets an exec left us, before main() runs */
 }
 
 bool shim_init_slow(void)

@@ -106,7 +106,8 @@ void shim_lost_declare(void)
 			(void)shunt_futex_wake(&ss->ev_seq);
 	}
 	for (i = 0; i < shim_g.nchannels; i++)
-		(void)shunt_futex_wake(&shunt_region_channel(shim_g.r, i)->reply.seq);
+		(void)shunt_futex_wake(&shunt_region_channel(shim_g.r,
+							     shim_g.chan_base + i)->reply.seq);
 	shim_notify_lost();
 	pthread_mutex_unlock(&lost_lock);
 	SHIM_WARN("shuntd went away: shunt sockets are reset, new sockets use the kernel");
@@ -129,6 +130,7 @@ void shim_lost_reattach_end(bool attached)
 		/* first: from now on the old notifiers are stale, so their owners neither
 		 * give back nor use bits of the bitmap cleared below */
 		atomic_fetch_add(&shim_g.att_gen, 1); /* the old sockets are dead for good */
+		atomic_fetch_add(&shim_g.notif_gen, 1);
 		shim_notify_reattach();
 		/* release: the new attachment (attach.c) before anyone acts on lost */
 		atomic_store_explicit(&shim_g.lost, false, memory_order_release);

@@ -101,7 +101,7 @@ static int notify_register(uint32_t idx)
 		return -errno;
 	notify_registering = true;
 	pthread_mutex_lock(&notify_ctl_lock);
-	rc = notify_ctl(SHUNT_CTL_NOTIFY_SET, idx, sv[1]);
+	rc = notify_ctl(SHUNT_CTL_NOTIFY_SET, shim_g.notif_base + idx, sv[1]);
 	pthread_mutex_unlock(&notify_ctl_lock);
 	notify_registering = false;
 	real_close(sv[1]); /* shuntd has its own copy now; ours would only keep it alive */
@@ -135,8 +135,9 @@ int shim_notify_get(struct shim_notifier *nf, uint32_t flags)
 								   memory_order_relaxed))
 				continue;
 			nf->idx = w * 64 + (uint32_t)b;
-			nf->att = atomic_load(&shim_g.att_gen);
-			nf->n = shunt_region_notifier(shim_g.r, nf->idx);
+			nf->gidx = shim_g.notif_base + nf->idx;
+			nf->att = atomic_load(&shim_g.notif_gen);
+			nf->n = shunt_region_notifier(shim_g.r, nf->gidx);
 			if (atomic_load(&notify_fd[nf->idx]) == 0) {
 				rc = notify_register(nf->idx);
 				if (rc < 0) {
@@ -156,7 +157,7 @@ int shim_notify_get(struct shim_notifier *nf, uint32_t flags)
 /* A notifier of an attachment that is gone: its index means nothing now. */
 static bool notify_stale(const struct shim_notifier *nf)
 {
-	return nf->att != atomic_load(&shim_g.att_gen);
+	return nf->att != atomic_load(&shim_g.notif_gen);
 }
 
 void shim_notify_put(struct shim_notifier *nf)
@@ -208,7 +209,7 @@ int shim_notify_sub(struct shim_sock *s, const struct shim_notifier *nf)
 		uint32_t zero = 0;
 
 		if (SHUNT_LOAD_RLX(&e[i]) == 0 &&
-		    __atomic_compare_exchange_n(&e[i], &zero, nf->idx + 1, false,
+		    __atomic_compare_exchange_n(&e[i], &zero, nf->gidx + 1, false,
 						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 			return 0;
 	}
@@ -222,7 +223,7 @@ void shim_notify_unsub(struct shim_sock *s, const struct shim_notifier *nf)
 	int i;
 
 	for (i = 0; i < SHUNT_SOCK_NOTIFY; i++) {
-		uint32_t mine = nf->idx + 1;
+		uint32_t mine = nf->gidx + 1;
 
 		if (SHUNT_LOAD_RLX(&e[i]) == mine &&
 		    __atomic_compare_exchange_n(&e[i], &mine, 0, false, __ATOMIC_RELEASE,
@@ -363,6 +364,9 @@ void shim_notify_atfork_child(void)
 	uint32_t i;
 	int err;
 
+	/* every notifier taken so far is the parent's (epoll instances see theirs
+	 * stale and take one of ours, share.c) */
+	atomic_fetch_add(&shim_g.notif_gen, 1);
 	pthread_mutex_init(&notify_ctl_lock, NULL);
 	for (i = 0; i < NOTIFY_WORDS; i++)
 		atomic_store(&notify_busy[i], 0);

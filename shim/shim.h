@@ -108,6 +108,17 @@ struct shim_global {
 	/* Attachments so far: a new one after shuntd came back (attach.c). A socket
 	 * of an older one is dead for good. */
 	_Atomic uint32_t att_gen;
+	/* Notifier generations: a new attachment, and a fork child (whose parent's
+	 * notifiers are the parent's), make every notifier taken before stale. */
+	_Atomic uint32_t notif_gen;
+	/* Sharing (share.c, abi.h "Sharing"): this process is member `member` of the
+	 * region, whose channels [chan_base, chan_base + nchannels) and notifiers
+	 * [notif_base, notif_base + nnotifiers) are its own. share: the dataplane
+	 * agreed on SHUNT_FEAT_SHARE. */
+	bool share;
+	uint32_t member;
+	uint32_t chan_base;
+	uint32_t notif_base;
 };
 extern struct shim_global shim_g;
 
@@ -131,9 +142,52 @@ bool shim_attach(void);
 /* fd is one of ours and the app wants the number (dup2/dup3 onto it): move ours to a
  * new number first. Returns 0 or -errno. */
 int shim_attach_relocate(int fd);
-/* fork child: drop the inherited attachment (fds, mapping) so that the child's
- * next socket attaches afresh with its own region. */
-void shim_attach_atfork_child(void);
+/* fork child: unless it shares the parent's sockets, drop the inherited
+ * attachment (fds, mapping) so that the child's next socket attaches afresh with
+ * its own region. */
+void shim_attach_atfork_child(bool shared);
+/* The geometry of member `member` of the mapped region r (shim_g's counts and
+ * bases). Returns NULL, or why it cannot be. */
+const char *shim_attach_member(struct shunt_region *r, uint32_t member);
+/* A new control connection to shuntd (CLOEXEC, 2 s timeouts): the fd, or -errno
+ * with *why. */
+int shim_attach_connect(const char **why);
+/* share.c, an exec'd image: ctl sent a JOIN with SHUNT_JOINF_FDS as member
+ * `member`; take the welcome and make it this process's attachment, once and
+ * for all (as shim_attach() would). Returns 0 or -errno with *why. */
+int shim_attach_joined(int ctl, uint32_t member, const char **why);
+
+/* ---- share.c: sockets shared by processes (fork, exec) ------------------------------- */
+
+struct shim_sock;
+
+/* The bit of this process in holders (abi.h). */
+static inline uint64_t shim_share_bit(void)
+{
+	return 1ull << shim_g.member;
+}
+/* pthread_atfork handlers: the child joins the region as a new member, holding
+ * what the parent held (share.c). */
+void shim_share_prepare(void);
+void shim_share_parent(void);
+void shim_share_child(void);
+/* In the child, before shim_share_child(): does it share the parent's sockets? */
+bool shim_share_forked(void);
+/* Claim a free member bit of the current region (CAS). 0 or -EUSERS. */
+int shim_share_claim(uint32_t *member);
+/* A new control connection that joins the current region as member (JOIN sent;
+ * SHUNT_JOINF_* flags), close-on-exec or not. The fd, or -errno. No shim state
+ * is touched (a vfork child may call it). */
+int shim_share_join(uint32_t member, uint32_t flags, bool cloexec);
+/* s was just made a shunt socket with placeholder fd (OPEN, accept): this
+ * process is its only holder; nobody else can know the slot yet. */
+void shim_share_own(struct shim_sock *s, int fd);
+/* The last descriptor of shunt socket s in this process closed: true if this
+ * process was its last holder (then the caller sends CLOSE). */
+bool shim_share_release(struct shim_sock *s);
+/* exec.c, at init: an exec'd image that inherited shunt sockets (SHUNT_INHERIT)
+ * joins the region and finds them again. */
+void shim_exec_inherit(void);
 
 /* ---- fdtab.c --------------------------------------------------------------------------- */
 
@@ -156,6 +210,9 @@ struct shim_file *shim_fdtab_get(int fd);
 struct shim_file *shim_fdtab_swap(int fd, struct shim_file *f, int *err);
 /* Calls fn for every tracked fd (used in a fork child, single-threaded). */
 void shim_fdtab_foreach(void (*fn)(int fd, struct shim_file *f));
+/* The same with an argument; also safe to read from a vfork child (it writes
+ * nothing of the table). */
+void shim_fdtab_foreach_arg(void (*fn)(int fd, struct shim_file *f, void *arg), void *arg);
 /* close_range(): drop every entry in [lo, hi] but the shim's own fds, putting the
  * files they named. Walks only the pages in use. */
 void shim_fdtab_drop_range(unsigned lo, unsigned hi);
@@ -233,7 +290,6 @@ struct shim_sock {
 	struct shunt_sock *ss;
 	uint8_t *rxbuf, *txbuf;
 	uint32_t rx_size, tx_size;
-	_Atomic pid_t tx_owner;   /* tid filling the send ring (tx.c); 0: nobody */
 	struct shim_txjob *tx_job; /* the owner's job under way, for a handler (tx.c) */
 	_Atomic uint32_t sndbuf;  /* in-flight bytes allowed, <= tx_size */
 
@@ -343,7 +399,7 @@ int shim_sock_take_error(struct shim_sock *s);
 /* Free-list allocation: records are never returned to malloc, so a lock-free reader
  * racing with close() reads a stale record, never unmapped memory. */
 struct shim_sock *shim_sock_alloc(void);
-void shim_sock_atfork_child(void);
+void shim_sock_atfork_child(bool shared);
 /* newfd now names the same file as oldfd (after a successful real dup*): track it.
  * Whatever newfd named before is dropped. */
 void shim_fd_dup_track(int oldfd, int newfd);
@@ -465,8 +521,9 @@ static inline int shim_wait_sock(struct shim_sock *s, bool (*cond)(void *), void
 
 /* A notifier of the region (abi.h) with its wake socket registered at shuntd. */
 struct shim_notifier {
-	uint32_t idx;   /* notifier index */
-	uint32_t att;   /* the attachment it is registered with (shim_g.att_gen) */
+	uint32_t idx;   /* notifier index, among this process's own */
+	uint32_t gidx;  /* its index in the region (subscriptions, NOTIFY_SET) */
+	uint32_t att;   /* the notifier generation it belongs to (shim_g.notif_gen) */
 	struct shunt_notifier *n;
 };
 

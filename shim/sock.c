@@ -20,11 +20,13 @@
  * thread closes the fd goes on, as in Linux, and the socket is closed (CLOSE, slot
  * released) when that call returns.
  *
- * fork(): the child's copies of the shunt sockets become their placeholders (kind
- * kernel: closing them closes only the fd), and the attachment is dropped
- * (attach.c), so the parent's connections and slots are the parent's alone. A
- * vfork()/CLONE_VM child shares our memory and runs no atfork handler: close and
- * the dup family then make the real call only (shim_g.owner_pid).
+ * fork(): the child shares the parent's shunt sockets as a member of the region
+ * (share.c), and the last holder's close closes them; when it cannot (no room
+ * for another member, an older shuntd), its copies become their placeholders
+ * (kind kernel: closing them closes only the fd) and the attachment is dropped
+ * (attach.c). A vfork()/CLONE_VM child shares our memory and runs no atfork
+ * handler: close and the dup family then make the real call only
+ * (shim_g.owner_pid); its exec is exec.c's.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -111,7 +113,8 @@ void shim_sock_put(struct shim_sock *s)
 	shim_epoll_sock_closed(s);
 	/* The dataplane finishes the connection (FIN, or RST with SO_LINGER 0) and
 	 * frees the slot when it is done with it. */
-	if (atomic_load(&s->kind) == SHIM_SHUNT) {
+	/* Shared with other processes (share.c): the last of them closes it. */
+	if (atomic_load(&s->kind) == SHIM_SHUNT && shim_share_release(s)) {
 		(void)shim_chan_async(s, SHUNT_CMD_CLOSE, 0);
 		/* SO_LINGER with a timeout: close() returns once the data and the FIN
 		 * are acknowledged, or the time is up (socket(7)); a signal ends the
@@ -169,19 +172,21 @@ int64_t shim_sock_timeo_ns(int fd, int optname)
 	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 }
 
-/* First pass: every inherited shunt socket becomes its placeholder, and the
- * references are counted again from the table (the parent's other threads, and
- * their calls, do not exist here). */
-static void sock_atfork_reset(int fd, struct shim_file *f)
+/* First pass: unless the child shares them (share.c), every inherited shunt
+ * socket becomes its placeholder; the references are counted again from the
+ * table (the parent's other threads, and their calls, do not exist here). */
+static void sock_atfork_reset(int fd, struct shim_file *f, void *arg)
 {
 	struct shim_sock *s = (struct shim_sock *)f;
+	bool shared = *(bool *)arg;
 
 	(void)fd;
 	if (f->type != SHIM_F_SOCK)
 		return;
 	pthread_mutex_init(&s->lock, NULL);
-	if (atomic_load(&s->kind) == SHIM_SHUNT)
+	if (atomic_load(&s->kind) == SHIM_SHUNT && !shared)
 		atomic_store(&s->kind, SHIM_KERNEL); /* the slot is the parent's */
+	s->tx_job = NULL; /* a parent thread's; the slot's tx_owner is the parent's too */
 	atomic_store(&f->refs, 0);
 }
 
@@ -192,10 +197,10 @@ static void sock_atfork_count(int fd, struct shim_file *f)
 		atomic_fetch_add(&f->refs, 1);
 }
 
-void shim_sock_atfork_child(void)
+void shim_sock_atfork_child(bool shared)
 {
 	pthread_mutex_init(&sock_alloc_lock, NULL);
-	shim_fdtab_foreach(sock_atfork_reset);
+	shim_fdtab_foreach_arg(sock_atfork_reset, &shared);
 	shim_fdtab_foreach(sock_atfork_count);
 }
 

@@ -24,14 +24,19 @@
  * wrapped round the ring onto those positions: a nested sender is bounded by
  * guard = helped job's head + ring size (shim_tx_enter's *guard).
  *
- * The owner word and the job pointer are touched only by their owner thread and
- * by handlers running on that same thread, so signal fences (compiler ordering)
- * are enough between them; tx_prod is published with release for the dataplane.
+ * The owner word (shunt_sock.tx_owner, in the region: senders of every process
+ * sharing the socket take turns on it, by tid) is taken with acquire and given
+ * back with release. The job pointer is touched only by the owner thread and by
+ * handlers running on that same thread, so signal fences (compiler ordering) are
+ * enough for it; tx_prod is published with release for the dataplane.
  */
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "shim.h"
+
+#define TX_OWNER_CHECK 1024 /* yields between looks at whether the owner lives */
 
 static __thread pid_t tx_tid;
 
@@ -87,18 +92,24 @@ bool shim_tx_enter(struct shim_sock *s, uint32_t *guard)
 	pid_t me = tx_self(), owner;
 	struct shim_txjob *j;
 
-	for (;;) {
+	for (unsigned waits = 0;;) {
 		owner = 0;
-		if (atomic_compare_exchange_weak_explicit(&s->tx_owner, &owner, me,
-							  memory_order_acquire,
-							  memory_order_relaxed)) {
+		if (__atomic_compare_exchange_n(&s->ss->tx_owner, (uint32_t *)&owner, (uint32_t)me,
+						false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 			*guard = SHUNT_LOAD_RLX(&s->ss->tx_prod) + s->tx_size;
 			return false;
 		}
 		if (owner == me)
 			break;
-		if (owner != 0)
-			sched_yield(); /* another thread is copying: it will be done soon */
+		if (owner == 0)
+			continue;
+		sched_yield(); /* another thread is copying: it will be done soon */
+		/* ... unless it died holding the socket (a process killed in send(),
+		 * or a thread gone at exec): kill() finds a thread by its tid */
+		if (++waits % TX_OWNER_CHECK == 0 && kill(owner, 0) < 0 && errno == ESRCH)
+			(void)__atomic_compare_exchange_n(&s->ss->tx_owner, (uint32_t *)&owner, 0,
+							  false, __ATOMIC_RELAXED,
+							  __ATOMIC_RELAXED);
 	}
 	/* We interrupted our own thread's send on this socket. */
 	j = s->tx_job;
@@ -114,7 +125,7 @@ bool shim_tx_enter(struct shim_sock *s, uint32_t *guard)
 void shim_tx_leave(struct shim_sock *s, bool nested)
 {
 	if (!nested)
-		atomic_store_explicit(&s->tx_owner, 0, memory_order_release);
+		__atomic_store_n(&s->ss->tx_owner, 0, __ATOMIC_RELEASE);
 }
 
 int shim_tx_run(struct shim_sock *s, struct shim_txjob *j)

@@ -4,7 +4,8 @@
  * Attached processes (see app.h).
  *
  *   app_create(): memfd -> ftruncate (sparse) -> seal -> mmap -> control block only
- *   apps_poll() -> app_poll() -> shunt_chan_pop() per channel in [0, chan_hint)
+ *   apps_poll() -> app_poll() -> per live member, shunt_chan_pop() per channel of
+ *     its range in use (chan_hint[m])
  *     -> app_cmd() -> OPEN: app_open() (slot from the free stack, gen bumped)
  *                  -> others: (slot, gen) checked -> tcp_*() / udp_*()
  *   tcp listener, SYN -> dp_app_sock_spawn() (a slot as OPEN makes, no reply; the
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -116,6 +118,11 @@ static void app_region_init(struct dp_app *app, size_t chan_off, size_t notif_of
 	r->notif_off = notif_off;
 	r->socks_off = socks_off;
 	r->bufs_off = bufs_off;
+	r->chan_per_member = app->chan_per_member;
+	r->notif_per_member = app->notif_per_member;
+	r->join_key[0] = app->join_key[0];
+	r->join_key[1] = app->join_key[1];
+	r->members = 1; /* member 0: the process attaching */
 	r->dp_epoch = (uint32_t)getpid();
 	r->mem_avail = app->mem.bound ? app->mem.bound : UINT64_MAX;
 	app->mem_avail_pub = r->mem_avail;
@@ -142,8 +149,10 @@ static void app_free(struct dp_app *app)
 		close(app->memfd);
 	if (app->doorbell_fd >= 0)
 		close(app->doorbell_fd);
-	if (app->ctl_fd >= 0)
-		close(app->ctl_fd);
+	for (j = 0; j < SHUNT_MAX_MEMBERS; j++)
+		if (app->members[j].live)
+			close(app->members[j].ctl_fd);
+	free(app->chan_cons);
 	app_lazy_free(app->socks, (size_t)app->nsocks * sizeof(*app->socks));
 	app_lazy_free(app->free_stack, (size_t)app->nsocks * sizeof(*app->free_stack));
 	free(app->notifiers);
@@ -162,7 +171,6 @@ int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
 	app = calloc(1, sizeof(*app));
 	if (app == NULL)
 		return -ENOMEM;
-	app->ctl_fd = ctl_fd;
 	app->pid = pid;
 	app->memfd = app->doorbell_fd = -1;
 	app->version = version;
@@ -171,9 +179,20 @@ int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
 	app->mem.bound = (uint64_t)conf->app_mem << 20;
 	app->rx_size = conf->rx_buf;
 	app->tx_size = conf->tx_buf;
-	app->nchannels = APP_NCHANNELS;
-	app->nnotifiers = APP_NNOTIFIERS;
+	app->chan_per_member = APP_NCHANNELS;
+	app->notif_per_member = APP_NNOTIFIERS;
+	/* Sharing: room for every member; it costs address space only (the memfd is
+	 * sparse, and the private arrays are zero pages until written) */
+	if (features & SHUNT_FEAT_SHARE) {
+		app->nchannels = APP_NCHANNELS * SHUNT_MAX_MEMBERS;
+		app->nnotifiers = APP_NNOTIFIERS * SHUNT_MAX_MEMBERS;
+	} else {
+		app->nchannels = APP_NCHANNELS;
+		app->nnotifiers = APP_NNOTIFIERS;
+	}
 	app->touched_head = APP_NONE;
+	if (getrandom(app->join_key, sizeof(app->join_key), 0) != sizeof(app->join_key))
+		goto fail_errno;
 
 	chan_off = app_align(sizeof(struct shunt_region), APP_PAGE);
 	notif_off = app_align(chan_off + app->nchannels * sizeof(struct shunt_channel), APP_PAGE);
@@ -189,8 +208,9 @@ int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
 	app->free_stack = app_lazy_zalloc((size_t)app->nsocks * sizeof(*app->free_stack));
 	app->notifiers = calloc(app->nnotifiers, sizeof(*app->notifiers));
 	app->reg_list = calloc(app->nnotifiers, sizeof(*app->reg_list));
+	app->chan_cons = calloc(app->nchannels, sizeof(*app->chan_cons));
 	if (app->socks == NULL || app->free_stack == NULL || app->notifiers == NULL ||
-	    app->reg_list == NULL)
+	    app->reg_list == NULL || app->chan_cons == NULL)
 		goto fail;
 
 	app->memfd = memfd_create("shunt-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -210,6 +230,9 @@ int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
 	if (app->doorbell_fd < 0)
 		goto fail_errno;
 	app_region_init(app, chan_off, notif_off, socks_off, bufs_off);
+	app->members[0] = (struct dp_member){ .app = app, .idx = 0, .live = true, .pid = pid,
+					      .ctl_fd = ctl_fd };
+	app->joined = 1;
 
 	app->next = ctx->apps->list;
 	ctx->apps->list = app;
@@ -223,7 +246,7 @@ fail_errno:
 	rc = -errno;
 fail:
 	DP_ERR("cannot attach pid %d: %s", (int)pid, strerror(-rc));
-	app->ctl_fd = -1; /* the caller owns it on failure */
+	app->members[0].live = false; /* the caller owns ctl_fd on failure */
 	app_free(app);
 	return rc;
 }
@@ -265,6 +288,17 @@ static const struct app_proto *app_proto_of(const struct dp_sock *s)
 	return &app_protos[s->type];
 }
 
+/* Nobody holds s any more: close it as close() would (its protocol finishes the
+ * connection and releases the slot via dp_sock_pcb_done(), or now). */
+static void app_close_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s)
+{
+	s->app_closed = true;
+	if (s->pcb != NULL)
+		app_proto_of(s)->close(ctx, s);
+	if (s->pcb == NULL && s->state != SHUNT_SS_FREE)
+		dp_app_release_slot(ctx, app, s);
+}
+
 void app_detach(struct dp_ctx *ctx, struct dp_app *app)
 {
 	uint32_t i;
@@ -275,13 +309,107 @@ void app_detach(struct dp_ctx *ctx, struct dp_app *app)
 
 		if (s->state == SHUNT_SS_FREE || s->app_closed)
 			continue;
-		s->app_closed = true;
-		if (s->pcb != NULL)
-			app_proto_of(s)->close(ctx, s);
-		if (s->pcb == NULL && s->state != SHUNT_SS_FREE)
-			dp_app_release_slot(ctx, app, s);
+		app_close_slot(ctx, app, s);
 	}
 	DP_INFO("pid %d hung up: %u socket(s) finishing", (int)app->pid, app->live);
+}
+
+struct dp_app *app_find_key(struct dp_ctx *ctx, const uint64_t key[2])
+{
+	struct dp_app *app;
+
+	for (app = ctx->apps->list; app != NULL; app = app->next)
+		if (!app->gone && !app->broken && (app->features & SHUNT_FEAT_SHARE) &&
+		    app->join_key[0] == key[0] && app->join_key[1] == key[1])
+			return app;
+	return NULL;
+}
+
+struct dp_member *app_member_join(struct dp_app *app, uint32_t idx, int ctl_fd, pid_t pid,
+				  const char **why)
+{
+	struct dp_member *m;
+
+	if (idx == 0 || idx >= SHUNT_MAX_MEMBERS) {
+		*why = "no such member";
+		return NULL;
+	}
+	if (app->joined & (1ull << idx)) {
+		*why = "that member is live";
+		return NULL;
+	}
+	/* relaxed: the claim was made before the JOIN was sent, and the connection
+	 * ordered it before our read of the message */
+	if (!(__atomic_load_n(&app->r->members, __ATOMIC_RELAXED) & (1ull << idx))) {
+		*why = "that member was not claimed";
+		return NULL;
+	}
+	/* The member's channels were emptied when its last user left (or are fresh):
+	 * chan_cons is where that one stopped, and any command already pushed by
+	 * the new member is after it. */
+	m = &app->members[idx];
+	*m = (struct dp_member){ .app = app, .idx = idx, .live = true, .pid = pid,
+				 .ctl_fd = ctl_fd };
+	app->joined |= 1ull << idx;
+	app->stats.members_joined++;
+	DP_INFO("pid %d joined pid %d's region as member %u", (int)pid, (int)app->pid, idx);
+	return m;
+}
+
+/* Member m is gone: clear its bit in every socket's holders; a socket that was
+ * held by it alone is closed as by close(). The bits are app-written: a lie can
+ * only close a socket of this region early, or keep one until the region ends. */
+static void app_member_sweep(struct dp_ctx *ctx, struct dp_app *app, uint32_t m)
+{
+	uint64_t bit = 1ull << m, old;
+	uint32_t i;
+
+	for (i = 0; i < app->fresh; i++) {
+		struct dp_sock *s = &app->socks[i];
+
+		if (s->state == SHUNT_SS_FREE || s->app_closed)
+			continue;
+		/* seq_cst RMW: against the shim's own AND of its bit at close(), exactly
+		 * one of us sees the last bit go and closes */
+		old = __atomic_fetch_and(&app->shsocks[i].holders, ~bit, __ATOMIC_SEQ_CST);
+		if ((old & bit) && (old & ~bit) == 0) {
+			app->stats.member_closes++;
+			app_close_slot(ctx, app, s);
+		}
+	}
+}
+
+void app_member_gone(struct dp_ctx *ctx, struct dp_app *app, struct dp_member *m)
+{
+	uint32_t j, ch, base = m->idx * app->chan_per_member;
+
+	m->live = false;
+	close(m->ctl_fd);
+	m->ctl_fd = -1;
+	app->joined &= ~(1ull << m->idx);
+	app->stats.members_gone++;
+	/* its notifiers wake nobody now */
+	for (j = 0; j < app->nreg;) {
+		uint32_t idx = app->reg_list[j];
+
+		if (app->notifiers[idx].member == m->idx)
+			(void)app_notifier_clear(app, m, idx); /* moves the last entry to j */
+		else
+			j++;
+	}
+	if (app->joined == 0) {
+		app_detach(ctx, app);
+		return;
+	}
+	DP_INFO("pid %d (member %u of pid %d's region) hung up", (int)m->pid, m->idx,
+		(int)app->pid);
+	app_member_sweep(ctx, app, m->idx);
+	/* What it left on its channels is dropped: a next member with this index
+	 * starts on empty channels (app_member_join). */
+	for (ch = base; ch < base + app->chan_per_member; ch++)
+		app->chan_cons[ch] = SHUNT_LOAD_ACQ(&app->chan[ch].prod);
+	/* the index may be claimed again, now that nothing of the old member is left */
+	__atomic_fetch_and(&app->r->members, ~(1ull << m->idx), __ATOMIC_RELEASE);
 }
 
 bool app_reapable(const struct dp_app *app)
@@ -430,6 +558,12 @@ static void app_slot_init(struct dp_app *app, struct dp_sock *s, uint32_t type)
 	memset(&sh->eq_dst, 0, sizeof(sh->eq_dst));
 	sh->rx_prod = s->rx_prod;
 	sh->tx_cons = s->tx_cons;
+	/* [app] from now on: the process that gets the socket sets its bit */
+	__atomic_store_n(&sh->holders, 0, __ATOMIC_RELAXED);
+	if (i + 1 > app->slot_hwm) {
+		app->slot_hwm = i + 1;
+		SHUNT_STORE_REL(&app->r->slot_hwm, app->slot_hwm);
+	}
 }
 
 static void app_q_push(struct app_sockq *q, struct dp_sock *s, int k)
@@ -664,24 +798,25 @@ reply:
 		app_reply(app, ch, c->seq, rc, sock, gen);
 }
 
-/* Channels that may hold commands: [0, chan_hint) as the app says (read once,
- * clamped to nchannels), never fewer than it said before (it only grows; a shim
- * that lowers it would only hide its own commands, this keeps them found). */
-static uint32_t app_chan_range(struct dp_app *app)
+/* Member m's channels that may hold commands: [0, chan_hint[m]) of its range as
+ * the app says (read once, clamped to the range), never fewer than it said
+ * before (it only grows; a shim that lowers it would only hide its own commands,
+ * this keeps them found). */
+static uint32_t app_chan_range(struct dp_app *app, struct dp_member *m)
 {
-	uint32_t hint = SHUNT_LOAD_ACQ(&app->r->chan_hint);
+	uint32_t hint = SHUNT_LOAD_ACQ(&app->r->chan_hint[m->idx]);
 
-	if (hint > app->nchannels)
-		hint = app->nchannels;
-	if (hint > app->chan_seen)
-		app->chan_seen = hint;
-	return app->chan_seen;
+	if (hint > app->chan_per_member)
+		hint = app->chan_per_member;
+	if (hint > m->chan_seen)
+		m->chan_seen = hint;
+	return m->chan_seen;
 }
 
-static unsigned app_poll(struct dp_ctx *ctx, struct dp_app *app)
+static unsigned app_poll_member(struct dp_ctx *ctx, struct dp_app *app, struct dp_member *m)
 {
 	struct shunt_cmd cmds[APP_CMD_BURST];
-	uint32_t nch = app_chan_range(app), ch, k;
+	uint32_t nch = app_chan_range(app, m), base = m->idx * app->chan_per_member, ch, k;
 	unsigned total = 0;
 	int n, i;
 
@@ -689,10 +824,12 @@ static unsigned app_poll(struct dp_ctx *ctx, struct dp_app *app)
 		return 0;
 	/* round robin: a different channel goes first each time, so a busy thread's
 	 * channel cannot always delay the others' by a full burst */
-	ch = app->chan_rr < nch ? app->chan_rr : 0;
-	app->chan_rr = ch + 1;
+	ch = m->chan_rr < nch ? m->chan_rr : 0;
+	m->chan_rr = ch + 1;
 	for (k = 0; k < nch; k++, ch = ch + 1 < nch ? ch + 1 : 0) {
-		n = shunt_chan_pop(&app->chan[ch], &app->chan_cons[ch], cmds, APP_CMD_BURST);
+		uint32_t c = base + ch;
+
+		n = shunt_chan_pop(&app->chan[c], &app->chan_cons[c], cmds, APP_CMD_BURST);
 		if (n < 0) {
 			app->stats.ring_broken++;
 			app->broken = true;
@@ -706,11 +843,25 @@ static unsigned app_poll(struct dp_ctx *ctx, struct dp_app *app)
 		 * either it sees the SEND consumed, or we see its new bytes. */
 		SHUNT_FENCE();
 		for (i = 0; i < n; i++) {
-			app_cmd(ctx, app, ch, &cmds[i]);
+			app_cmd(ctx, app, c, &cmds[i]);
 			if (app->broken)
 				return total + (unsigned)i + 1;
 		}
 		total += (unsigned)n;
+	}
+	return total;
+}
+
+static unsigned app_poll(struct dp_ctx *ctx, struct dp_app *app)
+{
+	uint64_t live = app->joined;
+	unsigned total = 0;
+
+	while (live != 0 && !app->broken) {
+		uint32_t m = (uint32_t)__builtin_ctzll(live);
+
+		live &= live - 1;
+		total += app_poll_member(ctx, app, &app->members[m]);
 	}
 	return total;
 }
@@ -728,14 +879,21 @@ unsigned apps_poll(struct dp_ctx *ctx)
 
 /* ---- notifiers -------------------------------------------------------------------- */
 
-int app_notifier_set(struct dp_app *app, uint32_t idx, int fd)
+/* Is idx one of member m's notifiers? */
+static bool app_notifier_mine(const struct dp_app *app, const struct dp_member *m,
+			      uint32_t idx)
+{
+	return idx < app->nnotifiers && idx / app->notif_per_member == m->idx;
+}
+
+int app_notifier_set(struct dp_app *app, const struct dp_member *m, uint32_t idx, int fd)
 {
 	struct app_notifier *n;
 	struct stat st;
 	int domain;
 	socklen_t len = sizeof(domain);
 
-	if (idx >= app->nnotifiers) {
+	if (!app_notifier_mine(app, m, idx)) {
 		close(fd);
 		return -EINVAL;
 	}
@@ -755,16 +913,17 @@ int app_notifier_set(struct dp_app *app, uint32_t idx, int fd)
 		app->reg_list[app->nreg++] = idx;
 	}
 	n->fd = fd;
+	n->member = (uint8_t)m->idx;
 	app->stats.ctl_notify_set++;
 	return 0;
 }
 
-int app_notifier_clear(struct dp_app *app, uint32_t idx)
+int app_notifier_clear(struct dp_app *app, const struct dp_member *m, uint32_t idx)
 {
 	struct app_notifier *n;
 	uint32_t last;
 
-	if (idx >= app->nnotifiers)
+	if (!app_notifier_mine(app, m, idx))
 		return -EINVAL;
 	n = &app->notifiers[idx];
 	app->stats.ctl_notify_clear++;
@@ -1093,6 +1252,7 @@ bool apps_prepare_sleep(struct dp_ctx *ctx)
 {
 	struct dp_app *app;
 	uint32_t ch, nch;
+	uint64_t live;
 
 	for (app = ctx->apps->list; app != NULL; app = app->next)
 		SHUNT_STORE_REL(&app->r->dp_sleeping, 1);
@@ -1105,10 +1265,15 @@ bool apps_prepare_sleep(struct dp_ctx *ctx)
 			return false;
 		if (app->gone)
 			continue;
-		nch = app_chan_range(app); /* the range apps_poll() drains */
-		for (ch = 0; ch < nch; ch++)
-			if (!shunt_chan_empty(&app->chan[ch], app->chan_cons[ch]))
-				return false;
+		for (live = app->joined; live != 0; live &= live - 1) {
+			struct dp_member *m = &app->members[__builtin_ctzll(live)];
+			uint32_t base = m->idx * app->chan_per_member;
+
+			nch = app_chan_range(app, m); /* the range apps_poll() drains */
+			for (ch = base; ch < base + nch; ch++)
+				if (!shunt_chan_empty(&app->chan[ch], app->chan_cons[ch]))
+					return false;
+		}
 	}
 	return true;
 }
@@ -1138,10 +1303,10 @@ void apps_dump(struct dp_ctx *ctx, FILE *f)
 		const struct app_stats *s = &app->stats;
 
 		fprintf(f, "app pid %d: ABI v%u features %#x, %u/%u sockets in use (%u slots "
-			"ever used), %u notifiers registered, %u channels polled%s%s\n",
+			"ever used), %u notifiers registered, %u member(s)%s%s\n",
 			(int)app->pid, app->version, app->features, app->live, app->nsocks,
-			app->fresh, app->nreg, app->chan_seen, app->gone ? ", gone" : "",
-			app->broken ? ", broken" : "");
+			app->fresh, app->nreg, (unsigned)__builtin_popcountll(app->joined),
+			app->gone ? ", gone" : "", app->broken ? ", broken" : "");
 		APP_STATS(DP_STAT_PRINT)
 		fprintf(f, "  mem_held                     %llu\n  mem_bound                    %llu\n"
 			"  mem_limited                  %llu\n",

@@ -5,9 +5,12 @@
  * command channels, its socket slots (allocated here, with generations) and its
  * notifiers.
  *
- *   ctl.c: app_create() on attach ... app_destroy() on hang-up
+ *   ctl.c: app_create() on attach (member 0), app_member_join() on JOIN
+ *          app_member_gone() on a member's hang-up ... the last: app_detach()
+ *          ... app_destroy() once its sockets are done
  *          app_notifier_set() / app_notifier_clear() on NOTIFY_SET / NOTIFY_CLEAR
- *   loop:  apps_poll()      drain channels [0, chan_hint), dispatch to tcp_*() / udp_*()
+ *   loop:  apps_poll()      drain each member's channels [base, base + chan_hint[m]),
+ *                           dispatch to tcp_*() / udp_*()
  *          apps_wake()      wake what waits on the sockets that changed this iteration
  *          apps_housekeep() give the rings of long-free slots back to the system
  *          apps_prepare_sleep() / apps_end_sleep() around an idle sleep
@@ -27,10 +30,10 @@
 #include "dp.h"
 
 /* What this dataplane implements of SHUNT_FEAT_* (the welcome answers offered & this). */
-#define APP_FEATURES (SHUNT_FEAT_READY | SHUNT_FEAT_LISTEN)
+#define APP_FEATURES (SHUNT_FEAT_READY | SHUNT_FEAT_LISTEN | SHUNT_FEAT_SHARE)
 
-#define APP_NCHANNELS  64   /* command channels per region */
-#define APP_NNOTIFIERS 1024 /* notifiers per region */
+#define APP_NCHANNELS  64   /* command channels per member */
+#define APP_NNOTIFIERS 1024 /* notifiers per member */
 #define APP_PUNCH_DELAY_US 1000000 /* a slot free this long gives its rings back */
 #define APP_TRIM_IDLE_US   1000000 /* a live socket this long without an event, too */
 
@@ -41,7 +44,8 @@
 	X(notify_drop_bad_idx) X(notify_drop_unregistered) \
 	X(ctl_notify_set) X(ctl_notify_clear) X(ctl_drop_bad) X(ctl_answer_lost) \
 	X(slots_allocated) X(slots_released) X(holes_punched) X(hole_punch_fail) \
-	X(slots_spawned) X(spawn_nobufs) X(cmd_listen)
+	X(slots_spawned) X(spawn_nobufs) X(cmd_listen) \
+	X(members_joined) X(members_gone) X(member_closes)
 
 struct app_stats {
 	APP_STATS(DP_STAT_FIELD)
@@ -58,6 +62,7 @@ struct app_sockq {
 /* The dataplane's private side of a notifier (abi.h). Zeroes (calloc) = unused. */
 struct app_notifier {
 	bool registered;      /* a wake socket was set (SHUNT_CTL_NOTIFY_SET) */
+	uint8_t member;       /* by this member, while registered */
 	bool touched;         /* on the app's touched list this iteration */
 	int fd;               /* the wake socket, valid while registered */
 	uint32_t reg_pos;     /* index in app->reg_list while registered */
@@ -65,6 +70,21 @@ struct app_notifier {
 	uint32_t ready_prod;  /* private copy of shunt_notifier.ready_prod */
 	uint32_t ready_lost;  /* private copy of shunt_notifier.ready_lost */
 	uint32_t touched_next; /* next index on the touched list (UINT32_MAX: end) */
+};
+
+/* One process of a region (abi.h, "Sharing"): the one that attached (0), or one
+ * that joined (a fork child, an exec'd image). Its control connection is its
+ * life: requests and notifier registrations come on it, and its hang-up is that
+ * process gone. */
+struct dp_member {
+	struct dp_app *app;
+	uint32_t idx;
+	bool live;                 /* joined, connection up */
+	pid_t pid;                 /* SO_PEERCRED of the connection (logs only) */
+	int ctl_fd;
+	struct loop_src ctl_src;   /* ctl_fd in the loop's epoll set */
+	uint32_t chan_seen;        /* highest chan_hint[idx] seen, clamped */
+	uint32_t chan_rr;          /* first channel of the next poll (round robin) */
 };
 
 struct dp_app {
@@ -75,9 +95,10 @@ struct dp_app {
 	bool gone;                 /* the process hung up: its sockets finish as orphans */
 	uint32_t live;             /* slots allocated: a gone app is freed when 0 */
 
-	pid_t pid;
-	int ctl_fd;                /* control connection: requests, hang-up = process gone */
-	struct loop_src ctl_src;   /* ctl_fd in the loop's epoll set */
+	pid_t pid;                 /* the process that attached (member 0), for the logs */
+	struct dp_member members[SHUNT_MAX_MEMBERS];
+	uint64_t joined;           /* bit m: members[m] is live (private) */
+	uint64_t join_key[2];      /* as published in the region */
 	struct loop_src bell_src;  /* doorbell_fd in the loop's epoll set */
 	int memfd;
 	int doorbell_fd;           /* app -> dp eventfd */
@@ -98,11 +119,11 @@ struct dp_app {
 	uint32_t tx_size;
 	uint32_t nchannels;
 	uint32_t nnotifiers;
+	uint32_t chan_per_member;  /* member m: channels [m * this, (m + 1) * this) */
+	uint32_t notif_per_member; /* and notifiers likewise */
 
 	/* channels: indices the dataplane owns */
-	uint32_t chan_cons[APP_NCHANNELS];
-	uint32_t chan_seen; /* highest chan_hint seen, clamped: channels polled */
-	uint32_t chan_rr;   /* first channel of the next poll (round robin) */
+	uint32_t *chan_cons;       /* nchannels entries */
 
 	/* slots: a LIFO of freed ones (recently touched pages first), then the never
 	 * used ones from fresh up (so creation writes nothing per slot) */
@@ -110,6 +131,7 @@ struct dp_app {
 	uint32_t *free_stack;      /* nsocks entries */
 	uint32_t nfree;
 	uint32_t fresh;            /* slots [fresh, nsocks) were never allocated */
+	uint32_t slot_hwm;         /* as published in the region */
 	struct app_sockq punchq;   /* freed slots waiting for hole punching */
 	struct app_sockq trimq;    /* live sockets that had an event, in the order
 				    * they joined (app_trim) */
@@ -137,12 +159,24 @@ int apps_init(struct dp_ctx *ctx);
 void apps_fini(struct dp_ctx *ctx);
 
 /* Create the region and doorbell for a process that said hello on ctl_fd, with the
- * agreed version and features (ctl.c negotiates them). */
+ * agreed version and features (ctl.c negotiates them); it is member 0, whose
+ * ctl_src the caller watches. */
 int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
 	       uint32_t features, struct dp_app **out);
-/* The process hung up: every socket it held is closed as by close() (as Linux does
- * at exit: queued data and the FIN still go out); the region stays mapped until
- * the last of them is done, then ctl_reap() frees it. */
+/* The app whose region shows key, still served; NULL if none. */
+struct dp_app *app_find_key(struct dp_ctx *ctx, const uint64_t key[2]);
+/* A process on ctl_fd joins app as member idx (SHUNT_CTL_JOIN). Returns the
+ * member (the caller watches its ctl_src), or NULL with *why: the bit is not
+ * claimed in the region, or that member is live already. */
+struct dp_member *app_member_join(struct dp_app *app, uint32_t idx, int ctl_fd, pid_t pid,
+				  const char **why);
+/* Member m's connection hung up: its notifiers are forgotten, its holder bits
+ * swept (a socket it alone held is closed as by close()), and its bit given back.
+ * The last member gone: app_detach(). */
+void app_member_gone(struct dp_ctx *ctx, struct dp_app *app, struct dp_member *m);
+/* Every process of app is gone: every socket still held is closed as by close()
+ * (as Linux does at exit: queued data and the FIN still go out); the region stays
+ * mapped until the last of them is done, then ctl_reap() frees it. */
 void app_detach(struct dp_ctx *ctx, struct dp_app *app);
 /* Reset every connection of app at once and free it (shutdown, corrupted region,
  * or a gone app with nothing left). */
@@ -150,12 +184,12 @@ void app_destroy(struct dp_ctx *ctx, struct dp_app *app);
 /* Is app ready to be freed by ctl_reap()? */
 bool app_reapable(const struct dp_app *app);
 
-/* Notifier idx of app is woken by a byte on fd (a socket; ownership passes to the
- * app, closed on error too). Returns 0, -EINVAL (idx out of range) or -EBADF (not a
- * socket). A previous fd of idx is closed. */
-int app_notifier_set(struct dp_app *app, uint32_t idx, int fd);
-/* Forget notifier idx's wake socket. Returns 0 or -EINVAL (idx out of range). */
-int app_notifier_clear(struct dp_app *app, uint32_t idx);
+/* Notifier idx of member m is woken by a byte on fd (a socket; ownership passes to
+ * the app, closed on error too). Returns 0, -EINVAL (idx out of m's range) or
+ * -EBADF (not a socket). A previous fd of idx is closed. */
+int app_notifier_set(struct dp_app *app, const struct dp_member *m, uint32_t idx, int fd);
+/* Forget notifier idx's wake socket. Returns 0 or -EINVAL (idx out of m's range). */
+int app_notifier_clear(struct dp_app *app, const struct dp_member *m, uint32_t idx);
 
 /* Drain commands of every app; returns how many were processed. */
 unsigned apps_poll(struct dp_ctx *ctx);

@@ -26,8 +26,17 @@
 #include "core/log.h"
 #include "dp.h"
 
+/* An accepted connection before its first message (a hello or a JOIN). Freed by
+ * ctl_reap(), never inside an event batch that may still hold its event. */
+struct ctl_pending {
+	struct loop_src src;
+	struct ctl_pending *next;
+	bool done;                 /* spoke or hung up: src is unwatched, fd passed on */
+};
+
 struct dp_ctl {
 	struct loop_src listen_src;
+	struct ctl_pending *pending;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -112,30 +121,42 @@ void ctl_close(struct dp_ctx *ctx)
 	loop_unwatch(ctx, &ctl->listen_src);
 	close(ctl->listen_src.fd);
 	(void)unlink(ctl->path);
+	while (ctl->pending != NULL) {
+		struct ctl_pending *p = ctl->pending;
+
+		ctl->pending = p->next;
+		if (!p->done)
+			close(p->src.fd);
+		free(p);
+	}
 	free(ctl);
 	ctx->ctl = NULL;
 }
 
 static void ctl_accept(struct dp_ctx *ctx, struct dp_ctl *ctl)
 {
-	struct loop_src *pending;
+	struct ctl_pending *p;
 	int fd;
 
 	for (;;) {
 		fd = accept4(ctl->listen_src.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error the next event retries */
-		pending = calloc(1, sizeof(*pending));
-		if (pending == NULL) {
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
 			close(fd);
 			continue;
 		}
-		pending->kind = LOOP_SRC_PENDING;
-		pending->fd = fd;
-		if (loop_watch(ctx, pending, EPOLLIN | EPOLLRDHUP) < 0) {
+		p->src.kind = LOOP_SRC_PENDING;
+		p->src.fd = fd;
+		p->src.obj = p;
+		if (loop_watch(ctx, &p->src, EPOLLIN | EPOLLRDHUP) < 0) {
 			close(fd);
-			free(pending);
+			free(p);
+			continue;
 		}
+		p->next = ctl->pending;
+		ctl->pending = p;
 	}
 }
 
@@ -217,11 +238,44 @@ static int ctl_negotiate(const struct shunt_ctl_hello *h, uint32_t *version,
  * to refuse it with a clear line in the log. */
 #define CTL_HELLO_V1_SIZE 16
 
-/* A pending connection spoke (or hung up): attach it or drop it. */
-static void ctl_hello(struct dp_ctx *ctx, struct loop_src *pending)
+/* Watch a member's control connection. Returns 0 or -errno. */
+static int ctl_watch_member(struct dp_ctx *ctx, struct dp_member *m)
+{
+	m->ctl_src.kind = LOOP_SRC_APP_CTL;
+	m->ctl_src.fd = m->ctl_fd;
+	m->ctl_src.obj = m;
+	return loop_watch(ctx, &m->ctl_src, EPOLLIN | EPOLLRDHUP);
+}
+
+/* A JOIN (ctl.h) on fd from pid: the process becomes a member of the region it
+ * names. Refused by closing the connection: the process notices as when shuntd
+ * goes away, and the member it claimed is given back when its claimer leaves. */
+static void ctl_join(struct dp_ctx *ctx, int fd, pid_t pid, const struct shunt_ctl_join *j)
+{
+	struct dp_member *m;
+	struct dp_app *app;
+	const char *why = "no region has that key";
+
+	app = app_find_key(ctx, j->key);
+	if (app == NULL || (m = app_member_join(app, j->member, fd, pid, &why)) == NULL) {
+		DP_WARN("control: pid %d: JOIN as member %u refused: %s", (int)pid, j->member,
+			why);
+		close(fd);
+		return;
+	}
+	if (((j->flags & SHUNT_JOINF_FDS) && ctl_send_welcome(ctx, fd, app, 0) < 0) ||
+	    ctl_watch_member(ctx, m) < 0) {
+		DP_WARN("control: pid %d: cannot complete the JOIN", (int)pid);
+		app_member_gone(ctx, app, m); /* as if it had hung up: its bits are swept */
+	}
+}
+
+/* A pending connection spoke (or hung up): attach it, join it, or drop it. */
+static void ctl_hello(struct dp_ctx *ctx, struct ctl_pending *pending)
 {
 	union {
 		struct shunt_ctl_hello h;
+		struct shunt_ctl_join j;
 		char buf[256]; /* a later version's longer hello: its first fields count */
 	} u;
 	const struct shunt_ctl_hello *h = &u.h;
@@ -229,16 +283,18 @@ static void ctl_hello(struct dp_ctx *ctx, struct loop_src *pending)
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct dp_app *app = NULL;
-	int fd = pending->fd;
+	int fd = pending->src.fd;
 	ssize_t n;
 	int rc;
 
+	if (pending->done)
+		return;
 	memset(&u, 0, sizeof(u));
 	n = recv(fd, u.buf, sizeof(u.buf), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	loop_unwatch(ctx, pending);
-	free(pending);
+	loop_unwatch(ctx, &pending->src);
+	pending->done = true; /* freed by ctl_reap(): this batch may hold its event */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
 		cred.pid = 0;
 	if (n == CTL_HELLO_V1_SIZE && h->magic == SHUNT_ABI_MAGIC) {
@@ -247,6 +303,11 @@ static void ctl_hello(struct dp_ctx *ctx, struct loop_src *pending)
 			SHUNT_ABI_VERSION_MIN, SHUNT_ABI_VERSION);
 		(void)ctl_send_welcome(ctx, fd, NULL, -EPROTONOSUPPORT);
 		goto drop;
+	}
+	if (n == (ssize_t)sizeof(u.j) && u.j.magic == SHUNT_ABI_MAGIC &&
+	    u.j.op == SHUNT_CTL_JOIN) {
+		ctl_join(ctx, fd, cred.pid, &u.j);
+		return;
 	}
 	if (n < (ssize_t)sizeof(*h) || h->magic != SHUNT_ABI_MAGIC || h->op != SHUNT_CTL_HELLO) {
 		DP_WARN("control: dropped a connection with a malformed hello (%zd bytes)", n);
@@ -268,13 +329,10 @@ static void ctl_hello(struct dp_ctx *ctx, struct loop_src *pending)
 		goto drop;
 	}
 	rc = ctl_send_welcome(ctx, fd, app, 0);
-	app->ctl_src.kind = LOOP_SRC_APP_CTL;
-	app->ctl_src.fd = fd;
-	app->ctl_src.obj = app;
 	app->bell_src.kind = LOOP_SRC_DOORBELL;
 	app->bell_src.fd = app->doorbell_fd;
 	app->bell_src.obj = app;
-	if (rc < 0 || loop_watch(ctx, &app->ctl_src, EPOLLIN | EPOLLRDHUP) < 0 ||
+	if (rc < 0 || ctl_watch_member(ctx, &app->members[0]) < 0 ||
 	    loop_watch(ctx, &app->bell_src, EPOLLIN) < 0) {
 		/* freed by ctl_reap() at housekeeping, never inside this event batch,
 		 * which may still hold events pointing at other apps */
@@ -286,13 +344,27 @@ drop:
 	close(fd);
 }
 
+/* Take every connection waiting, and the first message of each: before the last
+ * member of a region is declared gone, a JOIN it sent (a fork child's, sent
+ * before fork() returned) must be seen, or the child's sockets would be closed
+ * under it. Each such JOIN is in its connection's queue already. */
+static void ctl_flush_pending(struct dp_ctx *ctx)
+{
+	struct dp_ctl *ctl = ctx->ctl;
+	struct ctl_pending *p;
+
+	ctl_accept(ctx, ctl);
+	for (p = ctl->pending; p != NULL; p = p->next)
+		ctl_hello(ctx, p);
+}
+
 #define CTL_MAX_FDS 8          /* fds accepted with one request (one is valid) */
 #define CTL_REQUESTS_PER_EVENT 16 /* then the next event (level-triggered) goes on */
 
 /* One NOTIFY_SET / NOTIFY_CLEAR request (n bytes at q, fds[nfds] that came with
  * it, all ours to keep or close): act on it and fill q->status. */
-static void ctl_notify(struct dp_app *app, struct shunt_ctl_notify *q, ssize_t n,
-		       int *fds, int nfds)
+static void ctl_notify(struct dp_app *app, struct dp_member *m, struct shunt_ctl_notify *q,
+		       ssize_t n, int *fds, int nfds)
 {
 	int i, keep = -1;
 
@@ -312,12 +384,12 @@ static void ctl_notify(struct dp_app *app, struct shunt_ctl_notify *q, ssize_t n
 			break;
 		}
 		keep = 0;
-		q->status = app_notifier_set(app, q->idx, fds[0]); /* takes fds[0] */
+		q->status = app_notifier_set(app, m, q->idx, fds[0]); /* takes fds[0] */
 		if (q->status < 0)
 			app->stats.ctl_drop_bad++;
 		break;
 	case SHUNT_CTL_NOTIFY_CLEAR:
-		q->status = app_notifier_clear(app, q->idx);
+		q->status = app_notifier_clear(app, m, q->idx);
 		if (q->status < 0)
 			app->stats.ctl_drop_bad++;
 		break;
@@ -345,10 +417,13 @@ static bool ctl_hung_up(int fd)
 /* Hang-up, or requests, on an attached app's control connection. Requests are
  * answered one by one; garbage gets an error answer, never a detach; the
  * connection closing (recv 0, or an error) is the process going away. */
-static void ctl_app_event(struct dp_ctx *ctx, struct dp_app *app)
+static void ctl_app_event(struct dp_ctx *ctx, struct dp_member *m)
 {
+	struct dp_app *app = m->app;
 	int k;
 
+	if (!m->live)
+		return; /* gone earlier in this event batch */
 	for (k = 0; k < CTL_REQUESTS_PER_EVENT; k++) {
 		union {
 			struct shunt_ctl_notify q;
@@ -366,14 +441,14 @@ static void ctl_app_event(struct dp_ctx *ctx, struct dp_app *app)
 		ssize_t n;
 
 		memset(&u, 0, sizeof(u));
-		n = recvmsg(app->ctl_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		n = recvmsg(m->ctl_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n < 0) {
-			DP_WARN("pid %d: control connection: %s", (int)app->pid, strerror(errno));
+			DP_WARN("pid %d: control connection: %s", (int)m->pid, strerror(errno));
 			break;
 		}
-		if (n == 0 && ctl_hung_up(app->ctl_fd))
+		if (n == 0 && ctl_hung_up(m->ctl_fd))
 			break;
 		/* Every fd that arrived is ours: the ones that did not fit were closed by
 		 * the kernel (MSG_CTRUNC), the rest are kept or closed below. */
@@ -395,16 +470,20 @@ static void ctl_app_event(struct dp_ctx *ctx, struct dp_app *app)
 		}
 		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 			n = -1; /* longer than any request: garbage */
-		ctl_notify(app, &u.q, n, fds, nfds);
-		if (send(app->ctl_fd, &u.q, sizeof(u.q), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+		ctl_notify(app, m, &u.q, n, fds, nfds);
+		if (send(m->ctl_fd, &u.q, sizeof(u.q), MSG_DONTWAIT | MSG_NOSIGNAL) !=
 		    (ssize_t)sizeof(u.q))
 			app->stats.ctl_answer_lost++;
 	}
 	if (k == CTL_REQUESTS_PER_EVENT)
 		return; /* more next time: the epoll set is level-triggered */
-	loop_unwatch(ctx, &app->ctl_src);
-	loop_unwatch(ctx, &app->bell_src);
-	app_detach(ctx, app);
+	loop_unwatch(ctx, &m->ctl_src);
+	if (app->joined == 1ull << m->idx) {
+		ctl_flush_pending(ctx); /* a JOIN for this region may be waiting */
+		if (app->joined == 1ull << m->idx)
+			loop_unwatch(ctx, &app->bell_src);
+	}
+	app_member_gone(ctx, app, m);
 }
 
 void ctl_event(struct dp_ctx *ctx, struct loop_src *src, uint32_t events)
@@ -415,10 +494,10 @@ void ctl_event(struct dp_ctx *ctx, struct loop_src *src, uint32_t events)
 		ctl_accept(ctx, src->obj);
 		break;
 	case LOOP_SRC_PENDING:
-		ctl_hello(ctx, src);
+		ctl_hello(ctx, src->obj);
 		break;
 	case LOOP_SRC_APP_CTL:
-		ctl_app_event(ctx, src->obj);
+		ctl_app_event(ctx, src->obj); /* a struct dp_member */
 		break;
 	default:
 		break;
@@ -427,14 +506,27 @@ void ctl_event(struct dp_ctx *ctx, struct loop_src *src, uint32_t events)
 
 void ctl_reap(struct dp_ctx *ctx)
 {
+	struct ctl_pending **pp = ctx->ctl != NULL ? &ctx->ctl->pending : NULL, *p;
 	struct dp_app *app, *next;
 
+	while (pp != NULL && (p = *pp) != NULL) {
+		if (p->done) {
+			*pp = p->next;
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
 	for (app = ctx->apps->list; app != NULL; app = next) {
 		next = app->next;
 		if (!app_reapable(app))
 			continue;
 		if (!app->gone) {
-			loop_unwatch(ctx, &app->ctl_src);
+			uint32_t j;
+
+			for (j = 0; j < SHUNT_MAX_MEMBERS; j++)
+				if (app->members[j].live)
+					loop_unwatch(ctx, &app->members[j].ctl_src);
 			loop_unwatch(ctx, &app->bell_src);
 		}
 		app_destroy(ctx, app);

@@ -6,9 +6,11 @@
  *   ctl_open(): refuse if another shuntd answers on the path, else bind + listen
  *   loop event LISTEN  -> accept -> PENDING
  *   loop event PENDING -> hello -> ctl_negotiate() -> app_create() -> welcome + fds
+ *                      -> JOIN -> app_find_key() -> app_member_join() (+ welcome, fds)
  *                         (no common version / feature: welcome -EPROTONOSUPPORT)
  *   loop event APP_CTL -> NOTIFY_SET / NOTIFY_CLEAR -> app_notifier_*() -> answer
- *                      -> hang-up -> app_detach() ... ctl_reap() -> app_destroy()
+ *                      -> hang-up -> app_member_gone() (the last: ctl_flush_pending(),
+ *                         then app_detach()) ... ctl_reap() -> app_destroy()
  *   ctl_close(): unlink the path
  */
 #ifndef SHUNT_DP_CTL_H

@@ -70,7 +70,9 @@
  * dataplane answers with offered & its own. Version 2 needs none of them. */
 #define SHUNT_FEAT_READY   (1u << 0) /* notifiers keep ready rings (epoll is O(ready)) */
 #define SHUNT_FEAT_LISTEN  (1u << 1) /* passive open: SHUNT_CMD_LISTEN, accept records */
-#define SHUNT_FEAT_KNOWN   (SHUNT_FEAT_READY | SHUNT_FEAT_LISTEN)
+#define SHUNT_FEAT_SHARE   (1u << 2) /* one region, many processes: members, holders
+				      * (fork and exec keep sockets; "Sharing" below) */
+#define SHUNT_FEAT_KNOWN   (SHUNT_FEAT_READY | SHUNT_FEAT_LISTEN | SHUNT_FEAT_SHARE)
 
 #define SHUNT_CACHE_LINE 64
 #define SHUNT_ALIGNED    alignas(SHUNT_CACHE_LINE)
@@ -80,6 +82,7 @@
 #define SHUNT_SOCK_NOTIFY   4   /* notifier subscriptions held in a socket */
 #define SHUNT_SOCK_NONE     0xffffffffu /* cmd.sock of OPEN: no slot yet */
 #define SHUNT_MEM_FLOOR     4096 /* bytes a socket may always queue (Linux tcp_rmem[0]) */
+#define SHUNT_MAX_MEMBERS   64   /* processes sharing one region (one bit each) */
 
 /* Network-order IPv4 address and port, as in struct sockaddr_in. */
 struct shunt_inaddr {
@@ -106,6 +109,14 @@ struct shunt_region {
 	uint64_t notif_off;   /* offset of struct shunt_notifier[nnotifiers] */
 	uint64_t socks_off;   /* offset of struct shunt_sock[nsocks] */
 	uint64_t bufs_off;    /* offset of the byte rings */
+	/* Sharing (SHUNT_FEAT_SHARE): member m owns channels [m * chan_per_member,
+	 * (m + 1) * chan_per_member) and notifiers [m * notif_per_member, ...); without
+	 * the feature there is one member, 0, owning them all. */
+	uint32_t chan_per_member;
+	uint32_t notif_per_member;
+	/* What a process shows to join the region as a new member (ctl.h,
+	 * SHUNT_CTL_JOIN): only a process that maps the region can read it. */
+	uint64_t join_key[2];
 
 	/* [dp] Set while the dataplane sleeps (adaptive idle). After queueing a command
 	 * the app issues a seq_cst fence and, if this is set, writes the doorbell
@@ -118,11 +129,19 @@ struct shunt_region {
 	 * once per loop iteration, so a sender may overshoot by what it queues in one.
 	 * A socket may always hold SHUNT_MEM_FLOOR bytes whatever this says. */
 	uint64_t mem_avail;
+	/* [dp] One past the highest slot ever allocated: an exec'd image looks for
+	 * its inherited sockets below it. */
+	uint32_t slot_hwm;
 
-	/* [app] Channels [0, chan_hint) may hold commands: the dataplane polls only
-	 * those (a process with four threads costs four checks, not nchannels). Only
-	 * grows; a value above nchannels is taken as nchannels. */
-	SHUNT_ALIGNED uint32_t chan_hint;
+	/* [app] Member bits taken: a process claims a free bit (CAS) for the process
+	 * that will join as that member (a fork child, an exec'd image). [dp] clears a
+	 * member's bit once its control connection has hung up and its holder bits are
+	 * swept (member 0's is set at creation). */
+	SHUNT_ALIGNED uint64_t members;
+	/* [app] Member m's channels [base, base + chan_hint[m]) may hold commands: the
+	 * dataplane polls only those (a process with four threads costs four checks).
+	 * Only grows; a value above chan_per_member is taken as chan_per_member. */
+	SHUNT_ALIGNED uint32_t chan_hint[SHUNT_MAX_MEMBERS];
 };
 
 /* ---- command channels (app -> dp) --------------------------------------------- */
@@ -388,6 +407,9 @@ struct shunt_sock {
 	/* [app] send ring producer. */
 	SHUNT_ALIGNED uint32_t tx_prod;
 	uint32_t tx_writing; /* [app] writers inside the send ring now (see tx_trim) */
+	/* [app] The tid filling the send ring (0: nobody), so that one sender at a
+	 * time writes it, whatever process it is in (shim/tx.c). */
+	uint32_t tx_owner;
 	/* [app] error acknowledged: getsockopt(SO_ERROR) or a call that returned it
 	 * sets err_seen = err_seq. */
 	SHUNT_ALIGNED uint32_t err_seen;
@@ -401,6 +423,17 @@ struct shunt_sock {
 	SHUNT_ALIGNED uint32_t sleepers;
 	uint32_t notify_all;
 	uint32_t notify[SHUNT_SOCK_NOTIFY];
+	/* [app] Sharing: bit m is set while member m holds a descriptor of the
+	 * socket. Set by the process that gets the socket (OPEN, accept: the only
+	 * holder), by a parent for its fork child and by an exec for the new image,
+	 * before either can run; cleared (atomic AND) by a member whose last
+	 * descriptor closed: the one that clears the last bit sends CLOSE. [dp]
+	 * zeroes it when it allocates the slot, and clears a gone member's bit,
+	 * closing the socket if that was the last. */
+	uint64_t holders;
+	/* [app] The inode of the placeholder kernel socket, written before an exec
+	 * so that the new image finds which of its fds is which slot. */
+	uint64_t ph_ino;
 };
 _Static_assert(sizeof(struct shunt_sock) % SHUNT_CACHE_LINE == 0, "shunt_sock size");
 _Static_assert(sizeof(struct shunt_sock) == 10 * SHUNT_CACHE_LINE, "shunt_sock layout");

@@ -45,6 +45,7 @@ enum shunt_ctl_op {
 	SHUNT_CTL_WELCOME = 2,
 	SHUNT_CTL_NOTIFY_SET = 3,
 	SHUNT_CTL_NOTIFY_CLEAR = 4,
+	SHUNT_CTL_JOIN = 5,
 };
 
 struct shunt_ctl_hello {
@@ -84,6 +85,26 @@ struct shunt_ctl_welcome {
 };
 _Static_assert(sizeof(struct shunt_ctl_welcome) == 48 + 8 * SHUNT_CTL_MAX_OFFLOAD + 8,
 	       "welcome size");
+
+/* JOIN (SHUNT_FEAT_SHARE), instead of a hello on a new connection: the process on
+ * it becomes member `member` of the region whose join_key it shows, the bit that
+ * a member already claimed in the region's `members` for it (abi.h). The
+ * connection is that member's from then on (its requests, its notifiers; its
+ * hang-up is that member gone). With SHUNT_JOINF_FDS the answer is a welcome with
+ * the region's fds, as at attach (an exec'd image maps the region anew); without
+ * it there is no answer (a fork child has the mapping). A JOIN that names no
+ * region, or a member that is not claimed or already joined, is refused by
+ * closing the connection. */
+#define SHUNT_JOINF_FDS 0x1u
+
+struct shunt_ctl_join {
+	uint32_t magic;   /* SHUNT_ABI_MAGIC */
+	uint32_t op;      /* SHUNT_CTL_JOIN */
+	uint32_t member;  /* < SHUNT_MAX_MEMBERS */
+	uint32_t flags;   /* SHUNT_JOINF_* */
+	uint64_t key[2];  /* the region's join_key */
+};
+_Static_assert(sizeof(struct shunt_ctl_join) == 32, "join size");
 
 #define SHUNT_CTL_FD_REGION   0
 #define SHUNT_CTL_FD_DOORBELL 1

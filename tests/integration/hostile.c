@@ -359,7 +359,7 @@ int main(int argc, char **argv)
 		chans[k] = shunt_region_channel(r, k);
 	socks = shunt_region_sock(r, 0);
 	notif = shunt_region_notifier(r, 0);
-	SHUNT_STORE_REL(&r->chan_hint, NCHAN);
+	SHUNT_STORE_REL(&r->chan_hint[0], NCHAN);
 
 	/* 1 */
 	wake = control_requests();
@@ -473,7 +473,7 @@ int main(int argc, char **argv)
 			if (k > rounds / 10 * 9)
 				nt->ready_cons += rnd() % 600;
 			break;
-		case 9: r->chan_hint = rnd() % 2 ? rnd() : rnd() % 80;
+		case 9: r->chan_hint[0] = rnd() % 2 ? rnd() : rnd() % 80;
 			chans[rnd() % NCHAN]->sleepers = rnd() % 2; break;
 		case 10: {
 			struct shunt_ctl_notify q = {.magic = rnd() % 8 ? SHUNT_ABI_MAGIC : rnd(),
@@ -508,7 +508,7 @@ int main(int argc, char **argv)
 	r->notif_off = (uint64_t)rnd() << 20;
 	r->socks_off = 8;
 	r->bufs_off = ~0ull;
-	r->chan_hint = NCHAN;
+	r->chan_hint[0] = NCHAN;
 	chans[0]->prod += SHUNT_CMD_RING_SIZE * 3;
 	SHUNT_FENCE();
 	if (SHUNT_LOAD_RLX(&reg->dp_sleeping)) {

@@ -170,7 +170,7 @@ static void setup(void)
 	ck_assert_int_eq(apps_init(&ctx), 0);
 	ck_assert_int_eq(app_create(&ctx, -1, 1234, SHUNT_ABI_VERSION, SHUNT_FEAT_READY, &app), 0);
 	r = app->r;
-	r->chan_hint = 1; /* the shim's first thread takes channel 0 */
+	r->chan_hint[0] = 1; /* the shim's first thread takes channel 0 */
 }
 
 static void teardown(void)
@@ -300,7 +300,7 @@ START_TEST(test_region_sparse_and_punched)
 	ck_assert_uint_le(resident(big->socks, 65536 * sizeof(*big->socks)), 2);
 	ck_assert_uint_le(resident(big->free_stack, 65536 * sizeof(uint32_t)), 2);
 
-	big->r->chan_hint = 1;
+	big->r->chan_hint[0] = 1;
 	ch = shunt_region_channel(big->r, 0);
 	ck_assert_int_eq(shunt_chan_push(ch, &c), 0);
 	apps_poll(&ctx);
@@ -471,7 +471,7 @@ START_TEST(test_app_mem_bound)
 	ck_assert_int_eq(app_create(&ctx, -1, 4321, SHUNT_ABI_VERSION, 0, &app), 0);
 	ck_assert_uint_eq(app->mem.bound, 1 << 20);
 	r = app->r;
-	r->chan_hint = 1;
+	r->chan_hint[0] = 1;
 	s1 = open_sock(&g1);
 	s2 = open_sock(&g2);
 	d1 = &app->socks[s1];
@@ -707,14 +707,14 @@ END_TEST
 
 START_TEST(test_chan_hint_range)
 {
-	r->chan_hint = 0;
-	app->chan_seen = 0; /* as before any hint */
+	r->chan_hint[0] = 0;
+	app->members[0].chan_seen = 0; /* as before any hint */
 	push(SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, SHUNT_CMDF_SYNC);
 	ck_assert_uint_eq(apps_poll(&ctx), 0); /* channel 0 not announced: not looked at */
 	ck_assert(apps_prepare_sleep(&ctx));
 	apps_end_sleep(&ctx);
 
-	r->chan_hint = 3;
+	r->chan_hint[0] = 3;
 	push_on(2, SHUNT_CMD_OPEN, SHUNT_SOCK_NONE, 0, SHUNT_SOCK_STREAM, SHUNT_CMDF_SYNC);
 	ck_assert_uint_eq(apps_poll(&ctx), 2);
 	/* each command is answered in its own channel */
@@ -724,11 +724,11 @@ START_TEST(test_chan_hint_range)
 	ck_assert_uint_eq(chan(1)->reply.seq, 0);
 
 	/* a hint beyond nchannels is nchannels; one that shrinks does not hide channels */
-	r->chan_hint = 100000;
+	r->chan_hint[0] = 100000;
 	push_on(63, SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, SHUNT_CMDF_SYNC);
 	ck_assert_uint_eq(apps_poll(&ctx), 1);
-	ck_assert_uint_eq(app->chan_seen, 64);
-	r->chan_hint = 1;
+	ck_assert_uint_eq(app->members[0].chan_seen, 64);
+	r->chan_hint[0] = 1;
 	push_on(40, SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, 0);
 	ck_assert(!apps_prepare_sleep(&ctx));
 	apps_end_sleep(&ctx);
@@ -741,7 +741,7 @@ START_TEST(test_chan_bursts_fair)
 {
 	unsigned i;
 
-	r->chan_hint = 2;
+	r->chan_hint[0] = 2;
 	for (i = 0; i < 100; i++)
 		push_on(0, SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, 0);
 	push_on(1, SHUNT_CMD_NOP, SHUNT_SOCK_NONE, 0, 0, SHUNT_CMDF_SYNC);
@@ -906,7 +906,7 @@ static void notifier_register(uint32_t idx, uint32_t flags, int *peer)
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(app_notifier_set(app, idx, sv[0]), 0);
+	ck_assert_int_eq(app_notifier_set(app, &app->members[0], idx, sv[0]), 0);
 	shunt_region_notifier(r, idx)->flags = flags;
 	*peer = sv[1];
 }
@@ -1047,8 +1047,8 @@ START_TEST(test_notify_entries_untrusted)
 	ck_assert_uint_eq(shunt_region_notifier(r, 1000)->ready_prod, 1);
 
 	/* cleared: no longer notified */
-	ck_assert_int_eq(app_notifier_clear(app, 1000), 0);
-	ck_assert_int_eq(app_notifier_clear(app, 1000), 0);
+	ck_assert_int_eq(app_notifier_clear(app, &app->members[0], 1000), 0);
+	ck_assert_int_eq(app_notifier_clear(app, &app->members[0], 1000), 0);
 	dp_sock_event(&ctx, &app->socks[s]);
 	apps_wake(&ctx);
 	ck_assert_uint_eq(shunt_region_notifier(r, 1000)->seq, 1);
@@ -1064,13 +1064,13 @@ START_TEST(test_notifier_set_validation)
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	ck_assert_int_eq(pipe(pp), 0);
-	ck_assert_int_eq(app_notifier_set(app, 1024, sv[0]), -EINVAL);
-	ck_assert_int_eq(app_notifier_set(app, 0, pp[0]), -EBADF); /* not a socket */
-	ck_assert_int_eq(app_notifier_clear(app, 5000), -EINVAL);
+	ck_assert_int_eq(app_notifier_set(app, &app->members[0], 1024, sv[0]), -EINVAL);
+	ck_assert_int_eq(app_notifier_set(app, &app->members[0], 0, pp[0]), -EBADF); /* not a socket */
+	ck_assert_int_eq(app_notifier_clear(app, &app->members[0], 5000), -EINVAL);
 	ck_assert_int_eq(app->nreg, 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(app_notifier_set(app, 7, sv[0]), 0);
-	ck_assert_int_eq(app_notifier_set(app, 7, sv[1]), 0); /* replaces (closes) the first */
+	ck_assert_int_eq(app_notifier_set(app, &app->members[0], 7, sv[0]), 0);
+	ck_assert_int_eq(app_notifier_set(app, &app->members[0], 7, sv[1]), 0); /* replaces (closes) the first */
 	ck_assert_int_eq(app->nreg, 1);
 	close(pp[1]);
 }

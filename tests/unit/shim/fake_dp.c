@@ -557,7 +557,7 @@ static void client_wake(struct client *c)
 /* Channels the app may use: [0, chan_hint), at most nchannels. */
 static uint32_t client_nchan(struct client *c)
 {
-	uint32_t hint = SHUNT_LOAD_ACQ(&c->r->chan_hint); /* pairs with the shim's CAS release */
+	uint32_t hint = SHUNT_LOAD_ACQ(&c->r->chan_hint[0]); /* pairs with the shim's CAS release */
 
 	return hint < FD_NCHAN ? hint : FD_NCHAN;
 }
