@@ -9,11 +9,12 @@
  *   execve / execv / execvp / execvpe / execl* / fexecve (the image about to go,
  *   or a vfork child such as CPython's subprocess: no shim state is written),
  *   posix_spawn / posix_spawnp (the parent, before the child exists):
- *     exec_prepare(): a member bit claimed -> a control connection without
- *       close-on-exec, JOIN (with fds) sent on it -> its bit OR'd into the
- *       holders of every shunt socket whose fd the new image will have (no
- *       close-on-exec, and still the same placeholder: its inode) -> envp + 
- *       SHUNT_INHERIT=<ctl fd>:<member>
+ *     exec_prepare(): the sockets the new image will have (its fds without
+ *       close-on-exec, from /proc/self/fd: a vfork child's dup2s count) matched
+ *       with ours by the placeholders' inodes; none: nothing to do -> a member
+ *       bit claimed -> a control connection without close-on-exec, JOIN (with
+ *       fds) sent on it -> the member's bit OR'd into those sockets' holders ->
+ *       envp + SHUNT_INHERIT=<ctl fd>:<member>
  *     the real call; if it fails, exec_undo(): that connection closed (shuntd
  *       sweeps the member: the bits go back)
  *   the old image's own connection is close-on-exec: when exec succeeds it hangs
@@ -54,26 +55,109 @@ struct exec_prep {
 
 /* ---- the image that goes ------------------------------------------------------- */
 
+#define EXEC_MAX_FDS 1024 /* sockets of the new image looked at (more: by the table) */
+
+/* What the new image will have: the inodes of the sockets this process holds
+ * without close-on-exec, sorted, found by reading /proc/self/fd with getdents64
+ * into our stack (no malloc: this may run in a vfork child, whose fds are not
+ * those of the table, after its dup2s). */
+struct exec_fds {
+	uint64_t ino[EXEC_MAX_FDS];
+	unsigned n;
+	bool all; /* every fd was looked at (else the table's fds are trusted) */
+};
+
+static void exec_fds_add(struct exec_fds *f, int fd)
+{
+	struct stat st;
+	unsigned i;
+	int fl = real_fcntl(fd, F_GETFD);
+
+	if (fl < 0 || (fl & FD_CLOEXEC) || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	if (f->n == EXEC_MAX_FDS) {
+		f->all = false;
+		return;
+	}
+	for (i = f->n++; i > 0 && f->ino[i - 1] > (uint64_t)st.st_ino; i--)
+		f->ino[i] = f->ino[i - 1]; /* insertion: a handful in the usual case */
+	f->ino[i] = (uint64_t)st.st_ino;
+}
+
+static void exec_fds_scan(struct exec_fds *f)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n;
+
+	f->n = 0;
+	f->all = dir >= 0;
+	if (dir < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(buf + off);
+
+			off += d->reclen;
+			if (d->name[0] >= '0' && d->name[0] <= '9' && atoi(d->name) != dir)
+				exec_fds_add(f, atoi(d->name));
+		}
+	}
+	real_close(dir);
+}
+
+static bool exec_fds_has(const struct exec_fds *f, uint64_t ino)
+{
+	unsigned lo = 0, hi = f->n;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (f->ino[mid] == ino)
+			return true;
+		if (f->ino[mid] < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 struct exec_hold {
-	uint64_t bit;
+	const struct exec_fds *fds;
+	uint64_t bit; /* 0: only count */
 	unsigned n;
 };
 
-/* Will the new image have this fd, naming this socket? Then it holds it. */
+/* Will the new image have a descriptor of this socket? Then it holds it. */
 static void exec_hold(int fd, struct shim_file *f, void *arg)
 {
 	struct shim_sock *s = (struct shim_sock *)f;
 	struct exec_hold *h = arg;
+	uint64_t ino;
 	struct stat st;
 	int fl;
 
 	if (f->type != SHIM_F_SOCK || atomic_load(&s->kind) != SHIM_SHUNT || shim_sock_dead(s))
 		return;
-	fl = real_fcntl(fd, F_GETFD);
-	if (fl < 0 || (fl & FD_CLOEXEC) || fstat(fd, &st) < 0 ||
-	    (uint64_t)st.st_ino != __atomic_load_n(&s->ss->ph_ino, __ATOMIC_RELAXED))
-		return; /* closed at exec, or (a vfork child) not this socket here */
-	__atomic_fetch_or(&s->ss->holders, h->bit, __ATOMIC_SEQ_CST);
+	ino = __atomic_load_n(&s->ss->ph_ino, __ATOMIC_RELAXED);
+	if (!exec_fds_has(h->fds, ino)) {
+		if (h->fds->all)
+			return;
+		/* too many to list: this fd itself, if it is still this socket */
+		fl = real_fcntl(fd, F_GETFD);
+		if (fl < 0 || (fl & FD_CLOEXEC) || fstat(fd, &st) < 0 || (uint64_t)st.st_ino != ino)
+			return;
+	}
+	if (h->bit != 0)
+		__atomic_fetch_or(&s->ss->holders, h->bit, __ATOMIC_SEQ_CST);
 	h->n++;
 }
 
@@ -81,12 +165,17 @@ static void exec_hold(int fd, struct shim_file *f, void *arg)
  * the kernel's state, never the shim's: it may run in a vfork child. */
 static void exec_prepare(struct exec_prep *x)
 {
-	struct exec_hold h;
+	struct exec_fds fds;
+	struct exec_hold h = { .fds = &fds };
 
 	x->ctl = -1;
 	if (!atomic_load(&shim_ready) || !shim_g.attached || !shim_g.share || shim_is_lost() ||
 	    shim_g.r == NULL || atomic_load(&shim_shunt_live) == 0)
 		return;
+	exec_fds_scan(&fds);
+	shim_fdtab_foreach_arg(exec_hold, &h);
+	if (h.n == 0)
+		return; /* nothing of ours survives */
 	if (shim_share_claim(&x->member) < 0)
 		return;
 	x->ctl = shim_share_join(x->member, SHUNT_JOINF_FDS, false);
@@ -95,14 +184,11 @@ static void exec_prepare(struct exec_prep *x)
 		x->ctl = -1;
 		return;
 	}
+	/* the new image's bit, before it exists: whatever we close from now on
+	 * stays open for it */
 	h.bit = 1ull << x->member;
 	h.n = 0;
 	shim_fdtab_foreach_arg(exec_hold, &h);
-	if (h.n == 0) { /* nothing survives: the member goes with its connection */
-		real_close(x->ctl);
-		x->ctl = -1;
-		return;
-	}
 	snprintf(x->var, sizeof(x->var), EXEC_VAR "%d:%u", x->ctl, x->member);
 }
 
@@ -161,6 +247,8 @@ typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
 			const posix_spawnattr_t *, char *const[], char *const[]);
 
+static execve_fn exec_execve; /* libc's execve, once looked up */
+
 /* exec through fn (execve or execvpe: same signature) with what the new image
  * needs in its environment. Returns only on failure, -1 with errno. */
 static int exec_with(execve_fn fn, const char *path, char *const argv[], char *const envp[])
@@ -172,6 +260,10 @@ static int exec_with(execve_fn fn, const char *path, char *const argv[], char *c
 		errno = ENOSYS;
 		return -1;
 	}
+	/* a PATH search tries one name after another: only one that can run is
+	 * worth a member (execvpe searches inside libc, once for us) */
+	if (fn == exec_execve && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
+		return fn(path, argv, envp);
 	exec_prepare(&x);
 	if (x.ctl < 0)
 		return fn(path, argv, envp);
@@ -188,6 +280,7 @@ SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	execve_fn fn = EXEC_REAL(execve_fn, execve);
 
+	exec_execve = fn;
 	if (!shim_init() || fn == NULL)
 		return (int)syscall(SYS_execve, path, argv, envp);
 	return exec_with(fn, path, argv, envp);

@@ -352,7 +352,8 @@ struct dp_member *app_member_join(struct dp_app *app, uint32_t idx, int ctl_fd, 
 				 .ctl_fd = ctl_fd };
 	app->joined |= 1ull << idx;
 	app->stats.members_joined++;
-	DP_INFO("pid %d joined pid %d's region as member %u", (int)pid, (int)app->pid, idx);
+	DP_INFO("pid %d's region: member %u joined (connection from pid %d)", (int)app->pid,
+		idx, (int)pid);
 	return m;
 }
 

@@ -265,7 +265,9 @@ static void ctl_join(struct dp_ctx *ctx, int fd, pid_t pid, const struct shunt_c
 	}
 	if (((j->flags & SHUNT_JOINF_FDS) && ctl_send_welcome(ctx, fd, app, 0) < 0) ||
 	    ctl_watch_member(ctx, m) < 0) {
-		DP_WARN("control: pid %d: cannot complete the JOIN", (int)pid);
+		/* an exec that failed closes the new image's connection at once */
+		DP_INFO("control: pid %d: member %u left before its JOIN was answered",
+			(int)pid, j->member);
 		app_member_gone(ctx, app, m); /* as if it had hung up: its bits are swept */
 	}
 }
@@ -445,7 +447,11 @@ static void ctl_app_event(struct dp_ctx *ctx, struct dp_member *m)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n < 0) {
-			DP_WARN("pid %d: control connection: %s", (int)m->pid, strerror(errno));
+			/* a reset: it went away with an answer unread (a welcome to an
+			 * exec'd image without the shim), a hang-up like any other */
+			if (errno != ECONNRESET)
+				DP_WARN("pid %d: control connection: %s", (int)m->pid,
+					strerror(errno));
 			break;
 		}
 		if (n == 0 && ctl_hung_up(m->ctl_fd))
