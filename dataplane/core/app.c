@@ -155,8 +155,8 @@ static void app_free(struct dp_app *app)
 	free(app->chan_cons);
 	app_lazy_free(app->socks, (size_t)app->nsocks * sizeof(*app->socks));
 	app_lazy_free(app->free_stack, (size_t)app->nsocks * sizeof(*app->free_stack));
-	free(app->notifiers);
-	free(app->reg_list);
+	app_lazy_free(app->notifiers, (size_t)app->nnotifiers * sizeof(*app->notifiers));
+	app_lazy_free(app->reg_list, (size_t)app->nnotifiers * sizeof(*app->reg_list));
 	free(app);
 }
 
@@ -206,8 +206,8 @@ int app_create(struct dp_ctx *ctx, int ctl_fd, pid_t pid, uint32_t version,
 	 * allocated, the free stack filled as slots are freed */
 	app->socks = app_lazy_zalloc((size_t)app->nsocks * sizeof(*app->socks));
 	app->free_stack = app_lazy_zalloc((size_t)app->nsocks * sizeof(*app->free_stack));
-	app->notifiers = calloc(app->nnotifiers, sizeof(*app->notifiers));
-	app->reg_list = calloc(app->nnotifiers, sizeof(*app->reg_list));
+	app->notifiers = app_lazy_zalloc((size_t)app->nnotifiers * sizeof(*app->notifiers));
+	app->reg_list = app_lazy_zalloc((size_t)app->nnotifiers * sizeof(*app->reg_list));
 	app->chan_cons = calloc(app->nchannels, sizeof(*app->chan_cons));
 	if (app->socks == NULL || app->free_stack == NULL || app->notifiers == NULL ||
 	    app->reg_list == NULL || app->chan_cons == NULL)
