@@ -91,6 +91,7 @@ struct dp_ctx {
 	struct udp_stack *udp;
 	struct dp_apps *apps;
 	struct dp_ctl *ctl;
+	struct dp_relay *relays; /* core/relay.c: every relay, ended ones until reaped */
 	int epfd;  /* the loop's epoll set: rx interrupt, control, doorbells */
 	int rx_fd; /* the port's RX interrupt fd in that set, or -1 */
 

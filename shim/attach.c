@@ -23,6 +23,7 @@
  * the parent's futexes; its next socket attaches again, as a process of its own.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,11 +36,14 @@
 
 #define ATTACH_TIMEOUT_S 2 /* a control socket that accepts but never answers */
 #define ATTACH_RETRY_NS 1000000000 /* after a loss: is shuntd back? once a second */
+#define ATTACH_CTL_TIMEOUT_MS 2000 /* a request's answer (shuntd answers within a ms) */
 
 /* A once that a fork child can reset (pthread_once cannot be). */
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool attach_done;
 static char attach_why[128]; /* a reason that needs numbers in it */
+static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER; /* one request at a time */
+static __thread bool ctl_inside; /* a handler must not wait for our own request */
 
 static bool attach_range_ok(uint64_t off, uint64_t len, uint64_t size)
 {
@@ -357,6 +361,8 @@ static void attach_drop_fd(_Atomic int *slot)
 void shim_attach_atfork_child(bool shared)
 {
 	pthread_mutex_init(&attach_lock, NULL);
+	pthread_mutex_init(&ctl_lock, NULL);
+	ctl_inside = false;
 	if (shared)
 		return; /* share.c: the attachment goes on, as a member's */
 	/* The control connection is shared with the parent: closing our copy does
@@ -374,6 +380,66 @@ void shim_attach_atfork_child(bool shared)
 	atomic_store(&shim_g.lost, false); /* the child attaches afresh */
 	atomic_store(&shim_g.slot_hwm, 0);
 	atomic_store(&attach_done, false);
+}
+
+bool shim_ctl_busy(void)
+{
+	return ctl_inside;
+}
+
+ssize_t shim_ctl_call(const void *req, size_t len, int fd, void *ans, size_t alen)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { (void *)req, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	char stale[64];
+	ssize_t n;
+	int ctl;
+
+	if (ctl_inside)
+		return -EAGAIN;
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	ctl_inside = true;
+	pthread_mutex_lock(&ctl_lock);
+	ctl = atomic_load(&shim_g.ctl_fd);
+	/* an answer that came after its request timed out: not ours */
+	while (real_recv(ctl, stale, sizeof(stale), MSG_DONTWAIT) > 0)
+		;
+	if (real_sendmsg(ctl, &msg, MSG_NOSIGNAL) != (ssize_t)len) {
+		n = -errno;
+		goto out;
+	}
+	do {
+		struct pollfd p = { ctl, POLLIN, 0 };
+
+		/* shuntd answers from its housekeeping (about every millisecond) */
+		n = real_poll(&p, 1, ATTACH_CTL_TIMEOUT_MS);
+		if (n == 0) {
+			n = -ETIMEDOUT;
+			goto out;
+		}
+		if (n > 0)
+			n = real_recv(ctl, ans, alen, MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+out:
+	pthread_mutex_unlock(&ctl_lock);
+	ctl_inside = false;
+	return n;
 }
 
 /* Move *slot (one of our fds) to a fresh number so the app can have fd. */

@@ -550,6 +550,8 @@ static void exec_rebuild(struct exec_cand *cands, size_t n)
 			shim_file_put(prev);
 	}
 	closedir(d);
+	for (int fd = 0; fd <= 2; fd++)
+		shim_relay_stdio(fd); /* stdio reads and writes there from inside libc */
 }
 
 /* Slots the old image gave us that no fd of ours names (their fd was closed, in

@@ -32,60 +32,24 @@
 #include "shim.h"
 
 #define NOTIFY_WORDS (SHIM_MAX_NOTIFIERS / 64)
-#define NOTIFY_CTL_TIMEOUT_MS 2000
 
 static _Atomic uint64_t notify_busy[NOTIFY_WORDS];  /* bit: index in use */
 static _Atomic int notify_fd[SHIM_MAX_NOTIFIERS];    /* our wake socket; 0: unregistered */
-static pthread_mutex_t notify_ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t notify_key;
 static pthread_once_t notify_key_once = PTHREAD_ONCE_INIT;
 
 static __thread struct shim_notifier notify_mine;
 static __thread bool notify_mine_ok;
-static __thread bool notify_registering; /* a handler must not wait for our own lock */
 
-/* Send one request on the control socket and read its answer. Caller holds
- * notify_ctl_lock. Returns the answer's status, or -errno. */
+/* One NOTIFY_SET / NOTIFY_CLEAR request and its answer (attach.c). Returns the
+ * answer's status, or -errno. */
 static int notify_ctl(uint32_t op, uint32_t idx, int fd)
 {
 	struct shunt_ctl_notify req = { SHUNT_ABI_MAGIC, op, idx, 0 }, ans;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { &req, sizeof(req) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int ctl = atomic_load(&shim_g.ctl_fd);
-	ssize_t n;
+	ssize_t n = shim_ctl_call(&req, sizeof(req), fd, &ans, sizeof(ans));
 
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	/* an answer that came after its request timed out: not ours */
-	while (real_recv(ctl, &ans, sizeof(ans), MSG_DONTWAIT) > 0)
-		;
-	if (real_sendmsg(ctl, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(req))
-		return -errno;
-	do {
-		struct pollfd p = { ctl, POLLIN, 0 };
-
-		/* shuntd answers from its housekeeping (about every millisecond) */
-		n = real_poll(&p, 1, NOTIFY_CTL_TIMEOUT_MS);
-		if (n == 0)
-			return -ETIMEDOUT;
-		if (n > 0)
-			n = real_recv(ctl, &ans, sizeof(ans), MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	if (n != (ssize_t)sizeof(ans) || ans.magic != SHUNT_ABI_MAGIC || ans.op != op ||
 	    ans.idx != idx)
 		return -EPROTO;
@@ -99,11 +63,7 @@ static int notify_register(uint32_t idx)
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	notify_registering = true;
-	pthread_mutex_lock(&notify_ctl_lock);
 	rc = notify_ctl(SHUNT_CTL_NOTIFY_SET, shim_g.notif_base + idx, sv[1]);
-	pthread_mutex_unlock(&notify_ctl_lock);
-	notify_registering = false;
 	real_close(sv[1]); /* shuntd has its own copy now; ours would only keep it alive */
 	if (rc < 0) {
 		real_close(sv[0]);
@@ -119,8 +79,8 @@ int shim_notify_get(struct shim_notifier *nf, uint32_t flags)
 	uint32_t w, nwords = (shim_g.nnotifiers + 63) / 64;
 	int rc;
 
-	if (!shim_g.attached || notify_registering)
-		return -EAGAIN;
+	if (!shim_g.attached || shim_ctl_busy())
+		return -EAGAIN; /* a handler inside our own registration */
 	for (w = 0; w < nwords; w++) {
 		uint64_t busy = atomic_load_explicit(&notify_busy[w], memory_order_relaxed);
 		uint64_t all = shim_g.nnotifiers - w * 64 >= 64 ? ~0ull :
@@ -367,7 +327,6 @@ void shim_notify_atfork_child(void)
 	/* every notifier taken so far is the parent's (epoll instances see theirs
 	 * stale and take one of ours, share.c) */
 	atomic_fetch_add(&shim_g.notif_gen, 1);
-	pthread_mutex_init(&notify_ctl_lock, NULL);
 	for (i = 0; i < NOTIFY_WORDS; i++)
 		atomic_store(&notify_busy[i], 0);
 	for (i = 0; i < SHIM_MAX_NOTIFIERS; i++) {
@@ -380,5 +339,4 @@ void shim_notify_atfork_child(void)
 		atomic_store(&notify_fd[i], 0);
 	}
 	notify_mine_ok = false;
-	notify_registering = false;
 }

@@ -68,7 +68,8 @@ int shim_share_claim(uint32_t *member)
 	uint64_t m = __atomic_load_n(&r->members, __ATOMIC_RELAXED);
 
 	for (;;) {
-		uint64_t free_bits = ~m & ~1ull; /* 0 is the attaching process's for good */
+		/* 0 is the attaching process's for good; 63 is the relay's (abi.h) */
+		uint64_t free_bits = ~m & ~1ull & (SHUNT_HOLDER_RELAY - 1);
 		uint32_t b;
 
 		if (free_bits == 0)

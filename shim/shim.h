@@ -149,6 +149,12 @@ void shim_attach_atfork_child(bool shared);
 /* The geometry of member `member` of the mapped region r (shim_g's counts and
  * bases). Returns NULL, or why it cannot be. */
 const char *shim_attach_member(struct shunt_region *r, uint32_t member);
+/* One request on the control connection and its answer (ctl.h: one at a time,
+ * answered in order): req (len bytes) with fd as SCM_RIGHTS (-1: none), the
+ * answer into ans (alen bytes). Returns the answer's length or -errno (-EAGAIN:
+ * this thread is inside one already, a signal handler). shim_ctl_busy(): it is. */
+ssize_t shim_ctl_call(const void *req, size_t len, int fd, void *ans, size_t alen);
+bool shim_ctl_busy(void);
 /* A new control connection to shuntd (CLOEXEC, 2 s timeouts): the fd, or -errno
  * with *why. */
 int shim_attach_connect(const char **why);
@@ -185,6 +191,10 @@ void shim_share_own(struct shim_sock *s, int fd);
 /* The last descriptor of shunt socket s in this process closed: true if this
  * process was its last holder (then the caller sends CLOSE). */
 bool shim_share_release(struct shim_sock *s);
+/* relay.c: fd (0, 1 or 2) is a connected shunt TCP socket: from now on every fd of
+ * it is one end of a socketpair that shuntd carries to the connection, so calls
+ * the shim cannot see (stdio) work. Nothing happens for anything else. */
+void shim_relay_stdio(int fd);
 /* exec.c, at init: an exec'd image that inherited shunt sockets (SHUNT_INHERIT)
  * joins the region and finds them again. */
 void shim_exec_inherit(void);

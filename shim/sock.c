@@ -149,6 +149,8 @@ void shim_fd_dup_track(int oldfd, int newfd)
 		atomic_fetch_sub(&f->refs, 1);
 	if (prev != NULL && prev != &shim_fdtab_internal)
 		shim_file_put(prev);
+	if (newfd <= 2 && f != NULL)
+		shim_relay_stdio(newfd); /* stdio writes there from inside libc */
 }
 
 int shim_sock_take_error(struct shim_sock *s)

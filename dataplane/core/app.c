@@ -48,6 +48,7 @@
 
 #include "core/app.h"
 #include "core/log.h"
+#include "core/relay.h"
 #include "dp.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
@@ -288,9 +289,27 @@ static const struct app_proto *app_proto_of(const struct dp_sock *s)
 	return &app_protos[s->type];
 }
 
+void dp_app_sock_send(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	if (s->type == SHUNT_SOCK_STREAM)
+		tcp_app_more(s, false);
+	app_proto_of(s)->send(ctx, s);
+}
+
+void dp_app_sock_recvd(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	if (app_proto_of(s)->recvd != NULL)
+		app_proto_of(s)->recvd(ctx, s);
+}
+
+int dp_app_sock_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how)
+{
+	return app_proto_of(s)->shutdown != NULL ? app_proto_of(s)->shutdown(ctx, s, how) : 0;
+}
+
 /* Nobody holds s any more: close it as close() would (its protocol finishes the
  * connection and releases the slot via dp_sock_pcb_done(), or now). */
-static void app_close_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s)
+void dp_app_close_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s)
 {
 	s->app_closed = true;
 	if (s->pcb != NULL)
@@ -307,9 +326,10 @@ void app_detach(struct dp_ctx *ctx, struct dp_app *app)
 	for (i = 0; i < app->fresh; i++) { /* slots above fresh were never allocated */
 		struct dp_sock *s = &app->socks[i];
 
-		if (s->state == SHUNT_SS_FREE || s->app_closed)
+		/* a relay holds it for whoever has the other end, shim or not */
+		if (s->state == SHUNT_SS_FREE || s->app_closed || s->relay != NULL)
 			continue;
-		app_close_slot(ctx, app, s);
+		dp_app_close_slot(ctx, app, s);
 	}
 	DP_INFO("pid %d hung up: %u socket(s) finishing", (int)app->pid, app->live);
 }
@@ -375,7 +395,7 @@ static void app_member_sweep(struct dp_ctx *ctx, struct dp_app *app, uint32_t m)
 		old = __atomic_fetch_and(&app->shsocks[i].holders, ~bit, __ATOMIC_SEQ_CST);
 		if ((old & bit) && (old & ~bit) == 0) {
 			app->stats.member_closes++;
-			app_close_slot(ctx, app, s);
+			dp_app_close_slot(ctx, app, s);
 		}
 	}
 }
@@ -431,6 +451,7 @@ void app_destroy(struct dp_ctx *ctx, struct dp_app *app)
 	for (i = 0; i < app->fresh; i++) {
 		struct dp_sock *s = &app->socks[i];
 
+		relay_drop(ctx, s);
 		if (s->pcb != NULL)
 			app_proto_of(s)->abort(ctx, s);
 		s->pcb = NULL;
@@ -520,6 +541,7 @@ static void app_slot_init(struct dp_app *app, struct dp_sock *s, uint32_t type)
 	if (++s->gen == 0) /* never 0: a zero generation names no socket */
 		s->gen = 1;
 	s->pcb = NULL;
+	s->relay = NULL;
 	s->state = SHUNT_SS_CLOSED;
 	s->flags = 0;
 	/* The [app] indices, read once: untrusted start values. A lie shows later as
@@ -611,6 +633,7 @@ void dp_app_release_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock 
 		DP_ERR("%s: pid %d slot %u released twice", __func__, (int)app->pid, s->idx);
 		return;
 	}
+	relay_drop(ctx, s);
 	s->app_closed = false;
 	s->broken = false;
 	s->pcb = NULL;
@@ -1106,6 +1129,8 @@ void apps_wake(struct dp_ctx *ctx)
 		s->dirty = false;
 		s->dirty_next = NULL;
 		app = s->app;
+		if (s->relay != NULL && !app->broken)
+			relay_pump(ctx, s); /* also for a gone app: the relay is a holder */
 		if (!app->gone && !app->broken) {
 			app_publish_mem(app);
 			app_wake_sock(ctx, app, s);

@@ -45,7 +45,7 @@
 	X(ctl_notify_set) X(ctl_notify_clear) X(ctl_drop_bad) X(ctl_answer_lost) \
 	X(slots_allocated) X(slots_released) X(holes_punched) X(hole_punch_fail) \
 	X(slots_spawned) X(spawn_nobufs) X(cmd_listen) \
-	X(members_joined) X(members_gone) X(member_closes)
+	X(members_joined) X(members_gone) X(member_closes) X(relays)
 
 struct app_stats {
 	APP_STATS(DP_STAT_FIELD)
@@ -181,6 +181,13 @@ void app_detach(struct dp_ctx *ctx, struct dp_app *app);
 /* Reset every connection of app at once and free it (shutdown, corrupted region,
  * or a gone app with nothing left). */
 void app_destroy(struct dp_ctx *ctx, struct dp_app *app);
+/* What a command does to s, for the dataplane acting as the program (core/relay.c):
+ * tx_prod advanced, rx_cons advanced, shutdown(how); and s held by nobody any
+ * more: closed as close() would. */
+void dp_app_sock_send(struct dp_ctx *ctx, struct dp_sock *s);
+void dp_app_sock_recvd(struct dp_ctx *ctx, struct dp_sock *s);
+int dp_app_sock_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how);
+void dp_app_close_slot(struct dp_ctx *ctx, struct dp_app *app, struct dp_sock *s);
 /* Is app ready to be freed by ctl_reap()? */
 bool app_reapable(const struct dp_app *app);
 

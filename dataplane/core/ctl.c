@@ -24,6 +24,7 @@
 #include "core/app.h"
 #include "core/ctl.h"
 #include "core/log.h"
+#include "core/relay.h"
 #include "dp.h"
 
 /* An accepted connection before its first message (a hello or a JOIN). Freed by
@@ -406,6 +407,25 @@ close_fds:
 			close(fds[i]);
 }
 
+/* A RELAY request (ctl.h) and the fds that came with it (one is the relay's end,
+ * which relay_start() takes): act on it and fill q->status. */
+static void ctl_relay(struct dp_ctx *ctx, struct dp_app *app, struct shunt_ctl_relay *q,
+		      int *fds, int nfds)
+{
+	int i;
+
+	if (nfds != 1 || !(app->features & SHUNT_FEAT_SHARE)) {
+		app->stats.ctl_drop_bad++;
+		q->status = nfds != 1 ? -EBADF : -EINVAL;
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		return;
+	}
+	q->status = relay_start(ctx, app, q->slot, q->gen, fds[0]);
+	if (q->status < 0)
+		app->stats.ctl_drop_bad++;
+}
+
 /* recv() returned 0: the peer hung up, or sent an empty message (SOCK_SEQPACKET
  * delivers those as 0 bytes too)? */
 static bool ctl_hung_up(int fd)
@@ -429,6 +449,7 @@ static void ctl_app_event(struct dp_ctx *ctx, struct dp_member *m)
 	for (k = 0; k < CTL_REQUESTS_PER_EVENT; k++) {
 		union {
 			struct shunt_ctl_notify q;
+			struct shunt_ctl_relay r;
 			char buf[64]; /* a longer message is garbage, seen as such */
 		} u;
 		union {
@@ -476,6 +497,14 @@ static void ctl_app_event(struct dp_ctx *ctx, struct dp_member *m)
 		}
 		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 			n = -1; /* longer than any request: garbage */
+		if (n == (ssize_t)sizeof(u.r) && u.r.magic == SHUNT_ABI_MAGIC &&
+		    u.r.op == SHUNT_CTL_RELAY) {
+			ctl_relay(ctx, app, &u.r, fds, nfds);
+			if (send(m->ctl_fd, &u.r, sizeof(u.r), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+			    (ssize_t)sizeof(u.r))
+				app->stats.ctl_answer_lost++;
+			continue;
+		}
 		ctl_notify(app, m, &u.q, n, fds, nfds);
 		if (send(m->ctl_fd, &u.q, sizeof(u.q), MSG_DONTWAIT | MSG_NOSIGNAL) !=
 		    (ssize_t)sizeof(u.q))
@@ -494,7 +523,6 @@ static void ctl_app_event(struct dp_ctx *ctx, struct dp_member *m)
 
 void ctl_event(struct dp_ctx *ctx, struct loop_src *src, uint32_t events)
 {
-	(void)events;
 	switch (src->kind) {
 	case LOOP_SRC_LISTEN:
 		ctl_accept(ctx, src->obj);
@@ -504,6 +532,9 @@ void ctl_event(struct dp_ctx *ctx, struct loop_src *src, uint32_t events)
 		break;
 	case LOOP_SRC_APP_CTL:
 		ctl_app_event(ctx, src->obj); /* a struct dp_member */
+		break;
+	case LOOP_SRC_RELAY:
+		relay_event(ctx, src->obj, events);
 		break;
 	default:
 		break;
@@ -515,6 +546,7 @@ void ctl_reap(struct dp_ctx *ctx)
 	struct ctl_pending **pp = ctx->ctl != NULL ? &ctx->ctl->pending : NULL, *p;
 	struct dp_app *app, *next;
 
+	relays_reap(ctx);
 	while (pp != NULL && (p = *pp) != NULL) {
 		if (p->done) {
 			*pp = p->next;

@@ -20,6 +20,7 @@ enum loop_src_kind {
 	LOOP_SRC_PENDING,     /* accepted control connection before its hello */
 	LOOP_SRC_APP_CTL,     /* an attached app's control connection: requests, hang-up */
 	LOOP_SRC_DOORBELL,    /* an attached app's doorbell: nothing to do but wake */
+	LOOP_SRC_RELAY,       /* a relay's socketpair end (core/relay.c) */
 };
 
 /* What an epoll event points at. */

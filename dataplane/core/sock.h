@@ -22,6 +22,7 @@
 
 struct dp_ctx;
 struct dp_app;
+struct dp_relay;
 struct icmp_err;
 
 /* Private copies of the slot's geometry (rx_buf..tx_size) are set when the slot is
@@ -81,6 +82,8 @@ struct dp_sock {
 	bool trim_queued;            /* on the app's trim queue */
 	uint32_t trim_ev;            /* ev_seq when it joined the trim queue */
 	uint64_t trim_since_us;      /* when it joined the trim queue */
+
+	struct dp_relay *relay;      /* core/relay.c: carried through a socketpair, or NULL */
 
 	struct dp_memacct *mem;      /* the process's bound, or NULL */
 	uint32_t rx_acct;            /* bytes of ours in mem->used: rx ring... */

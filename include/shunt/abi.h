@@ -82,7 +82,8 @@
 #define SHUNT_SOCK_NOTIFY   4   /* notifier subscriptions held in a socket */
 #define SHUNT_SOCK_NONE     0xffffffffu /* cmd.sock of OPEN: no slot yet */
 #define SHUNT_MEM_FLOOR     4096 /* bytes a socket may always queue (Linux tcp_rmem[0]) */
-#define SHUNT_MAX_MEMBERS   64   /* processes sharing one region (one bit each) */
+#define SHUNT_MAX_MEMBERS   63   /* processes sharing one region (one bit each) */
+#define SHUNT_HOLDER_RELAY  (1ull << 63) /* holders: a relay holds it (ctl.h RELAY) */
 
 /* Network-order IPv4 address and port, as in struct sockaddr_in. */
 struct shunt_inaddr {
@@ -429,7 +430,8 @@ struct shunt_sock {
 	 * before either can run; cleared (atomic AND) by a member whose last
 	 * descriptor closed: the one that clears the last bit sends CLOSE. [dp]
 	 * zeroes it when it allocates the slot, and clears a gone member's bit,
-	 * closing the socket if that was the last. */
+	 * closing the socket if that was the last. Bit 63 (SHUNT_HOLDER_RELAY) is
+	 * no member's: shuntd sets it while a relay (ctl.h) holds the socket. */
 	uint64_t holders;
 	/* [app] The inode of the placeholder kernel socket, written before an exec
 	 * so that the new image finds which of its fds is which slot. */

@@ -46,6 +46,7 @@ enum shunt_ctl_op {
 	SHUNT_CTL_NOTIFY_SET = 3,
 	SHUNT_CTL_NOTIFY_CLEAR = 4,
 	SHUNT_CTL_JOIN = 5,
+	SHUNT_CTL_RELAY = 6,
 };
 
 struct shunt_ctl_hello {
@@ -105,6 +106,25 @@ struct shunt_ctl_join {
 	uint64_t key[2];  /* the region's join_key */
 };
 _Static_assert(sizeof(struct shunt_ctl_join) == 32, "join size");
+
+/* RELAY (SHUNT_FEAT_SHARE) + SCM_RIGHTS [one end of a SOCK_STREAM socketpair]: from
+ * now on shuntd carries the TCP socket (slot, gen) between that socket and the
+ * connection: what arrives is written to it, what is written to the other end is
+ * sent, a FIN either way is a shutdown(SHUT_WR) of the other, and the relay holds
+ * the socket (SHUNT_HOLDER_RELAY) until every copy of the other end is closed.
+ * The shim puts the other end in place of the socket's descriptors when it can
+ * no longer see every call made on them (a dup2 onto 0, 1 or 2, where stdio
+ * writes from inside libc). Answered with status set: 0, -EBADF (no such live
+ * socket), -EINVAL (not a connected TCP socket, or relayed already). */
+struct shunt_ctl_relay {
+	uint32_t magic;  /* SHUNT_ABI_MAGIC */
+	uint32_t op;     /* SHUNT_CTL_RELAY */
+	uint32_t slot;
+	uint32_t gen;
+	int32_t status;  /* answer: 0 or -errno */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct shunt_ctl_relay) == 24, "relay size");
 
 #define SHUNT_CTL_FD_REGION   0
 #define SHUNT_CTL_FD_DOORBELL 1

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,13 +32,27 @@
 
 #include "core/app.h"
 #include "core/log.h"
+#include "core/relay.h"
 #include "dp.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
 
 /* ---- link-time fakes for tcp.h ------------------------------------------------ */
 
-static int fake_open, fake_connect, fake_close, fake_abort, fake_send;
+static int fake_open, fake_connect, fake_close, fake_abort, fake_send, fake_shutdown;
+
+/* The loop's epoll set, for the relays: a real one when the test makes ctx.epfd. */
+int loop_watch(struct dp_ctx *ctx, struct loop_src *src, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = src};
+
+	return epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0 ? -errno : 0;
+}
+
+void loop_unwatch(struct dp_ctx *ctx, struct loop_src *src)
+{
+	(void)epoll_ctl(ctx->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+}
 static int fake_connect_rc;
 static uint32_t fake_connect_addr;
 static uint16_t fake_connect_port;
@@ -105,6 +120,7 @@ int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
 int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how)
 {
 	(void)ctx; (void)s; (void)how;
+	fake_shutdown++;
 	return 0;
 }
 
@@ -161,7 +177,8 @@ static void setup(void)
 	conf.tx_buf = TX;
 	ctx.conf = &conf;
 	ctx.now_us = 5000000;
-	fake_open = fake_connect = fake_close = fake_abort = fake_send = 0;
+	fake_open = fake_connect = fake_close = fake_abort = fake_send = fake_shutdown = 0;
+	ctx.epfd = -1;
 	fake_connect_rc = 0;
 	fake_close_keeps_pcb = false;
 	fake_listen = 0;
@@ -1098,6 +1115,174 @@ END_TEST
 
 /* A socket the dataplane makes by itself (a listener's child) is a slot exactly as
  * OPEN makes one, without a reply; LISTEN needs SHUNT_FEAT_LISTEN. */
+/* ---- sharing: members and relays (SHUNT_FEAT_SHARE) --------------------------------- */
+
+/* A region shared by processes: app is replaced by one that agreed on sharing. */
+static void share_setup(void)
+{
+	apps_fini(&ctx);
+	ck_assert_int_eq(apps_init(&ctx), 0);
+	ck_assert_int_eq(app_create(&ctx, -1, 1234, SHUNT_ABI_VERSION,
+				    SHUNT_FEAT_READY | SHUNT_FEAT_LISTEN | SHUNT_FEAT_SHARE, &app), 0);
+	r = app->r;
+	r->chan_hint[0] = 1;
+	ck_assert_uint_eq(r->chan_per_member, APP_NCHANNELS);
+	ck_assert_uint_eq(r->nchannels, APP_NCHANNELS * SHUNT_MAX_MEMBERS);
+	ck_assert_uint_eq(r->members, 1); /* member 0: the attaching process */
+}
+
+/* A member joins on a connection of its own (one end of a socketpair here). */
+static struct dp_member *join(uint32_t idx, int *peer)
+{
+	struct dp_member *m;
+	const char *why = NULL;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	*peer = sv[1];
+	m = app_member_join(app, idx, sv[0], 99, &why);
+	ck_assert_msg(m != NULL, "join %u: %s", idx, why);
+	return m;
+}
+
+START_TEST(test_member_join_rules)
+{
+	const char *why = NULL;
+	int peer;
+
+	share_setup();
+	ck_assert_ptr_null(app_member_join(app, 1, -1, 99, &why)); /* not claimed */
+	ck_assert_ptr_null(app_member_join(app, 0, -1, 99, &why)); /* 0 is the attacher's */
+	ck_assert_ptr_null(app_member_join(app, SHUNT_MAX_MEMBERS, -1, 99, &why));
+	r->members |= 1ull << 5; /* claimed by a parent for its child */
+	(void)join(5, &peer);
+	ck_assert_ptr_null(app_member_join(app, 5, -1, 99, &why)); /* live already */
+	ck_assert_ptr_eq(app_find_key(&ctx, app->join_key), app);
+	ck_assert_ptr_null(app_find_key(&ctx, (uint64_t[2]){ app->join_key[0] + 1, 0 }));
+	close(peer);
+}
+END_TEST
+
+/* A member's commands go on its own channels, polled once it joined; a gone
+ * member's leftovers are dropped, and its index can be claimed again. */
+START_TEST(test_member_channels)
+{
+	struct dp_member *m;
+	uint32_t gen, s;
+	int peer;
+
+	share_setup();
+	s = open_sock(&gen);
+	r->members |= 1ull << 2;
+	r->chan_hint[2] = 1;
+	push_on(2 * APP_NCHANNELS, SHUNT_CMD_SEND, s, gen, 0, 0);
+	ck_assert_uint_eq(apps_poll(&ctx), 0); /* not joined yet: not polled */
+	m = join(2, &peer);
+	ck_assert_uint_eq(apps_poll(&ctx), 1);
+	ck_assert_int_eq(fake_send, 1);
+	push_on(2 * APP_NCHANNELS, SHUNT_CMD_SEND, s, gen, 0, 0);
+	app_member_gone(&ctx, app, m);
+	ck_assert_uint_eq(r->members & (1ull << 2), 0); /* given back */
+	ck_assert_uint_eq(apps_poll(&ctx), 0);          /* its leftover dropped */
+	r->members |= 1ull << 2;
+	(void)join(2, &peer);
+	ck_assert_uint_eq(apps_poll(&ctx), 0);
+	ck_assert_int_eq(fake_send, 1);
+	close(peer);
+}
+END_TEST
+
+/* A member that goes away lets go of what it held: a socket another member still
+ * holds goes on, one it alone held is closed as close() would; a socket only the
+ * last member held goes with the region's detach. */
+START_TEST(test_member_sweep)
+{
+	struct dp_member *m;
+	uint32_t g1, g2, s1, s2;
+	int peer;
+
+	share_setup();
+	s1 = open_sock(&g1);
+	s2 = open_sock(&g2);
+	r->members |= 1ull << 1;
+	m = join(1, &peer);
+	shsock(s1)->holders = 1ull << 0 | 1ull << 1; /* shared by parent and child */
+	shsock(s2)->holders = 1ull << 1;             /* the child's alone */
+	shsock(s1)->notify[0] = APP_NNOTIFIERS + 3;  /* one of the child's notifiers */
+	app_member_gone(&ctx, app, m);
+	close(peer);
+	ck_assert_uint_eq(shsock(s1)->holders, 1ull << 0);
+	ck_assert_uint_eq(shsock(s2)->holders, 0);
+	ck_assert_int_eq(fake_close, 1);             /* s2 only */
+	ck_assert_uint_eq(shsock(s2)->state, SHUNT_SS_FREE);
+	ck_assert_uint_ne(shsock(s1)->state, SHUNT_SS_FREE);
+	ck_assert_uint_eq(app->stats.member_closes, 1);
+	app_member_gone(&ctx, app, &app->members[0]); /* the last: detach */
+	ck_assert(app->gone);
+	ck_assert_int_eq(fake_close, 2);
+}
+END_TEST
+
+/* A relay carries a connected socket between its rings and a socketpair: what
+ * arrives comes out of the other end, what is written there is sent, the other
+ * end's EOF is a FIN, and its last close releases the relay's hold. */
+START_TEST(test_relay)
+{
+	struct dp_sock *ds;
+	struct dp_relay *rl;
+	uint32_t gen, s;
+	char buf[16];
+	int sv[2];
+
+	share_setup();
+	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ctx.epfd, 0);
+	s = open_sock(&gen);
+	ds = &app->socks[s];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(relay_start(&ctx, app, s, gen, dup(sv[1])), -EINVAL); /* not connected */
+	ds->state = SHUNT_SS_ESTABLISHED;
+	ck_assert_int_eq(relay_start(&ctx, app, s, gen + 1, dup(sv[1])), -EBADF); /* stale */
+	ck_assert_int_eq(relay_start(&ctx, app, s, gen, sv[1]), 0);
+	rl = ds->relay;
+	ck_assert_ptr_nonnull(rl);
+	ck_assert_uint_eq(shsock(s)->holders & SHUNT_HOLDER_RELAY, SHUNT_HOLDER_RELAY);
+	shsock(s)->holders &= ~1ull; /* the shim lets go once the relay holds it */
+
+	/* the peer's bytes: out of the other end, the ring read */
+	dp_sock_rx_write(ds, 0, "hello", 5);
+	dp_sock_rx_commit(&ctx, ds, 5);
+	apps_wake(&ctx);
+	ck_assert_int_eq(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 5);
+	ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+	ck_assert_uint_eq(shsock(s)->rx_cons, ds->rx_prod);
+
+	/* the program's bytes: into the send ring, SEND */
+	ck_assert_int_eq(send(sv[0], "world", 5, 0), 5);
+	relay_event(&ctx, rl, EPOLLIN);
+	ck_assert_uint_eq(shsock(s)->tx_prod - ds->tx_cons, 5);
+	ck_assert_int_eq(memcmp(ds->tx_buf + (ds->tx_cons & (ds->tx_size - 1)), "world", 5), 0);
+	ck_assert_int_eq(fake_send, 1);
+	ck_assert_uint_eq(shsock(s)->tx_owner, 0); /* given back */
+
+	/* the peer's FIN passes on once the ring is read */
+	dp_sock_set_flags(&ctx, ds, SHUNT_SF_RX_EOF, 0);
+	apps_wake(&ctx);
+	ck_assert_int_eq(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 0);
+
+	/* the program's last close: the FIN, and the relay's hold released, the last */
+	close(sv[0]);
+	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+	ck_assert_int_eq(fake_shutdown, 1);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_uint_eq(shsock(s)->holders, 0);
+	ck_assert_int_eq(fake_close, 1);
+	relays_reap(&ctx);
+	ck_assert_ptr_null(ctx.relays);
+	close(ctx.epfd);
+}
+END_TEST
+
 START_TEST(test_spawn_and_listen)
 {
 	struct shunt_reply *rep = &chan(0)->reply;
@@ -1214,6 +1399,10 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_destroy_aborts_connections);
 	tcase_add_test(tc, test_detach_lets_orphans_finish);
 	tcase_add_test(tc, test_spawn_and_listen);
+	tcase_add_test(tc, test_member_join_rules);
+	tcase_add_test(tc, test_member_channels);
+	tcase_add_test(tc, test_member_sweep);
+	tcase_add_test(tc, test_relay);
 	suite_add_tcase(s, tc);
 	return s;
 }

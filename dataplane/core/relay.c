@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * Relays: see relay.h. shuntd takes the program's side of the socket's rings:
+ * it consumes the receive ring (rx_cons, by CAS as any reader does) and fills the
+ * send ring (tx_prod, holding tx_owner as any sender does, under its own pid),
+ * so a process of the region that still uses the rings directly meets it as it
+ * would meet another thread. The fd is non-blocking: a program that stops
+ * reading only stops its connection's window, never the loop.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <shunt/ring.h>
+
+#include "core/app.h"
+#include "core/log.h"
+#include "core/relay.h"
+#include "dp.h"
+
+static uint32_t relay_owner(void)
+{
+	static uint32_t me;
+
+	if (me == 0)
+		me = (uint32_t)getpid(); /* alive while we are: a sender never takes it over */
+	return me;
+}
+
+int relay_start(struct dp_ctx *ctx, struct dp_app *app, uint32_t slot, uint32_t gen, int fd)
+{
+	struct dp_relay *r;
+	struct dp_sock *s;
+	int type = 0, rc;
+	socklen_t len = sizeof(type);
+
+	rc = -EBADF;
+	if (slot >= app->nsocks)
+		goto fail;
+	s = &app->socks[slot];
+	if (s->gen != gen || s->state == SHUNT_SS_FREE || s->app_closed)
+		goto fail;
+	rc = -EINVAL;
+	if (s->type != SHUNT_SOCK_STREAM || s->pcb == NULL || s->relay != NULL ||
+	    s->state < SHUNT_SS_ESTABLISHED ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+		goto fail;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	r->src.kind = LOOP_SRC_RELAY;
+	r->src.fd = fd;
+	r->src.obj = r;
+	r->s = s;
+	r->gen = gen;
+	r->events = EPOLLIN | EPOLLRDHUP;
+	rc = loop_watch(ctx, &r->src, r->events);
+	if (rc < 0) {
+		free(r);
+		goto fail;
+	}
+	r->next = ctx->relays;
+	ctx->relays = r;
+	s->relay = r;
+	/* seq_cst RMW: against the members' own ANDs at close (share.c) */
+	__atomic_fetch_or(&s->sh->holders, SHUNT_HOLDER_RELAY, __ATOMIC_SEQ_CST);
+	app->stats.relays++;
+	relay_pump(ctx, s);
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+/* The relay is over: its fd closed, its hold given back (the last one: the
+ * socket is closed as close() would). */
+static void relay_end(struct dp_ctx *ctx, struct dp_relay *r, bool release)
+{
+	struct dp_sock *s = r->s;
+	uint64_t old;
+
+	if (r->dead)
+		return;
+	loop_unwatch(ctx, &r->src);
+	close(r->src.fd);
+	r->dead = true;
+	s->relay = NULL;
+	if (!release)
+		return;
+	old = __atomic_fetch_and(&s->sh->holders, ~SHUNT_HOLDER_RELAY, __ATOMIC_SEQ_CST);
+	if ((old & ~SHUNT_HOLDER_RELAY) == 0 && s->state != SHUNT_SS_FREE && !s->app_closed)
+		dp_app_close_slot(ctx, s->app, s);
+}
+
+void relay_drop(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	if (s->relay != NULL)
+		relay_end(ctx, s->relay, false);
+}
+
+/* Receive ring -> fd. Returns true if it has to wait for the fd (EPOLLOUT). */
+static bool relay_rx(struct dp_ctx *ctx, struct dp_relay *r)
+{
+	struct dp_sock *s = r->s;
+	bool moved = false, blocked = false;
+
+	for (;;) {
+		/* acquire: pairs with the other readers' release of rx_cons */
+		uint32_t cons = SHUNT_LOAD_ACQ(&s->sh->rx_cons), avail = s->rx_prod - cons, off;
+		ssize_t n;
+
+		if (avail == 0)
+			break;
+		if (avail > s->rx_size) { /* an impossible index: the socket's broken */
+			s->broken = true;
+			break;
+		}
+		off = cons & (s->rx_size - 1);
+		if (avail > s->rx_size - off)
+			avail = s->rx_size - off;
+		n = send(r->src.fd, s->rx_buf + off, avail, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			blocked = true;
+			break;
+		}
+		if (n < 0)
+			n = (ssize_t)avail; /* nobody reads the other end again: dropped */
+		/* release: our reads of the ring before the bytes are given back; a
+		 * failed CAS means another reader took them too */
+		(void)__atomic_compare_exchange_n(&s->sh->rx_cons, &cons, cons + (uint32_t)n, false,
+						  __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+		moved = true;
+	}
+	if (moved && s->pcb != NULL)
+		dp_app_sock_recvd(ctx, s);
+	/* the peer's FIN (or a reset), once everything before it was passed on */
+	if (!r->rx_shut && (s->flags & (SHUNT_SF_RX_EOF | SHUNT_SF_RESET)) &&
+	    SHUNT_LOAD_ACQ(&s->sh->rx_cons) == s->rx_prod) {
+		(void)shutdown(r->src.fd, (s->flags & SHUNT_SF_RESET) ? SHUT_RDWR : SHUT_WR);
+		r->rx_shut = true;
+	}
+	return blocked;
+}
+
+/* fd -> send ring. Returns true if the ring is full (stop reading the fd). */
+static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r)
+{
+	struct dp_sock *s = r->s;
+	uint32_t owner = 0, limit = s->sndbuf != 0 && s->sndbuf < s->tx_size ? s->sndbuf : s->tx_size;
+	bool sent = false, full = false;
+
+	if (r->tx_eof || s->pcb == NULL || (s->flags & (SHUNT_SF_TX_SHUT | SHUNT_SF_RESET)))
+		return false;
+	/* one sender at a time (shim/tx.c): another process's may be writing now;
+	 * its SEND brings us back */
+	if (!__atomic_compare_exchange_n(&s->sh->tx_owner, &owner, relay_owner(), false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return false;
+	for (;;) {
+		uint32_t prod = SHUNT_LOAD_RLX(&s->sh->tx_prod), queued = prod - s->tx_cons, off, room;
+		ssize_t n;
+
+		if (queued >= limit) {
+			full = true;
+			break;
+		}
+		off = prod & (s->tx_size - 1);
+		room = limit - queued;
+		if (room > s->tx_size - off)
+			room = s->tx_size - off;
+		n = recv(r->src.fd, s->tx_buf + off, room, MSG_DONTWAIT);
+		if (n > 0) {
+			/* release: the bytes before the index that covers them */
+			SHUNT_STORE_REL(&s->sh->tx_prod, prod + (uint32_t)n);
+			sent = true;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			r->tx_eof = true;
+		break;
+	}
+	__atomic_store_n(&s->sh->tx_owner, 0, __ATOMIC_RELEASE);
+	if (sent)
+		dp_app_sock_send(ctx, s);
+	if (r->tx_eof && s->pcb != NULL)
+		(void)dp_app_sock_shutdown(ctx, s, SHUT_WR); /* the FIN after what was queued */
+	return full;
+}
+
+/* Move what can move both ways, and watch for what is missing. */
+static void relay_run(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
+{
+	uint32_t want = EPOLLRDHUP;
+
+	if (r->dead)
+		return;
+	if (r->s->gen != r->gen || r->s->state == SHUNT_SS_FREE) {
+		relay_end(ctx, r, false); /* the slot went on without us (cannot happen) */
+		return;
+	}
+	if (relay_rx(ctx, r))
+		want |= EPOLLOUT;
+	if (!relay_tx(ctx, r) && !r->tx_eof)
+		want |= EPOLLIN;
+	if (hup) { /* every copy of the other end is closed: nobody holds it there */
+		relay_end(ctx, r, true);
+		return;
+	}
+	if (want != r->events) {
+		struct epoll_event ev = { .events = want, .data.ptr = &r->src };
+
+		if (epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, r->src.fd, &ev) == 0)
+			r->events = want;
+	}
+}
+
+void relay_pump(struct dp_ctx *ctx, struct dp_sock *s)
+{
+	if (s->relay != NULL)
+		relay_run(ctx, s->relay, false);
+}
+
+void relay_event(struct dp_ctx *ctx, struct dp_relay *r, uint32_t events)
+{
+	relay_run(ctx, r, (events & (EPOLLHUP | EPOLLERR)) != 0);
+}
+
+void relays_reap(struct dp_ctx *ctx)
+{
+	struct dp_relay **pp = &ctx->relays, *r;
+
+	while ((r = *pp) != NULL) {
+		if (r->dead) {
+			*pp = r->next;
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
