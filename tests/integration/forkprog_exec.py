@@ -13,6 +13,10 @@ non-zero with the reason on stderr.
         closed), its stdout into the file OUT ("-": captured), killed after
         TIMEOUT s; then closes the socket: {"rc", "stdout", "stderr",
         "expired", "took"}.
+    forkprog_exec.py stdio HOST PORT TIMEOUT ARGV...
+        Connects, runs ARGV with the socket (blocking) as its stdin and stdout
+        (subprocess's dup2s in its child), killed after TIMEOUT s: {"rc",
+        "stderr", "expired", "took"}.
     forkprog_exec.py passfds HOST PORT MSG
         Connects, runs `python3 forkprog_exec.py rr FD MSG` with pass_fds=(FD,),
         then closes: {"rc", "child" (the child's JSON line)}.
@@ -88,6 +92,22 @@ def fd3(host, port, out, timeout, argv):
          expired=expired, took=took)
 
 
+def stdio(host, port, timeout, argv):
+    """argv run with the socket as its stdin and stdout (subprocess's dup2s, in
+    its child: the new image finds the socket on 0 and 1)."""
+    s = connect(host, port)
+    s.setblocking(True)
+    t = time.monotonic()
+    try:
+        r = subprocess.run(argv, stdin=s, stdout=s, stderr=subprocess.PIPE, timeout=timeout)
+        rc, se, expired = r.returncode, r.stderr, False
+    except subprocess.TimeoutExpired as e:
+        rc, se, expired = None, e.stderr or b"", True
+    took = time.monotonic() - t
+    s.close()
+    done(rc=rc, stderr=se.decode(errors="replace"), expired=expired, took=took)
+
+
 def passfds(host, port, msg):
     s = connect(host, port)
     r = subprocess.run([PYTHON, os.path.join(HERE, "forkprog_exec.py"), "rr",
@@ -139,6 +159,8 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "fd3":
         fd3(args[0], args[1], args[2], float(args[3]), args[4:])
+    elif cmd == "stdio":
+        stdio(args[0], args[1], float(args[2]), args[3:])
     elif cmd == "passfds":
         passfds(args[0], args[1], args[2])
     elif cmd == "execself":

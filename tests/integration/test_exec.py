@@ -22,6 +22,15 @@ inherit LD_PRELOAD, so they run with the shim too, except in image_without_shim:
                  (run with close_fds=False, so only close-on-exec keeps it out):
                  closing it right after the spawn gives the peer EOF within 1 s,
                  before sleep exits.
+  bash_devtcp    the issue's `bash -c 'exec 3<>/dev/tcp/HOST/PORT; echo hi >&3'`
+                 (bash moves the socket onto fd 1 and writes with stdio, inside
+                 libc), then a line read back with `read <&3`, `printf >&3` and
+                 `head -n1 <&3`: the peer gets "hi\ntwo\n" then EOF, bash prints
+                 what came back.
+  stdio_sh       `sh -c 'exec sed ... <&3 >&3'`: sed's stdio (inside libc) reads
+                 the peer's line and writes it back bracketed.
+  stdio_spawn    sed run by subprocess with the socket as its stdin and stdout
+                 (dup2s in the child, which the shim does not see): the same.
   image_without_shim
                  `env -u LD_PRELOAD sh -c 'printf x >&3'`: through shunt the write
                  must fail (non-zero exit) within 5 s, never hang, and nothing
@@ -36,7 +45,7 @@ peer's records are test_fork.py's."""
 import os
 
 from netbed import HERE, PEER_IP, main, random_file, sha256_file
-from test_fork import KERNEL, expect, one_record, peer_server, run_app, run_cases
+from test_fork import KERNEL, app_argv, expect, one_record, peer_server, run_app, run_cases
 
 PROG = os.path.join(HERE, "forkprog_exec.py")
 EOF_LIMIT_S = 1.0
@@ -157,7 +166,49 @@ def image_without_shim(bed):
           % (res["rc"], res["took"], res["stderr"].strip() or "no message"))
 
 
-CASES = [printf, head, cat, pass_fds, execv, cloexec, image_without_shim]
+def bash_devtcp(bed):
+    log = peer_server(bed, "echo-bash", 7907, "--echo")
+    script = ("exec 3<>/dev/tcp/%s/7907; echo hi >&3; read -r line <&3; "
+              "echo \"got:$line\"; printf 'two\\n' >&3; head -n1 <&3; exec 3>&-" % PEER_IP)
+    r = bed.run(bed.app, app_argv(bed, ["bash", "-c", script]), timeout=20)
+    out, err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+    expect(r.returncode == 0 and out == "got:hi\ntwo\n",
+           "bash /dev/tcp: exit %d, stdout %r, want 'got:hi\\ntwo\\n'\n%s"
+           % (r.returncode, out, err))
+    rec = one_record(log)
+    expect(rec["got"] == "hi\ntwo\n" and rec["error"] is None and rec["t_eof"],
+           "the peer got %r (error %s, EOF %s), want 'hi\\ntwo\\n' then EOF"
+           % (rec["got"], rec["error"], rec["t_eof"]))
+    print("  bash: echo >&3 (stdio on fd 1), read <&3, head <&3: %r" % out)
+
+
+SED = "1{s/.*/[&]/p;q}"  # GNU sed: stdio reads (one read(2) per refill) and writes
+
+
+def stdio_sh(bed):
+    log = peer_server(bed, "greet-sed", 7908, "--greet", "ping\n")
+    res = fd3(bed, 7908, ["sh", "-c", "exec sed -n '%s' <&3 >&3" % SED])
+    expect(res["rc"] == 0 and not res["expired"] and res["stderr"] == "",
+           "sh -c 'exec sed ... <&3 >&3': %s" % res)
+    rec = one_record(log)
+    expect(rec["got"] == "[ping]\n" and rec["error"] is None and rec["t_eof"],
+           "the peer got %r (error %s), want '[ping]\\n'" % (rec["got"], rec["error"]))
+    print("  sed's stdio on the socket: the peer got %r" % rec["got"])
+
+
+def stdio_spawn(bed):
+    log = peer_server(bed, "greet-spawn", 7909, "--greet", "pong\n")
+    rc, res, out, err = run_app(bed, "stdio", PEER_IP, 7909, 10, "sed", "-n", SED, prog=PROG)
+    expect(rc == 0 and res and res["rc"] == 0 and not res["expired"] and res["stderr"] == "",
+           "stdio: exit %d, %r\n%s" % (rc, out, err))
+    rec = one_record(log)
+    expect(rec["got"] == "[pong]\n" and rec["error"] is None and rec["t_eof"],
+           "the peer got %r (error %s), want '[pong]\\n'" % (rec["got"], rec["error"]))
+    print("  sed spawned on the socket as stdin and stdout: the peer got %r" % rec["got"])
+
+
+CASES = [printf, head, cat, pass_fds, execv, cloexec, bash_devtcp, stdio_sh, stdio_spawn,
+         image_without_shim]
 
 
 def test():
