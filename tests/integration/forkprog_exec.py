@@ -17,6 +17,9 @@ non-zero with the reason on stderr.
         Connects, runs ARGV with the socket (blocking) as its stdin and stdout
         (subprocess's dup2s in its child), killed after TIMEOUT s: {"rc",
         "stderr", "expired", "took"}.
+    forkprog_exec.py spawn HOST PORT
+        Connects, makes the socket inheritable, os.posix_spawn()s `sh -c 'printf
+        spawned >&FD'`, closes the socket at once, waits: {"rc"}.
     forkprog_exec.py passfds HOST PORT MSG
         Connects, runs `python3 forkprog_exec.py rr FD MSG` with pass_fds=(FD,),
         then closes: {"rc", "child" (the child's JSON line)}.
@@ -155,6 +158,19 @@ def cloexec(host, port):
          sleep_rc=p.returncode)
 
 
+def spawn(host, port):
+    """os.posix_spawn (glibc's posix_spawn) of `sh -c 'printf spawned >&N'` with the
+    socket inheritable, then the parent closes it at once: {"rc"}."""
+    s = connect(host, port)
+    s.setblocking(True)
+    os.set_inheritable(s.fileno(), True)
+    pid = os.posix_spawn("/bin/sh", ["sh", "-c", "printf spawned >&%d" % s.fileno()],
+                         os.environ)
+    s.close()
+    _, st = os.waitpid(pid, 0)
+    done(rc=os.waitstatus_to_exitcode(st))
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "fd3":
@@ -169,6 +185,8 @@ def main(argv):
         rr(int(args[0]), args[1])
     elif cmd == "cloexec":
         cloexec(args[0], args[1])
+    elif cmd == "spawn":
+        spawn(args[0], args[1])
     else:
         sys.exit("unknown command " + cmd)
 

@@ -31,6 +31,9 @@ inherit LD_PRELOAD, so they run with the shim too, except in image_without_shim:
                  the peer's line and writes it back bracketed.
   stdio_spawn    sed run by subprocess with the socket as its stdin and stdout
                  (dup2s in the child, which the shim does not see): the same.
+  posix_spawn    os.posix_spawn (glibc's posix_spawn, which execs inside libc) of
+                 `sh -c 'printf spawned >&FD'`, the parent closing the socket right
+                 after the spawn: the peer gets "spawned", then EOF.
   image_without_shim
                  `env -u LD_PRELOAD sh -c 'printf x >&3'`: through shunt the write
                  must fail (non-zero exit) within 5 s, never hang, and nothing
@@ -207,8 +210,19 @@ def stdio_spawn(bed):
     print("  sed spawned on the socket as stdin and stdout: the peer got %r" % rec["got"])
 
 
+def posix_spawn(bed):
+    log = peer_server(bed, "record-spawn", 7910)
+    rc, res, out, err = run_app(bed, "spawn", PEER_IP, 7910, prog=PROG)
+    expect(rc == 0 and res and res["rc"] == 0, "spawn: exit %d, %r\n%s" % (rc, out, err))
+    rec = one_record(log)
+    expect(rec["got"] == "spawned" and rec["error"] is None and rec["t_eof"],
+           "the peer got %r (error %s, EOF %s), want 'spawned' then EOF"
+           % (rec["got"], rec["error"], rec["t_eof"]))
+    print("  posix_spawn: the child wrote %r after the parent had closed" % rec["got"])
+
+
 CASES = [printf, head, cat, pass_fds, execv, cloexec, bash_devtcp, stdio_sh, stdio_spawn,
-         image_without_shim]
+         posix_spawn, image_without_shim]
 
 
 def test():
