@@ -346,8 +346,7 @@ bool shim_attach(void)
 	return shim_g.attached && !shim_is_lost();
 }
 
-/* Close one inherited internal fd and forget it. */
-static void attach_drop_fd(_Atomic int *slot)
+void shim_attach_drop_fd(_Atomic int *slot)
 {
 	int fd = atomic_load(slot), err;
 
@@ -367,9 +366,9 @@ void shim_attach_atfork_child(bool shared)
 		return; /* share.c: the attachment goes on, as a member's */
 	/* The control connection is shared with the parent: closing our copy does
 	 * not hang it up; shuntd sees the parent leave when the parent does. */
-	attach_drop_fd(&shim_g.ctl_fd);
-	attach_drop_fd(&shim_g.doorbell_fd);
-	attach_drop_fd(&shim_g.lost_epfd); /* the parent's watcher is not ours */
+	shim_attach_drop_fd(&shim_g.ctl_fd);
+	shim_attach_drop_fd(&shim_g.doorbell_fd);
+	shim_attach_drop_fd(&shim_g.lost_epfd); /* the parent's watcher is not ours */
 	if (shim_g.r != NULL)
 		munmap(shim_g.r, shim_g.region_size);
 	shim_g.r = NULL;

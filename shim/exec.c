@@ -325,18 +325,30 @@ SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	return rc;
 }
 
-/* execl, execle, execlp: the arguments into an array, then as execve/execvp. */
-#define EXEC_ARGV(first, ap, argv)                                          \
-	size_t argc_ = 1;                                                   \
-	va_list cp_;                                                        \
-	va_copy(cp_, ap);                                                   \
-	while (va_arg(cp_, char *) != NULL)                                 \
-		argc_++;                                                    \
-	va_end(cp_);                                                        \
-	char *argv[argc_ + 1];                                              \
-	argv[0] = (char *)(first);                                          \
-	for (size_t i_ = 1; i_ <= argc_; i_++)                              \
-		argv[i_] = va_arg(ap, char *); /* the last one is the NULL */
+/* execl, execle, execlp: the arguments into an array, then as execve/execvpe. */
+enum exec_list_how { EXEC_L, EXEC_LP, EXEC_LE };
+
+static int exec_list(enum exec_list_how how, const char *path, const char *arg, va_list ap)
+{
+	size_t argc = 1, i;
+	char *const *envp = environ;
+	va_list cp;
+
+	va_copy(cp, ap);
+	while (va_arg(cp, char *) != NULL)
+		argc++;
+	va_end(cp);
+	{
+		char *argv[argc + 1];
+
+		argv[0] = (char *)arg;
+		for (i = 1; i <= argc; i++)
+			argv[i] = va_arg(ap, char *); /* the last one is the NULL */
+		if (how == EXEC_LE)
+			envp = va_arg(ap, char *const *);
+		return how == EXEC_LP ? execvpe(path, argv, envp) : execve(path, argv, envp);
+	}
+}
 
 SHIM_EXPORT int execl(const char *path, const char *arg, ...)
 {
@@ -344,11 +356,8 @@ SHIM_EXPORT int execl(const char *path, const char *arg, ...)
 	int rc;
 
 	va_start(ap, arg);
-	{
-		EXEC_ARGV(arg, ap, argv)
-		va_end(ap);
-		rc = execve(path, argv, environ);
-	}
+	rc = exec_list(EXEC_L, path, arg, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -358,11 +367,8 @@ SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
 	int rc;
 
 	va_start(ap, arg);
-	{
-		EXEC_ARGV(arg, ap, argv)
-		va_end(ap);
-		rc = execvpe(file, argv, environ);
-	}
+	rc = exec_list(EXEC_LP, file, arg, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -372,13 +378,8 @@ SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 	int rc;
 
 	va_start(ap, arg);
-	{
-		EXEC_ARGV(arg, ap, argv)
-		char *const *envp = va_arg(ap, char *const *);
-
-		va_end(ap);
-		rc = execve(path, argv, envp);
-	}
+	rc = exec_list(EXEC_LE, path, arg, ap);
+	va_end(ap);
 	return rc;
 }
 

@@ -174,18 +174,6 @@ bool shim_share_forked(void)
 	return share_fork.active;
 }
 
-/* Close one inherited internal fd of the parent's and forget it. */
-static void share_drop_fd(_Atomic int *slot)
-{
-	int fd = atomic_load(slot), err;
-
-	if (fd < 0)
-		return;
-	(void)shim_fdtab_swap(fd, NULL, &err);
-	real_close(fd);
-	atomic_store(slot, -1);
-}
-
 void shim_share_child(void)
 {
 	const char *why;
@@ -196,8 +184,8 @@ void shim_share_child(void)
 	share_fork.active = false;
 	/* The parent's connection is the parent's life: our copy would hide its
 	 * hang-up from shuntd. Ours is the one made for us. */
-	share_drop_fd(&shim_g.ctl_fd);
-	share_drop_fd(&shim_g.lost_epfd); /* the parent's watcher is not ours */
+	shim_attach_drop_fd(&shim_g.ctl_fd);
+	shim_attach_drop_fd(&shim_g.lost_epfd); /* the parent's watcher is not ours */
 	atomic_store(&shim_g.ctl_fd, share_fork.ctl);
 	why = shim_attach_member(shim_g.r, share_fork.member);
 	if (why != NULL) /* checked at attach: cannot happen */

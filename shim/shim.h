@@ -146,6 +146,9 @@ int shim_attach_relocate(int fd);
  * attachment (fds, mapping) so that the child's next socket attaches afresh with
  * its own region. */
 void shim_attach_atfork_child(bool shared);
+/* Close one of the shim's internal fds (*slot: ctl_fd, doorbell_fd, lost_epfd)
+ * and forget it (a fork child's copy of its parent's). */
+void shim_attach_drop_fd(_Atomic int *slot);
 /* The geometry of member `member` of the mapped region r (shim_g's counts and
  * bases). Returns NULL, or why it cannot be. */
 const char *shim_attach_member(struct shunt_region *r, uint32_t member);

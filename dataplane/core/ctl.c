@@ -262,6 +262,11 @@ static void ctl_join(struct dp_ctx *ctx, int fd, pid_t pid, const struct shunt_c
 		DP_WARN("control: pid %d: JOIN as member %u refused: %s", (int)pid, j->member,
 			why);
 		close(fd);
+		/* nobody will join with that bit now: give it back, unless it is live */
+		if (app != NULL && j->member > 0 && j->member < SHUNT_MAX_MEMBERS &&
+		    !(app->joined & (1ull << j->member)))
+			__atomic_fetch_and(&app->r->members, ~(1ull << j->member),
+					   __ATOMIC_RELEASE);
 		return;
 	}
 	if (((j->flags & SHUNT_JOINF_FDS) && ctl_send_welcome(ctx, fd, app, 0) < 0) ||
