@@ -46,12 +46,14 @@ static void relay_replace(int fd, struct shim_file *f, void *arg)
 		r->rc = -errno;
 }
 
-/* Relay s: shuntd carries it through a socketpair from now on. 0 or -errno (then
- * s is as it was). Caller holds s->lock. */
-static int relay_start(struct shim_sock *s)
+/* Relay s, which landed on fd: shuntd carries it through a socketpair from now
+ * on (on stdin, as a reader's: ctl.h SHUNT_RELAYF_READ). 0 or -errno (then s is
+ * as it was). Caller holds s->lock. */
+static int relay_start(struct shim_sock *s, int fd)
 {
 	struct shunt_ctl_relay req = { .magic = SHUNT_ABI_MAGIC, .op = SHUNT_CTL_RELAY,
-				       .slot = s->slot, .gen = s->gen }, ans;
+				       .slot = s->slot, .gen = s->gen,
+				       .flags = fd == 0 ? SHUNT_RELAYF_READ : 0 }, ans;
 	struct relay_fds r = { .s = s };
 	int sv[2];
 	ssize_t n;
@@ -99,7 +101,7 @@ void shim_relay_stdio(int fd)
 	if (atomic_load(&s->kind) == SHIM_SHUNT && s->type == SOCK_STREAM &&
 	    !atomic_load(&s->listening) && !shim_sock_dead(s) &&
 	    SHUNT_LOAD_ACQ(&s->ss->state) >= SHUNT_SS_ESTABLISHED) {
-		rc = relay_start(s);
+		rc = relay_start(s, fd);
 		if (rc < 0)
 			SHIM_WARN("fd %d: a shunt socket on a standard stream, not relayed (%d): "
 				  "stdio on it reaches the placeholder", fd, rc);

@@ -426,7 +426,7 @@ static void ctl_relay(struct dp_ctx *ctx, struct dp_app *app, struct shunt_ctl_r
 			close(fds[i]);
 		return;
 	}
-	q->status = relay_start(ctx, app, q->slot, q->gen, fds[0]);
+	q->status = relay_start(ctx, app, q->slot, q->gen, fds[0], q->flags);
 	if (q->status < 0)
 		app->stats.ctl_drop_bad++;
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <shunt/ctl.h>
 #include <shunt/ring.h>
 
 #include "core/app.h"
@@ -30,7 +31,8 @@ static uint32_t relay_owner(void)
 	return me;
 }
 
-int relay_start(struct dp_ctx *ctx, struct dp_app *app, uint32_t slot, uint32_t gen, int fd)
+int relay_start(struct dp_ctx *ctx, struct dp_app *app, uint32_t slot, uint32_t gen, int fd,
+		uint32_t flags)
 {
 	struct dp_relay *r;
 	struct dp_sock *s;
@@ -58,6 +60,7 @@ int relay_start(struct dp_ctx *ctx, struct dp_app *app, uint32_t slot, uint32_t 
 	r->src.obj = r;
 	r->s = s;
 	r->gen = gen;
+	r->reader = (flags & SHUNT_RELAYF_READ) != 0;
 	r->events = EPOLLIN | EPOLLRDHUP;
 	rc = loop_watch(ctx, &r->src, r->events);
 	if (rc < 0) {
@@ -109,6 +112,12 @@ static bool relay_rx(struct dp_ctx *ctx, struct dp_relay *r)
 	struct dp_sock *s = r->s;
 	bool moved = false, blocked = false;
 
+	/* A writer's relay reads for nobody while a process holds the socket itself:
+	 * that one may be the reader (a child writes a request through stdout, its
+	 * parent reads the answer). Alone, it reads for whoever has the other end. */
+	if (!r->reader &&
+	    (__atomic_load_n(&s->sh->holders, __ATOMIC_RELAXED) & ~SHUNT_HOLDER_RELAY) != 0)
+		goto fin;
 	for (;;) {
 		/* acquire: pairs with the other readers' release of rx_cons */
 		uint32_t cons = SHUNT_LOAD_ACQ(&s->sh->rx_cons), avail = s->rx_prod - cons, off;
@@ -138,6 +147,7 @@ static bool relay_rx(struct dp_ctx *ctx, struct dp_relay *r)
 	}
 	if (moved && s->pcb != NULL)
 		dp_app_sock_recvd(ctx, s);
+fin:
 	/* the peer's FIN (or a reset), once everything before it was passed on */
 	if (!r->rx_shut && (s->flags & (SHUNT_SF_RX_EOF | SHUNT_SF_RESET)) &&
 	    SHUNT_LOAD_ACQ(&s->sh->rx_cons) == s->rx_prod) {
@@ -147,8 +157,9 @@ static bool relay_rx(struct dp_ctx *ctx, struct dp_relay *r)
 	return blocked;
 }
 
-/* fd -> send ring. Returns true if the ring is full (stop reading the fd). */
-static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r)
+/* fd -> send ring. Returns true if the ring is full (stop reading the fd). hup:
+ * every copy of the other end is closed: its EOF is a close, not a shutdown. */
+static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 {
 	struct dp_sock *s = r->s;
 	uint32_t owner = 0, limit = s->sndbuf != 0 && s->sndbuf < s->tx_size ? s->sndbuf : s->tx_size;
@@ -180,7 +191,8 @@ static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r)
 			sent = true;
 			continue;
 		}
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		if ((n == 0 && !hup) ||
+		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 			r->tx_eof = true;
 		break;
 	}
@@ -205,7 +217,7 @@ static void relay_run(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 	}
 	if (relay_rx(ctx, r))
 		want |= EPOLLOUT;
-	if (!relay_tx(ctx, r) && !r->tx_eof)
+	if (!relay_tx(ctx, r, hup) && !r->tx_eof)
 		want |= EPOLLIN;
 	if (hup) { /* every copy of the other end is closed: nobody holds it there */
 		relay_end(ctx, r, true);

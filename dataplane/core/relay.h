@@ -31,15 +31,17 @@ struct dp_relay {
 	struct dp_sock *s;
 	uint32_t gen;            /* s's generation when the relay began */
 	uint32_t events;         /* the interest registered now */
+	bool reader;             /* SHUNT_RELAYF_READ: what arrives goes at once */
 	bool rx_shut;            /* the peer's FIN (or a reset) passed on: SHUT_WR done */
 	bool tx_eof;             /* the other end's EOF: our FIN is queued */
 	bool dead;               /* over: freed by relays_reap(), not inside an event batch */
 	struct dp_relay *next;   /* ctx's list */
 };
 
-/* Relay (slot, gen) of app through fd (taken, closed on failure). Returns 0,
- * -EBADF or -EINVAL (ctl.h). */
-int relay_start(struct dp_ctx *ctx, struct dp_app *app, uint32_t slot, uint32_t gen, int fd);
+/* Relay (slot, gen) of app through fd (taken, closed on failure), flags
+ * SHUNT_RELAYF_*. Returns 0, -EBADF or -EINVAL (ctl.h). */
+int relay_start(struct dp_ctx *ctx, struct dp_app *app, uint32_t slot, uint32_t gen, int fd,
+		uint32_t flags);
 /* s (with s->relay) changed: move what can move. */
 void relay_pump(struct dp_ctx *ctx, struct dp_sock *s);
 /* The loop's event on a relay's fd. */

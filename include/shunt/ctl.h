@@ -110,19 +110,27 @@ _Static_assert(sizeof(struct shunt_ctl_join) == 32, "join size");
 /* RELAY (SHUNT_FEAT_SHARE) + SCM_RIGHTS [one end of a SOCK_STREAM socketpair]: from
  * now on shuntd carries the TCP socket (slot, gen) between that socket and the
  * connection: what arrives is written to it, what is written to the other end is
- * sent, a FIN either way is a shutdown(SHUT_WR) of the other, and the relay holds
- * the socket (SHUNT_HOLDER_RELAY) until every copy of the other end is closed.
+ * sent, the peer's FIN is a shutdown(SHUT_WR) of the other end and a
+ * shutdown(SHUT_WR) there one of the connection (a close there is not: it lets
+ * go), and the relay holds the socket (SHUNT_HOLDER_RELAY) until every copy of
+ * the other end is closed.
  * The shim puts the other end in place of the socket's descriptors when it can
  * no longer see every call made on them (a dup2 onto 0, 1 or 2, where stdio
  * writes from inside libc). Answered with status set: 0, -EBADF (no such live
  * socket), -EINVAL (not a connected TCP socket, or relayed already). */
+#define SHUNT_RELAYF_READ 0x1u /* the program reads through it (fd 0): pass on what
+				 * arrives at once. Without it (a writer's relay, fd 1
+				 * or 2) what arrives is passed on only while the relay
+				 * is the socket's one holder: another process holding
+				 * it may be the one that reads, as in Linux. */
+
 struct shunt_ctl_relay {
 	uint32_t magic;  /* SHUNT_ABI_MAGIC */
 	uint32_t op;     /* SHUNT_CTL_RELAY */
 	uint32_t slot;
 	uint32_t gen;
 	int32_t status;  /* answer: 0 or -errno */
-	uint32_t pad;
+	uint32_t flags;  /* SHUNT_RELAYF_* */
 };
 _Static_assert(sizeof(struct shunt_ctl_relay) == 24, "relay size");
 

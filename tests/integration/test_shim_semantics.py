@@ -57,7 +57,8 @@ GROUPS_ALL = {
     "udp": ["udp_basic", "udp_mmsg", "udp_connect", "udp_bind", "udp_epoll"],
     "poll": ["epoll", "select", "ep_wake", "ep_fair", "ep_dup", "select_big",
              "poll_noalloc", "internal_fds", "internal_epoll_fds"],
-    "fds": ["close_range", "closefrom", "fork_close", "vfork_close", "close_blocked",
+    "fds": ["close_range", "closefrom", "fork_close", "vfork_close", "exec_family",
+            "close_blocked",
             "close_race", "slotless_signal"],
 }
 

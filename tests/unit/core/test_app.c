@@ -1239,19 +1239,27 @@ START_TEST(test_relay)
 	ck_assert_int_ge(ctx.epfd, 0);
 	s = open_sock(&gen);
 	ds = &app->socks[s];
+	shsock(s)->holders = 1ull << 0; /* as the shim sets it at OPEN */
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(relay_start(&ctx, app, s, gen, dup(sv[1])), -EINVAL); /* not connected */
+	ck_assert_int_eq(relay_start(&ctx, app, s, gen, dup(sv[1]), 0), -EINVAL); /* not connected */
 	ds->state = SHUNT_SS_ESTABLISHED;
-	ck_assert_int_eq(relay_start(&ctx, app, s, gen + 1, dup(sv[1])), -EBADF); /* stale */
-	ck_assert_int_eq(relay_start(&ctx, app, s, gen, sv[1]), 0);
+	ck_assert_int_eq(relay_start(&ctx, app, s, gen + 1, dup(sv[1]), 0), -EBADF); /* stale */
+	ck_assert_int_eq(relay_start(&ctx, app, s, gen, sv[1], 0), 0);
 	rl = ds->relay;
 	ck_assert_ptr_nonnull(rl);
 	ck_assert_uint_eq(shsock(s)->holders & SHUNT_HOLDER_RELAY, SHUNT_HOLDER_RELAY);
-	shsock(s)->holders &= ~1ull; /* the shim lets go once the relay holds it */
+	/* a writer's relay (no SHUNT_RELAYF_READ) leaves what arrives to a process
+	 * that holds the socket itself: it may be the reader */
+	dp_sock_rx_write(ds, 0, "hel", 3);
+	dp_sock_rx_commit(&ctx, ds, 3);
+	apps_wake(&ctx);
+	ck_assert_int_eq(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert_uint_eq(shsock(s)->rx_cons, ds->rx_prod - 3);
+	shsock(s)->holders &= ~1ull; /* the shim lets go: the relay alone holds it */
 
 	/* the peer's bytes: out of the other end, the ring read */
-	dp_sock_rx_write(ds, 0, "hello", 5);
-	dp_sock_rx_commit(&ctx, ds, 5);
+	dp_sock_rx_write(ds, 0, "lo", 2);
+	dp_sock_rx_commit(&ctx, ds, 2);
 	apps_wake(&ctx);
 	ck_assert_int_eq(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 5);
 	ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
@@ -1270,7 +1278,13 @@ START_TEST(test_relay)
 	apps_wake(&ctx);
 	ck_assert_int_eq(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 0);
 
-	/* the program's last close: the FIN, and the relay's hold released, the last */
+	/* the program's shutdown(SHUT_WR) there: the connection's FIN */
+	ck_assert_int_eq(shutdown(sv[0], SHUT_WR), 0);
+	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP);
+	ck_assert_int_eq(fake_shutdown, 1);
+	ck_assert_ptr_nonnull(ds->relay);
+
+	/* its last close: the relay's hold released, the last one: closed */
 	close(sv[0]);
 	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
 	ck_assert_int_eq(fake_shutdown, 1);

@@ -1466,6 +1466,49 @@ static void case_vfork_close(void)
 	close(fd);
 }
 
+/* Each of the exec family keeps an inheritable shunt socket for the new image (its
+ * shim joins the region and finds it by the placeholder's inode): execl, execlp
+ * and execle after fork, execv from a vfork child (its dup2s and closes are its
+ * own). The echo server returns what each wrote, in order, to the parent: sh's
+ * `>&N` puts the socket on fd 1, a relay, which must leave the answers to the
+ * process that holds the socket itself (ctl.h SHUNT_RELAYF_READ). */
+static void case_exec_family(void)
+{
+	extern char **environ;
+	int fd = connected(7), round;
+	char cmd[64], buf[8] = { 0 };
+	pid_t pid;
+
+	for (round = 0; round < 4; round++) {
+		snprintf(cmd, sizeof(cmd), "printf %c >&%d", "lpev"[round], fd);
+		if (round == 3) {
+			char *argv[] = { "sh", "-c", cmd, NULL };
+
+			pid = vfork();
+			if (pid == 0) {
+				execv("/bin/sh", argv);
+				_exit(127);
+			}
+		} else {
+			pid = fork();
+			if (pid == 0) {
+				if (round == 0)
+					execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+				else if (round == 1)
+					execlp("sh", "sh", "-c", cmd, (char *)NULL);
+				else
+					execle("/bin/sh", "sh", "-c", cmd, (char *)NULL, environ);
+				_exit(127);
+			}
+		}
+		child_ok(pid);
+	}
+	CHECK(recv(fd, buf, 4, MSG_WAITALL) == 4);
+	CHECK(memcmp(buf, "lpev", 4) == 0);
+	echo(fd, "parent-after-execs");
+	close(fd);
+}
+
 /* Is thread tid asleep in the kernel ('S' in /proc)? */
 static bool thread_sleeping(pid_t tid)
 {
@@ -2129,6 +2172,7 @@ static const struct {
 	{ "closefrom", case_closefrom },
 	{ "fork_close", case_fork_close },
 	{ "vfork_close", case_vfork_close },
+	{ "exec_family", case_exec_family },
 	{ "close_blocked", case_close_blocked },
 	{ "close_race", case_close_race },
 	{ "slotless_signal", case_slotless_signal },
