@@ -170,9 +170,12 @@ static int acc_accept(int fd, struct shim_sock *l, struct sockaddr *addr, sockle
 		if (!atomic_load_explicit(&l->listening, memory_order_acquire) ||
 		    SHUNT_LOAD_ACQ(&l->ss->state) != SHUNT_SS_LISTEN)
 			return -EINVAL; /* inet_accept(): not listening */
+		/* no fork between taking a record and installing its fd (share.c) */
+		shim_share_rdlock();
 		rc = acc_pop(l, &rec);
 		if (rc == 0)
-			return acc_install(fd, l, &rec, flags, addr, alen, len);
+			rc = acc_install(fd, l, &rec, flags, addr, alen, len);
+		shim_share_rdunlock();
 		if (rc != -EAGAIN)
 			return rc;
 		if (atomic_load(&l->ph_listening)) {

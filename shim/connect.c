@@ -157,11 +157,18 @@ fail:
  * Returns 0 (s is a shunt socket) or -errno (s stays undecided: the caller says). */
 static int conn_decide_shunt(int fd, struct shim_sock *s)
 {
-	int rc = conn_make_shunt(fd, s);
+	int rc;
 
-	if (rc < 0)
+	/* no fork between the slot and its kind (share.c: the child's bit is set on
+	 * the sockets the table shows as shunt sockets) */
+	shim_share_rdlock();
+	rc = conn_make_shunt(fd, s);
+	if (rc < 0) {
+		shim_share_rdunlock();
 		return rc;
+	}
 	atomic_store_explicit(&s->kind, SHIM_SHUNT, memory_order_release);
+	shim_share_rdunlock();
 	shim_epoll_sock_decided(s, false);
 	shim_opt_decided_shunt(fd, s);
 	SHIM_DEBUG("fd %d -> slot %u", fd, s->slot);

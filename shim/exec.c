@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "real.h"
@@ -50,6 +51,7 @@ extern char **environ;
 struct exec_prep {
 	int ctl;          /* the new image's control connection; -1: nothing to give */
 	uint32_t member;
+	bool locked;      /* the fork lock is ours (share.c) until exec_undo() */
 	char var[48];     /* EXEC_VAR "<ctl>:<member>" */
 };
 
@@ -169,9 +171,17 @@ static void exec_prepare(struct exec_prep *x)
 	struct exec_hold h = { .fds = &fds };
 
 	x->ctl = -1;
+	x->locked = false;
 	if (!atomic_load(&shim_ready) || !shim_g.attached || !shim_g.share || shim_is_lost() ||
 	    shim_g.r == NULL || atomic_load(&shim_shunt_live) == 0)
 		return;
+	/* Not in a vfork child (the lock is its parent's memory): a fork or spawn in
+	 * another thread must not inherit the new image's connection, which has no
+	 * close-on-exec, nor see sockets half made */
+	if (getpid() == shim_g.owner_pid) {
+		shim_share_wrlock();
+		x->locked = true;
+	}
 	exec_fds_scan(&fds);
 	shim_fdtab_foreach_arg(exec_hold, &h);
 	if (h.n == 0)
@@ -201,6 +211,9 @@ static void exec_undo(struct exec_prep *x)
 	if (x->ctl >= 0)
 		real_close(x->ctl);
 	x->ctl = -1;
+	if (x->locked)
+		shim_share_wrunlock();
+	x->locked = false;
 	errno = e;
 }
 
@@ -265,8 +278,10 @@ static int exec_with(execve_fn fn, const char *path, char *const argv[], char *c
 	if (fn == exec_execve && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
 		return fn(path, argv, envp);
 	exec_prepare(&x);
-	if (x.ctl < 0)
+	if (x.ctl < 0) {
+		exec_undo(&x);
 		return fn(path, argv, envp);
+	}
 	{
 		char *env[exec_env_count(envp) + 2];
 
@@ -314,8 +329,10 @@ SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 		return -1;
 	}
 	exec_prepare(&x);
-	if (x.ctl < 0)
+	if (x.ctl < 0) {
+		exec_undo(&x);
 		return fn(fd, argv, envp);
+	}
 	{
 		char *env[exec_env_count(envp) + 2];
 
@@ -397,8 +414,10 @@ static int exec_spawn(spawn_fn fn, pid_t *pid, const char *path,
 	if (fn == NULL)
 		return ENOSYS;
 	exec_prepare(&x);
-	if (x.ctl < 0)
+	if (x.ctl < 0) {
+		exec_undo(&x);
 		return fn(pid, path, fa, attr, argv, envp);
+	}
 	{
 		char *env[exec_env_count(envp) + 2];
 
@@ -489,6 +508,21 @@ static int exec_adopt(struct shim_sock *s, int fd, const struct exec_cand *c)
 	return 0;
 }
 
+/* CLOSE for (slot, gen) of the current region, from no socket record: one we
+ * held and let go of last. */
+static void exec_close_slot(uint32_t slot, uint32_t gen)
+{
+	struct shim_sock tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.r = shim_g.r;
+	tmp.att = atomic_load(&shim_g.att_gen);
+	tmp.slot = slot;
+	tmp.gen = gen;
+	tmp.ss = shunt_region_sock(shim_g.r, slot);
+	(void)shim_chan_async(&tmp, SHUNT_CMD_CLOSE, 0);
+}
+
 /* Do we hold c? The old image gave us its bit; a socket that reached this image
  * another way (a dup2 in posix_spawn's file actions) is claimed now, if it is
  * still the socket the inode names. */
@@ -503,7 +537,11 @@ static bool exec_holds(const struct exec_cand *c)
 	if (old != 0 && __atomic_load_n(&ss->ph_ino, __ATOMIC_RELAXED) == c->ino &&
 	    SHUNT_LOAD_ACQ(&ss->gen) == c->gen)
 		return true;
-	__atomic_fetch_and(&ss->holders, ~bit, __ATOMIC_SEQ_CST); /* gone meanwhile */
+	/* gone meanwhile; if a last close saw our bit and left the CLOSE to us, we
+	 * send it (for that generation: stale, shuntd drops it) */
+	old = __atomic_fetch_and(&ss->holders, ~bit, __ATOMIC_SEQ_CST);
+	if (old == bit)
+		exec_close_slot(c->slot, c->gen);
 	return false;
 }
 
@@ -563,21 +601,27 @@ static void exec_let_go(struct exec_cand *cands, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		struct shim_sock tmp;
+		struct shunt_sock *ss = shunt_region_sock(shim_g.r, cands[i].slot);
 
-		if (cands[i].s != NULL ||
-		    !(__atomic_load_n(&shunt_region_sock(shim_g.r, cands[i].slot)->holders,
-				      __ATOMIC_RELAXED) & bit))
+		if (cands[i].s != NULL || !(__atomic_load_n(&ss->holders, __ATOMIC_RELAXED) & bit))
 			continue;
-		memset(&tmp, 0, sizeof(tmp));
-		tmp.r = shim_g.r;
-		tmp.att = atomic_load(&shim_g.att_gen);
-		tmp.slot = cands[i].slot;
-		tmp.gen = cands[i].gen;
-		tmp.ss = shunt_region_sock(shim_g.r, cands[i].slot);
-		if (shim_share_release(&tmp))
-			(void)shim_chan_async(&tmp, SHUNT_CMD_CLOSE, 0);
+		/* seq_cst RMW: against the others' ANDs, as share.c's release */
+		if (__atomic_fetch_and(&ss->holders, ~bit, __ATOMIC_SEQ_CST) == bit)
+			exec_close_slot(cands[i].slot, cands[i].gen);
 	}
+}
+
+/* Is fd a connection to the control socket we would attach to (not a stale or
+ * forged SHUNT_INHERIT naming some other fd)? */
+static bool exec_is_ctl(int fd)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	memset(&sun, 0, sizeof(sun));
+	return real_getpeername(fd, (struct sockaddr *)&sun, &len) == 0 &&
+	       sun.sun_family == AF_UNIX &&
+	       strncmp(sun.sun_path, shim_g.ctl_path, sizeof(sun.sun_path)) == 0;
 }
 
 void shim_exec_inherit(void)
@@ -595,7 +639,8 @@ void shim_exec_inherit(void)
 	rc = sscanf(v, "%d:%u", &ctl, &member);
 	unsetenv("SHUNT_INHERIT"); /* the program's environment is its own */
 	if (rc != 2 || ctl < 0 || member >= SHUNT_MAX_MEMBERS ||
-	    real_getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
+	    real_getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET ||
+	    !exec_is_ctl(ctl))
 		return;
 	(void)real_fcntl(ctl, F_SETFD, FD_CLOEXEC);
 	rc = shim_attach_joined(ctl, member, &why);
@@ -608,8 +653,11 @@ void shim_exec_inherit(void)
 	if (hwm > shim_g.nsocks)
 		hwm = shim_g.nsocks;
 	cands = calloc(hwm ? hwm : 1, sizeof(*cands));
-	if (cands == NULL)
+	if (cands == NULL) {
+		SHIM_WARN("exec: no memory to find the inherited shunt sockets: they are "
+			  "placeholders, held until this process exits");
 		return;
+	}
 	for (i = 0; i < hwm; i++) {
 		struct shunt_sock *ss = shunt_region_sock(shim_g.r, i);
 		uint64_t ino = __atomic_load_n(&ss->ph_ino, __ATOMIC_RELAXED);

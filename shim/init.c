@@ -54,6 +54,7 @@ static void init_atfork_child(void)
 
 	shim_g.owner_pid = getpid();
 	shim_chan_atfork_child();
+	shim_tx_atfork_child();
 	shim_notify_atfork_child();
 	shim_epoll_atfork_child();
 	shim_sock_atfork_child(shared);

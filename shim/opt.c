@@ -470,6 +470,8 @@ static int opt_fcntl(int (*fn)(int, int, ...), int fd, int cmd, long arg)
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
 		shim_fd_dup_track(fd, rc);
+		if (rc <= 2)
+			shim_relay_stdio(rc); /* stdio writes there from inside libc */
 		break;
 	case F_SETFL:
 		if (f->type == SHIM_F_SOCK) {

@@ -34,6 +34,32 @@
 
 /* Held from prepare to the parent handler: one fork at a time makes a member. */
 static pthread_mutex_t share_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Writers: a fork (prepare to the handlers), a spawn (exec.c). Readers: whatever
+ * changes the fd table together with the kernel's fds or makes a shunt socket
+ * (a slot, then its kind; an accept record, then its fd): a fork sees either
+ * none of it or all of it, so the bits it sets match the child's fds. glibc's
+ * rwlocks prefer readers, so a signal handler may take it again. */
+static pthread_rwlock_t share_rw = PTHREAD_RWLOCK_INITIALIZER;
+
+void shim_share_rdlock(void)
+{
+	(void)pthread_rwlock_rdlock(&share_rw);
+}
+
+void shim_share_rdunlock(void)
+{
+	(void)pthread_rwlock_unlock(&share_rw);
+}
+
+void shim_share_wrlock(void)
+{
+	(void)pthread_rwlock_wrlock(&share_rw);
+}
+
+void shim_share_wrunlock(void)
+{
+	(void)pthread_rwlock_unlock(&share_rw);
+}
 static struct {
 	bool active;      /* a child is being made: ctl and member are its */
 	int ctl;
@@ -128,6 +154,7 @@ void shim_share_prepare(void)
 	int ctl, err;
 
 	pthread_mutex_lock(&share_lock);
+	pthread_rwlock_wrlock(&share_rw);
 	share_fork.active = false;
 	if (!atomic_load(&shim_ready))
 		return;
@@ -166,6 +193,7 @@ void shim_share_parent(void)
 		real_close(share_fork.ctl);
 		share_fork.active = false;
 	}
+	pthread_rwlock_unlock(&share_rw);
 	pthread_mutex_unlock(&share_lock);
 }
 
@@ -179,6 +207,7 @@ void shim_share_child(void)
 	const char *why;
 
 	pthread_mutex_init(&share_lock, NULL);
+	pthread_rwlock_init(&share_rw, NULL);
 	if (!share_fork.active)
 		return;
 	share_fork.active = false;

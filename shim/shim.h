@@ -180,6 +180,12 @@ static inline uint64_t shim_share_bit(void)
 void shim_share_prepare(void);
 void shim_share_parent(void);
 void shim_share_child(void);
+/* The fork lock (share.c): readers change the fd table with the kernel's fds, or
+ * make a shunt socket; a fork or spawn is the writer. */
+void shim_share_rdlock(void);
+void shim_share_rdunlock(void);
+void shim_share_wrlock(void);
+void shim_share_wrunlock(void);
 /* In the child, before shim_share_child(): does it share the parent's sockets? */
 bool shim_share_forked(void);
 /* Claim a free member bit of the current region (CAS). 0 or -EUSERS. */
@@ -628,6 +634,7 @@ struct shim_txjob {
  * finished. *guard: the stream position this sender must not write beyond. */
 bool shim_tx_enter(struct shim_sock *s, uint32_t *guard);
 void shim_tx_leave(struct shim_sock *s, bool nested);
+void shim_tx_atfork_child(void);
 /* Fill and publish j (j->head must be tx_prod as read while owning s). Returns 0,
  * or -EAGAIN when a handler moved tx_prod first: compute the job again. */
 int shim_tx_run(struct shim_sock *s, struct shim_txjob *j);

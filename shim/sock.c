@@ -149,8 +149,6 @@ void shim_fd_dup_track(int oldfd, int newfd)
 		atomic_fetch_sub(&f->refs, 1);
 	if (prev != NULL && prev != &shim_fdtab_internal)
 		shim_file_put(prev);
-	if (newfd <= 2 && f != NULL)
-		shim_relay_stdio(newfd); /* stdio writes there from inside libc */
 }
 
 int shim_sock_take_error(struct shim_sock *s)
@@ -189,6 +187,8 @@ static void sock_atfork_reset(int fd, struct shim_file *f, void *arg)
 	if (atomic_load(&s->kind) == SHIM_SHUNT && !shared)
 		atomic_store(&s->kind, SHIM_KERNEL); /* the slot is the parent's */
 	s->tx_job = NULL; /* a parent thread's; the slot's tx_owner is the parent's too */
+	/* a SEND the parent queued is the parent's: ours must not wait on it */
+	atomic_store_explicit(&s->send_pos, 0, memory_order_relaxed);
 	atomic_store(&f->refs, 0);
 }
 
@@ -303,13 +303,17 @@ SHIM_EXPORT int close(int fd)
 	/* Out of the table first: once real_close returns, the number can be reused.
 	 * The reference dropped is the one the table gave back: a racing close or
 	 * dup2 onto fd took (and drops) the one it got. */
+	/* the table and the kernel's fds change together, not across a fork (share.c) */
+	shim_share_rdlock();
 	f = shim_fdtab_swap(fd, NULL, &err);
 	if (f == &shim_fdtab_internal) {
 		/* closed by another thread and reused by attach.c meanwhile: ours */
 		(void)shim_fdtab_swap(fd, f, &err);
+		shim_share_rdunlock();
 		return (int)shim_ret(-EBADF);
 	}
 	rc = real_close(fd);
+	shim_share_rdunlock();
 	if (f != NULL)
 		shim_file_put(f);
 	return rc;
@@ -326,9 +330,13 @@ SHIM_EXPORT int dup(int fd)
 		return (int)shim_ret(-EBADF);
 	if (sock_foreign())
 		return real_dup(fd);
+	shim_share_rdlock();
 	nf = real_dup(fd);
 	if (nf >= 0)
 		shim_fd_dup_track(fd, nf);
+	shim_share_rdunlock();
+	if (nf >= 0 && nf <= 2)
+		shim_relay_stdio(nf); /* stdio writes there from inside libc */
 	return nf;
 }
 
@@ -353,10 +361,17 @@ static int sock_dup_to(int oldfd, int newfd, int flags, bool is_dup3)
 		if (rc < 0)
 			return rc;
 	}
+	shim_share_rdlock(); /* the table and the kernel's fds together (share.c) */
 	rc = is_dup3 ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
-	if (rc < 0)
-		return -errno;
+	if (rc < 0) {
+		rc = -errno;
+		shim_share_rdunlock();
+		return rc;
+	}
 	shim_fd_dup_track(oldfd, newfd);
+	shim_share_rdunlock();
+	if (newfd <= 2)
+		shim_relay_stdio(newfd); /* stdio writes there from inside libc */
 	return rc;
 }
 
@@ -392,15 +407,21 @@ static int sock_close_range(unsigned lo, unsigned hi, int flags)
 	 * of the fds, ours included, must not touch the parent's table. */
 	if (sock_foreign())
 		return real_close_range(lo, hi, flags) < 0 ? -errno : 0;
+	shim_share_rdlock(); /* the table and the kernel's fds together (share.c) */
 	shim_fdtab_drop_range(lo, hi);
 	while ((own = shim_fdtab_next_internal(from, hi)) >= 0) {
 		if ((unsigned)own > from && real_close_range(from, (unsigned)own - 1, flags) < 0)
-			return -errno;
+			goto fail;
 		from = (unsigned)own + 1;
 	}
 	if (from <= hi && from >= lo && real_close_range(from, hi, flags) < 0)
-		return -errno;
+		goto fail;
+	shim_share_rdunlock();
 	return 0;
+fail:
+	own = -errno;
+	shim_share_rdunlock();
+	return own;
 }
 
 SHIM_EXPORT int close_range(unsigned lo, unsigned hi, int flags)

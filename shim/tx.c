@@ -39,12 +39,44 @@
 #define TX_OWNER_CHECK 1024 /* yields between looks at whether the owner lives */
 
 static __thread pid_t tx_tid;
+/* The sockets this thread is sending on now, innermost last: its own send, and
+ * a signal handler's on another socket inside it (a nested handler is rare; past
+ * TX_DEPTH one is not remembered, and is taken as fresh). owner == our tid with s
+ * not here is a stale owner word: an exec'd image whose tid is that of the
+ * thread that held it, or a fork child's copy of its parent's tid. */
+#define TX_DEPTH 4
+static __thread struct shim_sock *tx_in[TX_DEPTH];
+static __thread unsigned tx_depth;
 
 static pid_t tx_self(void)
 {
 	if (tx_tid == 0)
 		tx_tid = gettid();
 	return tx_tid;
+}
+
+void shim_tx_atfork_child(void)
+{
+	tx_tid = 0; /* the child's thread has a tid of its own */
+	tx_depth = 0;
+}
+
+static bool tx_inside(const struct shim_sock *s)
+{
+	unsigned i;
+
+	for (i = 0; i < tx_depth && i < TX_DEPTH; i++)
+		if (tx_in[i] == s)
+			return true;
+	return false;
+}
+
+static void tx_push(struct shim_sock *s)
+{
+	if (tx_depth < TX_DEPTH)
+		tx_in[tx_depth] = s;
+	tx_depth++;
+	atomic_signal_fence(memory_order_seq_cst); /* before a handler can look */
 }
 
 /* Enter / leave the send ring as a writer (abi.h tx_trim / tx_writing): the
@@ -96,11 +128,18 @@ bool shim_tx_enter(struct shim_sock *s, uint32_t *guard)
 		owner = 0;
 		if (__atomic_compare_exchange_n(&s->ss->tx_owner, (uint32_t *)&owner, (uint32_t)me,
 						false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			tx_push(s);
 			*guard = SHUNT_LOAD_RLX(&s->ss->tx_prod) + s->tx_size;
 			return false;
 		}
-		if (owner == me)
+		if (owner == me && tx_inside(s))
 			break;
+		if (owner == me) { /* stale: ours to take (see tx_in) */
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			tx_push(s);
+			*guard = SHUNT_LOAD_RLX(&s->ss->tx_prod) + s->tx_size;
+			return false;
+		}
 		if (owner == 0)
 			continue;
 		sched_yield(); /* another thread is copying: it will be done soon */
@@ -124,8 +163,11 @@ bool shim_tx_enter(struct shim_sock *s, uint32_t *guard)
 
 void shim_tx_leave(struct shim_sock *s, bool nested)
 {
-	if (!nested)
-		__atomic_store_n(&s->ss->tx_owner, 0, __ATOMIC_RELEASE);
+	if (nested)
+		return;
+	tx_depth--;
+	atomic_signal_fence(memory_order_seq_cst);
+	__atomic_store_n(&s->ss->tx_owner, 0, __ATOMIC_RELEASE);
 }
 
 int shim_tx_run(struct shim_sock *s, struct shim_txjob *j)

@@ -378,24 +378,68 @@ struct dp_member *app_member_join(struct dp_app *app, uint32_t idx, int ctl_fd, 
 }
 
 /* Member m is gone: clear its bit in every socket's holders; a socket that was
- * held by it alone is closed as by close(). The bits are app-written: a lie can
- * only close a socket of this region early, or keep one until the region ends. */
+ * held by it alone is closed as by close(). Its notifiers' subscriptions go too.
+ * The words are app-written: a lie can only close a socket of this region early,
+ * or keep one until the region ends. */
 static void app_member_sweep(struct dp_ctx *ctx, struct dp_app *app, uint32_t m)
 {
 	uint64_t bit = 1ull << m, old;
-	uint32_t i;
+	uint32_t i, k, lo = m * app->notif_per_member + 1, hi = lo + app->notif_per_member;
 
 	for (i = 0; i < app->fresh; i++) {
 		struct dp_sock *s = &app->socks[i];
+		struct shunt_sock *sh = &app->shsocks[i];
 
 		if (s->state == SHUNT_SS_FREE || s->app_closed)
 			continue;
+		for (k = 0; k < SHUNT_SOCK_NOTIFY; k++) {
+			uint32_t e = SHUNT_LOAD_RLX(&sh->notify[k]);
+
+			if (e >= lo && e < hi) /* notifier index + 1: one of m's */
+				(void)__atomic_compare_exchange_n(&sh->notify[k], &e, 0, false,
+								  __ATOMIC_RELAXED,
+								  __ATOMIC_RELAXED);
+		}
+		/* most sockets are not m's: a load, not a write to every slot's line */
+		if (!(__atomic_load_n(&sh->holders, __ATOMIC_RELAXED) & bit))
+			continue;
 		/* seq_cst RMW: against the shim's own AND of its bit at close(), exactly
 		 * one of us sees the last bit go and closes */
-		old = __atomic_fetch_and(&app->shsocks[i].holders, ~bit, __ATOMIC_SEQ_CST);
+		old = __atomic_fetch_and(&sh->holders, ~bit, __ATOMIC_SEQ_CST);
 		if ((old & bit) && (old & ~bit) == 0) {
 			app->stats.member_closes++;
 			dp_app_close_slot(ctx, app, s);
+		}
+	}
+}
+
+static void app_cmd(struct dp_ctx *ctx, struct dp_app *app, uint32_t ch,
+		    const struct shunt_cmd *c);
+static uint32_t app_chan_range(struct dp_app *app, struct dp_member *m);
+
+/* Member m is gone: what it queued is still done (a CLOSE from its last close, a
+ * SEND of its last bytes), as for a process that exits; an OPEN nobody will learn
+ * of is not. At most a ring's worth per channel: a process that hung up but goes
+ * on pushing gets no more. */
+static void app_member_drain(struct dp_ctx *ctx, struct dp_app *app, struct dp_member *m)
+{
+	struct shunt_cmd cmds[APP_CMD_BURST];
+	uint32_t base = m->idx * app->chan_per_member, nch = app_chan_range(app, m), ch;
+	int n, i, total;
+
+	for (ch = base; ch < base + nch && !app->broken; ch++) {
+		for (total = 0; total < SHUNT_CMD_RING_SIZE; total += n) {
+			n = shunt_chan_pop(&app->chan[ch], &app->chan_cons[ch], cmds, APP_CMD_BURST);
+			if (n < 0) {
+				app->stats.ring_broken++;
+				app->broken = true;
+			}
+			if (n <= 0)
+				break;
+			SHUNT_FENCE(); /* as app_poll_member(): our cons before tx_prod reads */
+			for (i = 0; i < n && !app->broken; i++)
+				if (cmds[i].op != SHUNT_CMD_OPEN)
+					app_cmd(ctx, app, ch, &cmds[i]);
 		}
 	}
 }
@@ -404,6 +448,7 @@ void app_member_gone(struct dp_ctx *ctx, struct dp_app *app, struct dp_member *m
 {
 	uint32_t j, ch, base = m->idx * app->chan_per_member;
 
+	app_member_drain(ctx, app, m);
 	m->live = false;
 	close(m->ctl_fd);
 	m->ctl_fd = -1;

@@ -378,12 +378,83 @@ def parentexits(host, port):
     os._exit(0)                  # with the socket open, no close, no clean-up
 
 
+def forkrace(host, port, nforks=150):
+    """Two threads open connections, send on them, wait for the echo to be there
+    (select, not read) and close them, while the main thread forks: each child
+    waits until both threads have closed the connection they had at the fork
+    (their counters, in memory shared across fork, moved on), then sends on every
+    connection it inherited and reads what the echo server returns: its copy must
+    work, as in Linux. {"forks", "checked", "bad": [first failures]}."""
+    import mmap
+    import struct
+    import threading
+    stop = threading.Event()
+    counts = mmap.mmap(-1, 16)  # MAP_SHARED: a child sees the threads go on
+
+    def churn(i):
+        # never reads: the child is the only reader of what comes back
+        while not stop.is_set():
+            try:
+                c = connect(host, port)
+                c.sendall(b"hello")
+                select.select([c], [], [], TIMEOUT)
+                c.close()
+            except OSError:
+                pass
+            n = struct.unpack_from("Q", counts, 8 * i)[0]
+            struct.pack_into("Q", counts, 8 * i, n + 1)
+
+    threads = [threading.Thread(target=churn, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    checked, bad = 0, []
+    for _ in range(nforks):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            at_fork = struct.unpack_from("QQ", counts)
+            end = time.monotonic() + TIMEOUT
+            while any(a == b for a, b in zip(struct.unpack_from("QQ", counts), at_fork)):
+                if time.monotonic() > end:
+                    os._exit(3)
+                time.sleep(0.001)
+            res = []
+            for name in os.listdir("/proc/self/fd"):
+                try:
+                    c = socket.socket(fileno=os.dup(int(name)))
+                except OSError:
+                    continue
+                try:
+                    if c.type != socket.SOCK_STREAM or c.getpeername()[1] != port:
+                        continue
+                except OSError:
+                    continue  # still connecting when the parent forked
+                try:
+                    c.settimeout(TIMEOUT)
+                    c.sendall(b"x")
+                    res.append("ok" if c.recv(16) else "EOF")
+                except OSError as e:
+                    res.append("%s: %s" % (type(e).__name__, e))
+            os.write(w, json.dumps(res).encode())
+            os._exit(0)
+        os.close(w)
+        res = json.loads(read_pipe(r) or b"[]")
+        wait_child(pid)
+        checked += len(res)
+        bad += [x for x in res if x != "ok"][:5]
+    stop.set()
+    for t in threads:
+        t.join()
+    done(forks=nforks, checked=checked, bad=bad[:10])
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "prefork":
         prefork(args[0], args[1], int(args[2]), int(args[3]), int(args[4]), args[5])
     elif cmd in ("childwrite", "childread", "lastclose", "shutwr", "killchild",
-                 "parentexits"):
+                 "parentexits", "forkrace"):
         globals()[cmd](args[0], int(args[1]))
     else:
         sys.exit("unknown command " + cmd)

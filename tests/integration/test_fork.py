@@ -29,6 +29,11 @@ sockets in the peer netns (forkprog_peer.py), which record every connection
   killchild         a child SIGKILLed while blocked in recv() on the shared
                     socket: the parent's send/recv keep working.
   parentexits       the parent _exit()s holding the socket: the child keeps working.
+  forkrace          150 forks while two threads open, use and close connections;
+                    each child waits until both threads closed the one they had at
+                    the fork: every connection it inherited works in it (a fork
+                    that races a connect or a close must not leave the child a
+                    socket it does not hold).
   no_leak           afterwards shuntd holds no TCP control block and no process
                     in its table (the programs are gone; TIME_WAIT is 0.5 s here,
                     --time_wait_ms).
@@ -296,8 +301,18 @@ def parentexits(bed):
           % res["parent"])
 
 
+def forkrace(bed):
+    peer_server(bed, "echo-forkrace", 7816, "--echo")
+    rc, res, out, err = run_app(bed, "forkrace", PEER_IP, 7816, timeout=60)
+    expect(rc == 0 and res and res["checked"] > 0 and res["bad"] == [],
+           "forkrace: exit %d, %r: a child's inherited connection failed while its "
+           "parent's threads made and closed connections\n%s" % (rc, out, err))
+    print("  %d forks while 2 threads opened and closed connections: all %d inherited "
+          "connections worked in the children" % (res["forks"], res["checked"]))
+
+
 CASES = [prefork_blocking, prefork_epoll, childwrite, childread, lastclose, shutwr,
-         killchild, parentexits]
+         killchild, parentexits, forkrace]
 
 
 def strays(bed):

@@ -1164,7 +1164,8 @@ START_TEST(test_member_join_rules)
 END_TEST
 
 /* A member's commands go on its own channels, polled once it joined; a gone
- * member's leftovers are dropped, and its index can be claimed again. */
+ * member's leftovers are done (an OPEN excepted), and its index can be claimed
+ * again on empty channels. */
 START_TEST(test_member_channels)
 {
 	struct dp_member *m;
@@ -1180,14 +1181,20 @@ START_TEST(test_member_channels)
 	m = join(2, &peer);
 	ck_assert_uint_eq(apps_poll(&ctx), 1);
 	ck_assert_int_eq(fake_send, 1);
+	/* what it queued before it went is still done (its last bytes), but an
+	 * OPEN whose answer nobody will read is not */
 	push_on(2 * APP_NCHANNELS, SHUNT_CMD_SEND, s, gen, 0, 0);
+	push_on(2 * APP_NCHANNELS, SHUNT_CMD_OPEN, SHUNT_SOCK_NONE, 0, SHUNT_SOCK_STREAM,
+		SHUNT_CMDF_SYNC);
 	app_member_gone(&ctx, app, m);
+	ck_assert_int_eq(fake_send, 2);
+	ck_assert_int_eq(fake_open, 1);
 	ck_assert_uint_eq(r->members & (1ull << 2), 0); /* given back */
-	ck_assert_uint_eq(apps_poll(&ctx), 0);          /* its leftover dropped */
+	ck_assert_uint_eq(apps_poll(&ctx), 0);          /* nothing left on its channels */
 	r->members |= 1ull << 2;
 	(void)join(2, &peer);
 	ck_assert_uint_eq(apps_poll(&ctx), 0);
-	ck_assert_int_eq(fake_send, 1);
+	ck_assert_int_eq(fake_send, 2);
 	close(peer);
 }
 END_TEST
@@ -1212,6 +1219,7 @@ START_TEST(test_member_sweep)
 	app_member_gone(&ctx, app, m);
 	close(peer);
 	ck_assert_uint_eq(shsock(s1)->holders, 1ull << 0);
+	ck_assert_uint_eq(shsock(s1)->notify[0], 0); /* the child's subscription gone */
 	ck_assert_uint_eq(shsock(s2)->holders, 0);
 	ck_assert_int_eq(fake_close, 1);             /* s2 only */
 	ck_assert_uint_eq(shsock(s2)->state, SHUNT_SS_FREE);
