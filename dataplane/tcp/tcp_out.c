@@ -364,6 +364,18 @@ static void sack_output(struct dp_ctx *ctx, struct tcb *tcb)
 	}
 }
 
+/* RFC 3042 Limited Transmit, as RFC 6675 5 steps 1-2 allow with SACK: on the
+ * first and second duplicate ACK one new segment each beyond cwnd, so that a small
+ * window still draws the duplicates that start recovery (the no-SACK path keeps
+ * its RFC 6582 behaviour unchanged). */
+static uint32_t limited_transmit(const struct tcb *tcb)
+{
+	if (!tcb->sack_ok || tcb->in_recovery || tcb->dupacks == 0 ||
+	    tcb->dupacks >= TCP_DUPTHRESH || SEQ_LT(tcb->snd_nxt, tcb->snd_max))
+		return 0;
+	return (uint32_t)tcb->dupacks * tcb->mss;
+}
+
 static bool can_send_data(uint32_t state)
 {
 	return state == SHUNT_SS_ESTABLISHED || state == SHUNT_SS_CLOSE_WAIT ||
@@ -394,7 +406,7 @@ void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
 		}
 		if (SEQ_GEQ(tcb->snd_nxt, end))
 			break;
-		wnd = min_u32(tcb->snd_wnd, tcb->cwnd);
+		wnd = min_u32(tcb->snd_wnd, tcb->cwnd + limited_transmit(tcb));
 		limit = tcb->snd_una + wnd;
 		if (SEQ_GEQ(tcb->snd_nxt, limit))
 			break;

@@ -1620,6 +1620,36 @@ START_TEST(sack_recovery_islost_and_rules)
 }
 END_TEST
 
+/* RFC 3042 Limited Transmit with SACK (RFC 6675 5 steps 1-2): the first and the
+ * second duplicate ACK each let one new segment out beyond cwnd; the third starts
+ * recovery. */
+START_TEST(sack_limited_transmit)
+{
+	struct tcb *t = sack_ten_out();
+	int before;
+
+	env_app_write(&E, 4 * SMSS, 10);
+	ck_assert_int_eq(fake_ntx, 10);
+	peer_sack(SQ(1), 0, NULL);                 /* cwnd 11 SMSS: segments 10, 11 */
+	ck_assert_int_eq(fake_ntx, 12);
+	before = fake_ntx;
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(12));
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(4) } });
+	ck_assert_int_eq(fake_ntx, before + 2);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(13));
+	ck_assert(!t->in_recovery);
+	/* a duplicate that SACKs nothing new is no duplicate: nothing goes */
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(4) } });
+	ck_assert_int_eq(fake_ntx, before + 2);
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(5) } });
+	ck_assert(t->in_recovery);
+	ck_assert_uint_eq(fake_tx[before + 2].seg.h.seq, SQ(1));
+	check_not_resent(before, SQ(2), SQ(5));
+}
+END_TEST
+
 /* An RTO in recovery keeps the scoreboard (RFC 6675 5.1): go-back-N from snd_una
  * resends the holes only, and no new recovery starts before RecoveryPoint. */
 START_TEST(sack_rto_skips_sacked)
@@ -2623,6 +2653,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(sk, sack_recovery_hole_pipe_exit);
 	tcase_add_test(sk, sack_recovery_islost_and_rules);
 	tcase_add_test(sk, sack_rto_skips_sacked);
+	tcase_add_test(sk, sack_limited_transmit);
 	tcase_add_test(sk, no_sack_peer_gets_newreno);
 	suite_add_tcase(s, sk);
 
