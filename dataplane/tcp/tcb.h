@@ -47,6 +47,8 @@ struct dp_sock;
 #define TCP_IW_SEGS         10         /* RFC 6928 */
 #define TCP_MSS_DEFAULT     536        /* RFC 9293 3.7.1: no MSS option received */
 #define TCP_OOO_MAX         4          /* held out-of-order runs per connection */
+#define TCP_SACKED_MAX      16         /* SACKed ranges kept per connection (tcp_sack.c) */
+#define TCP_DUPTHRESH       3          /* RFC 6675 DupThresh */
 #define TCP_NO_TIMER        UINT64_MAX
 #define TCP_SYNACK_RETRIES  5          /* Linux tcp_synack_retries */
 #define TCP_SOMAXCONN       4096       /* Linux net.core.somaxconn: backlog cap */
@@ -64,6 +66,12 @@ enum tcp_timer {
 
 /* A run of out-of-order bytes already written into the rx ring: [start, end). */
 struct tcp_ooo {
+	uint32_t start;
+	uint32_t end;
+};
+
+/* A range the peer SACKed, above snd_una: [start, end). */
+struct tcp_sacked {
 	uint32_t start;
 	uint32_t end;
 };
@@ -99,7 +107,8 @@ struct tcb {
 	bool ws_ok;
 	bool ts_ok;
 	bool sack_ok;             /* both SYNs had SACK-permitted: our ACKs carry SACK
-				   * blocks (RFC 2018); the peer's are not acted on yet */
+				   * blocks (RFC 2018) and the peer's drive loss
+				   * recovery (RFC 6675, tcp_sack.c) */
 	uint32_t ts_recent;       /* RFC 7323 TS.Recent */
 	uint16_t mss;             /* effective send MSS (options excluded) */
 	uint16_t rcv_mss;         /* MSS we advertised */
@@ -128,7 +137,17 @@ struct tcb {
 	uint32_t ssthresh;
 	uint32_t recover;
 	uint8_t dupacks;
-	bool in_recovery;
+	bool in_recovery;         /* fast recovery until snd_una reaches recover: RFC 6675
+				   * (pipe, NextSeg) with sack_ok, else RFC 6582 */
+
+	/* the SACK scoreboard (RFC 6675 2): sorted, disjoint, not touching, each inside
+	 * (snd_una, snd_max] */
+	struct tcp_sacked sacked[TCP_SACKED_MAX];
+	uint8_t n_sacked;
+	uint32_t rxt_next;        /* RFC 6675 HighRxt + 1: in recovery, what is below was
+				   * retransmitted (NextSeg looks from here) */
+	bool rto_recover;         /* an RTO's go-back-N runs until snd_una reaches recover:
+				   * no SACK recovery starts before (RFC 6675 5.1) */
 
 	/* RTT (RFC 6298) */
 	uint32_t srtt_us;

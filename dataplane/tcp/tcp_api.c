@@ -106,6 +106,8 @@ static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->ssthresh = UINT32_MAX / 2;
 	tcb->dupacks = 0;
 	tcb->in_recovery = false;
+	tcb->n_sacked = 0;
+	tcb->rto_recover = false;
 	tcb->srtt_us = tcb->rttvar_us = 0;
 	tcb->rto_us = TCP_RTO_INIT_US;
 	tcb->rtt_valid = tcb->rtt_timing = false;
@@ -609,13 +611,13 @@ void tcp_dump(struct dp_ctx *ctx, FILE *f)
 		l = (const uint8_t *)&t->laddr_be;
 		r = (const uint8_t *)&t->raddr_be;
 		fprintf(f, "  %u.%u.%u.%u:%u -> %u.%u.%u.%u:%u %s snd una=%u nxt=%u max=%u "
-			"wnd=%u cwnd=%u ssthresh=%u rcv nxt=%u adv=%u ooo=%u srtt=%uus rto=%uus "
-			"retrans=%u%s\n",
+			"wnd=%u cwnd=%u ssthresh=%u sacked=%u%s rcv nxt=%u adv=%u ooo=%u srtt=%uus "
+			"rto=%uus retrans=%u%s\n",
 			l[0], l[1], l[2], l[3], (unsigned)__builtin_bswap16(t->lport_be),
 			r[0], r[1], r[2], r[3], (unsigned)__builtin_bswap16(t->rport_be),
 			tcp_state_name(t->state), t->snd_una - t->iss, t->snd_nxt - t->iss,
-			t->snd_max - t->iss, t->snd_wnd, t->cwnd, t->ssthresh,
-			t->rcv_nxt - t->irs, t->rcv_adv - t->irs, t->n_ooo, t->srtt_us, t->rto_us,
+			t->snd_max - t->iss, t->snd_wnd, t->cwnd, t->ssthresh, t->n_sacked,
+			t->in_recovery ? " recovery" : "", t->rcv_nxt - t->irs, t->rcv_adv - t->irs, t->n_ooo, t->srtt_us, t->rto_us,
 			t->retrans, t->s == NULL ? " (detached)" : "");
 	}
 	if (ctx->tcp->n_tcbs > n)

@@ -12,6 +12,8 @@
  *     ESTABLISHED, in-order, no flags but ACK -> fast path: steps 1-4 skipped
  *     other states  -> synchronized()     (3.10.7.4 first..eighth)
  *                        -> check_seq() -> RST -> SYN -> ack_step()/process_ack()
+ *                           (with SACK: tcp_sack_update() -> sack_on_ack():
+ *                           RFC 6675 recovery; without: RFC 6582 NewReno)
  *                        -> receive_data() -> receive_fin() -> tcp_output()
  *
  * A tcb can be freed inside (reset, LAST_ACK done): every path returns right after
@@ -29,6 +31,7 @@
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_sack.h"
 #include "tcp/tcp_syncookie.h"
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
@@ -115,13 +118,94 @@ static void update_window(struct tcb *tcb, const struct tcp_seg *seg)
 	}
 }
 
+/* RFC 6675 5 steps 4.1-4.3: RecoveryPoint = HighData, ssthresh = cwnd =
+ * max(FlightSize / 2, 2 * SMSS) (RFC 5681 (4)), and the first segment not SACKed
+ * goes now; tcp_output() then sends what pipe allows (NextSeg). */
+static void sack_enter_recovery(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint32_t flight = tcb->snd_max - tcb->snd_una, hs, he;
+	bool lost, below;
+
+	tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
+	tcb->cwnd = tcb->ssthresh;
+	tcb->recover = tcb->snd_max;
+	tcb->in_recovery = true;
+	tcb->rxt_next = tcb->snd_una;
+	/* tcp_fast_rexmit counts every fast recovery, SACK or NewReno */
+	ctx->tcp_stats.tcp_fast_rexmit++;
+	ctx->tcp_stats.tcp_sack_recoveries++;
+	if (tcp_sack_next_hole(tcb, tcb->snd_una, &hs, &he, &lost, &below))
+		tcp_sack_retransmit(ctx, tcb, hs, he);
+}
+
+/* RFC 6675 5: loss recovery starts on DupThresh duplicate ACKs or when
+ * IsLost(HighACK + 1), outside recovery, with data outstanding, and not before an
+ * RTO's recovery point is acknowledged (5.1). */
+static void sack_maybe_enter(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	if (tcb->in_recovery || tcb->rto_recover || tcb->snd_una == tcb->snd_max)
+		return;
+	if (tcb->dupacks >= TCP_DUPTHRESH || tcp_sack_is_lost(tcb, tcb->snd_una))
+		sack_enter_recovery(ctx, tcb);
+}
+
+/* An ACK with SACK negotiated, after the scoreboard took its blocks and snd_una
+ * moved by acked (0: a duplicate candidate). dup5681: RFC 5681's duplicate ACK
+ * conditions hold. */
+static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uint32_t newly,
+			bool dup5681)
+{
+	uint32_t flight;
+
+	if (acked == 0) {
+		/* RFC 6675 2: a duplicate ACK is one that SACKs new data; one without
+		 * blocks counts as RFC 5681 says (a peer that sends none after all) */
+		if (newly == 0 && !(dup5681 && tcb->n_sacked == 0))
+			return;
+		ctx->tcp_stats.tcp_dup_ack_rx++;
+		if (tcb->dupacks < UINT8_MAX)
+			tcb->dupacks++;
+		sack_maybe_enter(ctx, tcb);
+		return;
+	}
+	if (tcb->rto_recover && SEQ_GEQ(tcb->snd_una, tcb->recover))
+		tcb->rto_recover = false;
+	if (tcb->in_recovery) {
+		if (SEQ_GEQ(tcb->snd_una, tcb->recover)) {
+			/* RecoveryPoint acknowledged: recovery ends, cwnd as RFC 6582
+			 * 3.2 step 6 option 1 (no burst after a full ACK) */
+			flight = tcb->snd_max - tcb->snd_una;
+			tcb->cwnd = min_u32(tcb->ssthresh, flight + tcb->mss);
+			tcb->in_recovery = false;
+			tcb->dupacks = 0;
+		} else {
+			/* partial ACK: cwnd stays (RFC 6675 keeps it at ssthresh); with
+			 * nothing SACKed above snd_una, the scoreboard cannot say what is
+			 * lost: the next segment is, as RFC 6582 3.2 step 5 assumes */
+			if (SEQ_LT(tcb->rxt_next, tcb->snd_una))
+				tcb->rxt_next = tcb->snd_una;
+			if (tcb->n_sacked == 0 && tcb->rxt_next == tcb->snd_una)
+				tcp_sack_retransmit(ctx, tcb, tcb->snd_una, tcb->snd_max);
+			return;
+		}
+	} else {
+		tcb->dupacks = 0;
+		if (tcb->cwnd < tcb->ssthresh)
+			tcb->cwnd += min_u32(acked, tcb->mss); /* slow start (RFC 5681 3.1) */
+		else
+			tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) ?: 1;
+	}
+	sack_maybe_enter(ctx, tcb); /* holes left above the new snd_una */
+}
+
 /* SND.UNA =< SEG.ACK =< snd_max. Returns true when our FIN is now acknowledged. */
 static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
-	uint32_t acked = seg->ack - tcb->snd_una, data, old_wnd = tcb->snd_wnd, flight;
-	bool fin_acked = false;
+	uint32_t acked = seg->ack - tcb->snd_una, data, old_wnd = tcb->snd_wnd, flight, newly;
+	bool fin_acked = false, dup5681;
 
 	update_window(tcb, seg);
+	newly = tcp_sack_update(ctx, tcb, seg);
 	tcb->probes_out = 0; /* the peer answers (Linux tcp_ack()) */
 	if (old_wnd == 0 && tcb->snd_wnd != 0 && tcp_timer_armed(tcb, TCP_T_PERSIST)) {
 		tcp_timer_stop(ctx, tcb, TCP_T_PERSIST); /* window reopened */
@@ -131,8 +215,14 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 	if (acked == 0) {
 		/* RFC 5681 2: a duplicate ACK acks nothing new, carries no data, SYN or FIN,
 		 * leaves the window alone, and comes while data is outstanding */
-		if (seg->len == 0 && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
-		    tcb->snd_una != tcb->snd_max && tcb->snd_wnd == old_wnd) {
+		dup5681 = seg->len == 0 && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
+			  tcb->snd_una != tcb->snd_max && tcb->snd_wnd == old_wnd;
+		if (tcb->sack_ok) {
+			sack_on_ack(ctx, tcb, 0, newly, dup5681);
+			tcb_publish_info(ctx, tcb, false);
+			return false;
+		}
+		if (dup5681) {
 			ctx->tcp_stats.tcp_dup_ack_rx++;
 			tcb->dupacks++;
 			if (tcb->dupacks == 3 && !tcb->in_recovery) {
@@ -187,7 +277,10 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 	else
 		tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, tcb->rto_us);
 
-	if (tcb->in_recovery) {
+	if (tcb->sack_ok) {
+		tcp_sack_advance(ctx, tcb);
+		sack_on_ack(ctx, tcb, acked, newly, false);
+	} else if (tcb->in_recovery) {
 		if (SEQ_GEQ(seg->ack, tcb->recover)) {
 			/* RFC 6582 3.2 step 6, full ACK: min(ssthresh, FlightSize + SMSS) */
 			flight = tcb->snd_max - tcb->snd_una;

@@ -3,8 +3,11 @@
  *
  * TCP output: what to send and when (see tcp_out.h). tcp_xmit.c builds the packet.
  *
- *   tcp_output() -> while data fits min(cwnd, snd_wnd) and Nagle/SWS allow:
- *                      send_seg(snd_nxt, <= MSS, PSH at the end, FIN piggybacked)
+ *   tcp_output() -> in SACK recovery: sack_output(), RFC 6675 NextSeg() while
+ *                   cwnd - pipe >= SMSS (lost holes, new data, other holes)
+ *                -> else while data fits min(cwnd, snd_wnd) and Nagle/SWS allow:
+ *                      send_seg(snd_nxt, <= MSS, PSH at the end, FIN piggybacked;
+ *                      after an RTO rewind, what the peer SACKed is skipped)
  *                -> lone FIN after the data -> persist timer if the peer's window
  *                   is zero -> pure ACK if one is still owed
  *   send_seg() -> fill_hdr() (ack, window, timestamps) -> emit() -> tcp_xmit()
@@ -15,6 +18,7 @@
 #include "core/sock.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_sack.h"
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_wire.h"
 #include "tcp/tcp_xmit.h"
@@ -271,8 +275,9 @@ static void send_seg(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t
 
 void tcp_retransmit_head(struct dp_ctx *ctx, struct tcb *tcb)
 {
-	uint32_t end = data_end(tcb);
-	uint32_t len = min_u32(end - tcb->snd_una, tcb->mss);
+	uint32_t end = data_end(tcb), una = tcb->snd_una;
+	/* never into what the peer SACKed (snd_una itself never is) */
+	uint32_t len = min_u32(min_u32(end - tcb->snd_una, tcb->mss), tcp_sack_skip(tcb, &una));
 	bool fin = tcb->fin_sent && tcb->snd_una + len == tcb->fin_seq;
 
 	if (SEQ_GEQ(tcb->snd_una, tcb->snd_max))
@@ -281,6 +286,94 @@ void tcp_retransmit_head(struct dp_ctx *ctx, struct tcb *tcb)
 		len = 0;
 	tcb->rtt_timing = false; /* Karn */
 	send_seg(ctx, tcb, tcb->snd_una, len, fin, tcb->snd_una + len == end);
+}
+
+uint32_t tcp_sack_retransmit(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t hole_end)
+{
+	uint32_t end = data_end(tcb), dend = SEQ_LT(hole_end, end) ? hole_end : end;
+	uint32_t len = SEQ_GT(dend, seq) ? min_u32(dend - seq, tcb->mss) : 0;
+	bool fin = tcb->fin_sent && seq + len == tcb->fin_seq && SEQ_GT(hole_end, tcb->fin_seq);
+
+	if (len == 0 && !fin)
+		return 0;
+	tcb->rtt_timing = false; /* Karn */
+	ctx->tcp_stats.tcp_sack_rexmits++;
+	send_seg(ctx, tcb, seq, len, fin, seq + len == end);
+	tcb->rxt_next = seq + len + fin;
+	return len + fin;
+}
+
+/* NextSeg() rule 2: one segment of new data, if the peer's window has room (the
+ * sender's SWS and TCP_CORK rules as in tcp_output(); Nagle does not hold a
+ * segment in recovery), or the FIN alone. Returns the sequence numbers sent. */
+static uint32_t sack_new_data(struct dp_ctx *ctx, struct tcb *tcb, uint32_t end)
+{
+	uint32_t edge = tcb->snd_una + tcb->snd_wnd, len;
+	bool fin;
+
+	if (tcb->snd_nxt != tcb->snd_max)
+		return 0;
+	if (SEQ_LT(tcb->snd_nxt, end)) {
+		if (SEQ_GEQ(tcb->snd_nxt, edge))
+			return 0;
+		len = min_u32(min_u32(end - tcb->snd_nxt, edge - tcb->snd_nxt), tcb->mss);
+		if (len < tcb->mss) {
+			if (len < end - tcb->snd_nxt && len < tcb->snd_wnd_max / 2)
+				return 0;
+			if (len == end - tcb->snd_nxt && (tcb->cork || tcb->more) &&
+			    !tcb->fin_queued)
+				return 0;
+			tcb->snd_sml = tcb->snd_nxt + len;
+		}
+		fin = tcb->fin_queued && tcb->snd_nxt + len == tcb->fin_seq;
+		send_seg(ctx, tcb, tcb->snd_nxt, len, fin, tcb->snd_nxt + len == end);
+	} else if (tcb->fin_queued && !tcb->fin_sent && tcb->snd_nxt == tcb->fin_seq) {
+		len = 0;
+		fin = true;
+		send_seg(ctx, tcb, tcb->fin_seq, 0, true, false);
+	} else {
+		return 0;
+	}
+	tcb->snd_nxt += len + fin;
+	if (fin)
+		tcb->fin_sent = true;
+	tcb->snd_max = tcb->snd_nxt;
+	return len + fin;
+}
+
+/* RFC 6675 5 (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() picks: the
+ * first hole that IsLost() (rule 1), else new data (rule 2), else the first hole
+ * below SACKed data (rule 3). Holes are found from rxt_next (HighRxt), so nothing
+ * goes twice in one recovery, and end where SACKed data begins, so nothing the
+ * peer SACKed goes at all. Rule 4 (rescue retransmission) is not done: the RTO
+ * covers it. */
+static void sack_output(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint32_t pipe = tcp_sack_pipe(tcb), end = data_end(tcb), hs, he, sent;
+	bool have, lost, below;
+
+	while (tcb->cwnd > pipe && tcb->cwnd - pipe >= tcb->mss) {
+		have = tcp_sack_next_hole(tcb, tcb->rxt_next, &hs, &he, &lost, &below);
+		if (have && lost)
+			sent = tcp_sack_retransmit(ctx, tcb, hs, he);
+		else if ((sent = sack_new_data(ctx, tcb, end)) == 0 && have && below)
+			sent = tcp_sack_retransmit(ctx, tcb, hs, he);
+		if (sent == 0)
+			break;
+		pipe += sent;
+	}
+}
+
+/* RFC 3042 Limited Transmit, as RFC 6675 5 steps 1-2 allow with SACK: on the
+ * first and second duplicate ACK one new segment each beyond cwnd, so that a small
+ * window still draws the duplicates that start recovery (the no-SACK path keeps
+ * its RFC 6582 behaviour unchanged). */
+static uint32_t limited_transmit(const struct tcb *tcb)
+{
+	if (!tcb->sack_ok || tcb->in_recovery || tcb->dupacks == 0 ||
+	    tcb->dupacks >= TCP_DUPTHRESH || SEQ_LT(tcb->snd_nxt, tcb->snd_max))
+		return 0;
+	return (uint32_t)tcb->dupacks * tcb->mss;
 }
 
 static bool can_send_data(uint32_t state)
@@ -292,21 +385,35 @@ static bool can_send_data(uint32_t state)
 
 void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
 {
-	uint32_t end, limit, len, wnd;
+	uint32_t end, limit, len, wnd, room;
 	bool fin;
 
 	if (!can_send_data(tcb->state) || tcb->s == NULL)
 		goto ack;
+	if (tcb->in_recovery && tcb->sack_ok) {
+		sack_output(ctx, tcb);
+		goto ack;
+	}
 	end = data_end(tcb);
 	for (;;) {
+		room = UINT32_MAX;
+		if (tcb->n_sacked != 0 && SEQ_LT(tcb->snd_nxt, tcb->snd_max)) {
+			/* go-back-N after an RTO: what the peer SACKed is not sent again
+			 * (the scoreboard is kept across the RTO, RFC 6675 5.1) */
+			room = tcp_sack_skip(tcb, &tcb->snd_nxt);
+			if (tcb->fin_queued && SEQ_GT(tcb->snd_nxt, tcb->fin_seq))
+				tcb->fin_sent = true; /* the range ends past our FIN */
+		}
 		if (SEQ_GEQ(tcb->snd_nxt, end))
 			break;
-		wnd = min_u32(tcb->snd_wnd, tcb->cwnd);
+		wnd = min_u32(tcb->snd_wnd, tcb->cwnd + limited_transmit(tcb));
 		limit = tcb->snd_una + wnd;
 		if (SEQ_GEQ(tcb->snd_nxt, limit))
 			break;
 		len = min_u32(min_u32(end - tcb->snd_nxt, limit - tcb->snd_nxt), tcb->mss);
-		if (len < tcb->mss) {
+		if (len > room) {
+			len = room; /* a hole before SACKed data: sent as it is */
+		} else if (len < tcb->mss) {
 			if (len < end - tcb->snd_nxt) {
 				/* RFC 9293 3.8.6.2.1 sender SWS: a window-limited runt waits
 				 * unless it is at least half the largest window offered */

@@ -31,6 +31,10 @@ void tcp_send_rst(struct dp_ctx *ctx, struct tcb *tcb);
 void tcp_send_probe(struct dp_ctx *ctx, struct tcb *tcb);
 /* Fast retransmit: resend one segment at snd_una without moving snd_nxt. */
 void tcp_retransmit_head(struct dp_ctx *ctx, struct tcb *tcb);
+/* SACK recovery: retransmit one segment of the hole [seq, hole_end) (not SACKed,
+ * seq >= snd_una), at most an MSS, with the FIN if it ends there; rxt_next moves
+ * past it. Returns the sequence numbers sent (0: nothing to send). */
+uint32_t tcp_sack_retransmit(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t hole_end);
 /* RFC 9293 3.10.7.1: reply to seg (from src to dst) that matches no connection.
  * Never answers an RST. */
 void tcp_reply_rst(struct dp_ctx *ctx, uint32_t src_be, uint32_t dst_be,

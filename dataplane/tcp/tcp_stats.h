@@ -23,7 +23,9 @@
 	X(tcp_listen_drop_full) X(tcp_listen_drop_synq) X(tcp_listen_drop_ack_full) \
 	X(tcp_listen_drop_broken) X(tcp_listen_drop_noslot) X(tcp_listen_drop_nomem) \
 	X(tcp_listen_drop_synfin) X(tcp_listen_drop_bad_addr) X(tcp_listen_drop_no_syn) \
-	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed)
+	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
+	X(tcp_sack_blocks_rx) X(tcp_sack_ignored) X(tcp_dsack_rx) X(tcp_sack_full) \
+	X(tcp_sack_reneging) X(tcp_sack_recoveries) X(tcp_sack_rexmits)
 
 struct tcp_stats {
 #define TCP_STAT_FIELD(name) uint64_t name;

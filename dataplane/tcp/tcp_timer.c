@@ -9,7 +9,7 @@
  *              a listener's child in SYN_RECEIVED: resend the SYN-ACK, 1 s
  *                        doubling; after TCP_SYNACK_RETRIES the child is dropped
  *              else:     RFC 6298 5.4-5.6 backoff, RFC 5681 loss window, go-back-N
- *                        from snd_una, ETIMEDOUT after TCP_RETRIES2 / TCP_USER_TIMEOUT
+ *                        from snd_una (over what is not SACKed), ETIMEDOUT after TCP_RETRIES2 / TCP_USER_TIMEOUT
  *     PERSIST: zero-window probe, backoff doubling
  *     DACK   : the delayed ACK
  *     WAIT   : TIME_WAIT over (free) / FIN_WAIT_2 timeout (RST, as Linux)
@@ -302,6 +302,15 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->cwnd = tcb->mss;
 	tcb->in_recovery = false;
 	tcb->dupacks = 0;
+	if (tcb->sack_ok) {
+		/* RFC 6675 5.1: RecoveryPoint = HighData, and no SACK recovery until it
+		 * is acknowledged. The scoreboard is kept, as RFC 6675 5.1 and Linux's
+		 * tcp_enter_loss() do (Linux clears it only once it saw the peer
+		 * renege; tcp_sack_advance() forgets it then): the go-back-N below
+		 * skips what the peer SACKed. */
+		tcb->recover = tcb->snd_max;
+		tcb->rto_recover = true;
+	}
 	/* RFC 6298 5.5: back off; Karn: no RTT sample from retransmitted data */
 	tcb->nrexmit++;
 	tcb->rto_us = (uint32_t)backoff(tcb->rto_us, 1);

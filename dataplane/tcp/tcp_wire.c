@@ -81,8 +81,20 @@ static void parse_options(const uint8_t *opt, uint32_t n, struct tcp_seg *seg)
 				seg->tsecr = rd32(opt + i + 6);
 			}
 			break;
+		case TCP_OPT_SACK:
+			/* RFC 2018 3: length 2 + 8n; not in a SYN (nothing sent yet) */
+			if (!(seg->flags & TCP_SYN) && olen >= 10 && (olen - 2) % 8 == 0) {
+				uint32_t k, nb = (olen - 2u) / 8;
+
+				for (k = 0; k < nb && k < TCP_SACK_MAX; k++) {
+					seg->sack[k][0] = rd32(opt + i + 2 + 8 * k);
+					seg->sack[k][1] = rd32(opt + i + 6 + 8 * k);
+				}
+				seg->nsack = (uint8_t)k;
+			}
+			break;
 		default:
-			break; /* unknown or SACK blocks: skipped by their length */
+			break; /* unknown: skipped by its length */
 		}
 		i += olen;
 	}

@@ -28,6 +28,7 @@
 #define TCP_OPT_SACK    5
 #define TCP_OPT_TS      8
 #define TCP_WS_MAX      14 /* RFC 7323 2.3 */
+#define TCP_SACK_MAX    4  /* blocks in 40 option bytes (RFC 2018 3) */
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -56,6 +57,13 @@ struct tcp_seg {
 	bool has_ts;
 	uint32_t tsval;
 	uint32_t tsecr;
+	/* SACK blocks (RFC 2018 3), in the order the peer sent them (the first may be a
+	 * D-SACK, RFC 2883): [left, right) edges, host order. Only a SACK option of
+	 * 2 + 8n bytes, n >= 1, is taken (at most TCP_SACK_MAX blocks fit in 40 bytes);
+	 * a malformed one is skipped by its length. Edges are not checked here: that
+	 * needs the connection's send sequence space (tcp_sack.c). */
+	uint8_t nsack;
+	uint32_t sack[TCP_SACK_MAX][2];
 };
 
 /* Parse len bytes starting at a TCP header. Returns 0, -EMSGSIZE when len is
@@ -68,7 +76,6 @@ int tcp_wire_parse(const uint8_t *buf, uint32_t len, struct tcp_seg *seg);
  *         when set)
  *   else: NOP NOP TS (when set), NOP NOP SACK + blocks (when any: at most 3 with a
  *         timestamp, 4 without, as 40 option bytes allow)                          */
-#define TCP_SACK_MAX 4
 struct tcp_hdr_out {
 	uint16_t sport_be;
 	uint16_t dport_be;

@@ -192,6 +192,8 @@ void env_peer(struct env *e, uint8_t flags, uint32_t seq, uint32_t ack, const st
 		h.has_ws = o->ws;
 		h.ws = o->wscale;
 		h.sack_ok = o->sack;
+		h.nsack = o->nsack;
+		memcpy(h.sack, o->sack_blk, sizeof(h.sack));
 	}
 	hl = tcp_wire_build(buf, sizeof(buf), &h);
 	ck_assert_int_gt(hl, 0);

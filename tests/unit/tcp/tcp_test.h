@@ -15,6 +15,7 @@
 #include "dp.h"
 #include "core/sock.h"
 #include "tcp/tcb.h"
+#include "tcp/tcp_wire.h"
 #include "tcp/tcp_xmit.h"
 
 #define FAKE_TX_MAX 512
@@ -67,6 +68,8 @@ struct popt {
 	bool ws;
 	uint8_t wscale;
 	bool sack;         /* SACK-permitted (in a SYN) */
+	uint8_t nsack;     /* SACK blocks (not in a SYN) */
+	uint32_t sack_blk[TCP_SACK_MAX][2];
 };
 
 void env_init(struct env *e, uint32_t ring);

@@ -23,6 +23,7 @@
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_sack.h"
 #include "tcp/tcp_syncookie.h"
 #include "tcp/tcp_wire.h"
 #include "tcp_test.h"
@@ -1391,6 +1392,328 @@ START_TEST(fast_retransmit_newreno)
 }
 END_TEST
 
+/* ---- SACK on the send side (RFC 2018, RFC 6675) ------------------------------------ */
+
+#define SMSS 1448u
+/* Our sequence number k segments after the SYN. */
+#define SQ(k) (E.iss + 1 + (uint32_t)((k) * SMSS))
+
+/* Pure ACK from the peer with n SACK blocks {left, right}. */
+static void peer_sack(uint32_t ack, uint8_t n, const uint32_t (*blk)[2])
+{
+	struct popt o = pts(512);
+
+	o.nsack = n;
+	if (n)
+		memcpy(o.sack_blk, blk, n * sizeof(*blk));
+	env_peer(&E, TCP_ACK, E.pnxt, ack, &o, NULL, 0);
+}
+
+/* A peer with SACK, ten full segments in flight (NODELAY), nothing acked yet. */
+static struct tcb *sack_ten_out(void)
+{
+	E.peer_sack = true;
+	env_establish(&E, 100000);
+	ck_assert(env_tcb(&E)->sack_ok);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1), 0);
+	env_app_write(&E, 10 * SMSS, 0);
+	ck_assert_int_eq(fake_ntx, 10);
+	return env_tcb(&E);
+}
+
+static void check_range(const struct tcb *t, int i, uint32_t start, uint32_t end)
+{
+	ck_assert_int_lt(i, t->n_sacked);
+	ck_assert_uint_eq(t->sacked[i].start, start);
+	ck_assert_uint_eq(t->sacked[i].end, end);
+}
+
+/* No segment sent from index first on overlaps [a, b) (what the peer SACKed). */
+static void check_not_resent(int first, uint32_t a, uint32_t b)
+{
+	for (int i = first; i < fake_ntx; i++) {
+		const struct fake_seg *f = &fake_tx[i];
+		uint32_t s = f->seg.h.seq, e = s + f->seg.len;
+
+		if (f->seg.len == 0)
+			continue;
+		ck_assert_msg(SEQ_LEQ(e, a) || SEQ_GEQ(s, b),
+			      "segment %d [%u, %u) resends SACKed [%u, %u)", i, s - E.iss,
+			      e - E.iss, a - E.iss, b - E.iss);
+	}
+}
+
+/* The scoreboard: blocks merge and bridge, out-of-window blocks and D-SACKs add
+ * nothing, an ACK trims it, an ACK that stops at SACKed data (reneging) clears it,
+ * and a full board gives up its highest range. */
+START_TEST(sack_scoreboard)
+{
+	struct tcb *t = sack_ten_out();
+	struct tcp_seg seg;
+	int i;
+
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	ck_assert_uint_eq(t->snd_una, SQ(1));
+	ck_assert_uint_eq(t->n_sacked, 1);
+	check_range(t, 0, SQ(2), SQ(3));
+	peer_sack(SQ(1), 2, (const uint32_t[][2]){ { SQ(5), SQ(6) }, { SQ(2), SQ(3) } });
+	ck_assert_uint_eq(t->n_sacked, 2);
+	check_range(t, 1, SQ(5), SQ(6));
+	/* a block touching both neighbours merges the three */
+	peer_sack(SQ(1), 2, (const uint32_t[][2]){ { SQ(3), SQ(5) }, { SQ(2), SQ(6) } });
+	ck_assert_uint_eq(t->n_sacked, 1);
+	check_range(t, 0, SQ(2), SQ(6));
+	/* ... which the second block already covered: the first was a D-SACK */
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_dsack_rx, 1);
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(7), SQ(8) } });
+	/* a block straddling a range and a hole, partly inside another */
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(5) + 100, SQ(7) + 100 } });
+	ck_assert_uint_eq(t->n_sacked, 1);
+	check_range(t, 0, SQ(2), SQ(8));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_blocks_rx, 7);
+
+	/* outside (SEG.ACK, snd_max]: past what we sent, at the ACK, empty, reversed
+	 * (3 blocks fit beside a timestamp) */
+	peer_sack(SQ(1), 3, (const uint32_t[][2]){ { SQ(9), SQ(10) + 1 }, { SQ(1), SQ(1) + 10 },
+						{ SQ(9), SQ(9) } });
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(9) + 10, SQ(9) } });
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_ignored, 4);
+	ck_assert_uint_eq(t->n_sacked, 1);
+	check_range(t, 0, SQ(2), SQ(8));
+	/* a D-SACK below the ACK: counted, nothing SACKed, not a duplicate ACK */
+	i = t->dupacks;
+	peer_sack(SQ(1), 2, (const uint32_t[][2]){ { SQ(0), SQ(1) }, { SQ(2), SQ(8) } });
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_dsack_rx, 2);
+	ck_assert_int_eq(t->dupacks, i);
+	check_range(t, 0, SQ(2), SQ(8));
+
+	/* the hole is filled: the ACK takes the range away */
+	peer_sack(SQ(8), 0, NULL);
+	ck_assert_uint_eq(t->n_sacked, 0);
+	peer_sack(SQ(8), 1, (const uint32_t[][2]){ { SQ(9), SQ(10) } });
+	check_range(t, 0, SQ(9), SQ(10));
+	/* an ACK that stops where SACKed data starts: the peer reneged */
+	peer_sack(SQ(9), 0, NULL);
+	ck_assert_uint_eq(t->n_sacked, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_reneging, 1);
+
+	/* 17 disjoint one-byte blocks: the 17th, above all, is not kept; one lower
+	 * down pushes out the highest */
+	memset(&seg, 0, sizeof(seg));
+	seg.flags = TCP_ACK;
+	seg.ack = t->snd_una;
+	for (i = 0; i < TCP_SACKED_MAX + 1; i++) {
+		seg.nsack = 1;
+		seg.sack[0][0] = t->snd_una + 20 + 20 * (uint32_t)i;
+		seg.sack[0][1] = seg.sack[0][0] + 1;
+		tcp_sack_update(&E.ctx, t, &seg);
+	}
+	ck_assert_uint_eq(t->n_sacked, TCP_SACKED_MAX);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_full, 1);
+	check_range(t, TCP_SACKED_MAX - 1, t->snd_una + 20 * TCP_SACKED_MAX,
+		    t->snd_una + 20 * TCP_SACKED_MAX + 1);
+	seg.sack[0][0] = t->snd_una + 10;
+	seg.sack[0][1] = t->snd_una + 11;
+	ck_assert_uint_eq(tcp_sack_update(&E.ctx, t, &seg), 1);
+	ck_assert_uint_eq(t->n_sacked, TCP_SACKED_MAX);
+	check_range(t, 0, t->snd_una + 10, t->snd_una + 11);
+	check_range(t, TCP_SACKED_MAX - 1, t->snd_una + 20 * (TCP_SACKED_MAX - 1),
+		    t->snd_una + 20 * (TCP_SACKED_MAX - 1) + 1);
+}
+END_TEST
+
+/* RFC 6675 with one segment lost out of ten: the third duplicate ACK (which also
+ * makes IsLost true) retransmits the hole and nothing else; then pipe decides:
+ * new data goes only as SACKs take segments out of the network, never a SACKed
+ * byte; the ACK of RecoveryPoint ends recovery. */
+START_TEST(sack_recovery_hole_pipe_exit)
+{
+	struct tcb *t = sack_ten_out();
+	int before;
+
+	peer_sack(SQ(1), 0, NULL);                 /* segment 0 arrives, 1 is lost */
+	before = fake_ntx;
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(4) } });
+	ck_assert_int_eq(fake_ntx, before);
+	ck_assert(!t->in_recovery);
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(5) } });
+	ck_assert(t->in_recovery);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_recoveries, 1);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(1));
+	check_payload(last_tx(), SMSS, (uint8_t)SMSS);
+	ck_assert_uint_eq(t->recover, SQ(10));
+	ck_assert_uint_eq(t->ssthresh, 9 * SMSS / 2);     /* FlightSize / 2 */
+	ck_assert_uint_eq(t->cwnd, 9 * SMSS / 2);
+	/* pipe: the retransmission, segments 5..9 */
+	ck_assert_uint_eq(tcp_sack_pipe(t), 6 * SMSS);
+
+	/* more data: pipe > cwnd, it waits */
+	env_app_write(&E, 10 * SMSS, 10);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(6) } });
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(7) } });
+	ck_assert_int_eq(fake_ntx, before + 1);     /* pipe 4 SMSS: 0.5 SMSS free */
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(8) } });
+	ck_assert_int_eq(fake_ntx, before + 2);     /* pipe 3 SMSS: one new segment */
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(10));
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(9) } });
+	ck_assert_int_eq(fake_ntx, before + 3);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(11));
+	check_not_resent(before, SQ(2), SQ(9));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_rexmits, 1);
+	ck_assert_uint_eq(t->retrans, 1);
+
+	/* a partial ACK: the retransmission arrived, segment 9 was lost too. Nothing
+	 * is SACKed above it, so IsLost() cannot tell; it goes at once, as NewReno's
+	 * partial ACK rule would send it */
+	peer_sack(SQ(9), 0, NULL);
+	ck_assert(t->in_recovery);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(9));
+	check_not_resent(before, SQ(2), SQ(9));
+	ck_assert_uint_eq(t->retrans, 2);
+	/* RecoveryPoint acknowledged: out, cwnd = min(ssthresh, flight + SMSS) */
+	before = fake_ntx;
+	peer_sack(SQ(10), 0, NULL);
+	ck_assert(!t->in_recovery);
+	ck_assert_uint_eq(t->cwnd, 3 * SMSS);      /* flight was 2 SMSS */
+	ck_assert_int_eq(fake_ntx, before + 1);    /* and it sends by cwnd again */
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(12));
+	ck_assert_uint_eq(t->n_sacked, 0);
+	ck_assert_uint_eq(t->retrans, 2);
+}
+END_TEST
+
+/* IsLost(snd_una) alone (more than 2 SMSS SACKed above the hole in one ACK) starts
+ * recovery without three duplicates; two holes: the lost one first (rule 1), then
+ * new data (rule 2), and the hole not yet lost only when no new data is left
+ * (rule 3). */
+START_TEST(sack_recovery_islost_and_rules)
+{
+	struct tcb *t = sack_ten_out();
+	int before = fake_ntx;
+
+	env_app_write(&E, SMSS, 10); /* an 11th segment, beyond cwnd */
+	ck_assert_int_eq(fake_ntx, before);
+	/* holes: segment 0 (lost: 3 segments SACKed above... and more), segment 6
+	 * (only segment 7's SMSS above: not lost); 8 and 9 still in flight */
+	peer_sack(SQ(0), 2, (const uint32_t[][2]){ { SQ(1), SQ(6) }, { SQ(7), SQ(8) } });
+	ck_assert_int_eq(t->dupacks, 1);
+	ck_assert(t->in_recovery);
+	ck_assert(tcp_sack_is_lost(t, SQ(0)));
+	ck_assert(!tcp_sack_is_lost(t, SQ(6)));
+	/* segment 0 at once; then cwnd 5 SMSS, pipe: rexmit 1 + hole 6 (not lost) 1
+	 * + 8, 9: 4; one segment may go: new data before the hole not lost */
+	ck_assert_uint_eq(t->cwnd, 5 * SMSS);
+	ck_assert_int_eq(fake_ntx, before + 2);
+	ck_assert_uint_eq(fake_tx[before].seg.h.seq, SQ(0));
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(10));
+	/* segment 8 SACKed: room for one more and no new data: rule 3, segment 6 */
+	peer_sack(SQ(0), 2, (const uint32_t[][2]){ { SQ(7), SQ(9) }, { SQ(1), SQ(6) } });
+	ck_assert_int_eq(fake_ntx, before + 3);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(6));
+	ck_assert_uint_eq(last_tx()->seg.len, SMSS);
+	check_not_resent(before, SQ(1), SQ(6));
+	check_not_resent(before, SQ(7), SQ(9));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_rexmits, 2);
+}
+END_TEST
+
+/* RFC 3042 Limited Transmit with SACK (RFC 6675 5 steps 1-2): the first and the
+ * second duplicate ACK each let one new segment out beyond cwnd; the third starts
+ * recovery. */
+START_TEST(sack_limited_transmit)
+{
+	struct tcb *t = sack_ten_out();
+	int before;
+
+	env_app_write(&E, 4 * SMSS, 10);
+	ck_assert_int_eq(fake_ntx, 10);
+	peer_sack(SQ(1), 0, NULL);                 /* cwnd 11 SMSS: segments 10, 11 */
+	ck_assert_int_eq(fake_ntx, 12);
+	before = fake_ntx;
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(12));
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(4) } });
+	ck_assert_int_eq(fake_ntx, before + 2);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(13));
+	ck_assert(!t->in_recovery);
+	/* a duplicate that SACKs nothing new is no duplicate: nothing goes */
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(4) } });
+	ck_assert_int_eq(fake_ntx, before + 2);
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(5) } });
+	ck_assert(t->in_recovery);
+	ck_assert_uint_eq(fake_tx[before + 2].seg.h.seq, SQ(1));
+	check_not_resent(before, SQ(2), SQ(5));
+}
+END_TEST
+
+/* An RTO in recovery keeps the scoreboard (RFC 6675 5.1): go-back-N from snd_una
+ * resends the holes only, and no new recovery starts before RecoveryPoint. */
+START_TEST(sack_rto_skips_sacked)
+{
+	struct tcb *t = sack_ten_out();
+	int before;
+
+	peer_sack(SQ(1), 0, NULL);
+	peer_sack(SQ(1), 2, (const uint32_t[][2]){ { SQ(5), SQ(10) }, { SQ(2), SQ(4) } });
+	ck_assert(t->in_recovery);
+	ck_assert_uint_eq(t->n_sacked, 2);
+	before = fake_ntx;
+	env_advance(&E, t->rto_us);
+	ck_assert(!t->in_recovery);
+	ck_assert(t->rto_recover);
+	ck_assert_uint_eq(t->n_sacked, 2);
+	ck_assert_uint_eq(t->cwnd, SMSS);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(1));
+	/* the first hole arrives: the second goes next, then nothing (all else SACKed) */
+	peer_sack(SQ(4), 2, (const uint32_t[][2]){ { SQ(5), SQ(10) } });
+	ck_assert_int_eq(fake_ntx, before + 2);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(4));
+	ck_assert_uint_eq(last_tx()->seg.len, SMSS);
+	ck_assert(!t->in_recovery);
+	check_not_resent(before, SQ(2), SQ(4));
+	check_not_resent(before, SQ(5), SQ(10));
+	peer_sack(SQ(10), 0, NULL);
+	ck_assert(!t->rto_recover);
+	ck_assert_uint_eq(E.sh->tx_cons, 10 * SMSS);
+}
+END_TEST
+
+/* A peer that did not negotiate SACK gets NewReno even if it sends blocks anyway:
+ * they are not taken, three duplicates retransmit the head, cwnd inflates. */
+START_TEST(no_sack_peer_gets_newreno)
+{
+	struct tcb *t;
+	int before;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	ck_assert(!t->sack_ok);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1), 0);
+	env_app_write(&E, 10 * SMSS, 0);
+	peer_sack(SQ(1), 0, NULL);
+	before = fake_ntx;
+	for (int k = 3; k <= 5; k++)
+		peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(k) } });
+	ck_assert_uint_eq(t->n_sacked, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_blocks_rx, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_recoveries, 0);
+	ck_assert(t->in_recovery);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(1));
+	ck_assert_uint_eq(t->cwnd, 9 * SMSS / 2 + 3 * SMSS); /* RFC 6582 inflation */
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(6) } });
+	ck_assert_uint_eq(t->cwnd, 9 * SMSS / 2 + 4 * SMSS);
+	/* partial ACK: NewReno resends the next segment, SACKed or not */
+	peer_sack(SQ(3), 0, NULL);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(3));
+}
+END_TEST
+
 START_TEST(zero_window_persist)
 {
 	struct popt o;
@@ -2323,6 +2646,16 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tb, ephemeral_successive_ports);
 	tcase_add_test(tb, isn_rfc6528);
 	suite_add_tcase(s, tb);
+
+	TCase *sk = tcase_create("tcp_sack");
+	tcase_add_checked_fixture(sk, setup, teardown);
+	tcase_add_test(sk, sack_scoreboard);
+	tcase_add_test(sk, sack_recovery_hole_pipe_exit);
+	tcase_add_test(sk, sack_recovery_islost_and_rules);
+	tcase_add_test(sk, sack_rto_skips_sacked);
+	tcase_add_test(sk, sack_limited_transmit);
+	tcase_add_test(sk, no_sack_peer_gets_newreno);
+	suite_add_tcase(s, sk);
 
 	TCase *ls = tcase_create("tcp_listen");
 	tcase_add_checked_fixture(ls, setup, teardown);

@@ -222,13 +222,92 @@ START_TEST(build_ack_sack_golden)
 
 	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 52);
 	ck_assert_int_eq(memcmp(b, want, 52), 0);
-	ck_assert_int_eq(tcp_wire_parse(b, 52, &s), 0); /* blocks skipped by length */
+	ck_assert_int_eq(tcp_wire_parse(b, 52, &s), 0);
 	ck_assert(s.tsval == 5 && s.tsecr == 6 && s.len == 0);
+	ck_assert_uint_eq(s.nsack, 2);
+	ck_assert(s.sack[0][0] == 1000 && s.sack[0][1] == 1500);
+	ck_assert(s.sack[1][0] == 2000 && s.sack[1][1] == 2300);
 	h.nsack = 4; /* a 4th does not fit beside the timestamp */
 	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 20 + 12 + 4 + 24);
 	h.has_ts = false;
 	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 20 + 4 + 32);
 	ck_assert_uint_eq(b[23], 2 + 32);
+}
+END_TEST
+
+/* SACK blocks as a peer sends them (golden bytes from a Linux receiver's ACK with
+ * one D-SACK and two blocks, then four blocks without a timestamp), and the
+ * malformed ones: a length that is not 2 + 8n, a lone kind-5 header, a SACK that
+ * runs past the options, and one in a SYN. */
+START_TEST(parse_sack_blocks)
+{
+	static const uint8_t three[60] = {
+		0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x10, 0x00,
+		0xf0, 0x10, 0x01, 0xf5, 0x00, 0x00, 0x00, 0x00,
+		0x01, 0x01, 0x08, 0x0a, 0x00, 0x01, 0xe2, 0x40, 0x00, 0x00, 0x30, 0x39,
+		0x01, 0x01, 0x05, 0x1a,
+		0x00, 0x00, 0x0b, 0xb8, 0x00, 0x00, 0x0f, 0xa0, /* 3000-4000: below ack */
+		0x00, 0x00, 0x1f, 0x40, 0x00, 0x00, 0x23, 0x28, /* 8000-9000 */
+		0x00, 0x00, 0x17, 0x70, 0x00, 0x00, 0x1b, 0x58, /* 6000-7000 */
+	};
+	static const uint8_t four[56] = {
+		0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xf0,
+		0xe0, 0x10, 0x01, 0xf5, 0x00, 0x00, 0x00, 0x00,
+		0x01, 0x01, 0x05, 0x22,
+		0xff, 0xff, 0xff, 0xf8, 0x00, 0x00, 0x00, 0x10, /* wraps */
+		0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x30,
+		0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x50,
+		0x00, 0x00, 0x00, 0x60, 0x00, 0x00, 0x00, 0x70,
+	};
+	uint8_t b[60];
+	struct tcp_seg s;
+
+	ck_assert_int_eq(tcp_wire_parse(three, sizeof(three), &s), 0);
+	ck_assert(s.has_ts && s.tsval == 123456 && s.tsecr == 12345);
+	ck_assert_uint_eq(s.ack, 4096);
+	ck_assert_uint_eq(s.nsack, 3);
+	ck_assert(s.sack[0][0] == 3000 && s.sack[0][1] == 4000);
+	ck_assert(s.sack[1][0] == 8000 && s.sack[1][1] == 9000);
+	ck_assert(s.sack[2][0] == 6000 && s.sack[2][1] == 7000);
+
+	ck_assert_int_eq(tcp_wire_parse(four, sizeof(four), &s), 0);
+	ck_assert(!s.has_ts);
+	ck_assert_uint_eq(s.nsack, 4);
+	ck_assert(s.sack[0][0] == 0xfffffff8u && s.sack[0][1] == 0x10);
+	ck_assert(s.sack[3][0] == 0x60 && s.sack[3][1] == 0x70);
+
+	/* length 18 - 1 = 17: not 2 + 8n, skipped; the timestamp after it still read */
+	memcpy(b, three, 60);
+	b[12] = 0xe0;
+	memcpy(b + 20, (const uint8_t[]){ 0x05, 0x11 }, 2);
+	memset(b + 22, 0, 15);
+	memcpy(b + 37, (const uint8_t[]){ 0x08, 0x0a, 0, 0, 0, 7, 0, 0, 0, 9, 0, 0, 0, 0,
+					    0, 0, 0, 0, 0 }, 19);
+	ck_assert_int_eq(tcp_wire_parse(b, 56, &s), 0);
+	ck_assert_uint_eq(s.nsack, 0);
+	ck_assert(s.has_ts && s.tsval == 7 && s.tsecr == 9);
+
+	/* kind 5 length 2 (no block) */
+	memcpy(b, three, 20);
+	b[12] = 0x60;
+	memcpy(b + 20, (const uint8_t[]){ 0x01, 0x01, 0x05, 0x02 }, 4);
+	ck_assert_int_eq(tcp_wire_parse(b, 24, &s), 0);
+	ck_assert_uint_eq(s.nsack, 0);
+
+	/* a SACK of two blocks (18 bytes) in 12 option bytes: ends parsing unread */
+	memcpy(b, three, 20);
+	b[12] = 0x80;
+	memcpy(b + 20, (const uint8_t[]){ 0x01, 0x01, 0x05, 0x12, 0, 0, 0, 1, 0, 0, 0, 2 },
+	       12);
+	ck_assert_int_eq(tcp_wire_parse(b, 32, &s), 0);
+	ck_assert_uint_eq(s.nsack, 0);
+
+	/* a SYN's blocks are ignored */
+	memcpy(b, three, 60);
+	b[13] = TCP_SYN | TCP_ACK;
+	ck_assert_int_eq(tcp_wire_parse(b, 60, &s), 0);
+	ck_assert_uint_eq(s.nsack, 0);
+	ck_assert(s.has_ts);
 }
 END_TEST
 
@@ -262,6 +341,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, build_ack_golden);
 	tcase_add_test(tc, build_ack_sack_golden);
 	tcase_add_test(tc, build_syn_sack_roundtrip);
+	tcase_add_test(tc, parse_sack_blocks);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The shunt authors
+ *
+ * The SACK scoreboard (see tcp_sack.h for the contract).
+ *
+ *   tcp_sack_update(): per block: D-SACK? -> inside (SEG.ACK, snd_max]? -> sb_insert()
+ *   tcp_sack_advance(): drop ranges under snd_una -> reneging check
+ *   IsLost / pipe / holes: one pass over the sorted ranges, counting what lies above
+ */
+#include "dp.h"
+#include "tcp/tcb.h"
+#include "tcp/tcp_sack.h"
+#include "tcp/tcp_wire.h"
+
+static uint32_t sb_bytes(const struct tcb *tcb)
+{
+	uint32_t n = 0;
+
+	for (uint8_t i = 0; i < tcb->n_sacked; i++)
+		n += tcb->sacked[i].end - tcb->sacked[i].start;
+	return n;
+}
+
+/* Insert [start, end) (start < end), merging what it overlaps or touches. When
+ * the array is full the highest range gives way: the ranges nearest snd_una say
+ * which holes to fill first; a range lost this way only costs a retransmission
+ * the peer did not need, never a wrong acknowledgment. Returns the bytes of the
+ * range that gave way (0 if none). */
+static uint32_t sb_insert(struct dp_ctx *ctx, struct tcb *tcb, uint32_t start, uint32_t end)
+{
+	struct tcp_sacked *o = tcb->sacked;
+	uint8_t i, j, n = tcb->n_sacked;
+	uint32_t evicted = 0;
+
+	for (i = 0; i < n && SEQ_LT(o[i].end, start); i++)
+		;
+	if (i < n && SEQ_LEQ(o[i].start, end)) {
+		if (SEQ_LT(start, o[i].start))
+			o[i].start = start;
+		if (SEQ_GT(end, o[i].end))
+			o[i].end = end;
+		for (j = i + 1; j < n && SEQ_LEQ(o[j].start, o[i].end); j++)
+			if (SEQ_GT(o[j].end, o[i].end))
+				o[i].end = o[j].end;
+		if (j > i + 1) {
+			uint8_t gone = j - i - 1;
+
+			for (; j < n; j++)
+				o[j - gone] = o[j];
+			tcb->n_sacked = n - gone;
+		}
+		return 0;
+	}
+	if (n == TCP_SACKED_MAX) {
+		ctx->tcp_stats.tcp_sack_full++;
+		if (i == n)
+			return 0; /* above every range we keep */
+		n--;
+		evicted = o[n].end - o[n].start;
+	}
+	for (j = n; j > i; j--)
+		o[j] = o[j - 1];
+	o[i].start = start;
+	o[i].end = end;
+	tcb->n_sacked = n + 1;
+	return evicted;
+}
+
+uint32_t tcp_sack_update(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	uint32_t before, after, l, r, evicted = 0;
+	uint8_t i;
+
+	if (!tcb->sack_ok || seg->nsack == 0)
+		return 0;
+	before = sb_bytes(tcb);
+	for (i = 0; i < seg->nsack; i++) {
+		l = seg->sack[i][0];
+		r = seg->sack[i][1];
+		ctx->tcp_stats.tcp_sack_blocks_rx++;
+		/* RFC 2883 4: only the first block can be a D-SACK: it reports a
+		 * duplicate below the cumulative ACK, or inside the second block */
+		if (i == 0 && SEQ_LT(l, r) &&
+		    (SEQ_LEQ(r, seg->ack) ||
+		     (seg->nsack > 1 && SEQ_LEQ(seg->sack[1][0], l) &&
+		      SEQ_LEQ(r, seg->sack[1][1])))) {
+			ctx->tcp_stats.tcp_dsack_rx++;
+			continue;
+		}
+		/* RFC 2018 3: a block is bytes the receiver holds beyond the ACK; one
+		 * that is empty, starts at or below the ACK (it would have been
+		 * acknowledged) or ends past what we sent is ignored */
+		if (!SEQ_LT(l, r) || SEQ_LEQ(l, seg->ack) || SEQ_GT(r, tcb->snd_max)) {
+			ctx->tcp_stats.tcp_sack_ignored++;
+			continue;
+		}
+		evicted += sb_insert(ctx, tcb, l, r);
+	}
+	after = sb_bytes(tcb) + evicted;
+	return after > before ? after - before : 0;
+}
+
+void tcp_sack_advance(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	struct tcp_sacked *o = tcb->sacked;
+	uint8_t i = 0, j, n = tcb->n_sacked;
+
+	while (i < n && SEQ_LEQ(o[i].end, tcb->snd_una))
+		i++;
+	if (i < n && SEQ_LEQ(o[i].start, tcb->snd_una)) {
+		/* Linux tcp_check_sack_reneging(): the ACK stops where SACKed data
+		 * begins. Linux then waits for the RTO; we forget the scoreboard so
+		 * that what was SACKed is sent again when its turn comes. */
+		ctx->tcp_stats.tcp_sack_reneging++;
+		tcb->n_sacked = 0;
+		return;
+	}
+	for (j = i; j < n; j++)
+		o[j - i] = o[j];
+	tcb->n_sacked = n - i;
+}
+
+/* RFC 6675 IsLost() given what lies above: cnt ranges holding bytes. */
+static bool lost_above(const struct tcb *tcb, uint32_t cnt, uint32_t bytes)
+{
+	return cnt >= TCP_DUPTHRESH || bytes > (TCP_DUPTHRESH - 1u) * tcb->mss;
+}
+
+bool tcp_sack_is_lost(const struct tcb *tcb, uint32_t seq)
+{
+	uint32_t cnt = 0, bytes = 0;
+	uint8_t i;
+
+	for (i = tcb->n_sacked; i-- > 0 && SEQ_GT(tcb->sacked[i].start, seq);) {
+		cnt++;
+		bytes += tcb->sacked[i].end - tcb->sacked[i].start;
+	}
+	return lost_above(tcb, cnt, bytes);
+}
+
+/* Bytes of [a, b) below rxt_next: retransmitted in this recovery. */
+static uint32_t rxt_part(const struct tcb *tcb, uint32_t a, uint32_t b)
+{
+	if (!tcb->in_recovery || SEQ_LEQ(tcb->rxt_next, a))
+		return 0;
+	return (SEQ_LT(tcb->rxt_next, b) ? tcb->rxt_next : b) - a;
+}
+
+uint32_t tcp_sack_pipe(const struct tcb *tcb)
+{
+	uint32_t pos = tcb->snd_una, pipe = 0, cnt = tcb->n_sacked, bytes = sb_bytes(tcb);
+	uint8_t i;
+
+	/* the hole below range i has ranges i.. above it: IsLost is the same for
+	 * each of its bytes, so SetPipe's per-octet loop is one step per hole */
+	for (i = 0; i < tcb->n_sacked; i++) {
+		const struct tcp_sacked *r = &tcb->sacked[i];
+
+		if (!lost_above(tcb, cnt, bytes))
+			pipe += r->start - pos;
+		pipe += rxt_part(tcb, pos, r->start);
+		cnt--;
+		bytes -= r->end - r->start;
+		pos = r->end;
+	}
+	if (SEQ_LT(pos, tcb->snd_max))
+		pipe += (tcb->snd_max - pos) + rxt_part(tcb, pos, tcb->snd_max);
+	return pipe;
+}
+
+bool tcp_sack_next_hole(const struct tcb *tcb, uint32_t from, uint32_t *start, uint32_t *end,
+			bool *lost, bool *below)
+{
+	uint32_t pos = SEQ_GT(from, tcb->snd_una) ? from : tcb->snd_una;
+	uint32_t cnt = tcb->n_sacked, bytes = sb_bytes(tcb);
+	uint8_t i;
+
+	for (i = 0; i < tcb->n_sacked; i++) {
+		const struct tcp_sacked *r = &tcb->sacked[i];
+
+		if (SEQ_LT(pos, r->start)) {
+			*start = pos;
+			*end = r->start;
+			*lost = lost_above(tcb, cnt, bytes);
+			*below = true;
+			return true;
+		}
+		if (SEQ_LT(pos, r->end))
+			pos = r->end;
+		cnt--;
+		bytes -= r->end - r->start;
+	}
+	if (!SEQ_LT(pos, tcb->snd_max))
+		return false;
+	*start = pos;
+	*end = tcb->snd_max;
+	*lost = false;
+	*below = false;
+	return true;
+}
+
+uint32_t tcp_sack_skip(const struct tcb *tcb, uint32_t *seq)
+{
+	for (uint8_t i = 0; i < tcb->n_sacked; i++) {
+		const struct tcp_sacked *r = &tcb->sacked[i];
+
+		if (SEQ_LT(*seq, r->start))
+			return r->start - *seq;
+		if (SEQ_LT(*seq, r->end))
+			*seq = r->end;
+	}
+	return UINT32_MAX;
+}
