@@ -33,6 +33,42 @@ static const char *const state_names[] = {
 	[SHUNT_SS_TIME_WAIT] = "TIME_WAIT",
 };
 
+bool tcp_range_insert(struct tcp_range *r, uint8_t *n, uint8_t max, uint32_t start,
+		      uint32_t end, uint8_t *at)
+{
+	uint8_t i, j, cnt = *n;
+
+	for (i = 0; i < cnt && SEQ_LT(r[i].end, start); i++)
+		;
+	*at = i;
+	if (i < cnt && SEQ_LEQ(r[i].start, end)) {
+		/* overlaps or touches range i: widen it, then swallow the ranges it reaches */
+		if (SEQ_LT(start, r[i].start))
+			r[i].start = start;
+		if (SEQ_GT(end, r[i].end))
+			r[i].end = end;
+		for (j = i + 1; j < cnt && SEQ_LEQ(r[j].start, r[i].end); j++)
+			if (SEQ_GT(r[j].end, r[i].end))
+				r[i].end = r[j].end;
+		if (j > i + 1) {
+			uint8_t gone = j - i - 1;
+
+			for (; j < cnt; j++)
+				r[j - gone] = r[j];
+			*n = cnt - gone;
+		}
+		return true;
+	}
+	if (cnt == max)
+		return false;
+	for (j = cnt; j > i; j--)
+		r[j] = r[j - 1];
+	r[i].start = start;
+	r[i].end = end;
+	*n = cnt + 1;
+	return true;
+}
+
 const char *tcp_state_name(uint32_t state)
 {
 	return state <= SHUNT_SS_TIME_WAIT ? state_names[state] : "?";

@@ -64,17 +64,19 @@ enum tcp_timer {
 	TCP_T_N
 };
 
-/* A run of out-of-order bytes already written into the rx ring: [start, end). */
-struct tcp_ooo {
+/* A range of sequence space, [start, end): a run of out-of-order bytes already
+ * written into the rx ring (tcb.ooo), a range the peer SACKed above snd_una
+ * (tcb.sacked). Lists of them are sorted and disjoint (tcp_range_insert). */
+struct tcp_range {
 	uint32_t start;
 	uint32_t end;
 };
 
-/* A range the peer SACKed, above snd_una: [start, end). */
-struct tcp_sacked {
-	uint32_t start;
-	uint32_t end;
-};
+/* Insert [start, end) into the list r[*n] (room for max), merged with the ranges
+ * it overlaps or touches. Returns true; false if it needs a range of its own and
+ * the list is full (nothing changed), *at then the index it would take. */
+bool tcp_range_insert(struct tcp_range *r, uint8_t *n, uint8_t max, uint32_t start,
+		      uint32_t end, uint8_t *at);
 
 struct tcb {
 	struct dp_sock *s;        /* NULL once detached (TIME_WAIT after close) */
@@ -123,7 +125,7 @@ struct tcb {
 	uint32_t irs;
 	uint32_t rcv_nxt;
 	uint32_t rcv_adv;         /* right edge we advertised: never moves left */
-	struct tcp_ooo ooo[TCP_OOO_MAX];
+	struct tcp_range ooo[TCP_OOO_MAX];
 	uint8_t n_ooo;
 	uint32_t ooo_recent;      /* a byte of the segment that last went into ooo[]: its
 				   * run is the first SACK block (RFC 2018 4) */
@@ -142,7 +144,7 @@ struct tcb {
 
 	/* the SACK scoreboard (RFC 6675 2): sorted, disjoint, not touching, each inside
 	 * (snd_una, snd_max] */
-	struct tcp_sacked sacked[TCP_SACKED_MAX];
+	struct tcp_range sacked[TCP_SACKED_MAX];
 	uint8_t n_sacked;
 	uint32_t rxt_next;        /* RFC 6675 HighRxt + 1: in recovery, what is below was
 				   * retransmitted (NextSeg looks from here) */

@@ -149,14 +149,32 @@ static void sack_maybe_enter(struct dp_ctx *ctx, struct tcb *tcb)
 		sack_enter_recovery(ctx, tcb);
 }
 
+/* acked new bytes outside recovery: slow start (RFC 5681 3.1) below ssthresh,
+ * congestion avoidance above it. */
+static void cwnd_grow(struct tcb *tcb, uint32_t acked)
+{
+	tcb->dupacks = 0;
+	if (tcb->cwnd < tcb->ssthresh)
+		tcb->cwnd += min_u32(acked, tcb->mss);
+	else
+		tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) ?: 1;
+}
+
+/* Recovery (SACK's or NewReno's) ends: cwnd as RFC 6582 3.2 step 6 option 1,
+ * min(ssthresh, FlightSize + SMSS), so a full ACK sends no burst. */
+static void recovery_exit(struct tcb *tcb)
+{
+	tcb->cwnd = min_u32(tcb->ssthresh, tcb->snd_max - tcb->snd_una + tcb->mss);
+	tcb->in_recovery = false;
+	tcb->dupacks = 0;
+}
+
 /* An ACK with SACK negotiated, after the scoreboard took its blocks and snd_una
  * moved by acked (0: a duplicate candidate). dup5681: RFC 5681's duplicate ACK
  * conditions hold. */
 static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uint32_t newly,
 			bool dup5681)
 {
-	uint32_t flight;
-
 	if (acked == 0) {
 		/* RFC 6675 2: a duplicate ACK is one that SACKs new data; one without
 		 * blocks counts as RFC 5681 says (a peer that sends none after all) */
@@ -172,12 +190,7 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 		tcb->rto_recover = false;
 	if (tcb->in_recovery) {
 		if (SEQ_GEQ(tcb->snd_una, tcb->recover)) {
-			/* RecoveryPoint acknowledged: recovery ends, cwnd as RFC 6582
-			 * 3.2 step 6 option 1 (no burst after a full ACK) */
-			flight = tcb->snd_max - tcb->snd_una;
-			tcb->cwnd = min_u32(tcb->ssthresh, flight + tcb->mss);
-			tcb->in_recovery = false;
-			tcb->dupacks = 0;
+			recovery_exit(tcb); /* RecoveryPoint acknowledged */
 		} else {
 			/* partial ACK: cwnd stays (RFC 6675 keeps it at ssthresh); with
 			 * nothing SACKed above snd_una, the scoreboard cannot say what is
@@ -189,11 +202,7 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 			return;
 		}
 	} else {
-		tcb->dupacks = 0;
-		if (tcb->cwnd < tcb->ssthresh)
-			tcb->cwnd += min_u32(acked, tcb->mss); /* slow start (RFC 5681 3.1) */
-		else
-			tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) ?: 1;
+		cwnd_grow(tcb, acked);
 	}
 	sack_maybe_enter(ctx, tcb); /* holes left above the new snd_una */
 }
@@ -282,11 +291,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 		sack_on_ack(ctx, tcb, acked, newly, false);
 	} else if (tcb->in_recovery) {
 		if (SEQ_GEQ(seg->ack, tcb->recover)) {
-			/* RFC 6582 3.2 step 6, full ACK: min(ssthresh, FlightSize + SMSS) */
-			flight = tcb->snd_max - tcb->snd_una;
-			tcb->cwnd = min_u32(tcb->ssthresh, flight + tcb->mss);
-			tcb->in_recovery = false;
-			tcb->dupacks = 0;
+			recovery_exit(tcb); /* a full ACK */
 		} else {
 			/* partial ACK: retransmit the next hole, deflate by what was acked,
 			 * add back one SMSS */
@@ -295,11 +300,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 			tcb->cwnd += tcb->mss;
 		}
 	} else {
-		tcb->dupacks = 0;
-		if (tcb->cwnd < tcb->ssthresh)
-			tcb->cwnd += min_u32(acked, tcb->mss); /* slow start (RFC 5681 3.1) */
-		else
-			tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) ?: 1;
+		cwnd_grow(tcb, acked);
 	}
 	tcb_publish_info(ctx, tcb, false); /* per ACK: throttled */
 	return fin_acked;
@@ -310,37 +311,9 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 /* Insert [start, end) into the out-of-order list (sorted, merged). false if full. */
 static bool ooo_insert(struct tcb *tcb, uint32_t start, uint32_t end)
 {
-	struct tcp_ooo *o = tcb->ooo;
-	uint8_t i, j, n = tcb->n_ooo;
+	uint8_t at;
 
-	for (i = 0; i < n && SEQ_LT(o[i].end, start); i++)
-		;
-	if (i < n && SEQ_LEQ(o[i].start, end)) {
-		/* overlaps or touches run i: widen it, then swallow the runs it reaches */
-		if (SEQ_LT(start, o[i].start))
-			o[i].start = start;
-		if (SEQ_GT(end, o[i].end))
-			o[i].end = end;
-		for (j = i + 1; j < n && SEQ_LEQ(o[j].start, o[i].end); j++)
-			if (SEQ_GT(o[j].end, o[i].end))
-				o[i].end = o[j].end;
-		if (j > i + 1) {
-			uint8_t gone = j - i - 1;
-
-			for (; j < n; j++)
-				o[j - gone] = o[j];
-			tcb->n_ooo = n - gone;
-		}
-		return true;
-	}
-	if (n == TCP_OOO_MAX)
-		return false;
-	for (j = n; j > i; j--)
-		o[j] = o[j - 1];
-	o[i].start = start;
-	o[i].end = end;
-	tcb->n_ooo = n + 1;
-	return true;
+	return tcp_range_insert(tcb->ooo, &tcb->n_ooo, TCP_OOO_MAX, start, end, &at);
 }
 
 /* Payload [seq, seq + len), already trimmed to start at or after rcv_nxt and to

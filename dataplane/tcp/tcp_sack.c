@@ -28,41 +28,18 @@ static uint32_t sb_bytes(const struct tcb *tcb)
  * range that gave way (0 if none). */
 static uint32_t sb_insert(struct dp_ctx *ctx, struct tcb *tcb, uint32_t start, uint32_t end)
 {
-	struct tcp_sacked *o = tcb->sacked;
-	uint8_t i, j, n = tcb->n_sacked;
-	uint32_t evicted = 0;
+	struct tcp_range *o = tcb->sacked;
+	uint32_t evicted;
+	uint8_t at;
 
-	for (i = 0; i < n && SEQ_LT(o[i].end, start); i++)
-		;
-	if (i < n && SEQ_LEQ(o[i].start, end)) {
-		if (SEQ_LT(start, o[i].start))
-			o[i].start = start;
-		if (SEQ_GT(end, o[i].end))
-			o[i].end = end;
-		for (j = i + 1; j < n && SEQ_LEQ(o[j].start, o[i].end); j++)
-			if (SEQ_GT(o[j].end, o[i].end))
-				o[i].end = o[j].end;
-		if (j > i + 1) {
-			uint8_t gone = j - i - 1;
-
-			for (; j < n; j++)
-				o[j - gone] = o[j];
-			tcb->n_sacked = n - gone;
-		}
+	if (tcp_range_insert(o, &tcb->n_sacked, TCP_SACKED_MAX, start, end, &at))
 		return 0;
-	}
-	if (n == TCP_SACKED_MAX) {
-		ctx->tcp_stats.tcp_sack_full++;
-		if (i == n)
-			return 0; /* above every range we keep */
-		n--;
-		evicted = o[n].end - o[n].start;
-	}
-	for (j = n; j > i; j--)
-		o[j] = o[j - 1];
-	o[i].start = start;
-	o[i].end = end;
-	tcb->n_sacked = n + 1;
+	ctx->tcp_stats.tcp_sack_full++;
+	if (at == tcb->n_sacked)
+		return 0; /* above every range we keep */
+	tcb->n_sacked--;
+	evicted = o[tcb->n_sacked].end - o[tcb->n_sacked].start;
+	(void)tcp_range_insert(o, &tcb->n_sacked, TCP_SACKED_MAX, start, end, &at);
 	return evicted;
 }
 
@@ -102,7 +79,7 @@ uint32_t tcp_sack_update(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 
 void tcp_sack_advance(struct dp_ctx *ctx, struct tcb *tcb)
 {
-	struct tcp_sacked *o = tcb->sacked;
+	struct tcp_range *o = tcb->sacked;
 	uint8_t i = 0, j, n = tcb->n_sacked;
 
 	while (i < n && SEQ_LEQ(o[i].end, tcb->snd_una))
@@ -154,7 +131,7 @@ uint32_t tcp_sack_pipe(const struct tcb *tcb)
 	/* the hole below range i has ranges i.. above it: IsLost is the same for
 	 * each of its bytes, so SetPipe's per-octet loop is one step per hole */
 	for (i = 0; i < tcb->n_sacked; i++) {
-		const struct tcp_sacked *r = &tcb->sacked[i];
+		const struct tcp_range *r = &tcb->sacked[i];
 
 		if (!lost_above(tcb, cnt, bytes))
 			pipe += r->start - pos;
@@ -176,7 +153,7 @@ bool tcp_sack_next_hole(const struct tcb *tcb, uint32_t from, uint32_t *start, u
 	uint8_t i;
 
 	for (i = 0; i < tcb->n_sacked; i++) {
-		const struct tcp_sacked *r = &tcb->sacked[i];
+		const struct tcp_range *r = &tcb->sacked[i];
 
 		if (SEQ_LT(pos, r->start)) {
 			*start = pos;
@@ -202,7 +179,7 @@ bool tcp_sack_next_hole(const struct tcb *tcb, uint32_t from, uint32_t *start, u
 uint32_t tcp_sack_skip(const struct tcb *tcb, uint32_t *seq)
 {
 	for (uint8_t i = 0; i < tcb->n_sacked; i++) {
-		const struct tcp_sacked *r = &tcb->sacked[i];
+		const struct tcp_range *r = &tcb->sacked[i];
 
 		if (SEQ_LT(*seq, r->start))
 			return r->start - *seq;
