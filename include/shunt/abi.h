@@ -5,7 +5,7 @@
  * (the dataplane), version 2. Header-only, no DPDK. Both sides compile against this
  * file; the version and feature bits are agreed at attach (ctl.h).
  *
- * One region per attached process: a memfd created and sized by shuntd, sealed
+ * One region per attached process tree: a memfd created and sized by shuntd, sealed
  * against shrinking and growing, handed to the shim over the control socket (ctl.h)
  * and mapped MAP_SHARED by both. The memfd is sparse: a page costs memory only once
  * it is written, so the region reserves address space for every slot and channel
@@ -55,6 +55,19 @@
  * fences, and only if the count is non-zero makes one wake call (FUTEX_WAKE, or a
  * byte on the notifier's socket). No sleeper, no syscall; one call per sleeping
  * target otherwise, however many threads it wakes.
+ *
+ * Sharing (SHUNT_FEAT_SHARE; docs/design.md, "The process model"). The processes a
+ * program forks and execs share its region as members: member 0 attached, the
+ * others joined (ctl.h SHUNT_CTL_JOIN) with a bit a member claimed for them in
+ * `members`. Each member has its own control connection, its own channels
+ * (chan_per_member of them, its chan_hint[] entry) and notifiers, so nothing
+ * private to a process is ever written by two; what two processes write is in the
+ * slots and written with atomics: holders (who has a descriptor: the last holder's
+ * close sends CLOSE), tx_owner (one sender at a time, by tid), rx_cons (readers
+ * take bytes by CAS), notify[]. A member that hangs up has its queued commands
+ * done, its bit cleared in every holders (what it alone held is closed) and in
+ * `members`. Bit 63 of holders is a relay's (ctl.h SHUNT_CTL_RELAY), never a
+ * member's. A member can harm only its own region: the processes that map it.
  */
 #ifndef SHUNT_ABI_H
 #define SHUNT_ABI_H

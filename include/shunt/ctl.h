@@ -18,16 +18,23 @@
  * no fds), so the shim can say which versions met, and falls back to the kernel.
  * The first four fields of hello and welcome never change between versions.
  *
+ * A process that will share the region (a fork child, an exec'd image) is given a
+ * connection of its own by the process that makes it, whose first message is a
+ * JOIN instead of a hello (below).
+ *
  * The connection then stays open. The shim sends requests on it that carry file
  * descriptors (the only thing the region cannot carry), one at a time, each
- * answered by a shunt_ctl_notify with status:
+ * answered with its status:
  *
  *   SHUNT_CTL_NOTIFY_SET   idx + SCM_RIGHTS [one end of a socketpair]: notifier idx
  *                          (abi.h) is woken by a byte sent on that socket
  *   SHUNT_CTL_NOTIFY_CLEAR idx: forget it
+ *   SHUNT_CTL_RELAY        slot, gen + SCM_RIGHTS [one end of a socketpair]: shuntd
+ *                          carries the socket through it (below)
  *
- * shuntd takes the connection's hang-up as the process having gone away: its
- * sockets are closed as close() would, its region freed when they are done.
+ * shuntd takes the connection's hang-up as that process having gone away: the
+ * sockets it alone held are closed as close() would, and when the region's last
+ * process is gone its region is freed once they are done.
  * Header-only, no DPDK.
  */
 #ifndef SHUNT_CTL_H
