@@ -400,17 +400,8 @@ ssize_t shim_ctl_call(const void *req, size_t len, int fd, void *ans, size_t ale
 
 	if (ctl_inside)
 		return -EAGAIN;
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		shunt_ctl_put_fds(&msg, cbuf.buf, sizeof(cbuf.buf), &fd, 1);
 	ctl_inside = true;
 	pthread_mutex_lock(&ctl_lock);
 	ctl = atomic_load(&shim_g.ctl_fd);

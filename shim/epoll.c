@@ -441,22 +441,32 @@ static void ep_rd_all(struct shim_epoll *ep)
 }
 
 /* Take in what the dataplane pushed since the last look. */
+/* ep's notifier is stale: registered with a shuntd that went away (its items'
+ * subscriptions are dead, and always ready), or a fork parent's (they are the
+ * parent's, and so is its ready ring). Forget it without unsubscribing: the next
+ * ep_notifier() takes one of ours and subscribes every item again; until then
+ * every item is looked at. Returns true if it was. ep_lock held. */
+static bool ep_nf_stale(struct shim_epoll *ep)
+{
+	struct shim_epitem *it;
+
+	if (!ep->nf_ok || ep->nf.att == atomic_load(&shim_g.notif_gen))
+		return false;
+	for (it = ep->items.head; it != NULL; it = it->link[EP_ALL].next)
+		it->subbed = false;
+	ep->nf_ok = false;
+	ep->rd_mode = false;
+	ep_rd_all(ep);
+	return true;
+}
+
 static void ep_rd_refill(struct shim_epoll *ep)
 {
 	uint32_t slots[64], lost;
 	unsigned n, i;
 	struct shim_epitem *it;
 
-	if (ep->nf_ok && ep->nf.att != atomic_load(&shim_g.notif_gen)) {
-		/* a notifier of a gone attachment, or a fork parent's (its ready ring
-		 * is the parent's to read): not ours; ep_notifier() takes a new one,
-		 * and until then every item is looked at */
-		for (it = ep->items.head; it != NULL; it = it->link[EP_ALL].next)
-			it->subbed = false;
-		ep->nf_ok = false;
-		ep->rd_mode = false;
-		ep_rd_all(ep);
-	}
+	(void)ep_nf_stale(ep);
 	if (!ep->rd_mode)
 		return;
 	while ((n = shunt_ready_pop(ep->nf.n, slots, 64)) > 0) {
@@ -507,14 +517,7 @@ static struct shim_notifier *ep_notifier(struct shim_epoll *ep)
 {
 	struct shim_epitem *it;
 
-	if (ep->nf_ok && ep->nf.att != atomic_load(&shim_g.notif_gen)) {
-		/* registered with a shuntd that went away (a new one, and every item
-		 * subscribes again: those of the old one are dead, and always ready), or
-		 * a fork parent's (whose subscriptions stay: they are the parent's) */
-		for (it = ep->items.head; it != NULL; it = it->link[EP_ALL].next)
-			it->subbed = false;
-		ep->nf_ok = false;
-	}
+	(void)ep_nf_stale(ep);
 	if (!ep->nf_ok) {
 		bool rd = (shim_g.r->features & SHUNT_FEAT_READY) != 0;
 

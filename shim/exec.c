@@ -108,8 +108,12 @@ static void exec_fds_scan(struct exec_fds *f)
 			} *d = (void *)(buf + off);
 
 			off += d->reclen;
-			if (d->name[0] >= '0' && d->name[0] <= '9' && atoi(d->name) != dir)
-				exec_fds_add(f, atoi(d->name));
+			if (d->name[0] >= '0' && d->name[0] <= '9') {
+				int fd = atoi(d->name);
+
+				if (fd != dir)
+					exec_fds_add(f, fd);
+			}
 		}
 	}
 	real_close(dir);
@@ -260,11 +264,11 @@ typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
 			const posix_spawnattr_t *, char *const[], char *const[]);
 
-static execve_fn exec_execve; /* libc's execve, once looked up */
-
 /* exec through fn (execve or execvpe: same signature) with what the new image
- * needs in its environment. Returns only on failure, -1 with errno. */
-static int exec_with(execve_fn fn, const char *path, char *const argv[], char *const envp[])
+ * needs in its environment; search: fn searches PATH for path (execvpe). Returns
+ * only on failure, -1 with errno. */
+static int exec_with(execve_fn fn, bool search, const char *path, char *const argv[],
+		     char *const envp[])
 {
 	struct exec_prep x;
 	int rc;
@@ -275,7 +279,7 @@ static int exec_with(execve_fn fn, const char *path, char *const argv[], char *c
 	}
 	/* a PATH search tries one name after another: only one that can run is
 	 * worth a member (execvpe searches inside libc, once for us) */
-	if (fn == exec_execve && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
+	if (!search && faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
 		return fn(path, argv, envp);
 	exec_prepare(&x);
 	if (x.ctl < 0) {
@@ -295,10 +299,9 @@ SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	execve_fn fn = EXEC_REAL(execve_fn, execve);
 
-	exec_execve = fn;
 	if (!shim_init() || fn == NULL)
 		return (int)syscall(SYS_execve, path, argv, envp);
-	return exec_with(fn, path, argv, envp);
+	return exec_with(fn, false, path, argv, envp);
 }
 
 SHIM_EXPORT int execv(const char *path, char *const argv[])
@@ -309,7 +312,7 @@ SHIM_EXPORT int execv(const char *path, char *const argv[])
 SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	(void)shim_init();
-	return exec_with(EXEC_REAL(execve_fn, execvpe), file, argv, envp);
+	return exec_with(EXEC_REAL(execve_fn, execvpe), true, file, argv, envp);
 }
 
 SHIM_EXPORT int execvp(const char *file, char *const argv[])

@@ -463,16 +463,18 @@ static int opt_fcntl(int (*fn)(int, int, ...), int fd, int cmd, long arg)
 		return fn(fd, cmd, arg);
 	if (f == &shim_fdtab_internal)
 		return (int)shim_ret(-EBADF);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+		shim_share_rdlock(); /* the table and the kernel's fds together (share.c) */
+		rc = fn(fd, cmd, arg);
+		if (rc >= 0)
+			shim_fd_dup_track(fd, rc);
+		shim_share_rdunlock();
+		return rc;
+	}
 	rc = fn(fd, cmd, arg);
 	if (rc < 0)
 		return rc;
 	switch (cmd) {
-	case F_DUPFD:
-	case F_DUPFD_CLOEXEC:
-		shim_fd_dup_track(fd, rc);
-		if (rc <= 2)
-			shim_relay_stdio(rc); /* stdio writes there from inside libc */
-		break;
 	case F_SETFL:
 		if (f->type == SHIM_F_SOCK) {
 			struct shim_sock *s = shim_sock_hold(fd);

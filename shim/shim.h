@@ -420,7 +420,8 @@ int shim_sock_take_error(struct shim_sock *s);
 struct shim_sock *shim_sock_alloc(void);
 void shim_sock_atfork_child(bool shared);
 /* newfd now names the same file as oldfd (after a successful real dup*): track it.
- * Whatever newfd named before is dropped. */
+ * Whatever newfd named before is dropped; a shunt socket landing on 0, 1 or 2 is
+ * relayed (relay.c). Called under the fork lock (share.c). */
 void shim_fd_dup_track(int oldfd, int newfd);
 /* Drop one fd reference to any tracked file. */
 void shim_file_put(struct shim_file *f);

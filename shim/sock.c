@@ -149,6 +149,8 @@ void shim_fd_dup_track(int oldfd, int newfd)
 		atomic_fetch_sub(&f->refs, 1);
 	if (prev != NULL && prev != &shim_fdtab_internal)
 		shim_file_put(prev);
+	if (newfd <= 2 && f != NULL)
+		shim_relay_stdio(newfd); /* stdio writes there from inside libc */
 }
 
 int shim_sock_take_error(struct shim_sock *s)
@@ -335,8 +337,6 @@ SHIM_EXPORT int dup(int fd)
 	if (nf >= 0)
 		shim_fd_dup_track(fd, nf);
 	shim_share_rdunlock();
-	if (nf >= 0 && nf <= 2)
-		shim_relay_stdio(nf); /* stdio writes there from inside libc */
 	return nf;
 }
 
@@ -370,8 +370,6 @@ static int sock_dup_to(int oldfd, int newfd, int flags, bool is_dup3)
 	}
 	shim_fd_dup_track(oldfd, newfd);
 	shim_share_rdunlock();
-	if (newfd <= 2)
-		shim_relay_stdio(newfd); /* stdio writes there from inside libc */
 	return rc;
 }
 

@@ -174,7 +174,6 @@ static int ctl_send_welcome(struct dp_ctx *ctx, int fd, const struct dp_app *app
 	} u;
 	struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
 	int fds[SHUNT_CTL_NFDS];
 	unsigned i;
 
@@ -202,14 +201,7 @@ static int ctl_send_welcome(struct dp_ctx *ctx, int fd, const struct dp_app *app
 
 		fds[SHUNT_CTL_FD_REGION] = app->memfd;
 		fds[SHUNT_CTL_FD_DOORBELL] = app->doorbell_fd;
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(fds));
-		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+		shunt_ctl_put_fds(&msg, u.buf, sizeof(u.buf), fds, SHUNT_CTL_NFDS);
 	}
 	if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(w))
 		return -errno;

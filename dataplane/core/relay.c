@@ -22,15 +22,6 @@
 #include "core/relay.h"
 #include "dp.h"
 
-static uint32_t relay_owner(void)
-{
-	static uint32_t me;
-
-	if (me == 0)
-		me = (uint32_t)getpid(); /* alive while we are: a sender never takes it over */
-	return me;
-}
-
 int relay_start(struct dp_ctx *ctx, struct dp_app *app, uint32_t slot, uint32_t gen, int fd,
 		uint32_t flags)
 {
@@ -61,6 +52,7 @@ int relay_start(struct dp_ctx *ctx, struct dp_app *app, uint32_t slot, uint32_t 
 	r->s = s;
 	r->gen = gen;
 	r->reader = (flags & SHUNT_RELAYF_READ) != 0;
+	r->owner = (uint32_t)getpid(); /* alive while we are: no sender takes it over */
 	r->events = EPOLLIN | EPOLLRDHUP;
 	rc = loop_watch(ctx, &r->src, r->events);
 	if (rc < 0) {
@@ -169,7 +161,7 @@ static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 		return false;
 	/* one sender at a time (shim/tx.c): another process's may be writing now;
 	 * its SEND brings us back */
-	if (!__atomic_compare_exchange_n(&s->sh->tx_owner, &owner, relay_owner(), false,
+	if (!__atomic_compare_exchange_n(&s->sh->tx_owner, &owner, r->owner, false,
 					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return false;
 	for (;;) {

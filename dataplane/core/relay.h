@@ -31,6 +31,7 @@ struct dp_relay {
 	struct dp_sock *s;
 	uint32_t gen;            /* s's generation when the relay began */
 	uint32_t events;         /* the interest registered now */
+	uint32_t owner;          /* our tx_owner word: shuntd's pid */
 	bool reader;             /* SHUNT_RELAYF_READ: what arrives goes at once */
 	bool rx_shut;            /* the peer's FIN (or a reset) passed on: SHUT_WR done */
 	bool tx_eof;             /* the other end's EOF: our FIN is queued */

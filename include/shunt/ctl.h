@@ -41,6 +41,8 @@
 #define SHUNT_CTL_H
 
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include "abi.h"
 
@@ -140,6 +142,23 @@ struct shunt_ctl_relay {
 	uint32_t flags;  /* SHUNT_RELAYF_* */
 };
 _Static_assert(sizeof(struct shunt_ctl_relay) == 24, "relay size");
+
+/* Attach fds[0..n) to msg as one SCM_RIGHTS message, built in buf (at least
+ * CMSG_SPACE(n * sizeof(int)) bytes, aligned as struct cmsghdr). */
+static inline void shunt_ctl_put_fds(struct msghdr *msg, void *buf, size_t len, const int *fds,
+				     unsigned n)
+{
+	struct cmsghdr *cm;
+
+	memset(buf, 0, len);
+	msg->msg_control = buf;
+	msg->msg_controllen = CMSG_SPACE(n * sizeof(int));
+	cm = CMSG_FIRSTHDR(msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+}
 
 #define SHUNT_CTL_FD_REGION   0
 #define SHUNT_CTL_FD_DOORBELL 1
