@@ -75,8 +75,16 @@ static void tx_push(struct shim_sock *s)
 {
 	if (tx_depth < TX_DEPTH)
 		tx_in[tx_depth] = s;
+	atomic_signal_fence(memory_order_seq_cst); /* the entry, then the depth */
 	tx_depth++;
 	atomic_signal_fence(memory_order_seq_cst); /* before a handler can look */
+}
+
+static void tx_pop(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	tx_depth--;
+	atomic_signal_fence(memory_order_seq_cst);
 }
 
 /* Enter / leave the send ring as a writer (abi.h tx_trim / tx_writing): the
@@ -126,12 +134,16 @@ bool shim_tx_enter(struct shim_sock *s, uint32_t *guard)
 
 	for (unsigned waits = 0;;) {
 		owner = 0;
+		/* Announced before the owner word can be ours: a handler that finds the
+		 * word ours finds s among ours too, so it helps instead of taking over
+		 * what this thread is about to write. */
+		tx_push(s);
 		if (__atomic_compare_exchange_n(&s->ss->tx_owner, (uint32_t *)&owner, (uint32_t)me,
 						false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-			tx_push(s);
 			*guard = SHUNT_LOAD_RLX(&s->ss->tx_prod) + s->tx_size;
 			return false;
 		}
+		tx_pop();
 		if (owner == me && tx_inside(s))
 			break;
 		if (owner == me) { /* stale: ours to take (see tx_in) */
@@ -165,9 +177,9 @@ void shim_tx_leave(struct shim_sock *s, bool nested)
 {
 	if (nested)
 		return;
-	tx_depth--;
-	atomic_signal_fence(memory_order_seq_cst);
+	/* the word first: until it is given back, a handler must find s ours */
 	__atomic_store_n(&s->ss->tx_owner, 0, __ATOMIC_RELEASE);
+	tx_pop();
 }
 
 int shim_tx_run(struct shim_sock *s, struct shim_txjob *j)
