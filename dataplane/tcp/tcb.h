@@ -49,6 +49,9 @@ struct dp_sock;
 #define TCP_OOO_MAX         4          /* held out-of-order runs per connection */
 #define TCP_SACKED_MAX      16         /* SACKed ranges kept per connection (tcp_sack.c) */
 #define TCP_DUPTHRESH       3          /* RFC 6675 DupThresh */
+#define TCP_SENT_MAX        16         /* transmit-time records per connection (tcp_rack.c) */
+#define TCP_TLP_FLIGHT1_US  200000u    /* RFC 8985 7.2 WCDelAckT (Linux TCP_RTO_MIN) */
+#define TCP_TLP_MIN_US      2000u      /* Linux TCP_TIMEOUT_MIN: the PTO's slack otherwise */
 #define TCP_NO_TIMER        UINT64_MAX
 #define TCP_SYNACK_RETRIES  5          /* Linux tcp_synack_retries */
 #define TCP_SOMAXCONN       4096       /* Linux net.core.somaxconn: backlog cap */
@@ -61,6 +64,7 @@ enum tcp_timer {
 	TCP_T_DACK,    /* delayed ACK */
 	TCP_T_WAIT,    /* TIME_WAIT, FIN_WAIT_2 timeout */
 	TCP_T_KEEP,    /* keepalive (SO_KEEPALIVE) */
+	TCP_T_LOSS,    /* RACK's reorder timeout, or the tail loss probe (tcb.loss_tlp) */
 	TCP_T_N
 };
 
@@ -75,6 +79,16 @@ struct tcp_range {
 /* Insert [start, end) into the list r[*n] (room for max), merged with the ranges
  * it overlaps or touches. Returns true; false if it needs a range of its own and
  * the list is full (nothing changed), *at then the index it would take. */
+/* A run of sequence space sent in one burst, at xmit_us (the low 32 bits of
+ * ctx->now_us): RACK's per-segment send time (tcp_rack.c). */
+enum { TCP_SENT_REXMIT = 1, TCP_SENT_LOST = 2 };
+struct tcp_sent {
+	uint32_t start;
+	uint32_t end;
+	uint32_t xmit_us;
+	uint8_t flags;            /* TCP_SENT_*: a retransmission; RACK judged it lost */
+};
+
 bool tcp_range_insert(struct tcp_range *r, uint8_t *n, uint8_t max, uint32_t start,
 		      uint32_t end, uint8_t *at);
 
@@ -149,7 +163,29 @@ struct tcb {
 	uint32_t rxt_next;        /* RFC 6675 HighRxt + 1: in recovery, what is below was
 				   * retransmitted (NextSeg looks from here) */
 	bool rto_recover;         /* an RTO's go-back-N runs until snd_una reaches recover:
-				   * no SACK recovery starts before (RFC 6675 5.1) */
+				   * no SACK recovery starts before (RFC 6675 5.1) unless
+				   * RACK sees one of its retransmissions lost */
+
+	/* RACK-TLP (RFC 8985, tcp_rack.c): the transmit log, oldest first, and what
+	 * the newest delivered transmission says */
+	struct tcp_sent sent[TCP_SENT_MAX];
+	uint8_t n_sent;
+	bool rack_valid;          /* rack_xmit_us, rack_end, rack_rtt_us are set */
+	bool rack_reord;          /* the peer reported a duplicate (D-SACK): reordering
+				   * or a spurious retransmission; reo_wnd is kept */
+	bool rack_relost;         /* a retransmission was lost, the first at ... */
+	uint32_t rack_relost_seq; /* ... this sequence number (sack_output resends it) */
+	uint32_t rack_xmit_us;    /* RACK.xmit_ts */
+	uint32_t rack_end;        /* RACK.end_seq */
+	uint32_t rack_rtt_us;     /* RACK.rtt */
+	bool rack_lost;           /* what is not SACKed below rack_lost_end is lost */
+	uint32_t rack_lost_end;
+	uint32_t min_rtt_us;      /* RACK.min_RTT, from the log; 0: none yet */
+	bool loss_tlp;            /* TCP_T_LOSS is the probe timeout, not reordering */
+	bool tlp_out;             /* a probe is unacknowledged, up to tlp_high */
+	bool tlp_rexmit;          /* ... and it was a retransmission */
+	bool tlp_dsack;           /* ... which the peer reported as a duplicate */
+	uint32_t tlp_high;        /* RFC 8985 TLP.end_seq */
 
 	/* RTT (RFC 6298) */
 	uint32_t srtt_us;

@@ -31,6 +31,7 @@
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_rack.h"
 #include "tcp/tcp_sack.h"
 #include "tcp/tcp_syncookie.h"
 #include "tcp/tcp_table.h"
@@ -138,15 +139,54 @@ static void sack_enter_recovery(struct dp_ctx *ctx, struct tcb *tcb)
 		tcp_sack_retransmit(ctx, tcb, hs, he);
 }
 
+/* After an RTO, RFC 6675 5.1 waits for the recovery point before SACK recovery
+ * may start again, so a lost retransmission of the go-back-N costs another, backed
+ * off, RTO. RACK sees it lost (RFC 8985 6.3: RACK keeps working after an RTO):
+ * what remains is repaired as a SACK recovery with every byte outstanding at the
+ * RTO lost, no further reduction of cwnd (the RTO made it), and what the go-back-N
+ * resent that is still in flight skipped (tcp_rack_live_rexmit). */
+static void rto_to_sack_recovery(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	ctx->tcp_stats.tcp_rack_rto_repair++;
+	tcb->rto_recover = false;
+	tcb->in_recovery = true;
+	tcb->rxt_next = tcb->snd_una;
+	tcb->rack_lost = true;
+	tcb->rack_lost_end = tcb->recover;
+	tcb->rack_relost = false;
+	tcb->snd_nxt = tcb->snd_max;
+	if (tcb->fin_queued && SEQ_LT(tcb->fin_seq, tcb->snd_max))
+		tcb->fin_sent = true;
+}
+
 /* RFC 6675 5: loss recovery starts on DupThresh duplicate ACKs or when
  * IsLost(HighACK + 1), outside recovery, with data outstanding, and not before an
  * RTO's recovery point is acknowledged (5.1). */
 static void sack_maybe_enter(struct dp_ctx *ctx, struct tcb *tcb)
 {
-	if (tcb->in_recovery || tcb->rto_recover || tcb->snd_una == tcb->snd_max)
+	uint32_t hs, he;
+	bool lost, below;
+
+	if (tcb->in_recovery || tcb->snd_una == tcb->snd_max)
 		return;
-	if (tcb->dupacks >= TCP_DUPTHRESH || tcp_sack_is_lost(tcb, tcb->snd_una))
+	if (tcb->rto_recover) {
+		if (tcb->rack_relost)
+			rto_to_sack_recovery(ctx, tcb);
+		return;
+	}
+	/* RACK (RFC 8985 6.2): one delivered segment sent after a hole, and the
+	 * hole's time is up: no need to wait for DupThresh of them */
+	if (tcb->dupacks >= TCP_DUPTHRESH || tcp_sack_is_lost(tcb, tcb->snd_una) ||
+	    (tcb->rack_lost && tcp_sack_next_hole(tcb, tcb->snd_una, &hs, &he, &lost, &below) &&
+	     lost))
 		sack_enter_recovery(ctx, tcb);
+}
+
+void tcp_loss_marked(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	sack_maybe_enter(ctx, tcb);
+	tcp_output(ctx, tcb);
+	tcb_publish_info(ctx, tcb, false);
 }
 
 /* acked new bytes outside recovery: slow start (RFC 5681 3.1) below ssthresh,
@@ -160,11 +200,17 @@ static void cwnd_grow(struct tcb *tcb, uint32_t acked)
 		tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) ?: 1;
 }
 
-/* Recovery (SACK's or NewReno's) ends: cwnd as RFC 6582 3.2 step 6 option 1,
- * min(ssthresh, FlightSize + SMSS), so a full ACK sends no burst. */
+/* Recovery (SACK's or NewReno's) ends. NewReno: cwnd as RFC 6582 3.2 step 6
+ * option 1, min(ssthresh, FlightSize + SMSS), so a full ACK sends no burst. With
+ * SACK, cwnd = ssthresh as Linux's tcp_end_cwnd_reduction(): pipe was held to cwnd
+ * through the recovery, and a full ACK that leaves nothing in flight would
+ * otherwise restart from one segment, whose loss only the RTO can repair. */
 static void recovery_exit(struct tcb *tcb)
 {
-	tcb->cwnd = min_u32(tcb->ssthresh, tcb->snd_max - tcb->snd_una + tcb->mss);
+	if (tcb->sack_ok)
+		tcb->cwnd = tcb->ssthresh;
+	else
+		tcb->cwnd = min_u32(tcb->ssthresh, tcb->snd_max - tcb->snd_una + tcb->mss);
 	tcb->in_recovery = false;
 	tcb->dupacks = 0;
 }
@@ -207,6 +253,28 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 	sack_maybe_enter(ctx, tcb); /* holes left above the new snd_una */
 }
 
+/* RFC 8985 7.4: the ACK of a tail loss probe. A probe that resent data and drew
+ * no D-SACK repaired a loss: congestion control answers as for one (7.4.2). */
+static void tlp_acked(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	uint32_t flight;
+
+	if (!tcb->tlp_out)
+		return;
+	if (tcp_sack_dsack(seg))
+		tcb->tlp_dsack = true;
+	if (!SEQ_GEQ(seg->ack, tcb->tlp_high))
+		return;
+	tcb->tlp_out = false;
+	if (!tcb->tlp_rexmit || tcb->tlp_dsack)
+		return;
+	ctx->tcp_stats.tcp_tlp_repaired++;
+	flight = tcb->snd_max - tcb->snd_una;
+	tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
+	if (tcb->cwnd > tcb->ssthresh)
+		tcb->cwnd = tcb->ssthresh;
+}
+
 /* SND.UNA =< SEG.ACK =< snd_max. Returns true when our FIN is now acknowledged. */
 static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
@@ -215,6 +283,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 
 	update_window(tcb, seg);
 	newly = tcp_sack_update(ctx, tcb, seg);
+	tlp_acked(ctx, tcb, seg);
 	tcb->probes_out = 0; /* the peer answers (Linux tcp_ack()) */
 	if (old_wnd == 0 && tcb->snd_wnd != 0 && tcp_timer_armed(tcb, TCP_T_PERSIST)) {
 		tcp_timer_stop(ctx, tcb, TCP_T_PERSIST); /* window reopened */
@@ -227,7 +296,9 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 		dup5681 = seg->len == 0 && !(seg->flags & (TCP_SYN | TCP_FIN)) &&
 			  tcb->snd_una != tcb->snd_max && tcb->snd_wnd == old_wnd;
 		if (tcb->sack_ok) {
+			tcp_rack_on_ack(ctx, tcb, tcb->snd_una, seg);
 			sack_on_ack(ctx, tcb, 0, newly, dup5681);
+			tcp_rack_schedule_tlp(ctx, tcb);
 			tcb_publish_info(ctx, tcb, false);
 			return false;
 		}
@@ -288,7 +359,9 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 
 	if (tcb->sack_ok) {
 		tcp_sack_advance(ctx, tcb);
+		tcp_rack_on_ack(ctx, tcb, seg->ack - acked, seg);
 		sack_on_ack(ctx, tcb, acked, newly, false);
+		tcp_rack_schedule_tlp(ctx, tcb);
 	} else if (tcb->in_recovery) {
 		if (SEQ_GEQ(seg->ack, tcb->recover)) {
 			recovery_exit(tcb); /* a full ACK */

@@ -20,6 +20,9 @@ struct tcp_seg;
 void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
 		     uint32_t dst_be);
 /* One segment for tcb. tcb may be freed on return. */
+/* RACK marked data lost outside an ACK (the reorder timer): start loss recovery if
+ * none runs, and send what it allows. */
+void tcp_loss_marked(struct dp_ctx *ctx, struct tcb *tcb);
 void tcp_segment_arrives(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg);
 
 #endif /* SHUNT_TCP_IN_H */

@@ -18,6 +18,7 @@
 #include "core/sock.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_rack.h"
 #include "tcp/tcp_sack.h"
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_wire.h"
@@ -232,6 +233,13 @@ uint8_t tcp_rcv_wscale(uint32_t rx_size)
 	return ws;
 }
 
+static bool can_send_data(uint32_t state)
+{
+	return state == SHUNT_SS_ESTABLISHED || state == SHUNT_SS_CLOSE_WAIT ||
+	       state == SHUNT_SS_FIN_WAIT_1 || state == SHUNT_SS_CLOSING ||
+	       state == SHUNT_SS_LAST_ACK;
+}
+
 /* Where the data ends in sequence space: after shutdown(SHUT_WR) it is fixed at
  * fin_seq, whatever the app later does to tx_prod. */
 static uint32_t data_end(struct tcb *tcb)
@@ -259,6 +267,8 @@ static void send_seg(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t
 		t.pos = tcb->s->tx_cons + (seq - tcb->snd_una);
 		t.len = len;
 	}
+	if (len + fin != 0 && tcb->sack_ok)
+		tcp_rack_sent(ctx, tcb, seq, seq + len + fin, SEQ_LT(seq, tcb->snd_max));
 	if (SEQ_LT(seq, tcb->snd_max)) {
 		tcb->retrans++;
 		ctx->tcp_stats.tcp_rexmit++;
@@ -271,6 +281,41 @@ static void send_seg(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t
 	emit(ctx, &t);
 	if (!tcp_timer_armed(tcb, TCP_T_REXMIT))
 		tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, tcb->rto_us);
+}
+
+void tcp_send_tlp(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint32_t end = data_end(tcb), edge = tcb->snd_una + tcb->snd_wnd, dend, len;
+	bool fin;
+
+	if (!can_send_data(tcb->state) || tcb->s == NULL || tcb->in_recovery ||
+	    tcb->rto_recover || tcb->tlp_out || tcb->snd_una == tcb->snd_max)
+		return;
+	ctx->tcp_stats.tcp_tlp_probes++;
+	if (tcb->snd_nxt == tcb->snd_max && SEQ_LT(tcb->snd_nxt, end) &&
+	    SEQ_LT(tcb->snd_nxt, edge)) {
+		/* new data: it probes and makes progress at once */
+		len = min_u32(min_u32(end - tcb->snd_nxt, edge - tcb->snd_nxt), tcb->mss);
+		fin = tcb->fin_queued && tcb->snd_nxt + len == tcb->fin_seq;
+		send_seg(ctx, tcb, tcb->snd_nxt, len, fin, tcb->snd_nxt + len == end);
+		tcb->snd_nxt += len + fin;
+		if (fin)
+			tcb->fin_sent = true;
+		tcb->snd_max = tcb->snd_nxt;
+		tcb->tlp_rexmit = false;
+	} else {
+		/* the highest segment sent, with the FIN if that went last */
+		fin = tcb->fin_sent && SEQ_GT(tcb->snd_max, tcb->fin_seq);
+		dend = fin ? tcb->fin_seq : tcb->snd_max;
+		len = min_u32(dend - tcb->snd_una, tcb->mss);
+		tcb->rtt_timing = false; /* Karn */
+		send_seg(ctx, tcb, dend - len, len, fin, true);
+		tcb->tlp_rexmit = true;
+	}
+	tcb->tlp_out = true;
+	tcb->tlp_dsack = false;
+	tcb->tlp_high = tcb->snd_max;
+	tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, tcb->rto_us);
 }
 
 void tcp_retransmit_head(struct dp_ctx *ctx, struct tcb *tcb)
@@ -349,11 +394,26 @@ static uint32_t sack_new_data(struct dp_ctx *ctx, struct tcb *tcb, uint32_t end)
  * covers it. */
 static void sack_output(struct dp_ctx *ctx, struct tcb *tcb)
 {
-	uint32_t pipe = tcp_sack_pipe(tcb), end = data_end(tcb), hs, he, sent;
+	uint32_t pipe, end = data_end(tcb), hs, he, sent, from, skip;
 	bool have, lost, below;
 
+	if (tcb->rack_relost) {
+		/* RACK saw a retransmission lost: NextSeg looks again from there
+		 * (what was resent since and is still in flight is skipped below) */
+		if (SEQ_LT(tcb->rack_relost_seq, tcb->rxt_next))
+			tcb->rxt_next = SEQ_GT(tcb->rack_relost_seq, tcb->snd_una) ?
+						tcb->rack_relost_seq : tcb->snd_una;
+		tcb->rack_relost = false;
+	}
+	pipe = tcp_sack_pipe(tcb);
+	from = tcb->rxt_next;
 	while (tcb->cwnd > pipe && tcb->cwnd - pipe >= tcb->mss) {
-		have = tcp_sack_next_hole(tcb, tcb->rxt_next, &hs, &he, &lost, &below);
+		have = tcp_sack_next_hole(tcb, from, &hs, &he, &lost, &below);
+		if (have && (skip = tcp_rack_live_rexmit(tcb, hs)) != hs) {
+			from = skip; /* its retransmission is in flight */
+			continue;
+		}
+		from = tcb->rxt_next;
 		if (have && lost)
 			sent = tcp_sack_retransmit(ctx, tcb, hs, he);
 		else if ((sent = sack_new_data(ctx, tcb, end)) == 0 && have && below)
@@ -361,6 +421,8 @@ static void sack_output(struct dp_ctx *ctx, struct tcb *tcb)
 		if (sent == 0)
 			break;
 		pipe += sent;
+		if (SEQ_GT(tcb->rxt_next, from))
+			from = tcb->rxt_next;
 	}
 }
 
@@ -376,16 +438,9 @@ static uint32_t limited_transmit(const struct tcb *tcb)
 	return (uint32_t)tcb->dupacks * tcb->mss;
 }
 
-static bool can_send_data(uint32_t state)
-{
-	return state == SHUNT_SS_ESTABLISHED || state == SHUNT_SS_CLOSE_WAIT ||
-	       state == SHUNT_SS_FIN_WAIT_1 || state == SHUNT_SS_CLOSING ||
-	       state == SHUNT_SS_LAST_ACK;
-}
-
 void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
 {
-	uint32_t end, limit, len, wnd, room;
+	uint32_t end, limit, len, wnd, room, max_before = tcb->snd_max;
 	bool fin;
 
 	if (!can_send_data(tcb->state) || tcb->s == NULL)
@@ -462,6 +517,9 @@ void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
 		tcb->npersist = 0;
 		tcp_timer_arm(ctx, tcb, TCP_T_PERSIST, tcb->rto_us);
 	}
+	/* RFC 8985 7.2: new data went out: the probe timeout restarts from it */
+	if (tcb->snd_max != max_before)
+		tcp_rack_schedule_tlp(ctx, tcb);
 ack:
 	if (tcb->ack_now && tcb->state >= SHUNT_SS_ESTABLISHED)
 		tcp_send_ack(ctx, tcb);

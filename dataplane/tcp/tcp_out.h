@@ -30,6 +30,9 @@ void tcp_send_rst(struct dp_ctx *ctx, struct tcb *tcb);
 /* Zero-window probe (Linux style: a pure ACK at snd_una - 1 the peer must answer). */
 void tcp_send_probe(struct dp_ctx *ctx, struct tcb *tcb);
 /* Fast retransmit: resend one segment at snd_una without moving snd_nxt. */
+/* RFC 8985 7.3: the tail loss probe: one new segment if the peer's window has
+ * room, else the last one sent again; the RTO restarts. */
+void tcp_send_tlp(struct dp_ctx *ctx, struct tcb *tcb);
 void tcp_retransmit_head(struct dp_ctx *ctx, struct tcb *tcb);
 /* SACK recovery: retransmit one segment of the hole [seq, hole_end) (not SACKed,
  * seq >= snd_una), at most an MSS, with the FIN if it ends there; rxt_next moves

@@ -9,6 +9,7 @@
  */
 #include "dp.h"
 #include "tcp/tcb.h"
+#include "tcp/tcp_rack.h"
 #include "tcp/tcp_sack.h"
 #include "tcp/tcp_wire.h"
 
@@ -43,35 +44,47 @@ static uint32_t sb_insert(struct dp_ctx *ctx, struct tcb *tcb, uint32_t start, u
 	return evicted;
 }
 
+bool tcp_sack_dsack(const struct tcp_seg *seg)
+{
+	uint32_t l = seg->sack[0][0], r = seg->sack[0][1];
+
+	/* RFC 2883 4: only the first block can be a D-SACK: it reports a duplicate
+	 * below the cumulative ACK, or inside the second block */
+	return seg->nsack > 0 && SEQ_LT(l, r) &&
+	       (SEQ_LEQ(r, seg->ack) || (seg->nsack > 1 && SEQ_LEQ(seg->sack[1][0], l) &&
+					 SEQ_LEQ(r, seg->sack[1][1])));
+}
+
+bool tcp_sack_block_valid(const struct tcb *tcb, const struct tcp_seg *seg, uint8_t i)
+{
+	uint32_t l = seg->sack[i][0], r = seg->sack[i][1];
+
+	/* RFC 2018 3: a block is bytes the receiver holds beyond the ACK; one that is
+	 * empty, starts at or below the ACK (it would have been acknowledged) or ends
+	 * past what we sent is ignored */
+	return SEQ_LT(l, r) && SEQ_GT(l, seg->ack) && SEQ_LEQ(r, tcb->snd_max) &&
+	       !(i == 0 && tcp_sack_dsack(seg));
+}
+
 uint32_t tcp_sack_update(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
-	uint32_t before, after, l, r, evicted = 0;
+	uint32_t before, after, evicted = 0;
 	uint8_t i;
 
 	if (!tcb->sack_ok || seg->nsack == 0)
 		return 0;
 	before = sb_bytes(tcb);
 	for (i = 0; i < seg->nsack; i++) {
-		l = seg->sack[i][0];
-		r = seg->sack[i][1];
 		ctx->tcp_stats.tcp_sack_blocks_rx++;
-		/* RFC 2883 4: only the first block can be a D-SACK: it reports a
-		 * duplicate below the cumulative ACK, or inside the second block */
-		if (i == 0 && SEQ_LT(l, r) &&
-		    (SEQ_LEQ(r, seg->ack) ||
-		     (seg->nsack > 1 && SEQ_LEQ(seg->sack[1][0], l) &&
-		      SEQ_LEQ(r, seg->sack[1][1])))) {
+		if (i == 0 && tcp_sack_dsack(seg)) {
 			ctx->tcp_stats.tcp_dsack_rx++;
 			continue;
 		}
-		/* RFC 2018 3: a block is bytes the receiver holds beyond the ACK; one
-		 * that is empty, starts at or below the ACK (it would have been
-		 * acknowledged) or ends past what we sent is ignored */
-		if (!SEQ_LT(l, r) || SEQ_LEQ(l, seg->ack) || SEQ_GT(r, tcb->snd_max)) {
+		if (!tcp_sack_block_valid(tcb, seg, i)) {
 			ctx->tcp_stats.tcp_sack_ignored++;
 			continue;
 		}
-		evicted += sb_insert(ctx, tcb, l, r);
+		evicted += sb_insert(ctx, tcb, seg->sack[i][0], seg->sack[i][1]);
 	}
 	after = sb_bytes(tcb) + evicted;
 	return after > before ? after - before : 0;
@@ -115,12 +128,24 @@ bool tcp_sack_is_lost(const struct tcb *tcb, uint32_t seq)
 	return lost_above(tcb, cnt, bytes);
 }
 
-/* Bytes of [a, b) below rxt_next: retransmitted in this recovery. */
-static uint32_t rxt_part(const struct tcb *tcb, uint32_t a, uint32_t b)
+/* Bytes of the hole [a, b) in the network (RFC 6675 SetPipe, Linux's
+ * packets_out - lost_out + retrans_out): those not lost, by DupThresh (lost_cnt)
+ * or by RACK (below rack_lost_end), plus those whose last transmission is a
+ * retransmission not known lost. */
+static uint32_t hole_pipe(const struct tcb *tcb, uint32_t a, uint32_t b, bool lost_cnt)
 {
-	if (!tcb->in_recovery || SEQ_LEQ(tcb->rxt_next, a))
-		return 0;
-	return (SEQ_LT(tcb->rxt_next, b) ? tcb->rxt_next : b) - a;
+	uint32_t n = tcp_rack_rexmit_bytes(tcb, a, b);
+
+	if (lost_cnt)
+		return n;
+	if (tcb->rack_lost && SEQ_LT(a, tcb->rack_lost_end))
+		return n + (SEQ_LT(tcb->rack_lost_end, b) ? b - tcb->rack_lost_end : 0);
+	return n + (b - a);
+}
+
+static bool rack_lost_at(const struct tcb *tcb, uint32_t seq)
+{
+	return tcb->rack_lost && SEQ_LT(seq, tcb->rack_lost_end);
 }
 
 uint32_t tcp_sack_pipe(const struct tcb *tcb)
@@ -133,15 +158,13 @@ uint32_t tcp_sack_pipe(const struct tcb *tcb)
 	for (i = 0; i < tcb->n_sacked; i++) {
 		const struct tcp_range *r = &tcb->sacked[i];
 
-		if (!lost_above(tcb, cnt, bytes))
-			pipe += r->start - pos;
-		pipe += rxt_part(tcb, pos, r->start);
+		pipe += hole_pipe(tcb, pos, r->start, lost_above(tcb, cnt, bytes));
 		cnt--;
 		bytes -= r->end - r->start;
 		pos = r->end;
 	}
 	if (SEQ_LT(pos, tcb->snd_max))
-		pipe += (tcb->snd_max - pos) + rxt_part(tcb, pos, tcb->snd_max);
+		pipe += hole_pipe(tcb, pos, tcb->snd_max, false);
 	return pipe;
 }
 
@@ -158,7 +181,7 @@ bool tcp_sack_next_hole(const struct tcb *tcb, uint32_t from, uint32_t *start, u
 		if (SEQ_LT(pos, r->start)) {
 			*start = pos;
 			*end = r->start;
-			*lost = lost_above(tcb, cnt, bytes);
+			*lost = lost_above(tcb, cnt, bytes) || rack_lost_at(tcb, pos);
 			*below = true;
 			return true;
 		}
@@ -171,7 +194,7 @@ bool tcp_sack_next_hole(const struct tcb *tcb, uint32_t from, uint32_t *start, u
 		return false;
 	*start = pos;
 	*end = tcb->snd_max;
-	*lost = false;
+	*lost = rack_lost_at(tcb, pos);
 	*below = false;
 	return true;
 }

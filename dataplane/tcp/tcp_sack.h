@@ -27,6 +27,10 @@ struct tcp_seg;
  * a D-SACK (RFC 2883: a first block below SEG.ACK or inside the second block) is
  * counted as such and SACKs nothing new. Returns the bytes newly SACKed. */
 uint32_t tcp_sack_update(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg);
+/* seg's first block is a D-SACK (RFC 2883 4). */
+bool tcp_sack_dsack(const struct tcp_seg *seg);
+/* seg's block i reports data we sent beyond SEG.ACK (and is no D-SACK). */
+bool tcp_sack_block_valid(const struct tcb *tcb, const struct tcp_seg *seg, uint8_t i);
 /* snd_una has moved: forget what it covers. A range it stops at or inside was
  * SACKed but is not acknowledged: the peer reneged (RFC 2018 8), and the whole
  * scoreboard goes (what it holds can no longer be trusted). */
@@ -34,12 +38,13 @@ void tcp_sack_advance(struct dp_ctx *ctx, struct tcb *tcb);
 /* RFC 6675 IsLost(seq): DupThresh ranges, or more than (DupThresh - 1) * SMSS
  * bytes, SACKed above seq. */
 bool tcp_sack_is_lost(const struct tcb *tcb, uint32_t seq);
-/* RFC 6675 SetPipe(): bytes in [snd_una, snd_max) not SACKed and not lost, plus
- * those retransmitted in this recovery (below rxt_next). */
+/* RFC 6675 SetPipe(): bytes in [snd_una, snd_max) not SACKed and not lost
+ * (IsLost, or RACK's rack_lost_end), plus those whose last transmission is a
+ * retransmission not known lost (tcp_rack.c). */
 uint32_t tcp_sack_pipe(const struct tcb *tcb);
 /* The first run of bytes not SACKed at or after from (and snd_una), below snd_max:
  * [*start, *end). *lost: IsLost(*start) (the same for the whole run: nothing in it
- * is SACKed); *below: a SACKed range lies above it (NextSeg rule 3's condition).
+ * is SACKed), or RACK judged *start lost; *below: a SACKed range lies above it (NextSeg rule 3's condition).
  * false if every byte up to snd_max is SACKed or acknowledged. */
 bool tcp_sack_next_hole(const struct tcb *tcb, uint32_t from, uint32_t *start, uint32_t *end,
 			bool *lost, bool *below);

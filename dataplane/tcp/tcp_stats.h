@@ -25,7 +25,9 @@
 	X(tcp_listen_drop_synfin) X(tcp_listen_drop_bad_addr) X(tcp_listen_drop_no_syn) \
 	X(tcp_syncookies_sent) X(tcp_syncookies_ok) X(tcp_syncookies_failed) \
 	X(tcp_sack_blocks_rx) X(tcp_sack_ignored) X(tcp_dsack_rx) X(tcp_sack_full) \
-	X(tcp_sack_reneging) X(tcp_sack_recoveries) X(tcp_sack_rexmits)
+	X(tcp_sack_reneging) X(tcp_sack_recoveries) X(tcp_sack_rexmits) \
+	X(tcp_rack_lost) X(tcp_rack_relost) X(tcp_rack_rto_repair) X(tcp_tlp_probes) \
+	X(tcp_tlp_repaired)
 
 struct tcp_stats {
 #define TCP_STAT_FIELD(name) uint64_t name;

@@ -13,6 +13,8 @@
  *     PERSIST: zero-window probe, backoff doubling
  *     DACK   : the delayed ACK
  *     WAIT   : TIME_WAIT over (free) / FIN_WAIT_2 timeout (RST, as Linux)
+ *     LOSS   : RACK's reorder timeout (tcp_rack_detect -> tcp_loss_marked) or the
+ *              tail loss probe (tcp_send_tlp), RFC 8985
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,8 +25,10 @@
 #include "core/sock.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_in.h"
 #include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_rack.h"
 #include "tcp/tcp_timer.h"
 
 /* ---- heap ------------------------------------------------------------------------ */
@@ -302,6 +306,8 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->cwnd = tcb->mss;
 	tcb->in_recovery = false;
 	tcb->dupacks = 0;
+	tcp_rack_on_rto(tcb);
+	tcp_timer_stop(ctx, tcb, TCP_T_LOSS);
 	if (tcb->sack_ok) {
 		/* RFC 6675 5.1: RecoveryPoint = HighData, and no SACK recovery until it
 		 * is acknowledged. The scoreboard is kept, as RFC 6675 5.1 and Linux's
@@ -393,6 +399,18 @@ static void on_wait(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb_close(ctx, tcb);
 }
 
+/* RFC 8985: the tail loss probe (7.3), or the reorder window ran out for data
+ * RACK held back (6.2 step 5): what is lost now goes. */
+static void on_loss(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	if (tcb->loss_tlp) {
+		tcp_send_tlp(ctx, tcb);
+		return;
+	}
+	if (tcp_rack_detect(ctx, tcb))
+		tcp_loss_marked(ctx, tcb);
+}
+
 void tcp_timer_run(struct dp_ctx *ctx)
 {
 	struct tcp_stack *ts = ctx->tcp;
@@ -423,6 +441,9 @@ void tcp_timer_run(struct dp_ctx *ctx)
 			break;
 		case TCP_T_KEEP:
 			on_keepalive(ctx, tcb);
+			break;
+		case TCP_T_LOSS:
+			on_loss(ctx, tcb);
 			break;
 		default:
 			break;

@@ -1418,6 +1418,9 @@ static struct tcb *sack_ten_out(void)
 	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_NODELAY, 1), 0);
 	env_app_write(&E, 10 * SMSS, 0);
 	ck_assert_int_eq(fake_ntx, 10);
+	/* their ACKs come a round trip later (RACK times them; the probe timeout,
+	 * 2 RTT, is not due yet) */
+	env_advance(&E, 100000);
 	return env_tcb(&E);
 }
 
@@ -1573,13 +1576,14 @@ START_TEST(sack_recovery_hole_pipe_exit)
 	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(9));
 	check_not_resent(before, SQ(2), SQ(9));
 	ck_assert_uint_eq(t->retrans, 2);
-	/* RecoveryPoint acknowledged: out, cwnd = min(ssthresh, flight + SMSS) */
+	/* RecoveryPoint acknowledged: out, cwnd = ssthresh (Linux, with SACK) */
 	before = fake_ntx;
 	peer_sack(SQ(10), 0, NULL);
 	ck_assert(!t->in_recovery);
-	ck_assert_uint_eq(t->cwnd, 3 * SMSS);      /* flight was 2 SMSS */
-	ck_assert_int_eq(fake_ntx, before + 1);    /* and it sends by cwnd again */
-	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(12));
+	ck_assert_uint_eq(t->cwnd, 9 * SMSS / 2);  /* flight was 2 SMSS */
+	ck_assert_int_eq(fake_ntx, before + 2);    /* and it sends by cwnd again */
+	ck_assert_uint_eq(fake_tx[before].seg.h.seq, SQ(12));
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(13));
 	ck_assert_uint_eq(t->n_sacked, 0);
 	ck_assert_uint_eq(t->retrans, 2);
 }
@@ -1594,6 +1598,10 @@ START_TEST(sack_recovery_islost_and_rules)
 	struct tcb *t = sack_ten_out();
 	int before = fake_ntx;
 
+	/* a path known to reorder (as after a D-SACK): RACK gives segment 6 a
+	 * quarter RTT more before it calls it lost, and RFC 6675's rules decide
+	 * meanwhile (rack_lost_holes_in_recovery has it without) */
+	t->rack_reord = true;
 	env_app_write(&E, SMSS, 10); /* an 11th segment, beyond cwnd */
 	ck_assert_int_eq(fake_ntx, before);
 	/* holes: segment 0 (lost: 3 segments SACKed above... and more), segment 6
@@ -1679,6 +1687,190 @@ START_TEST(sack_rto_skips_sacked)
 	check_not_resent(before, SQ(5), SQ(10));
 	peer_sack(SQ(10), 0, NULL);
 	ck_assert(!t->rto_recover);
+	ck_assert_uint_eq(E.sh->tx_cons, 10 * SMSS);
+}
+END_TEST
+
+/* Segments sent from index first on that start at seq. */
+static int count_sent(int first, uint32_t seq)
+{
+	int n = 0;
+
+	for (int i = first; i < fake_ntx; i++)
+		if (fake_tx[i].seg.len != 0 && fake_tx[i].seg.h.seq == seq)
+			n++;
+	return n;
+}
+
+/* RACK (RFC 8985 6.2): one SACKed segment above a hole is enough. Not at once:
+ * the hole gets a reordering window (a quarter of the 100 ms RTT) to arrive; then
+ * the reorder timer calls it lost and recovery starts, where DupThresh (three
+ * SACKed segments) would have waited for two more. */
+START_TEST(rack_one_sack_marks_hole_lost)
+{
+	struct tcb *t = sack_ten_out();
+	int before;
+
+	peer_sack(SQ(1), 0, NULL);
+	before = fake_ntx;
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	ck_assert(!t->in_recovery);
+	ck_assert_int_eq(count_sent(before, SQ(1)), 0);
+	ck_assert(tcp_timer_armed(t, TCP_T_LOSS));
+	ck_assert(!t->loss_tlp);
+	env_advance(&E, 20000);
+	ck_assert_int_eq(count_sent(before, SQ(1)), 0); /* still inside the window */
+	env_advance(&E, 6000);
+	ck_assert(t->in_recovery);
+	ck_assert(!tcp_sack_is_lost(t, SQ(1)));         /* RACK's call, not DupThresh's */
+	ck_assert_int_eq(count_sent(before, SQ(1)), 1);
+	ck_assert_uint_ge(E.ctx.tcp_stats.tcp_rack_lost, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 0);
+	check_not_resent(before, SQ(2), SQ(3));
+}
+END_TEST
+
+/* In recovery RACK has no reordering window: the holes below the highest SACKed
+ * segment are all lost as soon as it is SACKed, without DupThresh SACKed segments
+ * above each (RFC 6675 would call segment 6 not lost). */
+START_TEST(rack_lost_holes_in_recovery)
+{
+	struct tcb *t = sack_ten_out();
+	int before = fake_ntx;
+
+	peer_sack(SQ(0), 2, (const uint32_t[][2]){ { SQ(1), SQ(6) }, { SQ(7), SQ(8) } });
+	ck_assert(t->in_recovery);
+	ck_assert(!tcp_sack_is_lost(t, SQ(6)));
+	ck_assert_int_eq(count_sent(before, SQ(0)), 1);
+	ck_assert_int_eq(count_sent(before, SQ(6)), 1);
+	check_not_resent(before, SQ(1), SQ(6));
+	check_not_resent(before, SQ(7), SQ(8));
+}
+END_TEST
+
+/* A lost retransmission (RFC 8985 6.2): new data sent after the retransmission
+ * is SACKed a round trip later while the retransmitted hole is not: it is sent
+ * again at once, where RFC 6675 (each hole once per recovery) waits for the RTO. */
+START_TEST(rack_lost_retransmission)
+{
+	struct tcb *t = sack_ten_out();
+	int before, mid;
+
+	env_app_write(&E, 10 * SMSS, 10);
+	peer_sack(SQ(1), 0, NULL);
+	before = fake_ntx;
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(5) } });
+	ck_assert(t->in_recovery);
+	ck_assert_int_eq(count_sent(before, SQ(1)), 1);
+	/* more SACKs let new data out behind the retransmission (the ACK of
+	 * segment 0 had let 10 and 11 out) */
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(9) } });
+	ck_assert_int_eq(count_sent(before, SQ(12)), 1);
+	ck_assert_int_eq(count_sent(before, SQ(1)), 1);
+	/* a round trip later segment 12 is SACKed, segment 1 is not */
+	mid = fake_ntx;
+	env_advance(&E, 100000);
+	peer_sack(SQ(1), 2, (const uint32_t[][2]){ { SQ(12), SQ(13) }, { SQ(2), SQ(12) } });
+	ck_assert_int_eq(count_sent(before, SQ(1)), 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rack_relost, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 0);
+	ck_assert(t->in_recovery);
+	check_not_resent(mid, SQ(2), SQ(13));
+}
+END_TEST
+
+/* Tail loss probe (RFC 8985 7): the last two segments are lost and nothing else is
+ * left to send. Two SRTTs later (not an RTO later) the last segment goes again;
+ * its SACK shows the one before it lost, and RACK repairs it. The probe's ACK
+ * without a D-SACK says the probe repaired a loss: cwnd is reduced (7.4.2). */
+START_TEST(tlp_probes_tail)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t cwnd;
+	int before;
+
+	peer_sack(SQ(8), 0, NULL);
+	before = fake_ntx;
+	ck_assert(tcp_timer_armed(t, TCP_T_LOSS));
+	ck_assert(t->loss_tlp);
+	ck_assert_uint_lt(t->timer[TCP_T_LOSS], t->timer[TCP_T_REXMIT]);
+	env_advance(&E, 2 * t->srtt_us + TCP_TLP_MIN_US);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(9));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_tlp_probes, 1);
+	ck_assert(t->tlp_out);
+	/* the probe is SACKed a round trip later: segment 8, sent before it, is lost */
+	env_advance(&E, 100000);
+	peer_sack(SQ(8), 1, (const uint32_t[][2]){ { SQ(9), SQ(10) } });
+	ck_assert_int_eq(count_sent(before, SQ(8)), 1);
+	ck_assert(t->in_recovery);
+	cwnd = t->cwnd;
+	peer_sack(SQ(10), 0, NULL);
+	ck_assert(!t->tlp_out);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_tlp_repaired, 1);
+	ck_assert_uint_le(t->cwnd, cwnd);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 0);
+}
+END_TEST
+
+/* One segment in flight: the probe timeout (2 SRTT + 200 ms for the peer's delayed
+ * ACK) is longer than the RTO, so the probe goes in the RTO's place (Linux:
+ * min(PTO, RTO)): the segment is resent, but cwnd and the RTO are untouched. */
+START_TEST(tlp_in_place_of_rto)
+{
+	struct tcb *t;
+	uint32_t cwnd, rto;
+	int before;
+
+	E.peer_sack = true;
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	env_app_write(&E, 100, 0);
+	before = fake_ntx;
+	cwnd = t->cwnd;
+	rto = t->rto_us;
+	ck_assert(tcp_timer_armed(t, TCP_T_LOSS));
+	env_advance(&E, rto);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(0));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_tlp_probes, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 0);
+	ck_assert_uint_eq(t->cwnd, cwnd);
+	ck_assert_uint_eq(t->rto_us, rto);
+	/* unanswered, the RTO follows a full RTO later, backed off */
+	env_advance(&E, rto);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 1);
+	ck_assert_uint_eq(t->rto_us, 2 * rto);
+}
+END_TEST
+
+/* After an RTO, a lost retransmission of the go-back-N would cost a second, backed
+ * off, RTO (RFC 6675 5.1 allows no SACK recovery before the recovery point). RACK
+ * sees it lost (segment 2, resent after it, is SACKed) and the rest is repaired as
+ * a SACK recovery. */
+START_TEST(rack_repairs_go_back_n)
+{
+	struct tcb *t = sack_ten_out();
+	int before = fake_ntx;
+
+	env_advance(&E, t->rto_us);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 1);
+	ck_assert(t->rto_recover);
+	ck_assert_int_eq(count_sent(before, SQ(0)), 1);
+	env_advance(&E, 100000);
+	peer_sack(SQ(1), 0, NULL);                 /* cwnd 2: segments 1 and 2 */
+	ck_assert_int_eq(count_sent(before, SQ(1)), 1);
+	ck_assert_int_eq(count_sent(before, SQ(2)), 1);
+	env_advance(&E, 100000);
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rack_rto_repair, 1);
+	ck_assert(!t->rto_recover);
+	ck_assert(t->in_recovery);
+	ck_assert_int_eq(count_sent(before, SQ(1)), 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 1);
+	/* and the recovery ends when everything outstanding at the RTO is in */
+	peer_sack(SQ(10), 0, NULL);
+	ck_assert(!t->in_recovery);
 	ck_assert_uint_eq(E.sh->tx_cons, 10 * SMSS);
 }
 END_TEST
@@ -2656,6 +2848,16 @@ static Suite *tcp_suite(void)
 	tcase_add_test(sk, sack_limited_transmit);
 	tcase_add_test(sk, no_sack_peer_gets_newreno);
 	suite_add_tcase(s, sk);
+
+	TCase *rk = tcase_create("tcp_rack");
+	tcase_add_checked_fixture(rk, setup, teardown);
+	tcase_add_test(rk, rack_one_sack_marks_hole_lost);
+	tcase_add_test(rk, rack_lost_holes_in_recovery);
+	tcase_add_test(rk, rack_lost_retransmission);
+	tcase_add_test(rk, tlp_probes_tail);
+	tcase_add_test(rk, tlp_in_place_of_rto);
+	tcase_add_test(rk, rack_repairs_go_back_n);
+	suite_add_tcase(s, rk);
 
 	TCase *ls = tcase_create("tcp_listen");
 	tcase_add_checked_fixture(ls, setup, teardown);
