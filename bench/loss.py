@@ -34,7 +34,9 @@ from impair import Impair, require  # noqa: E402
 FLOWS = os.path.join(REPO, "tests", "impair", "flows.py")
 PORT = 7020
 COUNTERS = ("tcp_rexmit_timeout", "tcp_fast_rexmit", "tcp_sack_recoveries",
-            "tcp_sack_rexmits", "tcp_rexmit", "tcp_dsack_rx", "tcp_sack_reneging")
+            "tcp_sack_rexmits", "tcp_rexmit", "tcp_dsack_rx", "tcp_sack_reneging",
+            "tcp_rack_lost", "tcp_rack_relost", "tcp_rack_rto_repair", "tcp_tlp_probes",
+            "tcp_tlp_repaired")
 
 
 def transfer(bed, src, want, shunt, name):
