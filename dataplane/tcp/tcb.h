@@ -51,6 +51,7 @@ struct dp_sock;
 #define TCP_DUPTHRESH       3          /* RFC 6675 DupThresh */
 #define TCP_NO_TIMER        UINT64_MAX
 #define TCP_SYNACK_RETRIES  5          /* Linux tcp_synack_retries */
+#define TCP_RMEM_MAX_DEFAULT 6291456u  /* Linux tcp_rmem[2] (conf.h rmem_max) */
 #define TCP_SOMAXCONN       4096       /* Linux net.core.somaxconn: backlog cap */
 #define TCP_PORT_PERTURB    256        /* RFC 6056 3.3.4 table size (Linux: 65536) */
 
@@ -225,6 +226,12 @@ struct tcp_stack {
 	uint64_t isn_key[2];      /* RFC 6528 secret */
 	uint64_t cookie_key[2][2]; /* SYN cookie secrets (Linux syncookie_secret[2]) */
 	bool syncookies;          /* Linux tcp_syncookies = 1 (true) or 0 */
+	/* What our SYNs offer and the peer's SYNs may negotiate: the namespace's
+	 * net.ipv4.tcp_timestamps, tcp_sack and tcp_window_scaling unless shunt.conf
+	 * says otherwise (conf.h); an option turned off is ignored in a received SYN,
+	 * as Linux's tcp_parse_options() ignores it. */
+	bool ts_on, sack_on, ws_on;
+	uint32_t rmem_max;        /* the buffer the window scale is chosen for (conf.h) */
 	uint64_t rng;             /* xorshift state: bind(port 0)'s search start */
 	uint32_t port_perturb[TCP_PORT_PERTURB]; /* RFC 6056 3.3.4 table (tcp_port_connect) */
 	struct tcb **listeners;   /* [port host order]: the listener of the port, or NULL */

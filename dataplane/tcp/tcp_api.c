@@ -60,6 +60,10 @@ int tcp_init(struct dp_ctx *ctx)
 		return rc;
 	}
 	ts->syncookies = true; /* Linux's default, net.ipv4.tcp_syncookies = 1 */
+	ts->ts_on = ctx->conf == NULL || ctx->conf->timestamps != 0;
+	ts->sack_on = ctx->conf == NULL || ctx->conf->sack != 0;
+	ts->ws_on = ctx->conf == NULL || ctx->conf->window_scaling != 0;
+	ts->rmem_max = ctx->conf != NULL ? ctx->conf->rmem_max : TCP_RMEM_MAX_DEFAULT;
 	ctx->tcp = ts;
 	return 0;
 }
@@ -90,7 +94,7 @@ void tcp_fini(struct dp_ctx *ctx)
 /* The sequence-space state a (re)connect starts from. */
 static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
 {
-	tcb->rcv_ws = tcp_rcv_wscale(tcb->s->rx_size);
+	tcb->rcv_ws = tcp_rcv_wscale(ctx, tcb->s);
 	tcb->snd_ws = 0;
 	tcb->ws_ok = tcb->ts_ok = false;
 	tcb->ts_recent = 0;

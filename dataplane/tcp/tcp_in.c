@@ -467,7 +467,7 @@ static void take_syn(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *
 		tcb->ts_ok = true;
 		tcb->ts_recent = seg->tsval;
 	}
-	/* our SYN always offers it; a SYN-ACK answers only what the SYN offered */
+	/* a SYN-ACK answers only what our SYN offered */
 	tcb->sack_ok = seg->sack_ok;
 	tcb->mss = eff_mss(ctx, tcb, seg->mss);
 }
@@ -563,6 +563,7 @@ static struct tcb *listen_child_new(struct dp_ctx *ctx, struct tcb *l, uint32_t 
 	c->user_timeout_us = l->user_timeout_us;
 	cs->rcvbuf = ls->rcvbuf > cs->rx_size ? cs->rx_size : ls->rcvbuf;
 	cs->sndbuf = ls->sndbuf > cs->tx_size ? cs->tx_size : ls->sndbuf;
+	c->rcv_ws = tcp_rcv_wscale(ctx, cs); /* with the listener's SO_RCVBUF */
 	c->syn_retries = TCP_SYNACK_RETRIES;
 
 	c->laddr_be = dst_be;
@@ -654,7 +655,7 @@ static void listen_cookie_syn(struct dp_ctx *ctx, struct tcb *l, const struct tc
 		h.sack_ok = seg->sack_ok; /* carried in the TSval too */
 		if (seg->has_ws) {
 			h.has_ws = true;
-			h.ws = tcp_rcv_wscale(l->s->rx_size);
+			h.ws = tcp_rcv_wscale(ctx, l->s);
 		}
 	}
 	/* Linux tcp_synq_overflow(): ACKs are checked against cookies from now on */
@@ -710,7 +711,7 @@ static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tc
 	c->snd_wl1 = c->irs; /* the ACK's window is taken below */
 	/* options: Linux cookie_timestamp_decode(); no timestamp, no window scaling */
 	c->rcv_ws = 0;
-	if (seg->has_ts) {
+	if (seg->has_ts && ctx->tcp->ts_on) { /* an ACK's, as tcp_parse_options() takes it */
 		c->ts_ok = true;
 		c->ts_recent = seg->tsval;
 		ws = tcp_syncookie_ts_ws(seg->tsecr);
@@ -718,7 +719,7 @@ static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tc
 		if (ws != TCP_SYNCOOKIE_NO_WS) {
 			c->ws_ok = true;
 			c->snd_ws = ws; /* 0..14: 15 is TCP_SYNCOOKIE_NO_WS */
-			c->rcv_ws = tcp_rcv_wscale(l->s->rx_size); /* as the SYN-ACK said */
+			c->rcv_ws = tcp_rcv_wscale(ctx, l->s); /* as the SYN-ACK said */
 		}
 	}
 	c->mss = eff_mss(ctx, c, mss);
@@ -1046,6 +1047,19 @@ void tcp_segment_arrives(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 	}
 }
 
+/* Linux tcp_parse_options(): window scale, SACK-permitted and timestamps in a SYN
+ * count only while the stack uses them (net.ipv4.tcp_window_scaling, tcp_sack,
+ * tcp_timestamps); otherwise the SYN is taken as if it had none. */
+static void syn_opts_allowed(const struct tcp_stack *ts, struct tcp_seg *seg)
+{
+	if (!ts->ws_on)
+		seg->has_ws = false;
+	if (!ts->sack_on)
+		seg->sack_ok = false;
+	if (!ts->ts_on)
+		seg->has_ts = false;
+}
+
 void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
 		     uint32_t dst_be)
 {
@@ -1063,6 +1077,8 @@ void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint3
 		ctx->tcp_stats.tcp_drop_bad_off++;
 		return;
 	}
+	if (seg.flags & TCP_SYN)
+		syn_opts_allowed(ctx->tcp, &seg);
 	tcb = tcp_table_lookup(ctx->tcp, dst_be, seg.dport_be, src_be, seg.sport_be);
 	if (tcb == NULL && (tcb = tcp_listen_lookup(ctx->tcp, dst_be, seg.dport_be, src_be,
 						    seg.sport_be)) != NULL) {

@@ -119,18 +119,20 @@ void tcp_send_syn(struct dp_ctx *ctx, struct tcb *tcb)
 	if (flags & TCP_ACK)
 		tcb->rcv_adv = tcb->rcv_nxt + t.h.wnd;
 	t.h.mss = tcb->rcv_mss;
-	/* offer in SYN_SENT; answer only what the peer offered in SYN_RECEIVED */
-	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->ws_ok) {
+	/* offer in SYN_SENT what the stack allows (tcp_stack: the namespace's
+	 * sysctls); answer only what the peer offered in SYN_RECEIVED, which
+	 * take_syn() saw filtered by the same settings */
+	if (tcb->state == SHUNT_SS_SYN_SENT ? ctx->tcp->ws_on : tcb->ws_ok) {
 		t.h.has_ws = true;
 		t.h.ws = tcb->rcv_ws;
 	}
-	if (tcb->state == SHUNT_SS_SYN_SENT) {
+	if (tcb->state == SHUNT_SS_SYN_SENT && ctx->tcp->ts_on) {
 		t.h.has_ts = true;
 		t.h.tsval = (uint32_t)(ctx->now_us / 1000);
 		t.h.tsecr = 0;
 	}
 	/* RFC 2018: offered in our SYN, answered in a SYN-ACK if the SYN offered it */
-	t.h.sack_ok = tcb->state == SHUNT_SS_SYN_SENT || tcb->sack_ok;
+	t.h.sack_ok = tcb->state == SHUNT_SS_SYN_SENT ? ctx->tcp->sack_on : tcb->sack_ok;
 	emit(ctx, &t);
 	if (tcb->snd_max == tcb->iss)
 		tcb->snd_max = tcb->iss + 1;
@@ -223,11 +225,23 @@ void tcp_send_hdr(struct dp_ctx *ctx, uint32_t laddr_be, uint32_t raddr_be,
 	emit(ctx, &t);
 }
 
-uint8_t tcp_rcv_wscale(uint32_t rx_size)
+/* RFC 7323 2.3: the shift is fixed for the connection's life, so Linux chooses it
+ * for the largest buffer the socket may grow to, max(tcp_rmem[2], rmem_max), or
+ * for the buffer SO_RCVBUF fixed (window_clamp): the smallest shift whose window
+ * covers that many bytes, ilog2(space) - 15. A ring that cannot grow so far costs
+ * only the window's granularity (2^shift bytes), and peers see Linux's shift. */
+uint8_t tcp_rcv_wscale(const struct dp_ctx *ctx, const struct dp_sock *s)
 {
+	uint32_t space = s->rx_size;
 	uint8_t ws = 0;
 
-	while (ws < TCP_WS_MAX && (rx_size >> ws) > 0xffff)
+	if (!ctx->tcp->ws_on)
+		return 0;
+	if (s->rcvbuf != 0)
+		space = s->rcvbuf;
+	else if (ctx->tcp->rmem_max > space)
+		space = ctx->tcp->rmem_max;
+	while (ws < TCP_WS_MAX && (space >> ws) > 0xffff)
 		ws++;
 	return ws;
 }

@@ -43,8 +43,9 @@ void tcp_reply_rst(struct dp_ctx *ctx, uint32_t src_be, uint32_t dst_be,
  * h is sent as it is. */
 void tcp_send_hdr(struct dp_ctx *ctx, uint32_t laddr_be, uint32_t raddr_be,
 		  const struct tcp_hdr_out *h);
-/* RFC 7323 2.3: the smallest shift that lets a window cover a ring of rx_size. */
-uint8_t tcp_rcv_wscale(uint32_t rx_size);
+/* The window scale our SYN or SYN-ACK offers for s (0 with window scaling off):
+ * Linux tcp_select_initial_window(). */
+uint8_t tcp_rcv_wscale(const struct dp_ctx *ctx, const struct dp_sock *s);
 /* Receive window we may advertise now, in bytes (never moves the right edge left). */
 uint32_t tcp_rcv_window(struct tcb *tcb);
 

@@ -143,6 +143,62 @@ START_TEST(handshake_options_and_numbers)
 }
 END_TEST
 
+/* With Linux's default buffers (tcp_rmem[2] 6 MiB) our SYN is a Linux SYN, byte
+ * for byte in its options: mss 1460, sackOK, TS val/ecr, nop, wscale 7. */
+START_TEST(syn_options_as_linux)
+{
+	static const uint8_t want[20] = {
+		0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x00, 0x03, 0xe8,
+		0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+	};
+	uint8_t b[TCP_HDR_MAX];
+
+	E.ctx.tcp->rmem_max = 6291456;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &last_tx()->seg.h), 40);
+	ck_assert_int_eq(memcmp(b + TCP_HDR_LEN, want, sizeof(want)), 0);
+	ck_assert_uint_eq(env_tcb(&E)->rcv_ws, 7);
+	/* a bigger rmem_max (net.core.rmem_max 32 MiB): as Linux, a bigger scale */
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	E.ctx.tcp->rmem_max = 33554432;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.ws, 10);
+}
+END_TEST
+
+/* net.ipv4.tcp_window_scaling, tcp_sack, tcp_timestamps = 0 (one per loop): our SYN
+ * leaves that option out, and a SYN-ACK offering it anyway does not turn it on
+ * (Linux tcp_parse_options() ignores it). */
+START_TEST(syn_options_follow_sysctls)
+{
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .tsecr = 1000, .mss = 1460,
+			  .ws = true, .wscale = 7, .sack = true };
+	const struct tcp_hdr_out *h;
+	struct tcb *t;
+
+	E.ctx.tcp->ws_on = _i != 0;
+	E.ctx.tcp->sack_on = _i != 1;
+	E.ctx.tcp->ts_on = _i != 2;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	h = &last_tx()->seg.h;
+	ck_assert_uint_eq(h->mss, 1460);
+	ck_assert(h->has_ws == (_i != 0));
+	ck_assert(h->sack_ok == (_i != 1));
+	ck_assert(h->has_ts == (_i != 2));
+	E.iss = h->seq;
+	o.tsecr = h->tsval;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	t = env_tcb(&E);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+	ck_assert(t->ws_ok == (_i != 0));
+	ck_assert_uint_eq(t->rcv_ws, _i != 0 ? 3 : 0);
+	ck_assert_uint_eq(t->snd_ws, _i != 0 ? 7 : 0);
+	ck_assert(t->sack_ok == (_i != 1));
+	ck_assert(t->ts_ok == (_i != 2));
+	ck_assert(last_tx()->seg.h.has_ts == (_i != 2));
+}
+END_TEST
+
 START_TEST(handshake_no_options)
 {
 	struct tcb *t;
@@ -427,7 +483,10 @@ START_TEST(window_update_after_read)
 	env_app_read(&E, 2000);
 	ck_assert_int_eq(fake_ntx, before + 1);
 	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1 + 8192);
-	ck_assert_uint_eq(last_tx()->seg.h.wnd, (3000 + 7) >> 3);
+	/* SO_RCVBUF before connect() chose the scale (Linux: window_clamp is the
+	 * buffer): 8 KiB needs none */
+	ck_assert_uint_eq(env_tcb(&E)->rcv_ws, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.wnd, 3000);
 }
 END_TEST
 
@@ -590,6 +649,40 @@ START_TEST(listen_syn_gets_synack)
 	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
 	ck_assert_uint_eq(last_tx()->seg.h.seq, c->iss);
 	ck_assert_int_eq(fake_spawned, 2);
+}
+END_TEST
+
+/* The SYN-ACK answers only what the stack allows (net.ipv4.tcp_sack,
+ * tcp_timestamps, tcp_window_scaling), whatever the SYN offered. */
+START_TEST(listen_synack_follows_sysctls)
+{
+	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
+			  .wscale = 7, .sack = true };
+	const struct tcp_hdr_out *h;
+	struct tcb *c;
+
+	listen_on(8);
+	E.ctx.tcp->sack_on = false;
+	E.ctx.tcp->ts_on = false;
+	E.pport_be = htons(40000);
+	env_peer(&E, TCP_SYN, 5000, 0, &o, NULL, 0);
+	c = child_of(40000);
+	ck_assert_ptr_nonnull(c);
+	h = &last_tx()->seg.h;
+	ck_assert_uint_eq(h->flags, TCP_SYN | TCP_ACK);
+	ck_assert(h->mss == 1460 && h->has_ws && !h->sack_ok && !h->has_ts);
+	ck_assert(c->ws_ok && !c->sack_ok && !c->ts_ok);
+	ck_assert_uint_eq(c->mss, 1460); /* no timestamp to make room for */
+
+	E.ctx.tcp->ws_on = false;
+	E.ctx.tcp->sack_on = true;
+	E.pport_be = htons(40001);
+	env_peer(&E, TCP_SYN, 9000, 0, &o, NULL, 0);
+	c = child_of(40001);
+	ck_assert_ptr_nonnull(c);
+	h = &last_tx()->seg.h;
+	ck_assert(!h->has_ws && h->sack_ok && !h->has_ts);
+	ck_assert(!c->ws_ok && c->rcv_ws == 0 && c->snd_ws == 0 && c->sack_ok);
 }
 END_TEST
 
@@ -2576,6 +2669,8 @@ static Suite *tcp_suite(void)
 
 	tcase_add_checked_fixture(in, setup, teardown);
 	tcase_add_test(in, handshake_options_and_numbers);
+	tcase_add_test(in, syn_options_as_linux);
+	tcase_add_loop_test(in, syn_options_follow_sysctls, 0, 3);
 	tcase_add_test(in, handshake_no_options);
 	tcase_add_test(in, syn_sent_rst_refused);
 	tcase_add_test(in, refusal_published_in_one_step);
@@ -2662,6 +2757,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(ls, listen_state_and_backlog);
 	tcase_add_test(ls, listen_refused_when_connecting_or_connected);
 	tcase_add_test(ls, listen_syn_gets_synack);
+	tcase_add_test(ls, listen_synack_follows_sysctls);
 	tcase_add_test(ls, listen_ack_establishes_and_announces);
 	tcase_add_test(ls, listen_acceptq_full_drops_ack_until_accept);
 	tcase_add_test(ls, listen_synq_full_drops_syn);
