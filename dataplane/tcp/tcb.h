@@ -52,6 +52,9 @@ struct dp_sock;
 #define TCP_NO_TIMER        UINT64_MAX
 #define TCP_SYNACK_RETRIES  5          /* Linux tcp_synack_retries */
 #define TCP_RMEM_MAX_DEFAULT 6291456u  /* Linux tcp_rmem[2] (conf.h rmem_max) */
+#define TCP_MIN_MSS         88         /* Linux: TCP_MAXSEG's smallest */
+#define TCP_MAX_WINDOW      32767      /* Linux MAX_TCP_WINDOW: TCP_MAXSEG's largest */
+#define TCP_ECN_MASK        0x03       /* Linux INET_ECN_MASK: TCP's, not IP_TOS's */
 #define TCP_SOMAXCONN       4096       /* Linux net.core.somaxconn: backlog cap */
 #define TCP_PORT_PERTURB    256        /* RFC 6056 3.3.4 table size (Linux: 65536) */
 
@@ -185,6 +188,10 @@ struct tcb {
 	bool reuseport;           /* SO_REUSEPORT, as it was when the port was taken */
 	struct tcb *rpnext;       /* next listener of the same port (SO_REUSEPORT group) */
 	uint32_t user_timeout_us; /* 0: off */
+	uint16_t user_mss;        /* TCP_MAXSEG (Linux rx_opt.user_mss): bounds the MSS
+				   * we advertise and the one we send with; 0: none */
+	uint8_t tos;              /* IP_TOS of every segment, ECN bits clear */
+	uint8_t ttl;              /* IP_TTL of every segment; 0: IPV4_TTL */
 
 	int soft_err;             /* last soft ICMP error: reported if we time out */
 	uint32_t retrans;         /* segments retransmitted */

@@ -98,7 +98,7 @@ static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->snd_ws = 0;
 	tcb->ws_ok = tcb->ts_ok = false;
 	tcb->ts_recent = 0;
-	tcb->rcv_mss = (uint16_t)((ctx->mtu ? ctx->mtu : 1500) - 40);
+	tcb->rcv_mss = tcp_adv_mss(ctx, tcb);
 	tcb->mss = TCP_MSS_DEFAULT;
 	tcb->snd_wnd = tcb->snd_wnd_max = 0;
 	tcb->fin_queued = tcb->fin_sent = false;
@@ -523,6 +523,29 @@ int tcp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 		if (value < 1 || value > TCP_KEEP_MAX_CNT)
 			return -EINVAL;
 		tcb->keep_cnt = (uint8_t)value;
+		return 0;
+	case SHUNT_OPT_MAXSEG:
+		/* do_tcp_setsockopt(): 0 or TCP_MIN_MSS..MAX_TCP_WINDOW, at any time; it
+		 * bounds what the next SYN or SYN-ACK offers (tcp_mss_clamp()), never
+		 * a connection already made */
+		if (value != 0 && (value < TCP_MIN_MSS || value > TCP_MAX_WINDOW))
+			return -EINVAL;
+		tcb->user_mss = (uint16_t)value;
+		if (tcb->state == SHUNT_SS_CLOSED || tcb->state == SHUNT_SS_LISTEN)
+			tcb->rcv_mss = tcp_adv_mss(ctx, tcb);
+		return 0;
+	case SHUNT_OPT_TOS:
+		/* __ip_sock_set_tos(): on a stream socket the ECN bits stay TCP's (never
+		 * set: shunt does no ECN) */
+		if (value > 0xff)
+			return -EINVAL;
+		tcb->tos = (uint8_t)((value & ~(uint64_t)TCP_ECN_MASK) | (tcb->tos & TCP_ECN_MASK));
+		return 0;
+	case SHUNT_OPT_TTL:
+		/* the shim passes what the placeholder reads back: 1..255 */
+		if (value < 1 || value > 255)
+			return -EINVAL;
+		tcb->ttl = (uint8_t)value;
 		return 0;
 	default:
 		return -ENOPROTOOPT;

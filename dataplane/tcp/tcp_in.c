@@ -47,12 +47,15 @@ static uint32_t ms_now(const struct dp_ctx *ctx)
 	return (uint32_t)(ctx->now_us / 1000);
 }
 
-/* Effective send MSS: the peer's MSS (536 if absent) within our MTU, less the
- * timestamp option every segment will carry. */
+/* Effective send MSS: the peer's MSS (536 if absent) within our MTU and
+ * TCP_MAXSEG, less the timestamp option every segment will carry. */
 static uint16_t eff_mss(const struct dp_ctx *ctx, const struct tcb *tcb, uint16_t peer_mss)
 {
 	uint32_t mtu_mss = (ctx->mtu ? ctx->mtu : 1500) - 40;
 	uint32_t m = min_u32(peer_mss ? peer_mss : TCP_MSS_DEFAULT, mtu_mss);
+
+	if (tcb->user_mss != 0)
+		m = min_u32(m, tcb->user_mss); /* Linux: mss_clamp = min(user_mss, the peer's) */
 
 	if (m < 64 + 12)
 		m = 64 + 12; /* a silly peer MSS: never underflow below */
@@ -561,6 +564,10 @@ static struct tcb *listen_child_new(struct dp_ctx *ctx, struct tcb *l, uint32_t 
 	c->keep_intvl_s = l->keep_intvl_s;
 	c->keep_cnt = l->keep_cnt;
 	c->user_timeout_us = l->user_timeout_us;
+	c->user_mss = l->user_mss;
+	c->rcv_mss = tcp_adv_mss(ctx, c);
+	c->tos = l->tos;
+	c->ttl = l->ttl;
 	cs->rcvbuf = ls->rcvbuf > cs->rx_size ? cs->rx_size : ls->rcvbuf;
 	cs->sndbuf = ls->sndbuf > cs->tx_size ? cs->tx_size : ls->sndbuf;
 	c->rcv_ws = tcp_rcv_wscale(ctx, cs); /* with the listener's SO_RCVBUF */
@@ -662,7 +669,7 @@ static void listen_cookie_syn(struct dp_ctx *ctx, struct tcb *l, const struct tc
 	l->synq_overflowed = true;
 	l->synq_overflow_us = ctx->now_us;
 	ctx->tcp_stats.tcp_syncookies_sent++;
-	tcp_send_hdr(ctx, dst_be, src_be, &h);
+	tcp_send_hdr(ctx, l, dst_be, src_be, &h); /* with the listener's TOS and TTL */
 }
 
 /* Has l sent a cookie recently enough for an ACK to carry one? (Linux

@@ -78,6 +78,8 @@ static void fill_hdr(struct dp_ctx *ctx, struct tcb *tcb, struct tcp_txseg *t, u
 {
 	t->src_be = tcb->laddr_be;
 	t->dst_be = tcb->raddr_be;
+	t->tos = tcb->tos;
+	t->ttl = tcb->ttl;
 	t->h = (struct tcp_hdr_out){
 		.sport_be = tcb->lport_be,
 		.dport_be = tcb->rport_be,
@@ -217,10 +219,11 @@ void tcp_reply_rst(struct dp_ctx *ctx, uint32_t src_be, uint32_t dst_be,
 	emit(ctx, &t);
 }
 
-void tcp_send_hdr(struct dp_ctx *ctx, uint32_t laddr_be, uint32_t raddr_be,
-		  const struct tcp_hdr_out *h)
+void tcp_send_hdr(struct dp_ctx *ctx, const struct tcb *from, uint32_t laddr_be,
+		  uint32_t raddr_be, const struct tcp_hdr_out *h)
 {
-	struct tcp_txseg t = { .src_be = laddr_be, .dst_be = raddr_be, .h = *h };
+	struct tcp_txseg t = { .src_be = laddr_be, .dst_be = raddr_be, .h = *h,
+			       .tos = from->tos, .ttl = from->ttl };
 
 	emit(ctx, &t);
 }
@@ -244,6 +247,13 @@ uint8_t tcp_rcv_wscale(const struct dp_ctx *ctx, const struct dp_sock *s)
 	while (ws < TCP_WS_MAX && (space >> ws) > 0xffff)
 		ws++;
 	return ws;
+}
+
+uint16_t tcp_adv_mss(const struct dp_ctx *ctx, const struct tcb *tcb)
+{
+	uint16_t mss = (uint16_t)((ctx->mtu ? ctx->mtu : 1500) - 40);
+
+	return tcb->user_mss != 0 && tcb->user_mss < mss ? tcb->user_mss : mss;
 }
 
 /* Where the data ends in sequence space: after shutdown(SHUT_WR) it is fixed at

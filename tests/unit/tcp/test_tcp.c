@@ -199,6 +199,65 @@ START_TEST(syn_options_follow_sysctls)
 }
 END_TEST
 
+/* TCP_MAXSEG (Linux user_mss): 0 or 88..32767; it bounds the MSS our SYN offers
+ * and the one we send with (mss_clamp = min(user_mss, the peer's)). */
+START_TEST(maxseg_bounds_syn_and_mss)
+{
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .tsecr = 1000, .mss = 1460,
+			  .ws = true, .wscale = 7 };
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 87), -EINVAL);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 32768), -EINVAL);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 1000), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 1000);
+	E.iss = last_tx()->seg.h.seq;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(env_tcb(&E)->mss, 1000 - 12);
+	ck_assert_uint_eq(E.sh->mss, 1000 - 12); /* what getsockopt(TCP_MAXSEG) reads */
+	/* set on a connection: kept for the next, this one's MSS stays */
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 500), 0);
+	ck_assert_uint_eq(env_tcb(&E)->mss, 1000 - 12);
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 500);
+	/* above the route's: the route's */
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 9000), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 1460);
+}
+END_TEST
+
+/* IP_TOS (ECN bits masked, as Linux for a stream socket) and IP_TTL are in the
+ * IPv4 header of every segment, the SYN and a RST included. */
+START_TEST(tos_ttl_every_segment)
+{
+	int i;
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TOS, 0xb9), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 7), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 0), -EINVAL);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 256), -EINVAL);
+	env_establish(&E, 100000);
+	env_app_write(&E, 3000, 1);
+	tcp_app_disconnect(&E.ctx, &E.s); /* a RST */
+	ck_assert_int_ge(fake_ntx, 3);
+	ck_assert_uint_eq(last_tx()->seg.h.flags & TCP_RST, TCP_RST);
+	for (i = 0; i < fake_ntx; i++) {
+		ck_assert_uint_eq(fake_tx[i].seg.tos, 0xb8);
+		ck_assert_uint_eq(fake_tx[i].seg.ttl, 7);
+	}
+	/* the SYN too (env_establish() reset the record) */
+	fake_ntx = 0;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN);
+	ck_assert_uint_eq(last_tx()->seg.tos, 0xb8);
+	ck_assert_uint_eq(last_tx()->seg.ttl, 7);
+}
+END_TEST
+
 START_TEST(handshake_no_options)
 {
 	struct tcb *t;
@@ -683,6 +742,37 @@ START_TEST(listen_synack_follows_sysctls)
 	h = &last_tx()->seg.h;
 	ck_assert(!h->has_ws && h->sack_ok && !h->has_ts);
 	ck_assert(!c->ws_ok && c->rcv_ws == 0 && c->snd_ws == 0 && c->sack_ok);
+}
+END_TEST
+
+/* A child inherits TCP_MAXSEG, IP_TOS and IP_TTL (sk_clone_lock()); its SYN-ACK,
+ * and a cookie SYN-ACK, carry them. */
+START_TEST(listen_child_inherits_maxseg_tos_ttl)
+{
+	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
+			  .wscale = 7 };
+	const struct fake_seg *f;
+	struct tcb *c;
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TOS, 0x10), 0);
+	listen_on(0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 1200), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 9), 0);
+	c = peer_syn(40000, 5000, true);
+	ck_assert_ptr_nonnull(c);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(f->seg.h.mss, 1200);
+	ck_assert(f->seg.tos == 0x10 && f->seg.ttl == 9);
+	ck_assert_uint_eq(c->mss, 1200 - 12);
+	ck_assert(c->user_mss == 1200 && c->tos == 0x10 && c->ttl == 9);
+	/* the SYN queue (backlog 0) is full: a cookie, as the listener would send */
+	E.pport_be = htons(40001);
+	env_peer(&E, TCP_SYN, 9000, 0, &o, NULL, 0);
+	f = last_tx();
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_sent, 1);
+	ck_assert_uint_eq(f->seg.h.mss, 1200);
+	ck_assert(f->seg.tos == 0x10 && f->seg.ttl == 9);
 }
 END_TEST
 
@@ -2671,6 +2761,8 @@ static Suite *tcp_suite(void)
 	tcase_add_test(in, handshake_options_and_numbers);
 	tcase_add_test(in, syn_options_as_linux);
 	tcase_add_loop_test(in, syn_options_follow_sysctls, 0, 3);
+	tcase_add_test(in, maxseg_bounds_syn_and_mss);
+	tcase_add_test(in, tos_ttl_every_segment);
 	tcase_add_test(in, handshake_no_options);
 	tcase_add_test(in, syn_sent_rst_refused);
 	tcase_add_test(in, refusal_published_in_one_step);
@@ -2758,6 +2850,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(ls, listen_refused_when_connecting_or_connected);
 	tcase_add_test(ls, listen_syn_gets_synack);
 	tcase_add_test(ls, listen_synack_follows_sysctls);
+	tcase_add_test(ls, listen_child_inherits_maxseg_tos_ttl);
 	tcase_add_test(ls, listen_ack_establishes_and_announces);
 	tcase_add_test(ls, listen_acceptq_full_drops_ack_until_accept);
 	tcase_add_test(ls, listen_synq_full_drops_syn);
