@@ -567,15 +567,21 @@ static struct tcb *child_of(uint16_t pport)
 	return tcp_table_lookup(E.ctx.tcp, E.ctx.ip_be, htons(LPORT), E.peer_be, htons(pport));
 }
 
+/* A SYN from the peer's port pport with sequence irs and options o (may be NULL). */
+static struct tcb *peer_syn_opts(uint16_t pport, uint32_t irs, const struct popt *o)
+{
+	E.pport_be = htons(pport);
+	env_peer(&E, TCP_SYN, irs, 0, o, NULL, 0);
+	return child_of(pport);
+}
+
 /* A SYN from the peer's port pport with sequence irs (Linux-like options if opts). */
 static struct tcb *peer_syn(uint16_t pport, uint32_t irs, bool opts)
 {
 	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
 			  .wscale = 7 };
 
-	E.pport_be = htons(pport);
-	env_peer(&E, TCP_SYN, irs, 0, opts ? &o : NULL, NULL, 0);
-	return child_of(pport);
+	return peer_syn_opts(pport, irs, opts ? &o : NULL);
 }
 
 /* The peer's handshake ACK (with len bytes of data) for child c. */
@@ -723,9 +729,7 @@ START_TEST(listen_synack_follows_sysctls)
 	listen_on(8);
 	E.ctx.tcp->sack_on = false;
 	E.ctx.tcp->ts_on = false;
-	E.pport_be = htons(40000);
-	env_peer(&E, TCP_SYN, 5000, 0, &o, NULL, 0);
-	c = child_of(40000);
+	c = peer_syn_opts(40000, 5000, &o);
 	ck_assert_ptr_nonnull(c);
 	h = &last_tx()->seg.h;
 	ck_assert_uint_eq(h->flags, TCP_SYN | TCP_ACK);
@@ -735,11 +739,10 @@ START_TEST(listen_synack_follows_sysctls)
 
 	E.ctx.tcp->ws_on = false;
 	E.ctx.tcp->sack_on = true;
-	E.pport_be = htons(40001);
-	env_peer(&E, TCP_SYN, 9000, 0, &o, NULL, 0);
-	c = child_of(40001);
+	c = peer_syn_opts(40001, 9000, &o);
 	ck_assert_ptr_nonnull(c);
 	h = &last_tx()->seg.h;
+	ck_assert_uint_eq(h->flags, TCP_SYN | TCP_ACK);
 	ck_assert(!h->has_ws && h->sack_ok && !h->has_ts);
 	ck_assert(!c->ws_ok && c->rcv_ws == 0 && c->snd_ws == 0 && c->sack_ok);
 }
