@@ -20,9 +20,11 @@ IP_TTL) answers alike before and after connect().
 
 Rounds: the namespace's defaults, without and with IP_TOS 0xb9 / IP_TTL 33 /
 TCP_MAXSEG 1000 on the clients; then a namespace each with net.ipv4.tcp_sack=0
-(and a smaller tcp_rmem: a smaller window scale), tcp_timestamps=0,
-tcp_window_scaling=0, set before shuntd starts; and tcp_sack=0 overridden by
-shuntd's --sack=1. Sysctls are set only inside the namespaces the test made.
+(and a smaller tcp_rmem: a smaller window scale), tcp_timestamps=0 (and
+tcp_syn_retries=1: a connect() to a port the namespace drops gives up after one
+retransmission), tcp_window_scaling=0, set before shuntd starts; and tcp_sack=0
+overridden by shuntd's --sack=1. Sysctls and nft rules are set only inside the
+namespaces the test made.
 """
 
 import json
@@ -36,6 +38,7 @@ PEER = os.path.join(HERE, "sockopt_peer.py")
 KPORT, SPORT = 7501, 7502           # the kernel's listener, shunt's listener
 LISTEN_OPTS = ["tos=0x28", "ttl=41"]  # on both listeners: children inherit them
 CLIENT_OPTS = ["tos=0xb9", "ttl=33", "maxseg=1000"]
+BLACKHOLE = 7503                    # SYNs to it are dropped in the peer namespace
 SYN, ACK, FIN = 0x02, 0x10, 0x01
 MSS, WS, TS = 2, 3, 8
 
@@ -174,12 +177,36 @@ def defaults():
                   % (opt(ssyn, MSS), ssyn["tos"], ssyn["ttl"]))
 
 
+def syn_retries_followed(bed, cap, retries):
+    """A SYN the peer namespace drops (nft, in that namespace only): shunt's
+    connect() fails with ETIMEDOUT after the namespace's tcp_syn_retries."""
+    rules = ("table inet shunt_test {\n chain in {\n  type filter hook input priority 0;\n"
+             "  tcp dport %d drop\n }\n}\n" % BLACKHOLE)
+    r = bed.run(bed.peer, ["nft", "-f", "-"], input=rules.encode())
+    bed.check(r.returncode == 0, "nft: %s" % r.stderr.decode(errors="replace"))
+    prog = ("import errno, socket\n"
+            "s = socket.socket()\n"
+            "try:\n"
+            "    s.connect((%r, %d)); print('connected')\n"
+            "except OSError as e:\n"
+            "    print(errno.errorcode[e.errno])\n" % (PEER_IP, BLACKHOLE))
+    r = bed.run_shunt([PYTHON, "-c", prog], timeout=30)
+    out = r.stdout.decode().strip()
+    bed.check(out == "ETIMEDOUT", "connect to a black hole with tcp_syn_retries=%d: %r %s"
+              % (retries, out, r.stderr.decode(errors="replace")))
+    syns = [p for p in cap.packets() if p["src"] == STACK_IP and p["dport"] == BLACKHOLE
+            and p["flags"] == SYN]
+    bed.check(len(syns) == 1 + retries, "tcp_syn_retries=%d: %d SYNs sent"
+              % (retries, len(syns)))
+    print("tcp_syn_retries=%d: %d SYNs, then ETIMEDOUT" % (retries, len(syns)))
+
+
 def host_sysctl(name):
     with open("/proc/sys/net/ipv4/" + name) as f:
         return f.read()
 
 
-def with_sysctls(label, sysctls, want_kinds, shuntd_args=(), compare=True):
+def with_sysctls(label, sysctls, want_kinds, shuntd_args=(), compare=True, then=None):
     """A bed whose peer namespace has sysctls (name -> value) before shuntd starts."""
     host = {n: host_sysctl(n) for n in sysctls}
     with Bed("syn_" + label, shuntd=False, shuntd_args=shuntd_args) as bed:
@@ -202,6 +229,8 @@ def with_sysctls(label, sysctls, want_kinds, shuntd_args=(), compare=True):
         bed.check(kinds(ssyn) == want_kinds, "%s: shunt SYN options %s, want kinds %s"
                   % (label, layout(ssyn), want_kinds))
         ws = opt(ssyn, WS)
+        if then is not None:
+            then(bed, cap)
         for n, v in host.items():  # the host's own settings never move
             bed.check(host_sysctl(n) == v, "the host's net.ipv4.%s changed" % n)
         if not compare:
@@ -215,7 +244,8 @@ def test():
     _, ws = with_sysctls("nosack", {"tcp_sack": "0", "tcp_rmem": "4096 131072 1048576"},
                             [MSS, 1, 1, TS, 1, WS])
     print("nosack: window scale %d with tcp_rmem[2] = 1 MiB, as the kernel's" % ws)
-    with_sysctls("nots", {"tcp_timestamps": "0"}, [MSS, 1, 1, 4, 1, WS])
+    with_sysctls("nots", {"tcp_timestamps": "0", "tcp_syn_retries": "1"},
+                 [MSS, 1, 1, 4, 1, WS], then=lambda bed, cap: syn_retries_followed(bed, cap, 1))
     with_sysctls("nows", {"tcp_window_scaling": "0"}, [MSS, 4, TS])
     # shunt.conf's (here the command line's) key wins over the sysctl
     with_sysctls("sack_override", {"tcp_sack": "0"}, [MSS, 4, TS, 1, WS],
