@@ -266,6 +266,14 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
 	if (rc != 0)
 		return rc;
 	tcb_reset_vars(ctx, tcb);
+	/* Linux tcp_v4_connect() + tcp_connect_init(): until the SYN-ACK the MSS is
+	 * TCP_MSS_DEFAULT (mss_clamp), or TCP_MAXSEG, within the route's, less the
+	 * timestamp the SYN offers: what getsockopt(TCP_MAXSEG) reads meanwhile */
+	tcb->mss = tcb->user_mss != 0 ? tcb->user_mss : TCP_MSS_DEFAULT;
+	if (tcb->mss > tcb->rcv_mss)
+		tcb->mss = tcb->rcv_mss;
+	if (ctx->tcp->ts_on)
+		tcb->mss -= 12;
 	rc = tcp_port_connect(ctx, tcb, dst_be, dport_be);
 	if (rc != 0)
 		return rc;

@@ -179,9 +179,13 @@ def defaults():
 
 def syn_retries_followed(bed, cap, retries):
     """A SYN the peer namespace drops (nft, in that namespace only): shunt's
-    connect() fails with ETIMEDOUT after the namespace's tcp_syn_retries."""
-    rules = ("table inet shunt_test {\n chain in {\n  type filter hook input priority 0;\n"
-             "  tcp dport %d drop\n }\n}\n" % BLACKHOLE)
+    connect() fails with ETIMEDOUT after the namespace's tcp_syn_retries; while
+    it is under way getsockopt(TCP_MAXSEG) reads what the kernel's does."""
+    rules = ("table inet shunt_test {\n"
+             " chain in {\n  type filter hook input priority 0;\n"
+             "  tcp dport %d drop\n }\n"
+             " chain out {\n  type filter hook output priority 0;\n"
+             "  tcp dport %d drop\n }\n}\n" % (BLACKHOLE, BLACKHOLE))
     r = bed.run(bed.peer, ["nft", "-f", "-"], input=rules.encode())
     bed.check(r.returncode == 0, "nft: %s" % r.stderr.decode(errors="replace"))
     prog = ("import errno, socket\n"
@@ -189,13 +193,30 @@ def syn_retries_followed(bed, cap, retries):
             "try:\n"
             "    s.connect((%r, %d)); print('connected')\n"
             "except OSError as e:\n"
-            "    print(errno.errorcode[e.errno])\n" % (PEER_IP, BLACKHOLE))
+            "    print(errno.errorcode[e.errno])\n"
+            "print(s.getsockname()[1])\n" % (PEER_IP, BLACKHOLE))
+    connecting = ("import socket\n"
+                  "out = []\n"
+                  "for mss in (0, 1000):\n"
+                  "    s = socket.socket(); s.setblocking(False)\n"
+                  "    if mss: s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)\n"
+                  "    try: s.connect((%r, %d))\n"
+                  "    except BlockingIOError: pass\n"
+                  "    out.append(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))\n"
+                  "print(out)\n")
+    k = bed.run(bed.peer, [PYTHON, "-c", connecting % (STACK_IP, BLACKHOLE)])
+    s = bed.run_shunt([PYTHON, "-c", connecting % (PEER_IP, BLACKHOLE)])
+    bed.check(k.returncode == 0 and s.returncode == 0 and k.stdout == s.stdout,
+              "TCP_MAXSEG while connecting: kernel %r, shunt %r %s" % (
+                  k.stdout, s.stdout, s.stderr.decode(errors="replace")))
+    print("TCP_MAXSEG while connecting (none, 1000 set): %s, as the kernel"
+          % s.stdout.decode().strip())
     r = bed.run_shunt([PYTHON, "-c", prog], timeout=30)
-    out = r.stdout.decode().strip()
+    out = r.stdout.decode().split()[0] if r.stdout else ""
     bed.check(out == "ETIMEDOUT", "connect to a black hole with tcp_syn_retries=%d: %r %s"
               % (retries, out, r.stderr.decode(errors="replace")))
     syns = [p for p in cap.packets() if p["src"] == STACK_IP and p["dport"] == BLACKHOLE
-            and p["flags"] == SYN]
+            and p["flags"] == SYN and p["sport"] == int(r.stdout.split()[-1])]
     bed.check(len(syns) == 1 + retries, "tcp_syn_retries=%d: %d SYNs sent"
               % (retries, len(syns)))
     print("tcp_syn_retries=%d: %d SYNs, then ETIMEDOUT" % (retries, len(syns)))

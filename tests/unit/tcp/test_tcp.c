@@ -211,6 +211,7 @@ START_TEST(maxseg_bounds_syn_and_mss)
 	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 1000), 0);
 	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
 	ck_assert_uint_eq(last_tx()->seg.h.mss, 1000);
+	ck_assert_uint_eq(E.sh->mss, 1000 - 12); /* while connecting, as Linux's mss_cache */
 	E.iss = last_tx()->seg.h.seq;
 	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
 	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
@@ -227,6 +228,13 @@ START_TEST(maxseg_bounds_syn_and_mss)
 	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 9000), 0);
 	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
 	ck_assert_uint_eq(last_tx()->seg.h.mss, 1460);
+	ck_assert_uint_eq(E.sh->mss, 1460 - 12);
+	/* none: Linux's TCP_MSS_DEFAULT less the timestamp until the SYN-ACK */
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 0), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 1460);
+	ck_assert_uint_eq(E.sh->mss, 536 - 12);
 }
 END_TEST
 
