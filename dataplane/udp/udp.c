@@ -237,6 +237,8 @@ int udp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 		s->sndbuf = value < s->tx_size ? (uint32_t)value : s->tx_size;
 		return 0;
 	case SHUNT_OPT_TOS:
+		if (value > 0xff)
+			return -EINVAL;
 		p->tos = (uint8_t)value;
 		return 0;
 	case SHUNT_OPT_TTL:
