@@ -5,6 +5,7 @@
  * reader and the command line. DPDK-free: the launcher and the unit tests link it.
  *
  *   conf_from_args() -> conf_defaults()
+ *                    -> conf_load_sysctl(): the namespace's net.ipv4.tcp_* as defaults
  *                    -> conf_load_file() -> conf_line() -> conf_set() -> conf_key.set()
  *                    -> conf_set() per --key=value (or --key value)
  *                    -> conf_finish(): required keys, cross-key checks, derived defaults
@@ -403,7 +404,15 @@ static const struct conf_key conf_keys[] = {
 	{ "control", conf_set_control, "control socket path (" SHUNT_CTL_DEFAULT_PATH ")" },
 	{ "offload", conf_set_offload, "CIDR[,CIDR...] to offload (the ip prefix)" },
 	/* Linux caps net.ipv4.tcp_syn_retries at 127 (MAX_TCP_SYNCNT) */
-	{ "syn_retries", CONF_UINT(syn_retries, 0, 127, ""), .help = "0..127 (6)" },
+	{ "syn_retries", CONF_UINT(syn_retries, 0, 127, ""),
+	  .help = "0..127 (net.ipv4.tcp_syn_retries)" },
+	{ "timestamps", CONF_UINT(timestamps, 0, 2, ""),
+	  .help = "0..2, RFC 7323 timestamps (net.ipv4.tcp_timestamps)" },
+	{ "sack", CONF_UINT(sack, 0, 1, ""), .help = "0..1, SACK (net.ipv4.tcp_sack)" },
+	{ "window_scaling", CONF_UINT(window_scaling, 0, 1, ""),
+	  .help = "0..1, window scaling (net.ipv4.tcp_window_scaling)" },
+	{ "rmem_max", CONF_UINT(rmem_max, CONF_BUF_MIN, INT_MAX, " of bytes"),
+	  .help = "buffer the window scale is chosen for (max(tcp_rmem[2], rmem_max))" },
 	{ "time_wait_ms", CONF_UINT(time_wait_ms, 100, 600000, " of milliseconds"),
 	  .help = "100..600000, how long TIME_WAIT lasts (60000)" },
 	{ "idle", conf_set_idle, "poll|adaptive (adaptive)" },
@@ -436,7 +445,12 @@ void conf_defaults(struct dp_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->control, sizeof(c->control), "%s", SHUNT_CTL_DEFAULT_PATH);
+	/* Linux's own defaults, for a namespace whose sysctls cannot be read */
 	c->syn_retries = 6;
+	c->timestamps = 1;
+	c->sack = 1;
+	c->window_scaling = 1;
+	c->rmem_max = 6291456; /* tcp_rmem[2] on a machine with memory to spare */
 	c->time_wait_ms = 60000;
 	c->idle = CONF_IDLE_ADAPTIVE;
 	c->idle_spin_us = 200;
@@ -594,6 +608,75 @@ out:
 	return rc;
 }
 
+/* ---- the namespace's sysctls ------------------------------------------------------- */
+
+/* The n unsigned numbers of file root/name (blank-separated, as /proc/sys writes
+ * vectors). 1 when read, 0 when the file cannot be read, -EINVAL (err set) when it
+ * holds anything else. */
+static int conf_sysctl_read(const char *root, const char *name, unsigned long *v, unsigned n,
+			    char *err, size_t errlen)
+{
+	char path[PATH_MAX], buf[128], *save = NULL, *w;
+	unsigned i = 0;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	for (w = strtok_r(buf, " \t\n", &save); w != NULL; w = strtok_r(NULL, " \t\n", &save))
+		if (i == n || conf_parse_uint(w, 0, UINT_MAX, &v[i++]) < 0)
+			break;
+	if (w != NULL || i != n) {
+		conf_err(err, errlen, "%s: not %u unsigned number%s, as Linux writes it", path, n,
+			 n > 1 ? "s" : "");
+		return -EINVAL;
+	}
+	return 1;
+}
+
+int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errlen)
+{
+	unsigned long v[3], rmem;
+	int rc;
+
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_syn_retries", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->syn_retries = v[0] > 127 ? 127 : (unsigned)v[0];
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_timestamps", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->timestamps = v[0] > 2 ? 1 : (unsigned)v[0];
+	/* Linux tests these two for non-zero only */
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_sack", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->sack = v[0] != 0;
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_window_scaling", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->window_scaling = v[0] != 0;
+	/* Linux tcp_select_initial_window(): the scale is chosen for
+	 * max(tcp_rmem[2], rmem_max), what the socket may grow to by autotuning or
+	 * SO_RCVBUF. tcp_rmem's default and tcp_wmem are not rx_buf and tx_buf: a ring
+	 * has one size for its life, where Linux's buffers move between min and max. */
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_rmem", v, 3, err, errlen)) < 0)
+		return rc;
+	rmem = rc > 0 ? v[2] : c->rmem_max;
+	if ((rc = conf_sysctl_read(root, "core/rmem_max", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0 && v[0] > rmem)
+		rmem = v[0];
+	c->rmem_max = rmem > INT_MAX ? INT_MAX : rmem < CONF_BUF_MIN ? CONF_BUF_MIN :
+		      (unsigned)rmem;
+	return 0;
+}
+
 /* ---- checks across keys ------------------------------------------------------------ */
 
 int conf_finish(struct dp_conf *c, char *err, size_t errlen)
@@ -655,6 +738,8 @@ int conf_from_args(struct dp_conf *c, int argc, char **argv, char *err, size_t e
 	int i, rc;
 
 	conf_defaults(c);
+	if (conf_load_sysctl(c, CONF_SYSCTL_ROOT, err, errlen) < 0)
+		return -EINVAL;
 	for (i = 1; i < argc; i++) {
 		/* Skip the value word of `--key value`, which may well be "-c". */
 		if (strncmp(argv[i], "--", 2) == 0 && strchr(argv[i], '=') == NULL &&

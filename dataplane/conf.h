@@ -2,10 +2,13 @@
  * Copyright (c) 2026 The shunt authors
  *
  * shuntd's configuration: `key = value` lines in a file (conf/shunt.conf documents
- * every key) and `--key=value` on the command line, which wins. Parsing is
- * DPDK-free so the launcher and the unit tests link it alone.
+ * every key) and `--key=value` on the command line, which wins. The TCP keys Linux
+ * has as net.ipv4 sysctls start from the values of the network namespace shuntd
+ * runs in, as a kernel socket there would; the file and the command line override
+ * them. Parsing is DPDK-free so the launcher and the unit tests link it alone.
  *
- *   conf_defaults() -> conf_load_file() -> conf_set() per --key=value -> conf_finish()
+ *   conf_defaults() -> conf_load_sysctl() -> conf_load_file() -> conf_set() per
+ *   --key=value -> conf_finish()
  *
  * Errors are reported into a caller buffer as "FILE:LINE: key 'x': why" (or
  * "--x: why" for the command line) and returned as -EINVAL.
@@ -42,7 +45,17 @@ struct dp_conf {
 	struct conf_cidr offload[CONF_MAX_OFFLOAD]; /* `offload`: default the stack's prefix */
 	unsigned n_offload;
 	bool offload_set;
-	unsigned syn_retries;     /* `syn_retries`: default 6 */
+	unsigned syn_retries;     /* `syn_retries`: default net.ipv4.tcp_syn_retries (6) */
+	unsigned timestamps;      /* `timestamps`: RFC 7323 timestamps offered and
+				   * accepted in SYNs, 0..2, default net.ipv4.tcp_timestamps (1);
+				   * 2 (Linux: no random offset) is as 1 */
+	unsigned sack;            /* `sack`: SACK-permitted offered and accepted, 0..1,
+				   * default net.ipv4.tcp_sack (1) */
+	unsigned window_scaling;  /* `window_scaling`: window scale offered and accepted,
+				   * 0..1, default net.ipv4.tcp_window_scaling (1) */
+	unsigned rmem_max;        /* `rmem_max`: the receive buffer the window scale is
+				   * chosen for, default max(net.ipv4.tcp_rmem[2],
+				   * net.core.rmem_max) (6291456: scale 7) */
 	unsigned time_wait_ms;    /* `time_wait_ms`: how long TIME_WAIT lasts, default
 				   * 60000 (Linux's TCP_TIMEWAIT_LEN) */
 	enum conf_idle idle;      /* `idle`: poll | adaptive (default adaptive) */
@@ -58,7 +71,15 @@ struct dp_conf {
 	int log_level;            /* `log`: error|warn|info|debug, default info */
 };
 
+/* Where conf_from_args() reads the namespace's sysctls. */
+#define CONF_SYSCTL_ROOT "/proc/sys/net"
+
 void conf_defaults(struct dp_conf *c);
+/* The namespace's TCP sysctls under root ("/proc/sys/net") as defaults: ipv4/
+ * tcp_syn_retries, tcp_timestamps, tcp_sack, tcp_window_scaling, tcp_rmem and
+ * core/rmem_max. A file that cannot be read leaves the built-in default (no /proc,
+ * an older kernel); -EINVAL when one holds what Linux never writes (err says which). */
+int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errlen);
 /* Load FILE; -ENOENT/-errno if unreadable, -EINVAL on a bad line (err says which). */
 int conf_load_file(struct dp_conf *c, const char *path, char *err, size_t errlen);
 /* Set one key; `where` prefixes messages ("shunt.conf:12" or "--ip"). */

@@ -130,7 +130,7 @@ static int conn_make_shunt(int fd, struct shim_sock *s)
 		uint64_t v;
 
 		opt = __builtin_ctz(opts);
-		if (shim_opt_value(fd, opt, &v) < 0)
+		if (shim_opt_value(fd, s, opt, &v) < 0)
 			continue;
 		if (opt == SHUNT_OPT_SNDBUF)
 			atomic_store(&s->sndbuf, v < s->tx_size ? (uint32_t)v : s->tx_size);

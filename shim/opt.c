@@ -58,12 +58,21 @@ int shim_opt_map(int level, int optname)
 			return SHUNT_OPT_KEEPCNT;
 		case TCP_CORK:
 			return SHUNT_OPT_CORK;
+		case TCP_MAXSEG:
+			return SHUNT_OPT_MAXSEG;
+		}
+	} else if (level == IPPROTO_IP) {
+		switch (optname) {
+		case IP_TOS:
+			return SHUNT_OPT_TOS;
+		case IP_TTL:
+			return SHUNT_OPT_TTL;
 		}
 	}
 	return 0;
 }
 
-int shim_opt_value(int fd, int opt, uint64_t *value)
+int shim_opt_value(int fd, const struct shim_sock *s, int opt, uint64_t *value)
 {
 	static const int level[SHUNT_OPT_MAX] = {
 		[SHUNT_OPT_NODELAY] = IPPROTO_TCP, [SHUNT_OPT_SYNCNT] = IPPROTO_TCP,
@@ -72,7 +81,8 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 		[SHUNT_OPT_REUSEADDR] = SOL_SOCKET, [SHUNT_OPT_KEEPALIVE] = SOL_SOCKET,
 		[SHUNT_OPT_KEEPIDLE] = IPPROTO_TCP, [SHUNT_OPT_KEEPINTVL] = IPPROTO_TCP,
 		[SHUNT_OPT_KEEPCNT] = IPPROTO_TCP, [SHUNT_OPT_CORK] = IPPROTO_TCP,
-		[SHUNT_OPT_REUSEPORT] = SOL_SOCKET,
+		[SHUNT_OPT_REUSEPORT] = SOL_SOCKET, [SHUNT_OPT_TOS] = IPPROTO_IP,
+		[SHUNT_OPT_TTL] = IPPROTO_IP,
 	};
 	static const int name[SHUNT_OPT_MAX] = {
 		[SHUNT_OPT_NODELAY] = TCP_NODELAY, [SHUNT_OPT_SYNCNT] = TCP_SYNCNT,
@@ -81,7 +91,8 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 		[SHUNT_OPT_REUSEADDR] = SO_REUSEADDR, [SHUNT_OPT_KEEPALIVE] = SO_KEEPALIVE,
 		[SHUNT_OPT_KEEPIDLE] = TCP_KEEPIDLE, [SHUNT_OPT_KEEPINTVL] = TCP_KEEPINTVL,
 		[SHUNT_OPT_KEEPCNT] = TCP_KEEPCNT, [SHUNT_OPT_CORK] = TCP_CORK,
-		[SHUNT_OPT_REUSEPORT] = SO_REUSEPORT,
+		[SHUNT_OPT_REUSEPORT] = SO_REUSEPORT, [SHUNT_OPT_TOS] = IP_TOS,
+		[SHUNT_OPT_TTL] = IP_TTL,
 	};
 	struct linger lg;
 	socklen_t len;
@@ -89,6 +100,10 @@ int shim_opt_value(int fd, int opt, uint64_t *value)
 
 	if (opt <= 0 || opt >= SHUNT_OPT_MAX)
 		return -EINVAL;
+	if (opt == SHUNT_OPT_MAXSEG) {
+		*value = s->user_mss;
+		return 0;
+	}
 	if (opt == SHUNT_OPT_LINGER0) {
 		len = sizeof(lg);
 		if (real_getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) < 0)
@@ -147,7 +162,11 @@ static int opt_get(int fd, struct shim_sock *s, int level, int name, void *val, 
 		v = atomic_load_explicit(&s->listening, memory_order_relaxed);
 		return opt_put(val, len, &v, sizeof(v));
 	}
-	if (level == IPPROTO_TCP && name == TCP_MAXSEG && SHUNT_LOAD_ACQ(&ss->mss) != 0) {
+	/* do_tcp_getsockopt(): the connection's MSS, but TCP_MAXSEG as set on a socket
+	 * that is CLOSED or LISTENing, which the placeholder answers (536, Linux's
+	 * mss_cache before a connection, when none was set) */
+	if (level == IPPROTO_TCP && name == TCP_MAXSEG && SHUNT_LOAD_ACQ(&ss->mss) != 0 &&
+	    ss->state != SHUNT_SS_CLOSED && ss->state != SHUNT_SS_LISTEN) {
 		v = (int)ss->mss;
 		return opt_put(val, len, &v, sizeof(v));
 	}
@@ -331,6 +350,14 @@ static int opt_set(int fd, struct shim_sock *s, int level, int name, const void 
 		return -errno;
 	opt_note_inherited(s, level, name);
 	opt_note_cmsg(s, level, name, val, len);
+	if (level == IPPROTO_TCP && name == TCP_MAXSEG && len >= sizeof(int)) {
+		int mss;
+
+		memcpy(&mss, val, sizeof(mss)); /* the placeholder took it: 0..32767 */
+		pthread_mutex_lock(&s->lock);
+		s->user_mss = (uint16_t)mss;
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (level == SOL_SOCKET && name == SO_LINGER) {
 		struct linger lg;
 		socklen_t l = sizeof(lg);
@@ -359,7 +386,7 @@ static int opt_set(int fd, struct shim_sock *s, int level, int name, const void 
 	rc = 0;
 	if (atomic_load(&s->kind) == SHIM_UNDECIDED) {
 		s->optmask |= SHIM_OPTBIT(opt); /* replayed at connect() */
-	} else if (atomic_load(&s->kind) == SHIM_SHUNT && shim_opt_value(fd, opt, &v) == 0) {
+	} else if (atomic_load(&s->kind) == SHIM_SHUNT && shim_opt_value(fd, s, opt, &v) == 0) {
 		if (opt == SHUNT_OPT_SNDBUF)
 			atomic_store(&s->sndbuf, v < s->tx_size ? (uint32_t)v : s->tx_size);
 		rc = shim_chan_sync(s, SHUNT_CMD_SETOPT, (uint32_t)opt, NULL, v);

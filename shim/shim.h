@@ -288,6 +288,8 @@ struct shim_sock {
 	int family;              /* AF_INET, or AF_INET6 (TCP, IPv4-mapped: addr.c) */
 	int sstate;              /* enum shim_sstate, under lock */
 	uint32_t optmask;        /* options the app set before the decision, under lock */
+	uint16_t user_mss;       /* TCP_MAXSEG as set, under lock: the placeholder reads
+				  * back 536 for 0 (its mss_cache), so it is kept here */
 	_Atomic uint32_t inherit; /* options set that an accepted socket inherits (opt.c) */
 	_Atomic unsigned cmsg_want; /* SHIM_CMSG_*: control messages asked for (cmsg.c) */
 	uint8_t n_unapplied;     /* options shunt will not apply, set before the decision */
@@ -477,9 +479,9 @@ int shim_opt_map(int level, int optname);
 /* s became a shunt socket: say which options it was given that shunt does not apply. */
 void shim_opt_decided_shunt(int fd, struct shim_sock *s);
 void shim_opt_inherit(int lfd, struct shim_sock *l, int fd, struct shim_sock *s);
-/* The value of SHUNT_OPT_* opt as the placeholder kernel socket fd holds it (it
+/* The value of SHUNT_OPT_* opt as the placeholder kernel socket fd of s holds it (it
  * validated and normalised what the app set). Returns 0 or -errno. */
-int shim_opt_value(int fd, int opt, uint64_t *value);
+int shim_opt_value(int fd, const struct shim_sock *s, int opt, uint64_t *value);
 
 /* ---- chan.c ---------------------------------------------------------------------------------- */
 

@@ -6,7 +6,8 @@
  * Receive:  eth_input() -> ipv4_input() -> tcp_input()          (L4 checksum verified)
  *                                       -> udp_input()          (L4 checksum verified)
  *                                       -> icmp_input()
- * Transmit: tcp/icmp -> ipv4_output() -> route_lookup() -> arp_output() -> eth_output()
+ * Transmit: tcp/udp (a socket's TOS and TTL) -> ipv4_output_tos_ttl()
+ *           icmp -> ipv4_output() -> route_lookup() -> arp_output() -> eth_output()
  *                                     -> lo_output()   (our own address, see lo.c)
  *
  * Receive checks, each with its counter: length, version, IHL, total length against
@@ -253,6 +254,13 @@ int
 ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_be,
 	    uint8_t proto)
 {
+	return ipv4_output_tos_ttl(ctx, m, src_be, dst_be, proto, 0, 0);
+}
+
+int
+ipv4_output_tos_ttl(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_be,
+		    uint8_t proto, uint8_t tos, uint8_t ttl)
+{
 	struct net_stats *st = &ctx->net_stats;
 	struct rte_ipv4_hdr *ip;
 	uint32_t l4_len = rte_pktmbuf_pkt_len(m);
@@ -299,11 +307,11 @@ ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t ds
 		goto drop;
 	}
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->type_of_service = 0;
+	ip->type_of_service = tos;
 	ip->total_length = rte_cpu_to_be_16((uint16_t)(l4_len + sizeof(*ip)));
 	ip->packet_id = rte_cpu_to_be_16(ctx->ip_id++);
 	ip->fragment_offset = proto == IPPROTO_ICMP ? 0 : rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-	ip->time_to_live = IPV4_TTL;
+	ip->time_to_live = ttl != 0 ? ttl : IPV4_TTL;
 	ip->next_proto_id = proto;
 	ip->hdr_checksum = 0;
 	ip->src_addr = src_be;

@@ -57,6 +57,10 @@ void eth_input(struct dp_ctx *ctx, struct rte_mbuf *m);
  * own callbacks without re-entering themselves. */
 int ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_be,
 		uint8_t proto);
+/* The same, for a socket's packet: its IP_TOS byte and IP_TTL (0: IPV4_TTL) in the
+ * header. ipv4_output() is this with 0, 0 (what the stack itself sends). */
+int ipv4_output_tos_ttl(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be,
+			uint32_t dst_be, uint8_t proto, uint8_t tos, uint8_t ttl);
 
 /* Local delivery (lo.c): feed up to budget of the packets ipv4_output() queued for
  * our own address to ipv4_input(); only those queued before the call (what they

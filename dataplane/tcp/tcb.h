@@ -54,6 +54,10 @@ struct dp_sock;
 #define TCP_TLP_MIN_US      2000u      /* Linux TCP_TIMEOUT_MIN: the PTO's slack otherwise */
 #define TCP_NO_TIMER        UINT64_MAX
 #define TCP_SYNACK_RETRIES  5          /* Linux tcp_synack_retries */
+#define TCP_RMEM_MAX_DEFAULT 6291456u  /* Linux tcp_rmem[2] (conf.h rmem_max) */
+#define TCP_MIN_MSS         88         /* Linux: TCP_MAXSEG's smallest */
+#define TCP_MAX_WINDOW      32767      /* Linux MAX_TCP_WINDOW: TCP_MAXSEG's largest */
+#define TCP_ECN_MASK        0x03       /* Linux INET_ECN_MASK: TCP's, not IP_TOS's */
 #define TCP_SOMAXCONN       4096       /* Linux net.core.somaxconn: backlog cap */
 #define TCP_PORT_PERTURB    256        /* RFC 6056 3.3.4 table size (Linux: 65536) */
 
@@ -220,6 +224,10 @@ struct tcb {
 	bool reuseport;           /* SO_REUSEPORT, as it was when the port was taken */
 	struct tcb *rpnext;       /* next listener of the same port (SO_REUSEPORT group) */
 	uint32_t user_timeout_us; /* 0: off */
+	uint16_t user_mss;        /* TCP_MAXSEG (Linux rx_opt.user_mss): bounds the MSS
+				   * we advertise and the one we send with; 0: none */
+	uint8_t tos;              /* IP_TOS of every segment, ECN bits clear */
+	uint8_t ttl;              /* IP_TTL of every segment; 0: IPV4_TTL */
 
 	int soft_err;             /* last soft ICMP error: reported if we time out */
 	uint32_t retrans;         /* segments retransmitted */
@@ -261,6 +269,12 @@ struct tcp_stack {
 	uint64_t isn_key[2];      /* RFC 6528 secret */
 	uint64_t cookie_key[2][2]; /* SYN cookie secrets (Linux syncookie_secret[2]) */
 	bool syncookies;          /* Linux tcp_syncookies = 1 (true) or 0 */
+	/* What our SYNs offer and the peer's SYNs may negotiate: the namespace's
+	 * net.ipv4.tcp_timestamps, tcp_sack and tcp_window_scaling unless shunt.conf
+	 * says otherwise (conf.h); an option turned off is ignored in a received SYN,
+	 * as Linux's tcp_parse_options() ignores it. */
+	bool ts_on, sack_on, ws_on;
+	uint32_t rmem_max;        /* the buffer the window scale is chosen for (conf.h) */
 	uint64_t rng;             /* xorshift state: bind(port 0)'s search start */
 	uint32_t port_perturb[TCP_PORT_PERTURB]; /* RFC 6056 3.3.4 table (tcp_port_connect) */
 	struct tcb **listeners;   /* [port host order]: the listener of the port, or NULL */

@@ -60,6 +60,10 @@ int tcp_init(struct dp_ctx *ctx)
 		return rc;
 	}
 	ts->syncookies = true; /* Linux's default, net.ipv4.tcp_syncookies = 1 */
+	ts->ts_on = ctx->conf == NULL || ctx->conf->timestamps != 0;
+	ts->sack_on = ctx->conf == NULL || ctx->conf->sack != 0;
+	ts->ws_on = ctx->conf == NULL || ctx->conf->window_scaling != 0;
+	ts->rmem_max = ctx->conf != NULL ? ctx->conf->rmem_max : TCP_RMEM_MAX_DEFAULT;
 	ctx->tcp = ts;
 	return 0;
 }
@@ -90,11 +94,11 @@ void tcp_fini(struct dp_ctx *ctx)
 /* The sequence-space state a (re)connect starts from. */
 static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
 {
-	tcb->rcv_ws = tcp_rcv_wscale(tcb->s->rx_size);
+	tcb->rcv_ws = tcp_rcv_wscale(ctx, tcb->s);
 	tcb->snd_ws = 0;
 	tcb->ws_ok = tcb->ts_ok = false;
 	tcb->ts_recent = 0;
-	tcb->rcv_mss = (uint16_t)((ctx->mtu ? ctx->mtu : 1500) - 40);
+	tcb->rcv_mss = tcp_adv_mss(ctx, tcb);
 	tcb->mss = TCP_MSS_DEFAULT;
 	tcb->snd_wnd = tcb->snd_wnd_max = 0;
 	tcb->fin_queued = tcb->fin_sent = false;
@@ -262,6 +266,14 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
 	if (rc != 0)
 		return rc;
 	tcb_reset_vars(ctx, tcb);
+	/* Linux tcp_v4_connect() + tcp_connect_init(): until the SYN-ACK the MSS is
+	 * TCP_MSS_DEFAULT (mss_clamp), or TCP_MAXSEG, within the route's, less the
+	 * timestamp the SYN offers: what getsockopt(TCP_MAXSEG) reads meanwhile */
+	tcb->mss = tcb->user_mss != 0 ? tcb->user_mss : TCP_MSS_DEFAULT;
+	if (tcb->mss > tcb->rcv_mss)
+		tcb->mss = tcb->rcv_mss;
+	if (ctx->tcp->ts_on)
+		tcb->mss -= 12;
 	rc = tcp_port_connect(ctx, tcb, dst_be, dport_be);
 	if (rc != 0)
 		return rc;
@@ -519,6 +531,29 @@ int tcp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 		if (value < 1 || value > TCP_KEEP_MAX_CNT)
 			return -EINVAL;
 		tcb->keep_cnt = (uint8_t)value;
+		return 0;
+	case SHUNT_OPT_MAXSEG:
+		/* do_tcp_setsockopt(): 0 or TCP_MIN_MSS..MAX_TCP_WINDOW, at any time; it
+		 * bounds what the next SYN or SYN-ACK offers (tcp_mss_clamp()), never
+		 * a connection already made */
+		if (value != 0 && (value < TCP_MIN_MSS || value > TCP_MAX_WINDOW))
+			return -EINVAL;
+		tcb->user_mss = (uint16_t)value;
+		if (tcb->state == SHUNT_SS_CLOSED || tcb->state == SHUNT_SS_LISTEN)
+			tcb->rcv_mss = tcp_adv_mss(ctx, tcb);
+		return 0;
+	case SHUNT_OPT_TOS:
+		/* __ip_sock_set_tos(): on a stream socket the ECN bits stay TCP's (never
+		 * set: shunt does no ECN) */
+		if (value > 0xff)
+			return -EINVAL;
+		tcb->tos = (uint8_t)((value & ~(uint64_t)TCP_ECN_MASK) | (tcb->tos & TCP_ECN_MASK));
+		return 0;
+	case SHUNT_OPT_TTL:
+		/* the shim passes what the placeholder reads back: 1..255 */
+		if (value < 1 || value > 255)
+			return -EINVAL;
+		tcb->ttl = (uint8_t)value;
 		return 0;
 	default:
 		return -ENOPROTOOPT;

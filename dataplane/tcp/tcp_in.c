@@ -48,12 +48,15 @@ static uint32_t ms_now(const struct dp_ctx *ctx)
 	return (uint32_t)(ctx->now_us / 1000);
 }
 
-/* Effective send MSS: the peer's MSS (536 if absent) within our MTU, less the
- * timestamp option every segment will carry. */
+/* Effective send MSS: the peer's MSS (536 if absent) within our MTU and
+ * TCP_MAXSEG, less the timestamp option every segment will carry. */
 static uint16_t eff_mss(const struct dp_ctx *ctx, const struct tcb *tcb, uint16_t peer_mss)
 {
 	uint32_t mtu_mss = (ctx->mtu ? ctx->mtu : 1500) - 40;
 	uint32_t m = min_u32(peer_mss ? peer_mss : TCP_MSS_DEFAULT, mtu_mss);
+
+	if (tcb->user_mss != 0)
+		m = min_u32(m, tcb->user_mss); /* Linux: mss_clamp = min(user_mss, the peer's) */
 
 	if (m < 64 + 12)
 		m = 64 + 12; /* a silly peer MSS: never underflow below */
@@ -540,7 +543,7 @@ static void take_syn(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *
 		tcb->ts_ok = true;
 		tcb->ts_recent = seg->tsval;
 	}
-	/* our SYN always offers it; a SYN-ACK answers only what the SYN offered */
+	/* a SYN-ACK answers only what our SYN offered */
 	tcb->sack_ok = seg->sack_ok;
 	tcb->mss = eff_mss(ctx, tcb, seg->mss);
 }
@@ -634,8 +637,13 @@ static struct tcb *listen_child_new(struct dp_ctx *ctx, struct tcb *l, uint32_t 
 	c->keep_intvl_s = l->keep_intvl_s;
 	c->keep_cnt = l->keep_cnt;
 	c->user_timeout_us = l->user_timeout_us;
+	c->user_mss = l->user_mss;
+	c->rcv_mss = tcp_adv_mss(ctx, c);
+	c->tos = l->tos;
+	c->ttl = l->ttl;
 	cs->rcvbuf = ls->rcvbuf > cs->rx_size ? cs->rx_size : ls->rcvbuf;
 	cs->sndbuf = ls->sndbuf > cs->tx_size ? cs->tx_size : ls->sndbuf;
+	c->rcv_ws = tcp_rcv_wscale(ctx, cs); /* with the listener's SO_RCVBUF */
 	c->syn_retries = TCP_SYNACK_RETRIES;
 
 	c->laddr_be = dst_be;
@@ -727,14 +735,14 @@ static void listen_cookie_syn(struct dp_ctx *ctx, struct tcb *l, const struct tc
 		h.sack_ok = seg->sack_ok; /* carried in the TSval too */
 		if (seg->has_ws) {
 			h.has_ws = true;
-			h.ws = tcp_rcv_wscale(l->s->rx_size);
+			h.ws = tcp_rcv_wscale(ctx, l->s);
 		}
 	}
 	/* Linux tcp_synq_overflow(): ACKs are checked against cookies from now on */
 	l->synq_overflowed = true;
 	l->synq_overflow_us = ctx->now_us;
 	ctx->tcp_stats.tcp_syncookies_sent++;
-	tcp_send_hdr(ctx, dst_be, src_be, &h);
+	tcp_send_hdr(ctx, l, dst_be, src_be, &h); /* with the listener's TOS and TTL */
 }
 
 /* Has l sent a cookie recently enough for an ACK to carry one? (Linux
@@ -783,7 +791,7 @@ static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tc
 	c->snd_wl1 = c->irs; /* the ACK's window is taken below */
 	/* options: Linux cookie_timestamp_decode(); no timestamp, no window scaling */
 	c->rcv_ws = 0;
-	if (seg->has_ts) {
+	if (seg->has_ts && ctx->tcp->ts_on) { /* an ACK's, as tcp_parse_options() takes it */
 		c->ts_ok = true;
 		c->ts_recent = seg->tsval;
 		ws = tcp_syncookie_ts_ws(seg->tsecr);
@@ -791,7 +799,7 @@ static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tc
 		if (ws != TCP_SYNCOOKIE_NO_WS) {
 			c->ws_ok = true;
 			c->snd_ws = ws; /* 0..14: 15 is TCP_SYNCOOKIE_NO_WS */
-			c->rcv_ws = tcp_rcv_wscale(l->s->rx_size); /* as the SYN-ACK said */
+			c->rcv_ws = tcp_rcv_wscale(ctx, l->s); /* as the SYN-ACK said */
 		}
 	}
 	c->mss = eff_mss(ctx, c, mss);
@@ -1119,6 +1127,19 @@ void tcp_segment_arrives(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 	}
 }
 
+/* Linux tcp_parse_options(): window scale, SACK-permitted and timestamps in a SYN
+ * count only while the stack uses them (net.ipv4.tcp_window_scaling, tcp_sack,
+ * tcp_timestamps); otherwise the SYN is taken as if it had none. */
+static void syn_opts_allowed(const struct tcp_stack *ts, struct tcp_seg *seg)
+{
+	if (!ts->ws_on)
+		seg->has_ws = false;
+	if (!ts->sack_on)
+		seg->sack_ok = false;
+	if (!ts->ts_on)
+		seg->has_ts = false;
+}
+
 void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
 		     uint32_t dst_be)
 {
@@ -1136,6 +1157,8 @@ void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint3
 		ctx->tcp_stats.tcp_drop_bad_off++;
 		return;
 	}
+	if (seg.flags & TCP_SYN)
+		syn_opts_allowed(ctx->tcp, &seg);
 	tcb = tcp_table_lookup(ctx->tcp, dst_be, seg.dport_be, src_be, seg.sport_be);
 	if (tcb == NULL && (tcb = tcp_listen_lookup(ctx->tcp, dst_be, seg.dport_be, src_be,
 						    seg.sport_be)) != NULL) {

@@ -79,6 +79,8 @@ static void fill_hdr(struct dp_ctx *ctx, struct tcb *tcb, struct tcp_txseg *t, u
 {
 	t->src_be = tcb->laddr_be;
 	t->dst_be = tcb->raddr_be;
+	t->tos = tcb->tos;
+	t->ttl = tcb->ttl;
 	t->h = (struct tcp_hdr_out){
 		.sport_be = tcb->lport_be,
 		.dport_be = tcb->rport_be,
@@ -120,18 +122,20 @@ void tcp_send_syn(struct dp_ctx *ctx, struct tcb *tcb)
 	if (flags & TCP_ACK)
 		tcb->rcv_adv = tcb->rcv_nxt + t.h.wnd;
 	t.h.mss = tcb->rcv_mss;
-	/* offer in SYN_SENT; answer only what the peer offered in SYN_RECEIVED */
-	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->ws_ok) {
+	/* offer in SYN_SENT what the stack allows (tcp_stack: the namespace's
+	 * sysctls); answer only what the peer offered in SYN_RECEIVED, which
+	 * take_syn() saw filtered by the same settings */
+	if (tcb->state == SHUNT_SS_SYN_SENT ? ctx->tcp->ws_on : tcb->ws_ok) {
 		t.h.has_ws = true;
 		t.h.ws = tcb->rcv_ws;
 	}
-	if (tcb->state == SHUNT_SS_SYN_SENT) {
+	if (tcb->state == SHUNT_SS_SYN_SENT && ctx->tcp->ts_on) {
 		t.h.has_ts = true;
 		t.h.tsval = (uint32_t)(ctx->now_us / 1000);
 		t.h.tsecr = 0;
 	}
 	/* RFC 2018: offered in our SYN, answered in a SYN-ACK if the SYN offered it */
-	t.h.sack_ok = tcb->state == SHUNT_SS_SYN_SENT || tcb->sack_ok;
+	t.h.sack_ok = tcb->state == SHUNT_SS_SYN_SENT ? ctx->tcp->sack_on : tcb->sack_ok;
 	emit(ctx, &t);
 	if (tcb->snd_max == tcb->iss)
 		tcb->snd_max = tcb->iss + 1;
@@ -216,19 +220,32 @@ void tcp_reply_rst(struct dp_ctx *ctx, uint32_t src_be, uint32_t dst_be,
 	emit(ctx, &t);
 }
 
-void tcp_send_hdr(struct dp_ctx *ctx, uint32_t laddr_be, uint32_t raddr_be,
-		  const struct tcp_hdr_out *h)
+void tcp_send_hdr(struct dp_ctx *ctx, const struct tcb *from, uint32_t laddr_be,
+		  uint32_t raddr_be, const struct tcp_hdr_out *h)
 {
-	struct tcp_txseg t = { .src_be = laddr_be, .dst_be = raddr_be, .h = *h };
+	struct tcp_txseg t = { .src_be = laddr_be, .dst_be = raddr_be, .h = *h,
+			       .tos = from->tos, .ttl = from->ttl };
 
 	emit(ctx, &t);
 }
 
-uint8_t tcp_rcv_wscale(uint32_t rx_size)
+/* RFC 7323 2.3: the shift is fixed for the connection's life, so Linux chooses it
+ * for the largest buffer the socket may grow to, max(tcp_rmem[2], rmem_max), or
+ * for the buffer SO_RCVBUF fixed (window_clamp): the smallest shift whose window
+ * covers that many bytes, ilog2(space) - 15. A ring that cannot grow so far costs
+ * only the window's granularity (2^shift bytes), and peers see Linux's shift. */
+uint8_t tcp_rcv_wscale(const struct dp_ctx *ctx, const struct dp_sock *s)
 {
+	uint32_t space = s->rx_size;
 	uint8_t ws = 0;
 
-	while (ws < TCP_WS_MAX && (rx_size >> ws) > 0xffff)
+	if (!ctx->tcp->ws_on)
+		return 0;
+	if (s->rcvbuf != 0)
+		space = s->rcvbuf;
+	else if (ctx->tcp->rmem_max > space)
+		space = ctx->tcp->rmem_max;
+	while (ws < TCP_WS_MAX && (space >> ws) > 0xffff)
 		ws++;
 	return ws;
 }
@@ -238,6 +255,13 @@ static bool can_send_data(uint32_t state)
 	return state == SHUNT_SS_ESTABLISHED || state == SHUNT_SS_CLOSE_WAIT ||
 	       state == SHUNT_SS_FIN_WAIT_1 || state == SHUNT_SS_CLOSING ||
 	       state == SHUNT_SS_LAST_ACK;
+}
+
+uint16_t tcp_adv_mss(const struct dp_ctx *ctx, const struct tcb *tcb)
+{
+	uint16_t mss = (uint16_t)((ctx->mtu ? ctx->mtu : 1500) - 40);
+
+	return tcb->user_mss != 0 && tcb->user_mss < mss ? tcb->user_mss : mss;
 }
 
 /* Where the data ends in sequence space: after shutdown(SHUT_WR) it is fixed at

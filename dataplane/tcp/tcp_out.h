@@ -44,10 +44,14 @@ void tcp_reply_rst(struct dp_ctx *ctx, uint32_t src_be, uint32_t dst_be,
 		   const struct tcp_seg *seg);
 /* A segment no tcb stands behind (a SYN cookie's SYN-ACK), from laddr to raddr:
  * h is sent as it is. */
-void tcp_send_hdr(struct dp_ctx *ctx, uint32_t laddr_be, uint32_t raddr_be,
-		  const struct tcp_hdr_out *h);
-/* RFC 7323 2.3: the smallest shift that lets a window cover a ring of rx_size. */
-uint8_t tcp_rcv_wscale(uint32_t rx_size);
+void tcp_send_hdr(struct dp_ctx *ctx, const struct tcb *from, uint32_t laddr_be,
+		  uint32_t raddr_be, const struct tcp_hdr_out *h);
+/* The window scale our SYN or SYN-ACK offers for s (0 with window scaling off):
+ * Linux tcp_select_initial_window(). */
+uint8_t tcp_rcv_wscale(const struct dp_ctx *ctx, const struct dp_sock *s);
+/* The MSS our SYN or SYN-ACK offers: the route's (MTU - 40) within TCP_MAXSEG
+ * (Linux tcp_mss_clamp(tp, dst_metric_advmss())). */
+uint16_t tcp_adv_mss(const struct dp_ctx *ctx, const struct tcb *tcb);
 /* Receive window we may advertise now, in bytes (never moves the right edge left). */
 uint32_t tcp_rcv_window(struct tcb *tcb);
 

@@ -42,5 +42,6 @@ int tcp_xmit(struct dp_ctx *ctx, const struct tcp_txseg *seg)
 	if (seg->len)
 		bytering_read(seg->s->tx_buf, seg->s->tx_size, seg->pos, p + hlen, seg->len);
 	m->l4_len = hlen;
-	return ipv4_output(ctx, m, seg->src_be, seg->dst_be, IPPROTO_TCP);
+	return ipv4_output_tos_ttl(ctx, m, seg->src_be, seg->dst_be, IPPROTO_TCP, seg->tos,
+				   seg->ttl);
 }

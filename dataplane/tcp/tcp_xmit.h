@@ -22,6 +22,7 @@ struct tcp_txseg {
 	uint32_t src_be;
 	uint32_t dst_be;
 	struct tcp_hdr_out h;
+	uint8_t tos, ttl;  /* the IPv4 header's (the socket's IP_TOS, IP_TTL; ttl 0: default) */
 	/* payload: len bytes of s's tx ring at free-running position pos (may wrap);
 	 * the caller guarantees they lie within [tx_cons, tx_cons + queued) */
 	struct dp_sock *s;

@@ -49,6 +49,8 @@ struct udp_pcb {
 	bool user_bound;        /* bind() named the port: disconnect keeps it */
 	bool addr_locked;       /* bind() named the address: disconnect keeps it */
 	bool reuseaddr;
+	uint8_t tos;            /* IP_TOS, the whole byte (Linux keeps ECN bits only for TCP) */
+	uint8_t ttl;            /* IP_TTL; 0: the default */
 };
 
 struct udp_stack {
@@ -234,6 +236,16 @@ int udp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 	case SHUNT_OPT_SNDBUF:
 		s->sndbuf = value < s->tx_size ? (uint32_t)value : s->tx_size;
 		return 0;
+	case SHUNT_OPT_TOS:
+		if (value > 0xff)
+			return -EINVAL;
+		p->tos = (uint8_t)value;
+		return 0;
+	case SHUNT_OPT_TTL:
+		if (value < 1 || value > 255)
+			return -EINVAL;
+		p->ttl = (uint8_t)value;
+		return 0;
 	default:
 		return 0; /* TCP options on a UDP socket: the shim answers them */
 	}
@@ -288,7 +300,7 @@ static int udp_output(struct dp_ctx *ctx, struct udp_pcb *p, uint32_t pos, uint3
 	payload = (uint8_t *)(uh + 1);
 	bytering_read(s->tx_buf, s->tx_size, pos, payload, len);
 	m->l4_len = sizeof(*uh);
-	rc = ipv4_output(ctx, m, ctx->ip_be, dst_be, IPPROTO_UDP);
+	rc = ipv4_output_tos_ttl(ctx, m, ctx->ip_be, dst_be, IPPROTO_UDP, p->tos, p->ttl);
 	if (rc < 0)
 		u->stats.udp_tx_noroute++;
 	else

@@ -195,6 +195,9 @@ enum shunt_opt {
 	SHUNT_OPT_KEEPCNT,      /* TCP_KEEPCNT */
 	SHUNT_OPT_CORK,         /* TCP_CORK: hold short segments until uncorked */
 	SHUNT_OPT_REUSEPORT,    /* SO_REUSEPORT: listeners share a port, each gets some */
+	SHUNT_OPT_MAXSEG,       /* TCP_MAXSEG: the user's MSS bound, 0 (none) or 88..32767 */
+	SHUNT_OPT_TOS,          /* IP_TOS: the IPv4 TOS byte of what the socket sends */
+	SHUNT_OPT_TTL,          /* IP_TTL: the IPv4 TTL of what the socket sends, 1..255 */
 	SHUNT_OPT_MAX
 };
 

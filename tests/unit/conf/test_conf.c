@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <shunt/ctl.h>
@@ -89,6 +90,10 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.gateway_be, 0);
 	ck_assert(!c.offload_set);
 	ck_assert_uint_eq(c.syn_retries, 6);
+	ck_assert_uint_eq(c.timestamps, 1);
+	ck_assert_uint_eq(c.sack, 1);
+	ck_assert_uint_eq(c.window_scaling, 1);
+	ck_assert_uint_eq(c.rmem_max, 6291456);
 	ck_assert_int_eq(c.idle, CONF_IDLE_ADAPTIVE);
 	ck_assert_uint_eq(c.idle_spin_us, 200);
 	ck_assert_uint_eq(c.eph_lo, 32768);
@@ -723,6 +728,118 @@ START_TEST(test_args_value_looks_like_option)
 }
 END_TEST
 
+/* ---- conf_load_sysctl() ------------------------------------------------------------ */
+
+static const char *const sysctl_files[] = {
+	"ipv4/tcp_syn_retries", "ipv4/tcp_timestamps", "ipv4/tcp_sack",
+	"ipv4/tcp_window_scaling", "ipv4/tcp_rmem", "core/rmem_max",
+};
+
+/* tdir as a /proc/sys/net holding name with text (NULL: no such file). */
+static void put_sysctl(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ipv4", tdir);
+	(void)mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/core", tdir);
+	(void)mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%s", tdir, name);
+	if (text == NULL) {
+		(void)unlink(path);
+		return;
+	}
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void sysctl_teardown(void)
+{
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(sysctl_files) / sizeof(sysctl_files[0]); i++)
+		put_sysctl(sysctl_files[i], NULL);
+	snprintf(path, sizeof(path), "%s/ipv4", tdir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/core", tdir);
+	rmdir(path);
+	teardown();
+}
+
+/* A namespace with every option off: each becomes the default. */
+START_TEST(test_sysctl_read)
+{
+	put_sysctl("ipv4/tcp_syn_retries", "3\n");
+	put_sysctl("ipv4/tcp_timestamps", "0\n");
+	put_sysctl("ipv4/tcp_sack", "0\n");
+	put_sysctl("ipv4/tcp_window_scaling", "0\n");
+	put_sysctl("ipv4/tcp_rmem", "4096\t131072\t33554432\n");
+	put_sysctl("core/rmem_max", "212992\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.syn_retries, 3);
+	ck_assert_uint_eq(c.timestamps, 0);
+	ck_assert_uint_eq(c.sack, 0);
+	ck_assert_uint_eq(c.window_scaling, 0);
+	ck_assert_uint_eq(c.rmem_max, 33554432); /* the larger of the two */
+	put_sysctl("ipv4/tcp_timestamps", "2\n");
+	put_sysctl("core/rmem_max", "67108864\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.timestamps, 2);
+	ck_assert_uint_eq(c.rmem_max, 67108864);
+}
+END_TEST
+
+/* No /proc (or an older kernel): Linux's own defaults stay. */
+START_TEST(test_sysctl_missing)
+{
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.syn_retries, 6);
+	ck_assert_uint_eq(c.timestamps, 1);
+	ck_assert_uint_eq(c.sack, 1);
+	ck_assert_uint_eq(c.window_scaling, 1);
+	ck_assert_uint_eq(c.rmem_max, 6291456);
+	/* rmem_max alone, below tcp_rmem[2]'s default: the default stays */
+	put_sysctl("core/rmem_max", "212992\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.rmem_max, 6291456);
+}
+END_TEST
+
+START_TEST(test_sysctl_bad_names_file)
+{
+	char want[256];
+
+	put_sysctl("ipv4/tcp_rmem", "4096 131072\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s/ipv4/tcp_rmem: not 3 unsigned numbers", tdir);
+	assert_err_has(want);
+	put_sysctl("ipv4/tcp_rmem", NULL);
+	put_sysctl("ipv4/tcp_sack", "yes\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), -EINVAL);
+	assert_err_has("tcp_sack: not 1 unsigned number");
+}
+END_TEST
+
+/* The file's keys override the namespace's values; what it leaves out stays. */
+START_TEST(test_sysctl_file_overrides)
+{
+	put_sysctl("ipv4/tcp_sack", "0\n");
+	put_sysctl("ipv4/tcp_syn_retries", "2\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_int_eq(load("sack = 1\ntimestamps = 0\nrmem_max = 262144\n"), 0);
+	ck_assert_uint_eq(c.sack, 1);
+	ck_assert_uint_eq(c.timestamps, 0);
+	ck_assert_uint_eq(c.rmem_max, 262144);
+	ck_assert_uint_eq(c.syn_retries, 2);
+	ck_assert_int_eq(load("window_scaling = 2\n"), -EINVAL);
+	assert_err_has(":1: key 'window_scaling': '2' is not a number in 0..1");
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -773,6 +890,14 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_file_long_last_line);
 	tcase_add_test(t, test_file_nul_byte);
 	tcase_add_test(t, test_file_unreadable);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("sysctl");
+	tcase_add_checked_fixture(t, setup, sysctl_teardown);
+	tcase_add_test(t, test_sysctl_read);
+	tcase_add_test(t, test_sysctl_missing);
+	tcase_add_test(t, test_sysctl_bad_names_file);
+	tcase_add_test(t, test_sysctl_file_overrides);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("args");

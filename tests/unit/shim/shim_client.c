@@ -690,20 +690,28 @@ static int name_port(int fd)
  * the batch goes through the dataplane, and the echo comes back as a batch. */
 /* Options shunt keeps but does not apply: the program is told once per option
  * (with SHUNT_LOG), never for the ones it applies; the harness counts the lines. */
+/* SO_PRIORITY and TCP_WINDOW_CLAMP are kept but not applied (said once each);
+ * IP_TOS, IP_TTL and TCP_MAXSEG are applied (never said). */
 static void case_unapplied_opt(void)
 {
 	struct sockaddr_in a = dst(peer_ip, 7);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), tos = 0x10, ttl = 9, one = 1, v = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), prio = 3, clamp = 20000, tos = 0x10;
+	int ttl = 9, mss = 1000, one = 1, v = 0;
 	socklen_t len = sizeof(v);
 
-	CHECK(setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) == 0); /* undecided */
+	/* IP_TOS first: Linux sets the priority from it (rt_tos2priority()) */
+	CHECK(setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) == 0);
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio)) == 0); /* undecided */
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)) == 0);
 	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);       /* said now */
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof(clamp)) == 0);
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof(clamp)) == 0);
 	CHECK(setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) == 0);
-	CHECK(setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) == 0); /* not again */
 	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0);
 	CHECK(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) == 0);
 	/* and getsockopt answers as Linux would, from the placeholder */
 	CHECK(getsockopt(fd, IPPROTO_IP, IP_TTL, &v, &len) == 0 && v == 9);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_PRIORITY, &v, &len) == 0 && v == 3);
 	close(fd);
 }
 

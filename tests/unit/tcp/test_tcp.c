@@ -143,6 +143,129 @@ START_TEST(handshake_options_and_numbers)
 }
 END_TEST
 
+/* With Linux's default buffers (tcp_rmem[2] 6 MiB) our SYN is a Linux SYN, byte
+ * for byte in its options: mss 1460, sackOK, TS val/ecr, nop, wscale 7. */
+START_TEST(syn_options_as_linux)
+{
+	static const uint8_t want[20] = {
+		0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x00, 0x03, 0xe8,
+		0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
+	};
+	uint8_t b[TCP_HDR_MAX];
+
+	E.ctx.tcp->rmem_max = 6291456;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &last_tx()->seg.h), 40);
+	ck_assert_int_eq(memcmp(b + TCP_HDR_LEN, want, sizeof(want)), 0);
+	ck_assert_uint_eq(env_tcb(&E)->rcv_ws, 7);
+	/* a bigger rmem_max (net.core.rmem_max 32 MiB): as Linux, a bigger scale */
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	E.ctx.tcp->rmem_max = 33554432;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.ws, 10);
+}
+END_TEST
+
+/* net.ipv4.tcp_window_scaling, tcp_sack, tcp_timestamps = 0 (one per loop): our SYN
+ * leaves that option out, and a SYN-ACK offering it anyway does not turn it on
+ * (Linux tcp_parse_options() ignores it). */
+START_TEST(syn_options_follow_sysctls)
+{
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .tsecr = 1000, .mss = 1460,
+			  .ws = true, .wscale = 7, .sack = true };
+	const struct tcp_hdr_out *h;
+	struct tcb *t;
+
+	E.ctx.tcp->ws_on = _i != 0;
+	E.ctx.tcp->sack_on = _i != 1;
+	E.ctx.tcp->ts_on = _i != 2;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	h = &last_tx()->seg.h;
+	ck_assert_uint_eq(h->mss, 1460);
+	ck_assert(h->has_ws == (_i != 0));
+	ck_assert(h->sack_ok == (_i != 1));
+	ck_assert(h->has_ts == (_i != 2));
+	E.iss = h->seq;
+	o.tsecr = h->tsval;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	t = env_tcb(&E);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+	ck_assert(t->ws_ok == (_i != 0));
+	ck_assert_uint_eq(t->rcv_ws, _i != 0 ? 3 : 0);
+	ck_assert_uint_eq(t->snd_ws, _i != 0 ? 7 : 0);
+	ck_assert(t->sack_ok == (_i != 1));
+	ck_assert(t->ts_ok == (_i != 2));
+	ck_assert(last_tx()->seg.h.has_ts == (_i != 2));
+}
+END_TEST
+
+/* TCP_MAXSEG (Linux user_mss): 0 or 88..32767; it bounds the MSS our SYN offers
+ * and the one we send with (mss_clamp = min(user_mss, the peer's)). */
+START_TEST(maxseg_bounds_syn_and_mss)
+{
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .tsecr = 1000, .mss = 1460,
+			  .ws = true, .wscale = 7 };
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 87), -EINVAL);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 32768), -EINVAL);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 1000), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 1000);
+	ck_assert_uint_eq(E.sh->mss, 1000 - 12); /* while connecting, as Linux's mss_cache */
+	E.iss = last_tx()->seg.h.seq;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.s.state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(env_tcb(&E)->mss, 1000 - 12);
+	ck_assert_uint_eq(E.sh->mss, 1000 - 12); /* what getsockopt(TCP_MAXSEG) reads */
+	/* set on a connection: kept for the next, this one's MSS stays */
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 500), 0);
+	ck_assert_uint_eq(env_tcb(&E)->mss, 1000 - 12);
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 500);
+	/* above the route's: the route's */
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 9000), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 1460);
+	ck_assert_uint_eq(E.sh->mss, 1460 - 12);
+	/* none: Linux's TCP_MSS_DEFAULT less the timestamp until the SYN-ACK */
+	ck_assert_int_eq(tcp_app_disconnect(&E.ctx, &E.s), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 0), 0);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 1460);
+	ck_assert_uint_eq(E.sh->mss, 536 - 12);
+}
+END_TEST
+
+/* IP_TOS (ECN bits masked, as Linux for a stream socket) and IP_TTL are in the
+ * IPv4 header of every segment, the SYN and a RST included. */
+START_TEST(tos_ttl_every_segment)
+{
+	int i;
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TOS, 0xb9), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 7), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 0), -EINVAL);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 256), -EINVAL);
+	env_establish(&E, 100000);
+	env_app_write(&E, 3000, 1);
+	tcp_app_disconnect(&E.ctx, &E.s); /* a RST */
+	ck_assert_int_ge(fake_ntx, 3);
+	ck_assert_uint_eq(last_tx()->seg.h.flags & TCP_RST, TCP_RST);
+	for (i = 0; i < fake_ntx; i++) {
+		ck_assert_uint_eq(fake_tx[i].seg.tos, 0xb8);
+		ck_assert_uint_eq(fake_tx[i].seg.ttl, 7);
+	}
+	/* the SYN too (env_establish() reset the record) */
+	fake_ntx = 0;
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN);
+	ck_assert_uint_eq(last_tx()->seg.tos, 0xb8);
+	ck_assert_uint_eq(last_tx()->seg.ttl, 7);
+}
+END_TEST
+
 START_TEST(handshake_no_options)
 {
 	struct tcb *t;
@@ -427,7 +550,10 @@ START_TEST(window_update_after_read)
 	env_app_read(&E, 2000);
 	ck_assert_int_eq(fake_ntx, before + 1);
 	ck_assert_uint_eq(last_tx()->seg.h.ack, E.irs + 1 + 8192);
-	ck_assert_uint_eq(last_tx()->seg.h.wnd, (3000 + 7) >> 3);
+	/* SO_RCVBUF before connect() chose the scale (Linux: window_clamp is the
+	 * buffer): 8 KiB needs none */
+	ck_assert_uint_eq(env_tcb(&E)->rcv_ws, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.wnd, 3000);
 }
 END_TEST
 
@@ -449,15 +575,21 @@ static struct tcb *child_of(uint16_t pport)
 	return tcp_table_lookup(E.ctx.tcp, E.ctx.ip_be, htons(LPORT), E.peer_be, htons(pport));
 }
 
+/* A SYN from the peer's port pport with sequence irs and options o (may be NULL). */
+static struct tcb *peer_syn_opts(uint16_t pport, uint32_t irs, const struct popt *o)
+{
+	E.pport_be = htons(pport);
+	env_peer(&E, TCP_SYN, irs, 0, o, NULL, 0);
+	return child_of(pport);
+}
+
 /* A SYN from the peer's port pport with sequence irs (Linux-like options if opts). */
 static struct tcb *peer_syn(uint16_t pport, uint32_t irs, bool opts)
 {
 	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
 			  .wscale = 7 };
 
-	E.pport_be = htons(pport);
-	env_peer(&E, TCP_SYN, irs, 0, opts ? &o : NULL, NULL, 0);
-	return child_of(pport);
+	return peer_syn_opts(pport, irs, opts ? &o : NULL);
 }
 
 /* The peer's handshake ACK (with len bytes of data) for child c. */
@@ -590,6 +722,68 @@ START_TEST(listen_syn_gets_synack)
 	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
 	ck_assert_uint_eq(last_tx()->seg.h.seq, c->iss);
 	ck_assert_int_eq(fake_spawned, 2);
+}
+END_TEST
+
+/* The SYN-ACK answers only what the stack allows (net.ipv4.tcp_sack,
+ * tcp_timestamps, tcp_window_scaling), whatever the SYN offered. */
+START_TEST(listen_synack_follows_sysctls)
+{
+	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
+			  .wscale = 7, .sack = true };
+	const struct tcp_hdr_out *h;
+	struct tcb *c;
+
+	listen_on(8);
+	E.ctx.tcp->sack_on = false;
+	E.ctx.tcp->ts_on = false;
+	c = peer_syn_opts(40000, 5000, &o);
+	ck_assert_ptr_nonnull(c);
+	h = &last_tx()->seg.h;
+	ck_assert_uint_eq(h->flags, TCP_SYN | TCP_ACK);
+	ck_assert(h->mss == 1460 && h->has_ws && !h->sack_ok && !h->has_ts);
+	ck_assert(c->ws_ok && !c->sack_ok && !c->ts_ok);
+	ck_assert_uint_eq(c->mss, 1460); /* no timestamp to make room for */
+
+	E.ctx.tcp->ws_on = false;
+	E.ctx.tcp->sack_on = true;
+	c = peer_syn_opts(40001, 9000, &o);
+	ck_assert_ptr_nonnull(c);
+	h = &last_tx()->seg.h;
+	ck_assert_uint_eq(h->flags, TCP_SYN | TCP_ACK);
+	ck_assert(!h->has_ws && h->sack_ok && !h->has_ts);
+	ck_assert(!c->ws_ok && c->rcv_ws == 0 && c->snd_ws == 0 && c->sack_ok);
+}
+END_TEST
+
+/* A child inherits TCP_MAXSEG, IP_TOS and IP_TTL (sk_clone_lock()); its SYN-ACK,
+ * and a cookie SYN-ACK, carry them. */
+START_TEST(listen_child_inherits_maxseg_tos_ttl)
+{
+	struct popt o = { .wnd = 64240, .ts = true, .tsval = 700, .mss = 1460, .ws = true,
+			  .wscale = 7 };
+	const struct fake_seg *f;
+	struct tcb *c;
+
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TOS, 0x10), 0);
+	listen_on(0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 1200), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 9), 0);
+	c = peer_syn(40000, 5000, true);
+	ck_assert_ptr_nonnull(c);
+	f = last_tx();
+	ck_assert_uint_eq(f->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(f->seg.h.mss, 1200);
+	ck_assert(f->seg.tos == 0x10 && f->seg.ttl == 9);
+	ck_assert_uint_eq(c->mss, 1200 - 12);
+	ck_assert(c->user_mss == 1200 && c->tos == 0x10 && c->ttl == 9);
+	/* the SYN queue (backlog 0) is full: a cookie, as the listener would send */
+	E.pport_be = htons(40001);
+	env_peer(&E, TCP_SYN, 9000, 0, &o, NULL, 0);
+	f = last_tx();
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_syncookies_sent, 1);
+	ck_assert_uint_eq(f->seg.h.mss, 1200);
+	ck_assert(f->seg.tos == 0x10 && f->seg.ttl == 9);
 }
 END_TEST
 
@@ -2768,6 +2962,10 @@ static Suite *tcp_suite(void)
 
 	tcase_add_checked_fixture(in, setup, teardown);
 	tcase_add_test(in, handshake_options_and_numbers);
+	tcase_add_test(in, syn_options_as_linux);
+	tcase_add_loop_test(in, syn_options_follow_sysctls, 0, 3);
+	tcase_add_test(in, maxseg_bounds_syn_and_mss);
+	tcase_add_test(in, tos_ttl_every_segment);
 	tcase_add_test(in, handshake_no_options);
 	tcase_add_test(in, syn_sent_rst_refused);
 	tcase_add_test(in, refusal_published_in_one_step);
@@ -2864,6 +3062,8 @@ static Suite *tcp_suite(void)
 	tcase_add_test(ls, listen_state_and_backlog);
 	tcase_add_test(ls, listen_refused_when_connecting_or_connected);
 	tcase_add_test(ls, listen_syn_gets_synack);
+	tcase_add_test(ls, listen_synack_follows_sysctls);
+	tcase_add_test(ls, listen_child_inherits_maxseg_tos_ttl);
 	tcase_add_test(ls, listen_ack_establishes_and_announces);
 	tcase_add_test(ls, listen_acceptq_full_drops_ack_until_accept);
 	tcase_add_test(ls, listen_synq_full_drops_syn);

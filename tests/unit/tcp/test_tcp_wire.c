@@ -155,18 +155,20 @@ START_TEST(parse_payload)
 }
 END_TEST
 
+/* A Linux SYN (tcp_options_write()): MSS, SACK_PERM folded into the timestamp's
+ * NOP NOP, NOP WS; 20 bytes of options. */
 START_TEST(build_syn_golden)
 {
 	static const uint8_t want[40] = {
 		0x9c, 0x40, 0x00, 0x50, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00, 0x00, 0x00,
 		0xa0, 0x02, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
-		0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x08, 0x0a, 0x00, 0x00, 0x03, 0xe8,
-		0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x03,
+		0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x00, 0x03, 0xe8,
+		0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07,
 	};
 	struct tcp_hdr_out h = {
 		.sport_be = 0x409c, .dport_be = 0x5000, .seq = 0xdeadbeef, .flags = TCP_SYN,
-		.wnd = 65535, .mss = 1460, .has_ws = true, .ws = 3, .has_ts = true,
-		.tsval = 1000,
+		.wnd = 65535, .mss = 1460, .has_ws = true, .ws = 7, .has_ts = true,
+		.tsval = 1000, .sack_ok = true,
 	};
 	uint8_t b[60];
 
@@ -174,6 +176,44 @@ START_TEST(build_syn_golden)
 	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), 40);
 	ck_assert_int_eq(memcmp(b, want, 40), 0);
 	ck_assert_int_eq(tcp_wire_build(b, 39, &h), -ENOSPC);
+}
+END_TEST
+
+/* Linux's SYN-ACKs for what a SYN offered, options only (tcp_synack_options() then
+ * tcp_options_write()): each option answered, in the order and padding Linux uses. */
+static const struct {
+	bool ts, sack, ws;
+	uint8_t len;
+	uint8_t opt[20];
+} synack_golden[] = {
+	/* no timestamp: mss, nop nop sackOK, nop wscale */
+	{ false, true, true, 12, { 0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x04, 0x02,
+				   0x01, 0x03, 0x03, 0x07 } },
+	/* timestamp without SACK: mss, nop nop TS, nop wscale */
+	{ true, false, true, 20, { 0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x08, 0x0a,
+				   0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,
+				   0x01, 0x03, 0x03, 0x07 } },
+	/* timestamp and SACK, no wscale: mss, sackOK TS */
+	{ true, true, false, 16, { 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a,
+				   0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02 } },
+	/* SACK alone: mss, nop nop sackOK */
+	{ false, true, false, 8, { 0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x04, 0x02 } },
+	/* nothing but the MSS */
+	{ false, false, false, 4, { 0x02, 0x04, 0x05, 0xb4 } },
+};
+
+START_TEST(build_synack_golden)
+{
+	struct tcp_hdr_out h = {
+		.flags = TCP_SYN | TCP_ACK, .mss = 1460, .has_ts = synack_golden[_i].ts,
+		.tsval = 1, .tsecr = 2, .sack_ok = synack_golden[_i].sack,
+		.has_ws = synack_golden[_i].ws, .ws = 7,
+	};
+	uint8_t b[60];
+
+	ck_assert_int_eq(tcp_wire_build(b, sizeof(b), &h), TCP_HDR_LEN + synack_golden[_i].len);
+	ck_assert_int_eq(memcmp(b + TCP_HDR_LEN, synack_golden[_i].opt, synack_golden[_i].len),
+			 0);
 }
 END_TEST
 
@@ -338,6 +378,8 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, parse_malformed_options);
 	tcase_add_test(tc, parse_payload);
 	tcase_add_test(tc, build_syn_golden);
+	tcase_add_loop_test(tc, build_synack_golden, 0,
+			    sizeof(synack_golden) / sizeof(synack_golden[0]));
 	tcase_add_test(tc, build_ack_golden);
 	tcase_add_test(tc, build_ack_sack_golden);
 	tcase_add_test(tc, build_syn_sack_roundtrip);

@@ -39,12 +39,17 @@ static struct rte_mbuf *out[MAX_OUT];
 static uint32_t out_dst[MAX_OUT];
 static int n_out, n_unreach, route_rc;
 
-int ipv4_output(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src, uint32_t dst, uint8_t proto)
+static uint8_t out_tos[MAX_OUT], out_ttl[MAX_OUT];
+
+int ipv4_output_tos_ttl(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src, uint32_t dst,
+			uint8_t proto, uint8_t tos, uint8_t ttl)
 {
 	(void)ctx; (void)src;
 	ck_assert_int_eq(proto, IPPROTO_UDP);
 	ck_assert_int_lt(n_out, MAX_OUT);
 	out_dst[n_out] = dst;
+	out_tos[n_out] = tos;
+	out_ttl[n_out] = ttl;
 	out[n_out++] = m;
 	return 0;
 }
@@ -309,6 +314,27 @@ START_TEST(test_send_records)
 }
 END_TEST
 
+/* IP_TOS (the whole byte: Linux keeps the ECN bits out of it only for TCP) and
+ * IP_TTL are in every datagram's header; none set: 0 and the default. */
+START_TEST(test_tos_ttl)
+{
+	struct tsock *t = tsock_new();
+
+	app_send(t, IP_PEER, 53, "q", 1);
+	udp_app_send(&ctx, &t->s);
+	ck_assert_uint_eq(out_tos[0], 0);
+	ck_assert_uint_eq(out_ttl[0], 0);
+	ck_assert_int_eq(udp_app_setopt(&ctx, &t->s, SHUNT_OPT_TOS, 0xb9), 0);
+	ck_assert_int_eq(udp_app_setopt(&ctx, &t->s, SHUNT_OPT_TTL, 3), 0);
+	ck_assert_int_eq(udp_app_setopt(&ctx, &t->s, SHUNT_OPT_TTL, 0), -EINVAL);
+	app_send(t, IP_PEER, 53, "q", 1);
+	udp_app_send(&ctx, &t->s);
+	ck_assert_int_eq(n_out, 2);
+	ck_assert_uint_eq(out_tos[1], 0xb9);
+	ck_assert_uint_eq(out_ttl[1], 3);
+}
+END_TEST
+
 START_TEST(test_unconnected_send_autobinds)
 {
 	struct tsock *t = tsock_new();
@@ -466,6 +492,7 @@ static Suite *udp_suite(void)
 	tcase_add_test(tc, test_ephemeral_exhaustion);
 	tcase_add_test(tc, test_connect_and_dissolve);
 	tcase_add_test(tc, test_send_records);
+	tcase_add_test(tc, test_tos_ttl);
 	tcase_add_test(tc, test_unconnected_send_autobinds);
 	tcase_add_test(tc, test_bad_record_breaks_socket);
 	tcase_add_test(tc, test_receive_and_wrap);

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The shunt authors
+"""tcpcap: every IPv4 TCP packet on one interface, as JSON lines on stdout.
+
+    ip netns exec NS python3 tcpcap.py IFACE
+
+An AF_PACKET socket on IFACE (run it in the namespace that owns it) sees what the
+kernel sends there ("out") and what arrives ("in"). It prints `ready` once bound,
+so nothing sent after that is missed, then one line per packet:
+
+    {"dir": "out", "src": "10.77.0.1", "dst": ..., "sport": .., "dport": ..,
+     "flags": 2, "tos": 0, "ttl": 64, "len": 0, "win": 64240,
+     "opts": [[2, "05b4"], [4, ""], [8, "..."], [1, ""], [3, "07"]]}
+
+opts are the TCP options in wire order as [kind, data hex] (NOP and EOL with no
+data). Python 3 standard library only: the machine has no tcpdump.
+"""
+
+import json
+import socket
+import sys
+
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+
+
+def options(b):
+    out, i = [], 0
+    while i < len(b):
+        kind = b[i]
+        if kind in (0, 1):
+            out.append([kind, ""])
+            i += 1
+            if kind == 0:
+                break
+            continue
+        if i + 1 >= len(b) or b[i + 1] < 2 or i + b[i + 1] > len(b):
+            out.append([kind, "malformed"])
+            break
+        out.append([kind, b[i + 2:i + b[i + 1]].hex()])
+        i += b[i + 1]
+    return out
+
+
+def packet(frame, outgoing):
+    if len(frame) < 14 + 20 or frame[12:14] != b"\x08\x00":
+        return None
+    ip = frame[14:]
+    ihl = (ip[0] & 0xf) * 4
+    if ip[0] >> 4 != 4 or ip[9] != 6 or len(ip) < ihl + 20:
+        return None
+    tcp = ip[ihl:]
+    off = (tcp[12] >> 4) * 4
+    return {
+        "dir": "out" if outgoing else "in",
+        "src": socket.inet_ntoa(ip[12:16]), "dst": socket.inet_ntoa(ip[16:20]),
+        "sport": int.from_bytes(tcp[0:2], "big"), "dport": int.from_bytes(tcp[2:4], "big"),
+        "flags": tcp[13] & 0x3f, "tos": ip[1], "ttl": ip[8],
+        "len": int.from_bytes(ip[2:4], "big") - ihl - off,
+        "win": int.from_bytes(tcp[14:16], "big"), "opts": options(tcp[20:off]),
+    }
+
+
+def main():
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.bind((sys.argv[1], 0))
+    print("ready", flush=True)
+    while True:
+        frame, addr = s.recvfrom(65536)
+        p = packet(frame, addr[2] == PACKET_OUTGOING)
+        if p is not None:
+            print(json.dumps(p), flush=True)
+
+
+if __name__ == "__main__":
+    main()
