@@ -149,6 +149,8 @@ struct tcb {
 				   * run is the first SACK block (RFC 2018 4) */
 	bool rx_fin_ooo;          /* a FIN beyond a gap, at rx_fin_seq */
 	uint32_t rx_fin_seq;
+	bool dsack;               /* the next ACK's first SACK block reports the duplicate */
+	uint32_t dsack_start, dsack_end; /* ... [start, end) (RFC 2883) */
 	uint32_t rcv_unacked;     /* bytes received since our last ACK */
 	bool ack_now;
 
@@ -278,6 +280,8 @@ struct tcp_stack {
 	uint64_t rng;             /* xorshift state: bind(port 0)'s search start */
 	uint32_t port_perturb[TCP_PORT_PERTURB]; /* RFC 6056 3.3.4 table (tcp_port_connect) */
 	struct tcb **listeners;   /* [port host order]: the listener of the port, or NULL */
+	bool tw_isn_set;          /* a SYN reuses a TIME_WAIT 4-tuple: the child's ISN is */
+	uint32_t tw_isn;          /* ... this one (tcp_in.c time_wait_reuse()) */
 };
 
 /* The one state transition: logs, publishes to the socket, and keeps the port

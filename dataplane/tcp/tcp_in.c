@@ -681,7 +681,8 @@ static void listen_spawn(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 	/* the SYN's window is never scaled (RFC 7323 2.2) */
 	c->snd_wnd = c->snd_wnd_max = seg->wnd;
 	c->snd_wl1 = seg->seq;
-	c->iss = tcp_isn(ctx->tcp, dst_be, c->lport_be, src_be, seg->sport_be, ctx->now_us);
+	c->iss = ctx->tcp->tw_isn_set ? ctx->tcp->tw_isn :
+		 tcp_isn(ctx->tcp, dst_be, c->lport_be, src_be, seg->sport_be, ctx->now_us);
 	c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
 	c->snd_wl2 = c->iss;
 	/* RTT from the SYN-ACK (Linux tcp_synack_rtt_meas()): timed unless
@@ -875,6 +876,22 @@ static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 /* ---- synchronized states (3.10.7.4) ------------------------------------------------- */
 
 /* first: sequence number acceptability (the four-case table). */
+/* RFC 2883 (Linux tcp_dsack_set(), net.ipv4.tcp_dsack = 1): data that arrives again
+ * below RCV.NXT is reported in the first SACK block of the ACK it draws, so the
+ * sender learns its retransmission was spurious (RACK widens its reordering
+ * window on it). [seq, seq + len) is the segment's text; only what lies below
+ * RCV.NXT is reported. */
+static void dsack_note(struct tcb *tcb, uint32_t seq, uint32_t len)
+{
+	uint32_t end = seq + len;
+
+	if (!tcb->sack_ok || len == 0 || !SEQ_LT(seq, tcb->rcv_nxt))
+		return;
+	tcb->dsack = true;
+	tcb->dsack_start = seq;
+	tcb->dsack_end = SEQ_LT(end, tcb->rcv_nxt) ? end : tcb->rcv_nxt;
+}
+
 static bool seq_acceptable(const struct tcb *tcb, uint32_t seq, uint32_t seg_len)
 {
 	uint32_t wnd = SEQ_GT(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
@@ -911,6 +928,7 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 		if (!(seg->flags & TCP_RST)) {
 			if (tcb->state == SHUNT_SS_TIME_WAIT && fin)
 				tcp_timer_arm(ctx, tcb, TCP_T_WAIT, time_wait_us(ctx));
+			dsack_note(tcb, seq + !!(seg->flags & TCP_SYN), len);
 			tcp_send_ack(ctx, tcb);
 		}
 		return;
@@ -922,6 +940,8 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 		if (seg->flags & TCP_SYN)
 			skip--; /* the SYN took a sequence number */
 		skip = min_u32(skip, len);
+		if (!(seg->flags & TCP_RST))
+			dsack_note(tcb, seq + !!(seg->flags & TCP_SYN), skip);
 		data += skip;
 		len -= skip;
 		seq += skip + !!(seg->flags & TCP_SYN);
@@ -940,6 +960,11 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 	 * only draws a challenge ACK */
 	if (seg->flags & TCP_RST) {
 		ctx->tcp_stats.tcp_rst_rx++;
+		if (seg->seq != tcb->rcv_nxt && tcb->state == SHUNT_SS_TIME_WAIT) {
+			/* Linux tcp_timewait_state_process(): only the exact RST ends
+			 * TIME_WAIT; another is dropped without a word */
+			return;
+		}
 		if (seg->seq != tcb->rcv_nxt) {
 			ctx->tcp_stats.tcp_challenge_ack++;
 			tcp_send_ack(ctx, tcb);
@@ -1140,6 +1165,36 @@ static void syn_opts_allowed(const struct tcp_stack *ts, struct tcp_seg *seg)
 		seg->has_ts = false;
 }
 
+/* Linux tcp_timewait_state_process()'s TCP_TW_SYN: a SYN for a 4-tuple in
+ * TIME_WAIT opens a new connection when a listener has the port and the SYN
+ * cannot be an old duplicate (its sequence number is past what the old connection
+ * received, or its timestamp is newer than the last one seen); the new ISN starts
+ * past what the old connection sent (tw_snd_nxt + 65537), so its segments cannot
+ * be taken for the old one's. A client that reuses its ports quickly (load
+ * generators, NAT) would otherwise get a challenge ACK and retry a second later.
+ * Returns true when the SYN was taken. */
+static bool time_wait_reuse(struct dp_ctx *ctx, struct tcb *tw, const struct tcp_seg *seg,
+			    uint32_t src_be, uint32_t dst_be)
+{
+	struct tcb *l;
+
+	if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN || tw->s != NULL)
+		return false;
+	if (!SEQ_GT(seg->seq, tw->rcv_nxt) &&
+	    !(tw->ts_ok && seg->has_ts && (int32_t)(tw->ts_recent - seg->tsval) < 0))
+		return false;
+	l = tcp_listen_lookup(ctx->tcp, dst_be, seg->dport_be, src_be, seg->sport_be);
+	if (l == NULL)
+		return false;
+	ctx->tcp_stats.tcp_tw_reused++;
+	ctx->tcp->tw_isn = tw->snd_nxt + 65535 + 2;
+	ctx->tcp->tw_isn_set = true;
+	tcb_close(ctx, tw); /* detached: freed, its port and 4-tuple given back */
+	listen_input(ctx, l, seg, src_be, dst_be);
+	ctx->tcp->tw_isn_set = false;
+	return true;
+}
+
 void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
 		     uint32_t dst_be)
 {
@@ -1160,6 +1215,9 @@ void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint3
 	if (seg.flags & TCP_SYN)
 		syn_opts_allowed(ctx->tcp, &seg);
 	tcb = tcp_table_lookup(ctx->tcp, dst_be, seg.dport_be, src_be, seg.sport_be);
+	if (tcb != NULL && tcb->state == SHUNT_SS_TIME_WAIT &&
+	    time_wait_reuse(ctx, tcb, &seg, src_be, dst_be))
+		return;
 	if (tcb == NULL && (tcb = tcp_listen_lookup(ctx->tcp, dst_be, seg.dport_be, src_be,
 						    seg.sport_be)) != NULL) {
 		listen_input(ctx, tcb, &seg, src_be, dst_be);

@@ -149,7 +149,14 @@ static void add_sack_blocks(const struct tcb *tcb, struct tcp_hdr_out *h)
 {
 	uint8_t i, first = tcb->n_ooo;
 
-	if (!tcb->sack_ok || tcb->n_ooo == 0)
+	if (!tcb->sack_ok)
+		return;
+	/* RFC 2883 4: a D-SACK block comes first, then the SACK blocks as usual */
+	if (tcb->dsack) {
+		h->sack[h->nsack][0] = tcb->dsack_start;
+		h->sack[h->nsack++][1] = tcb->dsack_end;
+	}
+	if (tcb->n_ooo == 0)
 		return;
 	for (i = 0; i < tcb->n_ooo; i++)
 		if (SEQ_LEQ(tcb->ooo[i].start, tcb->ooo_recent) &&
@@ -173,6 +180,7 @@ void tcp_send_ack(struct dp_ctx *ctx, struct tcb *tcb)
 
 	fill_hdr(ctx, tcb, &t, TCP_ACK, tcb->snd_nxt);
 	add_sack_blocks(tcb, &t.h);
+	tcb->dsack = false; /* said once */
 	emit(ctx, &t);
 }
 

@@ -425,8 +425,53 @@ def unapplied_listener_opts(bed):
           "said under SHUNT_LOG" % r.stdout.decode().split())
 
 
+# a server that closes first (its side of each connection goes to TIME_WAIT)
+CLOSE_FIRST = ("import socket,sys\n"
+               "l=socket.socket(); l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+               "l.bind(('0.0.0.0',int(sys.argv[1]))); l.listen(8)\n"
+               "while True:\n"
+               "  c,_=l.accept(); c.sendall(b'hi'); c.close()\n")
+
+# a kernel client that connects from one fixed port N times in a row, each after
+# the server closed the previous connection first; prints the SYN retransmissions
+# of each (tcpi_total_retrans, offset 100 of struct tcp_info)
+SAME_PORT_CLIENT = ("import socket,struct,sys\n"
+                    "out=[]\n"
+                    "for i in range(int(sys.argv[4])):\n"
+                    "  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                    "  s.bind(('0.0.0.0',int(sys.argv[3])))\n"
+                    "  s.connect((sys.argv[1],int(sys.argv[2])))\n"
+                    "  i=s.getsockopt(socket.IPPROTO_TCP,socket.TCP_INFO,104)\n"
+                    "  assert s.recv(2)==b'hi'; assert s.recv(1)==b''\n"
+                    "  out.append(struct.unpack_from('I',i,100)[0]); s.close()\n"
+                    "print(*out)\n")
+
+
+def time_wait_reuse(bed):
+    """A client that reconnects from the same port while the server (under shunt,
+    which closed first) holds the old 4-tuple in TIME_WAIT is taken at once, as
+    Linux takes it (tcp_timewait_state_process: a SYN beyond the old sequence
+    space): every connect on its first SYN."""
+    port = 7344
+    srv = bed.spawn(bed.app, bed.shunt_argv([PYTHON, "-c", CLOSE_FIRST, str(port)]),
+                    "close-first")
+    bed.wait_reachable(port, srv)
+    r = bed.run(bed.peer, [PYTHON, "-c", SAME_PORT_CLIENT, STACK_IP, str(port), "45123", "5"],
+                timeout=30)
+    out = r.stdout.decode().split()
+    bed.check(r.returncode == 0 and out == ["0"] * 5,
+              "reconnects from one port over TIME_WAIT: SYN retransmissions %r\n%s"
+              % (out, r.stderr.decode(errors="replace")))
+    m = re.search(r"tcp_tw_reused\s+(\d+)", bed.counters())
+    bed.check(m is not None and int(m.group(1)) >= 4,
+              "shuntd did not reuse TIME_WAIT for the new SYNs: %s" % (m and m.group(1)))
+    print("5 connects from one client port over the server's TIME_WAIT: each on its "
+          "first SYN, %s TIME_WAIT reuses" % m.group(1))
+
+
 def test():
     with Bed("server") as bed:
+        time_wait_reuse(bed)
         unapplied_listener_opts(bed)
         ipv6_dual(bed)
         reuseport(bed)

@@ -2069,6 +2069,244 @@ START_TEST(rack_repairs_go_back_n)
 }
 END_TEST
 
+/* ---- segment-level cases (issue 9), each against RFC 9293 / RFC 5961 and Linux -- */
+
+/* Bring a fresh connection to state st the way a peer would. rcv_nxt is returned. */
+static uint32_t reach_state(uint32_t st)
+{
+	struct popt o;
+
+	env_establish(&E, 100000);
+	o = pts(512);
+	switch (st) {
+	case SHUNT_SS_FIN_WAIT_1:
+		tcp_app_close(&E.ctx, &E.s);
+		return E.irs + 1;
+	case SHUNT_SS_FIN_WAIT_2:
+		tcp_app_close(&E.ctx, &E.s);
+		peer_ack(E.iss + 2);
+		return E.irs + 1;
+	case SHUNT_SS_CLOSING:
+		tcp_app_close(&E.ctx, &E.s);
+		env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt, E.iss + 1, &o, NULL, 0);
+		return E.irs + 2;
+	case SHUNT_SS_CLOSE_WAIT:
+		env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt, E.iss + 1, &o, NULL, 0);
+		return E.irs + 2;
+	case SHUNT_SS_LAST_ACK:
+		env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt, E.iss + 1, &o, NULL, 0);
+		tcp_app_close(&E.ctx, &E.s);
+		return E.irs + 2;
+	case SHUNT_SS_TIME_WAIT:
+		tcp_app_close(&E.ctx, &E.s);
+		peer_ack(E.iss + 2);
+		o = pts(512);
+		env_peer(&E, TCP_ACK | TCP_FIN, E.pnxt, E.iss + 2, &o, NULL, 0);
+		return E.irs + 2;
+	}
+	return E.irs + 1;
+}
+
+/* RST in every synchronized state (RFC 9293 3.10.7.4 second, RFC 5961 3.2): the
+ * one at RCV.NXT ends the connection; one elsewhere in the window draws a
+ * challenge ACK, except in TIME_WAIT, where Linux drops it without a word; one
+ * outside the window is dropped in every state. */
+START_TEST(rst_in_each_state)
+{
+	static const uint32_t states[] = { SHUNT_SS_ESTABLISHED, SHUNT_SS_FIN_WAIT_1,
+					   SHUNT_SS_FIN_WAIT_2,  SHUNT_SS_CLOSING,
+					   SHUNT_SS_CLOSE_WAIT,  SHUNT_SS_LAST_ACK,
+					   SHUNT_SS_TIME_WAIT };
+	uint32_t nxt, st;
+	struct tcb *t;
+	int before;
+
+	for (unsigned i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		st = states[i];
+		/* outside the window, then in it but not exact */
+		nxt = reach_state(st);
+		t = env_tcb(&E) != NULL ? env_tcb(&E) :
+		    tcp_table_lookup(E.ctx.tcp, E.ctx.ip_be, E.sh->local.port, E.peer_be,
+				     E.pport_be);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_msg(t->state == st, "state %u, not %u", t->state, st);
+		before = fake_ntx;
+		env_peer(&E, TCP_RST, nxt + (1u << 30), 0, NULL, NULL, 0);
+		ck_assert_int_eq(fake_ntx, before);
+		ck_assert_uint_eq(t->state, st);
+		env_peer(&E, TCP_RST, nxt + 100, 0, NULL, NULL, 0);
+		ck_assert_uint_eq(t->state, st);
+		if (st == SHUNT_SS_TIME_WAIT) {
+			ck_assert_int_eq(fake_ntx, before);
+		} else {
+			ck_assert_int_eq(fake_ntx, before + 1);
+			ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_ACK);
+			ck_assert_uint_eq(last_tx()->seg.h.ack, nxt);
+		}
+		/* exact: the connection is over, nothing sent */
+		before = fake_ntx;
+		env_peer(&E, TCP_RST, nxt, 0, NULL, NULL, 0);
+		ck_assert_int_eq(fake_ntx, before);
+		ck_assert_ptr_null(tcp_table_lookup(E.ctx.tcp, E.ctx.ip_be, E.sh->local.port,
+						    E.peer_be, E.pport_be));
+		teardown();
+		setup();
+	}
+}
+END_TEST
+
+/* An old duplicate (data already received) is acknowledged at once and not
+ * delivered again, with a D-SACK for it when SACK is on (RFC 2883, Linux); data
+ * beyond the right edge of the window is acknowledged and not taken. */
+START_TEST(old_duplicate_and_beyond_window)
+{
+	static uint8_t d[1000];
+	uint32_t prod;
+	struct tcb *t;
+
+	E.peer_sack = true;
+	env_establish(&E, 1000);
+	t = env_tcb(&E);
+	peer_data(E.pnxt, d, sizeof(d));
+	prod = E.sh->rx_prod;
+	ck_assert_uint_eq(prod, sizeof(d));
+	fake_ntx = 0;
+	peer_data(E.pnxt, d, sizeof(d));
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.pnxt + sizeof(d));
+	ck_assert_uint_eq(E.sh->rx_prod, prod);
+	ck_assert_uint_eq(last_tx()->seg.h.nsack, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.sack[0][0], E.pnxt);
+	ck_assert_uint_eq(last_tx()->seg.h.sack[0][1], E.pnxt + sizeof(d));
+	/* beyond the window: acknowledged (RCV.NXT), neither delivered nor held */
+	fake_ntx = 0;
+	peer_data(t->rcv_adv + 100, d, sizeof(d));
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.pnxt + sizeof(d));
+	ck_assert_uint_eq(E.sh->rx_prod, prod);
+	ck_assert_uint_eq(t->n_ooo, 0);
+}
+END_TEST
+
+/* RFC 7323 2.3: a window scale above 14 is taken as 14. */
+START_TEST(peer_wscale_clamped_to_14)
+{
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .mss = 1460, .ws = true,
+			  .wscale = 15 };
+	const struct fake_seg *syn;
+
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	syn = last_tx();
+	E.iss = syn->seg.h.seq;
+	o.tsecr = syn->seg.h.tsval;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	ck_assert_uint_eq(env_tcb(&E)->snd_ws, 14);
+	/* a later window is scaled by 14 */
+	o = pts(2);
+	env_peer(&E, TCP_ACK, E.pnxt, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(env_tcb(&E)->snd_wnd, 2u << 14);
+}
+END_TEST
+
+/* Data and FIN in one segment: the data is delivered, the FIN takes one more
+ * sequence number, and the ACK covers both (CLOSE_WAIT). */
+START_TEST(fin_with_data)
+{
+	struct popt o;
+
+	env_establish(&E, 1000);
+	o = pts(512);
+	fake_ntx = 0;
+	env_peer(&E, TCP_ACK | TCP_PSH | TCP_FIN, E.pnxt, E.iss + 1, &o, "bye", 3);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSE_WAIT);
+	ck_assert_uint_eq(E.sh->rx_prod, 3);
+	ck_assert_int_eq(memcmp(E.s.rx_buf, "bye", 3), 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.pnxt + 4);
+}
+END_TEST
+
+/* RFC 7323 5.3 with the 32-bit timestamp clock wrapping: a TSval just past 2^32
+ * is newer than one just below it (PAWS compares modulo 2^32), and an older one
+ * is still rejected after the wrap. */
+START_TEST(paws_timestamps_wrap)
+{
+	static uint8_t d[100];
+	struct popt o;
+	uint32_t prod;
+
+	env_establish(&E, 1000);
+	o = pts(512);
+	/* the peer's clock runs forward in steps under 2^31 up to the wrap */
+	o.tsval = 0x60000000u;
+	env_peer(&E, TCP_ACK | TCP_PSH, E.pnxt, E.iss + 1, &o, d, sizeof(d));
+	o.tsval = 0xc0000000u;
+	env_peer(&E, TCP_ACK | TCP_PSH, E.pnxt + 100, E.iss + 1, &o, d, sizeof(d));
+	o.tsval = 0xfffffff0u;
+	env_peer(&E, TCP_ACK | TCP_PSH, E.pnxt + 200, E.iss + 1, &o, d, sizeof(d));
+	ck_assert_uint_eq(E.sh->rx_prod, 3 * sizeof(d));
+	o.tsval = 0x10;     /* wrapped: newer */
+	env_peer(&E, TCP_ACK | TCP_PSH, E.pnxt + 300, E.iss + 1, &o, d, sizeof(d));
+	ck_assert_uint_eq(E.sh->rx_prod, 4 * sizeof(d));
+	ck_assert_uint_eq(env_tcb(&E)->ts_recent, 0x10);
+	prod = E.sh->rx_prod;
+	o.tsval = 0xffffff00u; /* before the wrap: old, rejected with an ACK */
+	fake_ntx = 0;
+	env_peer(&E, TCP_ACK | TCP_PSH, E.pnxt + 400, E.iss + 1, &o, d, sizeof(d));
+	ck_assert_uint_eq(E.sh->rx_prod, prod);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_drop_paws, 1);
+	ck_assert_int_eq(fake_ntx, 1);
+}
+END_TEST
+
+/* TIME_WAIT reuse (Linux tcp_timewait_state_process(), TCP_TW_SYN): the server
+ * closed first and holds the 4-tuple in TIME_WAIT; a new SYN from the same client
+ * port beyond the old sequence space opens a new connection at once, its ISN past
+ * what the old one sent; an old SYN does not. */
+START_TEST(time_wait_reuse_by_new_syn)
+{
+	struct popt o = { .wnd = 502, .ts = true, .tsval = 702 };
+	struct dp_sock *cs;
+	struct tcb *c, *n;
+	uint32_t old_nxt;
+	int before;
+
+	listen_on(8);
+	c = peer_syn(40000, 5000, true);
+	E.ctx.now_us += 20000;
+	peer_final_ack(40000, c, NULL, 0);
+	E.sh->rx_cons = 8;
+	cs = fake_slot_sock(FAKE_SLOT_BASE);
+	tcp_app_close(&E.ctx, cs);
+	ck_assert_uint_eq(c->state, SHUNT_SS_FIN_WAIT_1);
+	o.tsecr = last_tx()->seg.h.tsval;
+	E.pport_be = htons(40000);
+	env_peer(&E, TCP_ACK | TCP_FIN, c->irs + 1, c->iss + 2, &o, NULL, 0);
+	ck_assert_uint_eq(c->state, SHUNT_SS_TIME_WAIT);
+	ck_assert_ptr_null(c->s);
+	old_nxt = c->snd_nxt;
+	/* an old SYN (not past RCV.NXT, no newer timestamp): no new connection */
+	before = fake_ntx;
+	o.tsval = 702;
+	env_peer(&E, TCP_SYN, c->irs, 0, &o, NULL, 0);
+	ck_assert_ptr_eq(child_of(40000), c);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_tw_reused, 0);
+	/* a new one: a child in SYN_RECEIVED, its SYN-ACK's ISN past the old one */
+	before = fake_ntx;
+	o.tsval = 800;
+	env_peer(&E, TCP_SYN, 5000 + 1000000, 0, &o, NULL, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_tw_reused, 1);
+	n = child_of(40000);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_uint_eq(n->state, SHUNT_SS_SYN_RECEIVED);
+	ck_assert_int_eq(fake_ntx, before + 1);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_SYN | TCP_ACK);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, old_nxt + 65537);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, 5000 + 1000000 + 1);
+}
+END_TEST
+
 /* A peer that did not negotiate SACK gets NewReno even if it sends blocks anyway:
  * they are not taken, three duplicates retransmit the head, cwnd inflates. */
 START_TEST(no_sack_peer_gets_newreno)
@@ -3056,6 +3294,16 @@ static Suite *tcp_suite(void)
 	tcase_add_test(rk, tlp_in_place_of_rto);
 	tcase_add_test(rk, rack_repairs_go_back_n);
 	suite_add_tcase(s, rk);
+
+	TCase *sg = tcase_create("tcp_segments");
+	tcase_add_checked_fixture(sg, setup, teardown);
+	tcase_add_test(sg, rst_in_each_state);
+	tcase_add_test(sg, old_duplicate_and_beyond_window);
+	tcase_add_test(sg, peer_wscale_clamped_to_14);
+	tcase_add_test(sg, fin_with_data);
+	tcase_add_test(sg, paws_timestamps_wrap);
+	tcase_add_test(sg, time_wait_reuse_by_new_syn);
+	suite_add_tcase(s, sg);
 
 	TCase *ls = tcase_create("tcp_listen");
 	tcase_add_checked_fixture(ls, setup, teardown);
