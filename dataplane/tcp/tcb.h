@@ -161,6 +161,10 @@ struct tcb {
 	uint8_t dupacks;
 	bool in_recovery;         /* fast recovery until snd_una reaches recover: RFC 6675
 				   * (pipe, NextSeg) with sack_ok, else RFC 6582 */
+	/* PRR (RFC 6937) in a SACK recovery: cwnd = pipe + what the deliveries allow */
+	uint32_t prr_delivered;   /* bytes the peer received since recovery began */
+	uint32_t prr_out;         /* bytes sent since recovery began */
+	uint32_t recover_fs;      /* FlightSize when it began */
 
 	/* the SACK scoreboard (RFC 6675 2): sorted, disjoint, not touching, each inside
 	 * (snd_una, snd_max] */

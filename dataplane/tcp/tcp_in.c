@@ -131,15 +131,50 @@ static void sack_enter_recovery(struct dp_ctx *ctx, struct tcb *tcb)
 	bool lost, below;
 
 	tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
-	tcb->cwnd = tcb->ssthresh;
 	tcb->recover = tcb->snd_max;
 	tcb->in_recovery = true;
 	tcb->rxt_next = tcb->snd_una;
+	/* RFC 6937: cwnd is not cut to ssthresh at once; prr_update() lets sending
+	 * fall to it in step with the deliveries */
+	tcb->prr_delivered = 0;
+	tcb->prr_out = 0;
+	tcb->recover_fs = flight;
 	/* tcp_fast_rexmit counts every fast recovery, SACK or NewReno */
 	ctx->tcp_stats.tcp_fast_rexmit++;
 	ctx->tcp_stats.tcp_sack_recoveries++;
 	if (tcp_sack_next_hole(tcb, tcb->snd_una, &hs, &he, &lost, &below))
 		tcp_sack_retransmit(ctx, tcb, hs, he);
+}
+
+/* RFC 6937 (Linux tcp_cwnd_reduction()), on each ACK of a SACK recovery that
+ * delivered bytes: while pipe is above ssthresh, send in proportion to what was
+ * delivered (ssthresh / RecoverFS of it); at or below it, slow-start back up to
+ * ssthresh but no faster than the deliveries plus one segment (PRR-SSRB). cwnd
+ * is then pipe plus what may go; the first retransmission always goes. */
+static void prr_update(struct tcb *tcb, uint32_t delivered)
+{
+	uint32_t pipe = tcp_sack_pipe(tcb), fs = tcb->recover_fs ? tcb->recover_fs : 1;
+	int64_t sndcnt;
+
+	tcb->prr_delivered += delivered;
+	if (pipe > tcb->ssthresh) {
+		sndcnt = (int64_t)(((uint64_t)tcb->prr_delivered * tcb->ssthresh + fs - 1) / fs) -
+			 tcb->prr_out;
+	} else {
+		int64_t limit = (int64_t)tcb->prr_delivered - tcb->prr_out;
+
+		if (limit < (int64_t)delivered)
+			limit = delivered;
+		limit += tcb->mss;
+		sndcnt = (int64_t)(tcb->ssthresh - pipe);
+		if (sndcnt > limit)
+			sndcnt = limit;
+	}
+	if (sndcnt < 0)
+		sndcnt = 0;
+	if (tcb->prr_out == 0 && sndcnt < tcb->mss)
+		sndcnt = tcb->mss;
+	tcb->cwnd = pipe + (uint32_t)sndcnt;
 }
 
 /* After an RTO, RFC 6675 5.1 waits for the recovery point before SACK recovery
@@ -157,6 +192,9 @@ static void rto_to_sack_recovery(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->rack_lost = true;
 	tcb->rack_lost_end = tcb->recover;
 	tcb->rack_relost = false;
+	tcb->prr_delivered = 0;
+	tcb->prr_out = 0;
+	tcb->recover_fs = tcb->snd_max - tcb->snd_una;
 	tcb->snd_nxt = tcb->snd_max;
 	if (tcb->fin_queued && SEQ_LT(tcb->fin_seq, tcb->snd_max))
 		tcb->fin_sent = true;
@@ -188,6 +226,8 @@ static void sack_maybe_enter(struct dp_ctx *ctx, struct tcb *tcb)
 void tcp_loss_marked(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	sack_maybe_enter(ctx, tcb);
+	if (tcb->in_recovery)
+		prr_update(tcb, 0);
 	tcp_output(ctx, tcb);
 	tcb_publish_info(ctx, tcb, false);
 }
@@ -222,7 +262,7 @@ static void recovery_exit(struct tcb *tcb)
  * moved by acked (0: a duplicate candidate). dup5681: RFC 5681's duplicate ACK
  * conditions hold. */
 static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uint32_t newly,
-			bool dup5681)
+			uint32_t delivered, bool dup5681)
 {
 	if (acked == 0) {
 		/* RFC 6675 2: a duplicate ACK is one that SACKs new data; one without
@@ -233,6 +273,8 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 		if (tcb->dupacks < UINT8_MAX)
 			tcb->dupacks++;
 		sack_maybe_enter(ctx, tcb);
+		if (tcb->in_recovery)
+			prr_update(tcb, delivered);
 		return;
 	}
 	if (tcb->rto_recover && SEQ_GEQ(tcb->snd_una, tcb->recover))
@@ -241,11 +283,12 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 		if (SEQ_GEQ(tcb->snd_una, tcb->recover)) {
 			recovery_exit(tcb); /* RecoveryPoint acknowledged */
 		} else {
-			/* partial ACK: cwnd stays (RFC 6675 keeps it at ssthresh); with
-			 * nothing SACKed above snd_una, the scoreboard cannot say what is
-			 * lost: the next segment is, as RFC 6582 3.2 step 5 assumes */
+			/* partial ACK: PRR sets cwnd; with nothing SACKed above snd_una,
+			 * the scoreboard cannot say what is lost: the next segment is, as
+			 * RFC 6582 3.2 step 5 assumes */
 			if (SEQ_LT(tcb->rxt_next, tcb->snd_una))
 				tcb->rxt_next = tcb->snd_una;
+			prr_update(tcb, delivered);
 			if (tcb->n_sacked == 0 && tcb->rxt_next == tcb->snd_una)
 				tcp_sack_retransmit(ctx, tcb, tcb->snd_una, tcb->snd_max);
 			return;
@@ -254,6 +297,8 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 		cwnd_grow(tcb, acked);
 	}
 	sack_maybe_enter(ctx, tcb); /* holes left above the new snd_una */
+	if (tcb->in_recovery)
+		prr_update(tcb, delivered);
 }
 
 /* RFC 8985 7.4: the ACK of a tail loss probe. A probe that resent data and drew
@@ -282,6 +327,7 @@ static void tlp_acked(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg 
 static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
 	uint32_t acked = seg->ack - tcb->snd_una, data, old_wnd = tcb->snd_wnd, flight, newly;
+	uint32_t sacked0 = tcp_sack_bytes(tcb), sacked1;
 	bool fin_acked = false, dup5681;
 
 	update_window(tcb, seg);
@@ -300,7 +346,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 			  tcb->snd_una != tcb->snd_max && tcb->snd_wnd == old_wnd;
 		if (tcb->sack_ok) {
 			tcp_rack_on_ack(ctx, tcb, tcb->snd_una, seg);
-			sack_on_ack(ctx, tcb, 0, newly, dup5681);
+			sack_on_ack(ctx, tcb, 0, newly, newly, dup5681);
 			tcp_rack_schedule_tlp(ctx, tcb);
 			tcb_publish_info(ctx, tcb, false);
 			return false;
@@ -362,8 +408,12 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 
 	if (tcb->sack_ok) {
 		tcp_sack_advance(ctx, tcb);
+		/* RFC 6937 DeliveredData: what snd_una passed, plus what the scoreboard
+		 * grew by (less when the ACK took bytes it held) */
+		sacked1 = tcp_sack_bytes(tcb);
 		tcp_rack_on_ack(ctx, tcb, seg->ack - acked, seg);
-		sack_on_ack(ctx, tcb, acked, newly, false);
+		sack_on_ack(ctx, tcb, acked, newly,
+			    acked + sacked1 > sacked0 ? acked + sacked1 - sacked0 : 0, false);
 		tcp_rack_schedule_tlp(ctx, tcb);
 	} else if (tcb->in_recovery) {
 		if (SEQ_GEQ(seg->ack, tcb->recover)) {

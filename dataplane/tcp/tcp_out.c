@@ -301,6 +301,8 @@ static void send_seg(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t
 	}
 	if (len + fin != 0 && tcb->sack_ok)
 		tcp_rack_sent(ctx, tcb, seq, seq + len + fin, SEQ_LT(seq, tcb->snd_max));
+	if (tcb->in_recovery)
+		tcb->prr_out += len + fin; /* RFC 6937: every byte sent in recovery */
 	if (SEQ_LT(seq, tcb->snd_max)) {
 		tcb->retrans++;
 		ctx->tcp_stats.tcp_rexmit++;

@@ -110,6 +110,11 @@ void tcp_sack_advance(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->n_sacked = n - i;
 }
 
+uint32_t tcp_sack_bytes(const struct tcb *tcb)
+{
+	return sb_bytes(tcb);
+}
+
 /* RFC 6675 IsLost() given what lies above: cnt ranges holding bytes. */
 static bool lost_above(const struct tcb *tcb, uint32_t cnt, uint32_t bytes)
 {

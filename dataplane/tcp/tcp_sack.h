@@ -35,6 +35,8 @@ bool tcp_sack_block_valid(const struct tcb *tcb, const struct tcp_seg *seg, uint
  * SACKed but is not acknowledged: the peer reneged (RFC 2018 8), and the whole
  * scoreboard goes (what it holds can no longer be trusted). */
 void tcp_sack_advance(struct dp_ctx *ctx, struct tcb *tcb);
+/* Bytes SACKed above snd_una (the scoreboard's total). */
+uint32_t tcp_sack_bytes(const struct tcb *tcb);
 /* RFC 6675 IsLost(seq): DupThresh ranges, or more than (DupThresh - 1) * SMSS
  * bytes, SACKed above seq. */
 bool tcp_sack_is_lost(const struct tcb *tcb, uint32_t seq);

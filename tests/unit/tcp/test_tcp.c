@@ -1721,7 +1721,8 @@ END_TEST
 
 /* RFC 6675 with one segment lost out of ten: the third duplicate ACK (which also
  * makes IsLost true) retransmits the hole and nothing else; then pipe decides:
- * new data goes only as SACKs take segments out of the network, never a SACKed
+ * new data goes only as SACKs take segments out of the network (PRR, RFC 6937: in
+ * proportion to what they deliver), never a SACKed
  * byte; the ACK of RecoveryPoint ends recovery. */
 START_TEST(sack_recovery_hole_pipe_exit)
 {
@@ -1742,18 +1743,22 @@ START_TEST(sack_recovery_hole_pipe_exit)
 	check_payload(last_tx(), SMSS, (uint8_t)SMSS);
 	ck_assert_uint_eq(t->recover, SQ(10));
 	ck_assert_uint_eq(t->ssthresh, 9 * SMSS / 2);     /* FlightSize / 2 */
-	ck_assert_uint_eq(t->cwnd, 9 * SMSS / 2);
-	/* pipe: the retransmission, segments 5..9 */
+	/* pipe: the retransmission, segments 5..9; PRR (RFC 6937): one SMSS
+	 * delivered, half of it may go (ssthresh / RecoverFS), the retransmission
+	 * took more: cwnd = pipe */
 	ck_assert_uint_eq(tcp_sack_pipe(t), 6 * SMSS);
+	ck_assert_uint_eq(t->cwnd, 6 * SMSS);
+	ck_assert_uint_eq(t->prr_delivered, SMSS);
+	ck_assert_uint_eq(t->prr_out, SMSS);
 
-	/* more data: pipe > cwnd, it waits */
+	/* more data: nothing may go yet */
 	env_app_write(&E, 10 * SMSS, 10);
 	ck_assert_int_eq(fake_ntx, before + 1);
 	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(6) } });
 	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(7) } });
-	ck_assert_int_eq(fake_ntx, before + 1);     /* pipe 4 SMSS: 0.5 SMSS free */
+	ck_assert_int_eq(fake_ntx, before + 1);     /* 3 delivered: 1.5 SMSS, 1 sent */
 	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(8) } });
-	ck_assert_int_eq(fake_ntx, before + 2);     /* pipe 3 SMSS: one new segment */
+	ck_assert_int_eq(fake_ntx, before + 2);     /* 4 delivered: 2, 1 sent: one more */
 	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(10));
 	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(9) } });
 	ck_assert_int_eq(fake_ntx, before + 3);
