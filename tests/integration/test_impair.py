@@ -137,10 +137,14 @@ def test():
         clean(bed, imp, stats)
         m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms", out)
         print("  delay: rtt min/avg/max/mdev %s" % ("/".join(m.groups()) if m else out))
+        # The tool holds each packet 65..75 ms in all; what the host adds on top
+        # (a busy core delays a ping's reply) only lengthens an RTT, so the
+        # shortest must be at least 64 ms and the mean near 70, but the longest
+        # is bounded by the machine's load, not by the tool: not checked (it
+        # failed once at 78 ms with the suite and two builds on 2 cores).
         bed.check(r.returncode == 0 and m and 64 <= float(m.group(1))
-                  and float(m.group(3)) <= 77 and 66 <= float(m.group(2)) <= 74
-                  and float(m.group(4)) >= 0.5,
-                  "delay 50 ms + 20+-5 ms: want an RTT within 70+-5 ms that varies:\n" + out)
+                  and 66 <= float(m.group(2)) <= 74 and float(m.group(4)) >= 0.5,
+                  "delay 50 ms + 20+-5 ms: want an RTT of 70+-5 ms that varies:\n" + out)
 
         with Impair(bed, from_peer="rate=20mbit", seed=SEED, name="rate") as imp:
             res, want = tcp_transfer(bed, "rate", "down")
