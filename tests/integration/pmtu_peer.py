@@ -29,12 +29,12 @@ import struct
 import sys
 import threading
 
+from peers import listener
+from synflood import checksum
+
 
 def server(port, out):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
-    s.listen(16)
+    s = listener("0.0.0.0", port)
     lock = threading.Lock()
 
     def serve(c):
@@ -76,15 +76,6 @@ def hold(host, port):
     for _ in sys.stdin:
         print(json.dumps({"maxseg": maxseg(c)}), flush=True)
     c.close()
-
-
-def checksum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
 
 
 def ipv4(src, dst, proto, payload, total=None, df=False):

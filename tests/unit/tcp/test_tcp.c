@@ -2944,22 +2944,28 @@ START_TEST(pmtu_frag_needed_below_min_or_zero)
 }
 END_TEST
 
-/* Linux tcp_v4_err(): fragmentation needed is never fatal, not in SYN_SENT either;
- * the MSS after the SYN-ACK follows the path. */
-START_TEST(pmtu_frag_needed_syn_sent)
+/* The peer's SYN-ACK to our SYN (syn_tx: its index in fake_tx), MSS 1460. */
+static void pmtu_synack(int syn_tx)
 {
 	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .mss = 1460, .ws = true,
 			  .wscale = 7 };
 
+	E.iss = fake_tx[syn_tx].seg.h.seq;
+	o.tsecr = fake_tx[syn_tx].seg.h.tsval;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+}
+
+/* Linux tcp_v4_err(): fragmentation needed is never fatal, not in SYN_SENT either;
+ * the MSS after the SYN-ACK follows the path. */
+START_TEST(pmtu_frag_needed_syn_sent)
+{
 	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
-	E.iss = last_tx()->seg.h.seq;
-	frag_needed(E.iss, 1280);
+	frag_needed(last_tx()->seg.h.seq, 1280);
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
 	ck_assert_int_eq(E.sh->error, 0);
 	ck_assert_uint_eq(E.sh->eq_seq, 0);
-	o.tsecr = last_tx()->seg.h.tsval;
-	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
-	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	pmtu_synack(0);
 	ck_assert_uint_eq(env_tcb(&E)->mss, 1228);
 }
 END_TEST
@@ -2970,25 +2976,18 @@ END_TEST
 START_TEST(pmtu_per_destination_and_expiry)
 {
 	struct tcb *t;
-	uint64_t t0 = E.ctx.now_us;
+	uint64_t exp;
 
 	ck_assert_uint_eq(pmtu_update(&E.ctx, E.peer_be, 1280), 1280);
 	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
 	ck_assert_uint_eq(last_tx()->seg.h.mss, 1240);
-	fake_ntx = 0;
-	E.ctx.now_us -= 100000; /* env_establish() adds the RTT */
-	{
-		struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .mss = 1460,
-				  .ws = true, .wscale = 7 };
-
-		E.iss = fake_tx[0].seg.h.seq;
-		E.ctx.now_us += 100000;
-		env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
-	}
+	E.ctx.now_us += 100000;
+	pmtu_synack(fake_ntx - 1);
 	t = env_tcb(&E);
 	ck_assert_uint_eq(t->mss, 1228);
 	/* another connection's ICMP lowers the destination's: this one follows */
 	pmtu_update(&E.ctx, E.peer_be, 1200);
+	(void)pmtu_get(&E.ctx, E.peer_be, &exp);
 	fake_ntx = 0;
 	env_app_write(&E, 3000, 0);
 	ck_assert_uint_eq(t->mss, 1148);
@@ -2996,7 +2995,11 @@ START_TEST(pmtu_per_destination_and_expiry)
 	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_pmtu_sync, 1);
 	peer_ack(E.iss + 3001);
 	/* mtu_expires after: the port's MTU, the peer's MSS */
-	E.ctx.now_us = t0 + PMTU_EXPIRES_US;
+	E.ctx.now_us = exp - 1;
+	env_app_write(&E, 1, 0);
+	ck_assert_uint_eq(t->mss, 1148);
+	peer_ack(E.iss + 3002);
+	E.ctx.now_us = exp;
 	fake_ntx = 0;
 	env_app_write(&E, 3000, 0);
 	ck_assert_uint_eq(t->pmtu, 1500);
