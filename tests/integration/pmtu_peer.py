@@ -29,7 +29,7 @@ import struct
 import sys
 import threading
 
-from peers import listener
+from peers import listener, serve_threads
 from synflood import checksum
 
 
@@ -40,18 +40,13 @@ def server(port, out):
     def serve(c):
         h, n = hashlib.sha256(), 0
         with c:
-            while True:
-                b = c.recv(65536)
-                if not b:
-                    break
+            for b in iter(lambda: c.recv(65536), b""):
                 h.update(b)
                 n += len(b)
         with lock, open(out, "a") as f:
             f.write("%d %s\n" % (n, h.hexdigest()))
 
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    serve_threads(s, serve)
 
 
 def maxseg(c):
