@@ -29,6 +29,11 @@ the router), for comparison.
    connection's ports with a sequence number outside [snd_una, snd_nxt] changes
    nothing (counted in tcp_icmp_out_of_window); the same forgery with the right
    sequence number lowers that connection's MSS, so the forgery is well made.
+5. A second bed with the router's frag-needed dropped (nft, in the router
+   namespace only), a black hole: with shuntd's --mtu_probing=1 a 1 MB upload
+   completes once three RTOs have passed, at MSS 1024; the kernel in kcli with
+   net.ipv4.tcp_mtu_probing=1 completes too (and then probes upward, which shunt
+   does not: its MSS is only reported).
 """
 
 import json
@@ -48,6 +53,17 @@ MSS = PATH_MTU - 40 - 12          # timestamps on, both stacks
 PORT = 7600
 SIZE = 4 << 20
 SYN = 0x02
+SHUNTD_ARGS = ["--gateway=" + PEER_IP, "--offload=10.77.0.0/24,10.78.0.0/24"]
+# the router sends no frag-needed: a black hole (RFC 2923 2.1)
+BLACKHOLE_NFT = """
+table ip pmtu_blackhole {
+    chain out {
+        type filter hook output priority 0;
+        icmp type destination-unreachable icmp code frag-needed drop
+    }
+}
+"""
+BH_SIZE = 1 << 20
 
 
 def link(bed, ns, dev, ip, gw_ip, router_mtu):
@@ -98,17 +114,22 @@ def stat(bed, name):
     return counter(bed.counters(), name)
 
 
-def test():
-    with Bed("pmtu", shuntd_args=["--gateway=" + PEER_IP,
-                                  "--offload=10.77.0.0/24,10.78.0.0/24"]) as bed:
-        srv = bed.add_netns("srv")
-        bed.kcli = bed.add_netns("kcli")
-        sh(["ip", "netns", "exec", bed.peer, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
-        link(bed, srv, "shs" + bed.tap[3:], SRV_IP, RTR_SRV, PATH_MTU)
-        link(bed, bed.kcli, "shk" + bed.tap[3:], KCLI_IP, RTR_KCLI, 1500)
-        out = os.path.join(bed.tmp, "server.out")
-        server = bed.spawn(srv, [PYTHON, PEER, "server", str(PORT), out], "server")
-        bed.wait_port(srv, PORT, proc=server)
+def router(bed):
+    """The router, the server and kcli; returns the server's output file."""
+    srv = bed.add_netns("srv")
+    bed.kcli = bed.add_netns("kcli")
+    sh(["ip", "netns", "exec", bed.peer, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+    link(bed, srv, "shs" + bed.tap[3:], SRV_IP, RTR_SRV, PATH_MTU)
+    link(bed, bed.kcli, "shk" + bed.tap[3:], KCLI_IP, RTR_KCLI, 1500)
+    out = os.path.join(bed.tmp, "server.out")
+    server = bed.spawn(srv, [PYTHON, PEER, "server", str(PORT), out], "server")
+    bed.wait_port(srv, PORT, proc=server)
+    return out
+
+
+def test_router():
+    with Bed("pmtu", shuntd_args=SHUNTD_ARGS) as bed:
+        out = router(bed)
         cap = bed.spawn_peer([PYTHON, TCPCAP, bed.tap], "tcpcap")
         wait(bed, lambda: lines(cap.out)[:1] == ["ready"], "tcpcap ready")
         data = os.path.join(bed.tmp, "data")
@@ -207,6 +228,44 @@ def test():
               "MSS was lowered; forged ICMP validated"
               % (MSS, PATH_MTU, s1["s"], k["s"], s2["s"], seen["icmp_unreach_rx"],
                  seen["tcp_pmtu_not_lower"]))
+
+
+def test_blackhole():
+    """5. mtu_probing 1, the router's ICMP dropped: the upload completes once three
+    RTOs have passed, at MSS 1024 (tcp_base_mss), as the kernel's in kcli with
+    net.ipv4.tcp_mtu_probing=1 does."""
+    with Bed("pmtu-bh", shuntd_args=SHUNTD_ARGS + ["--mtu_probing=1"]) as bed:
+        out = router(bed)
+        r = bed.run(bed.peer, ["nft", "-f", "-"], input=BLACKHOLE_NFT.encode())
+        bed.check(r.returncode == 0, "nft: %s" % r.stderr.decode(errors="replace"))
+        sh(["ip", "netns", "exec", bed.kcli, "sysctl", "-qw", "net.ipv4.tcp_mtu_probing=1"])
+        data = os.path.join(bed.tmp, "data")
+        random_file(data, BH_SIZE)
+        want = "%d %s" % (BH_SIZE, sha256_file(data))
+        s = upload(bed, True, data)
+        wait(bed, lambda: len(lines(out)) >= 1, "the server's digest")
+        bed.check(lines(out)[0] == want, "black hole upload: server got %r" % lines(out)[0])
+        text = bed.counters()
+        for name, ok in (("icmp_unreach_rx", lambda v: v == 0),
+                         ("tcp_mtu_blackhole", lambda v: v >= 1),
+                         ("tcp_rexmit_timeout", lambda v: v >= 3)):
+            bed.check(ok(counter(text, name)), "black hole upload: %s = %d\n%s"
+                      % (name, counter(text, name), text))
+        bed.check(s["maxseg"] == 1024, "black hole upload: TCP_MAXSEG %d, want 1024"
+                  % s["maxseg"])
+        k = upload(bed, False, data)
+        wait(bed, lambda: len(lines(out)) >= 2, "the server's second digest")
+        bed.check(lines(out)[1] == want, "kernel black hole upload: server got %r"
+                  % lines(out)[1])
+        print("pmtu black hole: shunt through in %.2f s at MSS %d after %d RTOs; the "
+              "kernel (tcp_mtu_probing=1) in %.2f s, MSS %d"
+              % (s["s"], s["maxseg"], counter(text, "tcp_rexmit_timeout"), k["s"],
+                 k["maxseg"]))
+
+
+def test():
+    test_router()
+    test_blackhole()
 
 
 if __name__ == "__main__":
