@@ -2886,6 +2886,36 @@ START_TEST(pmtu_frag_needed_lowers_mss_and_resends)
 }
 END_TEST
 
+/* In SACK recovery the recovery goes on: every hole is lost and goes again from
+ * snd_una at the new size, what the peer SACKed not at all, cwnd as it was. */
+START_TEST(pmtu_frag_needed_in_sack_recovery)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t cwnd;
+	int before, i;
+
+	peer_sack(SQ(1), 0, NULL);
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(4) } });
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(5) } });
+	ck_assert(t->in_recovery);
+	cwnd = t->cwnd;
+	before = fake_ntx;
+	frag_needed(SQ(1), 1280);
+	ck_assert_uint_eq(t->mss, 1228);
+	ck_assert(t->in_recovery);
+	ck_assert_uint_eq(t->cwnd, cwnd);
+	ck_assert_int_gt(fake_ntx, before + 1);
+	ck_assert_uint_eq(fake_tx[before].seg.h.seq, SQ(1));
+	ck_assert_uint_eq(fake_tx[before].seg.len, 1228);
+	ck_assert_uint_eq(fake_tx[before + 1].seg.h.seq, SQ(1) + 1228);
+	for (i = before; i < fake_ntx; i++)
+		ck_assert_uint_le(fake_tx[i].seg.len, 1228);
+	check_not_resent(before, SQ(2), SQ(5));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 0);
+}
+END_TEST
+
 /* RFC 5927 4.1 and Linux tcp_v4_err(): only a quote of what is in flight counts;
  * one that fails changes nothing, not even the destination's path MTU. */
 START_TEST(pmtu_frag_needed_validated)
@@ -3553,6 +3583,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(api, pmtu_mss_arithmetic);
 	tcase_add_test(api, pmtu_frag_needed_lowers_mss_and_resends);
 	tcase_add_test(api, pmtu_frag_needed_validated);
+	tcase_add_test(api, pmtu_frag_needed_in_sack_recovery);
 	tcase_add_test(api, pmtu_frag_needed_below_min_or_zero);
 	tcase_add_test(api, pmtu_frag_needed_syn_sent);
 	tcase_add_test(api, pmtu_per_destination_and_expiry);
