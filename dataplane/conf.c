@@ -411,6 +411,8 @@ static const struct conf_key conf_keys[] = {
 	{ "sack", CONF_UINT(sack, 0, 1, ""), .help = "0..1, SACK (net.ipv4.tcp_sack)" },
 	{ "window_scaling", CONF_UINT(window_scaling, 0, 1, ""),
 	  .help = "0..1, window scaling (net.ipv4.tcp_window_scaling)" },
+	{ "mtu_probing", CONF_UINT(mtu_probing, 0, 2, ""),
+	  .help = "0..2, black hole detection (net.ipv4.tcp_mtu_probing)" },
 	{ "rmem_max", CONF_UINT(rmem_max, CONF_BUF_MIN, INT_MAX, " of bytes"),
 	  .help = "buffer the window scale is chosen for (max(tcp_rmem[2], rmem_max))" },
 	{ "time_wait_ms", CONF_UINT(time_wait_ms, 100, 600000, " of milliseconds"),
@@ -661,6 +663,10 @@ int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errl
 		return rc;
 	if (rc > 0)
 		c->window_scaling = v[0] != 0;
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_mtu_probing", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->mtu_probing = v[0] > 2 ? 2 : (unsigned)v[0];
 	/* Linux tcp_select_initial_window(): the scale is chosen for
 	 * max(tcp_rmem[2], rmem_max), what the socket may grow to by autotuning or
 	 * SO_RCVBUF. tcp_rmem's default and tcp_wmem are not rx_buf and tx_buf: a ring

@@ -65,6 +65,25 @@ struct dp_loq {
 	struct rte_mbuf *pkts[DP_LO_QUEUE];
 };
 
+/* Path MTUs learned from ICMP "fragmentation needed" (net/pmtu.c), per destination,
+ * as Linux keeps them in the route's next-hop exceptions: DP_PMTU_WAYS entries per
+ * set, a set chosen by the destination. An entry with dst_be 0 is free. */
+#define DP_PMTU_SETS 64
+#define DP_PMTU_WAYS 4
+
+struct dp_pmtu_entry {
+	uint32_t dst_be;
+	uint16_t mtu;
+	bool locked;         /* below PMTU_MIN: Linux's RTAX_MTU lock */
+	uint64_t expires_us;
+};
+
+struct dp_pmtu {
+	uint32_t gen;        /* bumped on every change: connections resync their MSS */
+	uint32_t n;          /* entries in use, expired ones included */
+	struct dp_pmtu_entry e[DP_PMTU_SETS][DP_PMTU_WAYS];
+};
+
 struct dp_ctx {
 	uint64_t now_us; /* the loop's clock, read once per iteration */
 	const struct dp_conf *conf;
@@ -99,6 +118,7 @@ struct dp_ctx {
 	uint16_t ip_id;          /* IPv4 identification (ipv4_output) */
 	uint16_t icmp_tokens;    /* ICMP error rate bucket (icmp_send_unreach) */
 	uint64_t icmp_stamp_us;
+	struct dp_pmtu pmtu;     /* path MTUs per destination (pmtu.c) */
 
 	/* counters */
 	struct port_stats port_stats;

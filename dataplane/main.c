@@ -144,8 +144,9 @@ int main(int argc, char **argv)
 	DP_INFO("ready: %s/%u on port %u, control %s, idle %s", ipbuf, conf.prefix_len,
 		port_id, conf.control, conf.idle == CONF_IDLE_POLL ? "poll" : "adaptive");
 	/* the namespace's sysctls or the file's keys: say which values won */
-	DP_INFO("tcp: syn_retries %u, timestamps %u, sack %u, window_scaling %u, rmem_max %u",
-		conf.syn_retries, conf.timestamps, conf.sack, conf.window_scaling, conf.rmem_max);
+	DP_INFO("tcp: syn_retries %u, timestamps %u, sack %u, window_scaling %u, mtu_probing %u, "
+		"rmem_max %u", conf.syn_retries, conf.timestamps, conf.sack, conf.window_scaling,
+		conf.mtu_probing, conf.rmem_max);
 
 	loop_run(&ctx);
 	status = 0;

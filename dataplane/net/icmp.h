@@ -19,6 +19,7 @@ struct rte_mbuf;
 #define ICMP_PARAMETERPROB 12
 #define ICMP_UNREACH_NCODES 16 /* codes 0..15 (RFC 792, 1122, 1812) */
 #define ICMP_UNREACH_PORT 3
+#define ICMP_UNREACH_NEEDFRAG 4 /* fragmentation needed and DF set (RFC 1191) */
 #define ICMP_ERR_MAX 576        /* an error we send, IP header included (RFC 1812 4.3.2.3) */
 #define ICMP_RATE_TOKEN_US 1000 /* Linux icmp_msgs_per_sec = 1000 */
 #define ICMP_RATE_BURST 50      /* Linux icmp_msgs_burst */

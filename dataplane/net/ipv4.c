@@ -20,7 +20,9 @@
  * buffer right before the data (m->l3_len bytes), for icmp_send_unreach().
  *
  * Transmit builds a 20-byte header: DF for TCP/UDP (Linux's default
- * IP_PMTUDISC_WANT), none for ICMP (Linux's ICMP socket uses IP_PMTUDISC_DONT),
+ * IP_PMTUDISC_WANT: path MTU discovery, pmtu.c), except toward a destination whose
+ * path MTU is locked below PMTU_MIN, none for ICMP (Linux's ICMP socket uses
+ * IP_PMTUDISC_DONT),
  * TTL 64, identification from a per-context counter. Checksums are offloaded when
  * the port advertises it: DPDK wants ol_flags, l2_len/l3_len and the pseudo-header
  * sum (not complemented) in the L4 checksum field; the IP checksum field zero.
@@ -310,7 +312,10 @@ ipv4_output_tos_ttl(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uin
 	ip->type_of_service = tos;
 	ip->total_length = rte_cpu_to_be_16((uint16_t)(l4_len + sizeof(*ip)));
 	ip->packet_id = rte_cpu_to_be_16(ctx->ip_id++);
-	ip->fragment_offset = proto == IPPROTO_ICMP ? 0 : rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	/* a locked path MTU (below PMTU_MIN) lets routers fragment, as Linux's
+	 * ip_dont_fragment() */
+	ip->fragment_offset = proto == IPPROTO_ICMP || pmtu_locked(ctx, dst_be) ? 0 :
+			      rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = ttl != 0 ? ttl : IPV4_TTL;
 	ip->next_proto_id = proto;
 	ip->hdr_checksum = 0;

@@ -75,6 +75,22 @@ void lo_fini(struct dp_ctx *ctx);
  * Returns 0, or -ENETUNREACH when dst is outside the prefix and there is no gateway. */
 int route_lookup(const struct dp_ctx *ctx, uint32_t dst_be, uint32_t *nexthop_be);
 
+/* Path MTU per destination (pmtu.c), Linux's route exceptions. */
+#define PMTU_MIN        552                    /* Linux net.ipv4.route.min_pmtu */
+#define PMTU_EXPIRES_US (600ull * 1000000)     /* Linux net.ipv4.route.mtu_expires */
+/* The path MTU toward dst: the one learned while it lasts, else the port's; never
+ * above the port's. *expires_us (if not NULL): when it stops holding (UINT64_MAX for
+ * the port's own). */
+uint16_t pmtu_get(const struct dp_ctx *ctx, uint32_t dst_be, uint64_t *expires_us);
+/* A validated ICMP "fragmentation needed" said the next hop toward dst takes mtu
+ * bytes (0: it did not say), as Linux's __ip_rt_update_pmtu(): ignored above the
+ * current path MTU or while that is locked; below PMTU_MIN the path MTU becomes
+ * min(current, PMTU_MIN), locked (DF clear); lasts PMTU_EXPIRES_US. Returns the path
+ * MTU now. */
+uint16_t pmtu_update(struct dp_ctx *ctx, uint32_t dst_be, uint32_t mtu);
+/* dst's path MTU is locked: its packets go without DF (Linux ip_dont_fragment()). */
+bool pmtu_locked(const struct dp_ctx *ctx, uint32_t dst_be);
+
 /* ARP cache: entries expire and are refreshed; unresolved next hops hold a bounded
  * queue of packets, probe again, and after the probes are exhausted (about 3 s, as
  * Linux) drop them and report EHOSTUNREACH to the protocol via tcp_notify_error(). */

@@ -29,7 +29,8 @@
 	X(icmp_unreach_rx) X(icmp_drop_type) X(icmp_time_exceeded_rx) \
 	X(icmp_param_prob_rx) X(icmp_drop_code) X(icmp_drop_quote) \
 	X(icmp_drop_quote_proto) X(icmp_drop_quote_src) X(icmp_unreach_tx) \
-	X(icmp_unreach_ratelimited) X(icmp_unreach_bad_call)
+	X(icmp_unreach_ratelimited) X(icmp_unreach_bad_call) \
+	X(ip_pmtu_learned) X(ip_pmtu_below_min) X(ip_pmtu_not_lower) X(ip_pmtu_evicted)
 
 struct net_stats {
 #define NET_STAT_FIELD(name) uint64_t name;

@@ -132,6 +132,15 @@ struct tcb {
 	uint32_t ts_recent;       /* RFC 7323 TS.Recent */
 	uint16_t mss;             /* effective send MSS (options excluded) */
 	uint16_t rcv_mss;         /* MSS we advertised */
+	uint16_t mss_clamp;       /* the peer's MSS within TCP_MAXSEG (Linux
+				   * rx_opt.mss_clamp); 0 until its SYN said it */
+	/* path MTU (tcp_pmtu.c): what mss is for (Linux icsk_pmtu_cookie), learned
+	 * from net/pmtu.c at pmtu_gen, good until pmtu_expires_us; 0 before connect */
+	uint16_t pmtu;
+	uint32_t pmtu_gen;
+	uint64_t pmtu_expires_us;
+	bool mtup_on;             /* a black hole was suspected (Linux icsk_mtup.enabled): */
+	uint16_t mtup_low;        /* ... the MSS stays within this MTU (search_low) */
 
 	/* FIN from our side */
 	bool syn_acked;           /* our SYN is acknowledged: acks count data (and FIN) */
@@ -280,6 +289,8 @@ struct tcp_stack {
 	 * says otherwise (conf.h); an option turned off is ignored in a received SYN,
 	 * as Linux's tcp_parse_options() ignores it. */
 	bool ts_on, sack_on, ws_on;
+	uint8_t mtu_probing;      /* net.ipv4.tcp_mtu_probing (conf.h): 0 none, else black
+				   * hole detection on RTOs (tcp_pmtu.c) */
 	uint32_t rmem_max;        /* the buffer the window scale is chosen for (conf.h) */
 	uint64_t rng;             /* xorshift state: bind(port 0)'s search start */
 	uint32_t port_perturb[TCP_PORT_PERTURB]; /* RFC 6056 3.3.4 table (tcp_port_connect) */

@@ -24,12 +24,14 @@
 
 #include "dp.h"
 #include "core/sock.h"
+#include "net/icmp.h"
 #include "net/net.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_pmtu.h"
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_wire.h"
@@ -64,6 +66,7 @@ int tcp_init(struct dp_ctx *ctx)
 	ts->sack_on = ctx->conf == NULL || ctx->conf->sack != 0;
 	ts->ws_on = ctx->conf == NULL || ctx->conf->window_scaling != 0;
 	ts->rmem_max = ctx->conf != NULL ? ctx->conf->rmem_max : TCP_RMEM_MAX_DEFAULT;
+	ts->mtu_probing = ctx->conf != NULL ? (uint8_t)ctx->conf->mtu_probing : 0;
 	ctx->tcp = ts;
 	return 0;
 }
@@ -98,8 +101,14 @@ static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->snd_ws = 0;
 	tcb->ws_ok = tcb->ts_ok = false;
 	tcb->ts_recent = 0;
+	tcb->pmtu = 0;
+	tcb->pmtu_gen = 0;
+	tcb->pmtu_expires_us = UINT64_MAX;
+	tcb->mtup_on = false;
+	tcb->mtup_low = 0;
 	tcb->rcv_mss = tcp_adv_mss(ctx, tcb);
 	tcb->mss = TCP_MSS_DEFAULT;
+	tcb->mss_clamp = 0;
 	tcb->snd_wnd = tcb->snd_wnd_max = 0;
 	tcb->fin_queued = tcb->fin_sent = false;
 	tcb->n_ooo = 0;
@@ -266,6 +275,10 @@ int tcp_connect(struct dp_ctx *ctx, struct dp_sock *s, uint32_t dst_be, uint16_t
 	if (rc != 0)
 		return rc;
 	tcb_reset_vars(ctx, tcb);
+	/* the destination's path MTU bounds the MSS we offer (Linux's advmss comes
+	 * from the route, its exception included) and the one we send with */
+	tcp_pmtu_init(ctx, tcb, dst_be);
+	tcb->rcv_mss = tcp_adv_mss(ctx, tcb);
 	/* Linux tcp_v4_connect() + tcp_connect_init(): until the SYN-ACK the MSS is
 	 * TCP_MSS_DEFAULT (mss_clamp), or TCP_MAXSEG, within the route's, less the
 	 * timestamp the SYN offers: what getsockopt(TCP_MAXSEG) reads meanwhile */
@@ -593,21 +606,32 @@ void tcp_notify_error(struct dp_ctx *ctx, const uint8_t *ip, uint32_t len, int e
 	memcpy(&dport, ip + ihl + 2, 2);
 	seq = (uint32_t)ip[ihl + 4] << 24 | (uint32_t)ip[ihl + 5] << 16 |
 	      (uint32_t)ip[ihl + 6] << 8 | ip[ihl + 7];
-	/* our packet: we were the source */
+	/* our packet: we were the source; Linux ignores what names a TIME_WAIT */
 	tcb = tcp_table_lookup(ctx->tcp, src, sport, dst, dport);
-	if (tcb == NULL)
+	if (tcb == NULL || tcb->state == SHUNT_SS_TIME_WAIT)
 		goto ignore;
-	/* RFC 5927 4.1: the quoted sequence number must be one we sent and is unacked */
-	if (SEQ_LT(seq, tcb->snd_una) || SEQ_GEQ(seq, tcb->snd_max))
-		goto ignore;
+	/* RFC 5927 4.1: the quoted sequence number must be one we sent that is not
+	 * yet acknowledged; Linux's between(seq, snd_una, snd_nxt) takes snd_nxt too
+	 * (an ACK without data carries it) */
+	if (SEQ_LT(seq, tcb->snd_una) || SEQ_GT(seq, tcb->snd_max)) {
+		ctx->tcp_stats.tcp_icmp_out_of_window++;
+		return;
+	}
 	ctx->tcp_stats.tcp_icmp_err++;
+	if (icmp != NULL && icmp->type == ICMP_DEST_UNREACH &&
+	    icmp->code == ICMP_UNREACH_NEEDFRAG) {
+		/* Linux tcp_v4_err(): path MTU discovery (RFC 1191), never an error
+		 * of the connection, not even in SYN_SENT; a half-open child ignores
+		 * it (tcp_req_err(): our SYN-ACK is small) */
+		if (!(tcb->state == SHUNT_SS_SYN_RECEIVED && tcb->listener != NULL))
+			tcp_pmtu_reduced(ctx, tcb, icmp->info);
+		return;
+	}
 	if (tcb->state == SHUNT_SS_SYN_RECEIVED && tcb->listener != NULL) {
 		/* Linux tcp_req_err(): a hard error drops the half-open child silently
-		 * (nobody has seen it); a soft one (fragmentation needed) is ignored */
-		if (err != EMSGSIZE) {
-			ctx->tcp_stats.tcp_listen_child_icmp++;
-			tcp_listen_drop_child(ctx, tcb, false);
-		}
+		 * (nobody has seen it) */
+		ctx->tcp_stats.tcp_listen_child_icmp++;
+		tcp_listen_drop_child(ctx, tcb, false);
 		return;
 	}
 	if (tcb->state == SHUNT_SS_SYN_SENT || tcb->state == SHUNT_SS_SYN_RECEIVED) {

@@ -31,6 +31,7 @@
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_pmtu.h"
 #include "tcp/tcp_rack.h"
 #include "tcp/tcp_sack.h"
 #include "tcp/tcp_syncookie.h"
@@ -48,21 +49,17 @@ static uint32_t ms_now(const struct dp_ctx *ctx)
 	return (uint32_t)(ctx->now_us / 1000);
 }
 
-/* Effective send MSS: the peer's MSS (536 if absent) within our MTU and
- * TCP_MAXSEG, less the timestamp option every segment will carry. */
-static uint16_t eff_mss(const struct dp_ctx *ctx, const struct tcb *tcb, uint16_t peer_mss)
+/* Effective send MSS: the peer's MSS (536 if absent) within TCP_MAXSEG (kept as
+ * mss_clamp) and the path MTU, less the timestamp option every segment will carry
+ * (tcp_mtu_to_mss()). */
+static uint16_t eff_mss(const struct dp_ctx *ctx, struct tcb *tcb, uint16_t peer_mss)
 {
-	uint32_t mtu_mss = (ctx->mtu ? ctx->mtu : 1500) - 40;
-	uint32_t m = min_u32(peer_mss ? peer_mss : TCP_MSS_DEFAULT, mtu_mss);
+	uint32_t m = peer_mss ? peer_mss : TCP_MSS_DEFAULT;
 
 	if (tcb->user_mss != 0)
 		m = min_u32(m, tcb->user_mss); /* Linux: mss_clamp = min(user_mss, the peer's) */
-
-	if (m < 64 + 12)
-		m = 64 + 12; /* a silly peer MSS: never underflow below */
-	if (tcb->ts_ok)
-		m -= 12;
-	return (uint16_t)m;
+	tcb->mss_clamp = (uint16_t)m;
+	return tcp_mtu_to_mss(ctx, tcb, tcb->pmtu);
 }
 
 static void set_established(struct dp_ctx *ctx, struct tcb *tcb)
@@ -688,6 +685,7 @@ static struct tcb *listen_child_new(struct dp_ctx *ctx, struct tcb *l, uint32_t 
 	c->keep_cnt = l->keep_cnt;
 	c->user_timeout_us = l->user_timeout_us;
 	c->user_mss = l->user_mss;
+	tcp_pmtu_init(ctx, c, src_be); /* Linux tcp_v4_syn_recv_sock(): the route's */
 	c->rcv_mss = tcp_adv_mss(ctx, c);
 	c->tos = l->tos;
 	c->ttl = l->ttl;

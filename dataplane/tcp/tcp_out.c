@@ -18,6 +18,7 @@
 #include "core/sock.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_pmtu.h"
 #include "tcp/tcp_rack.h"
 #include "tcp/tcp_sack.h"
 #include "tcp/tcp_timer.h"
@@ -267,7 +268,8 @@ static bool can_send_data(uint32_t state)
 
 uint16_t tcp_adv_mss(const struct dp_ctx *ctx, const struct tcb *tcb)
 {
-	uint16_t mss = (uint16_t)((ctx->mtu ? ctx->mtu : 1500) - 40);
+	uint16_t mtu = tcb->pmtu != 0 ? tcb->pmtu : ctx->mtu != 0 ? ctx->mtu : 1500;
+	uint16_t mss = (uint16_t)(mtu - 40);
 
 	return tcb->user_mss != 0 && tcb->user_mss < mss ? tcb->user_mss : mss;
 }
@@ -479,6 +481,7 @@ void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
 
 	if (!can_send_data(tcb->state) || tcb->s == NULL)
 		goto ack;
+	tcp_pmtu_sync(ctx, tcb);
 	if (tcb->in_recovery && tcb->sack_ok) {
 		sack_output(ctx, tcb);
 		goto ack;

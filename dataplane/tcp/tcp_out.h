@@ -49,7 +49,7 @@ void tcp_send_hdr(struct dp_ctx *ctx, const struct tcb *from, uint32_t laddr_be,
 /* The window scale our SYN or SYN-ACK offers for s (0 with window scaling off):
  * Linux tcp_select_initial_window(). */
 uint8_t tcp_rcv_wscale(const struct dp_ctx *ctx, const struct dp_sock *s);
-/* The MSS our SYN or SYN-ACK offers: the route's (MTU - 40) within TCP_MAXSEG
+/* The MSS our SYN or SYN-ACK offers: the route's (path MTU - 40) within TCP_MAXSEG
  * (Linux tcp_mss_clamp(tp, dst_metric_advmss())). */
 uint16_t tcp_adv_mss(const struct dp_ctx *ctx, const struct tcb *tcb);
 /* Receive window we may advertise now, in bytes (never moves the right edge left). */

@@ -28,6 +28,7 @@
 #include "tcp/tcp_in.h"
 #include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_pmtu.h"
 #include "tcp/tcp_rack.h"
 #include "tcp/tcp_timer.h"
 
@@ -299,6 +300,7 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 		return;
 	}
 	ctx->tcp_stats.tcp_rexmit_timeout++;
+	tcp_pmtu_on_rto(ctx, tcb); /* Linux tcp_write_timeout(): black hole detection */
 	/* RFC 5681 (4): ssthresh = max(FlightSize / 2, 2 * SMSS); cwnd = LW = 1 SMSS */
 	flight = tcb->snd_max - tcb->snd_una;
 	half = flight / 2;

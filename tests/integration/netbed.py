@@ -301,6 +301,15 @@ class Bed:
             sh(["ip", "-n", ns, "addr", "add", "%s/%d" % (ip, PREFIX), "dev", dev])
             sh(["ip", "-n", ns, "link", "set", dev, "up"])
 
+    def add_netns(self, role):
+        """One more namespace, shunt-ROLE-<id> with lo up, removed at teardown like
+        the bed's own (for a test that routes through the peer namespace)."""
+        ns = "shunt-%s-%s" % (role, self.id)
+        sh(["ip", "netns", "add", ns])
+        self._made_ns.append(ns)
+        sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+        return ns
+
     def eal(self):
         # --in-memory is refused with --no-huge by DPDK 22.11 ("--legacy-mem is not
         # compatible with --in-memory": --no-huge implies legacy memory); --no-shconf
@@ -359,16 +368,18 @@ class Bed:
 
     # ------------------------------------------------------------ processes
     def spawn(self, ns, argv, name, stdin=None, env=None):
-        """Start a background process in netns `ns`; killed at teardown."""
+        """Start a background process in netns `ns`; killed at teardown. stdin: a
+        file path, or subprocess.PIPE (then write to proc.popen.stdin)."""
         out = os.path.join(self.tmp, name + ".out")
         err = os.path.join(self.tmp, name + ".err")
-        fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
+        path = isinstance(stdin, str)
+        fin = open(stdin, "rb") if path else subprocess.DEVNULL if stdin is None else stdin
         try:
             with open(out, "wb") as fo, open(err, "wb") as fe:
                 p = subprocess.Popen(["ip", "netns", "exec", ns] + list(argv), stdin=fin,
                                      stdout=fo, stderr=fe, env=clean_env(env))
         finally:
-            if stdin:
+            if path:
                 fin.close()
         proc = Proc(name, p, out, err)
         self._procs.append(proc)

@@ -51,6 +51,13 @@ def listener(host, port):
     return s
 
 
+def serve_threads(srv, serve):
+    """Accept on srv forever, each connection served by serve(c) in a thread."""
+    while True:
+        c, _ = srv.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
 def echo(host, port):
     srv = listener(host, port)
 

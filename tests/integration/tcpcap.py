@@ -10,7 +10,7 @@ kernel sends there ("out") and what arrives ("in"). It prints `ready` once bound
 so nothing sent after that is missed, then one line per packet:
 
     {"dir": "out", "src": "10.77.0.1", "dst": ..., "sport": .., "dport": ..,
-     "flags": 2, "tos": 0, "ttl": 64, "len": 0, "win": 64240,
+     "seq": .., "df": true, "flags": 2, "tos": 0, "ttl": 64, "len": 0, "win": 64240,
      "opts": [[2, "05b4"], [4, ""], [8, "..."], [1, ""], [3, "07"]]}
 
 opts are the TCP options in wire order as [kind, data hex] (NOP and EOL with no
@@ -56,6 +56,7 @@ def packet(frame, outgoing):
         "dir": "out" if outgoing else "in",
         "src": socket.inet_ntoa(ip[12:16]), "dst": socket.inet_ntoa(ip[16:20]),
         "sport": int.from_bytes(tcp[0:2], "big"), "dport": int.from_bytes(tcp[2:4], "big"),
+        "seq": int.from_bytes(tcp[4:8], "big"), "df": bool(ip[6] & 0x40),
         "flags": tcp[13] & 0x3f, "tos": ip[1], "ttl": ip[8],
         "len": int.from_bytes(ip[2:4], "big") - ihl - off,
         "win": int.from_bytes(tcp[14:16], "big"), "opts": options(tcp[20:off]),

@@ -93,6 +93,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.timestamps, 1);
 	ck_assert_uint_eq(c.sack, 1);
 	ck_assert_uint_eq(c.window_scaling, 1);
+	ck_assert_uint_eq(c.mtu_probing, 0); /* Linux's tcp_mtu_probing */
 	ck_assert_uint_eq(c.rmem_max, 6291456);
 	ck_assert_int_eq(c.idle, CONF_IDLE_ADAPTIVE);
 	ck_assert_uint_eq(c.idle_spin_us, 200);
@@ -732,7 +733,7 @@ END_TEST
 
 static const char *const sysctl_files[] = {
 	"ipv4/tcp_syn_retries", "ipv4/tcp_timestamps", "ipv4/tcp_sack",
-	"ipv4/tcp_window_scaling", "ipv4/tcp_rmem", "core/rmem_max",
+	"ipv4/tcp_window_scaling", "ipv4/tcp_rmem", "core/rmem_max", "ipv4/tcp_mtu_probing",
 };
 
 /* tdir as a /proc/sys/net holding name with text (NULL: no such file). */
@@ -779,7 +780,9 @@ START_TEST(test_sysctl_read)
 	put_sysctl("ipv4/tcp_window_scaling", "0\n");
 	put_sysctl("ipv4/tcp_rmem", "4096\t131072\t33554432\n");
 	put_sysctl("core/rmem_max", "212992\n");
+	put_sysctl("ipv4/tcp_mtu_probing", "1\n");
 	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.mtu_probing, 1);
 	ck_assert_uint_eq(c.syn_retries, 3);
 	ck_assert_uint_eq(c.timestamps, 0);
 	ck_assert_uint_eq(c.sack, 0);
@@ -837,6 +840,11 @@ START_TEST(test_sysctl_file_overrides)
 	ck_assert_uint_eq(c.syn_retries, 2);
 	ck_assert_int_eq(load("window_scaling = 2\n"), -EINVAL);
 	assert_err_has(":1: key 'window_scaling': '2' is not a number in 0..1");
+	put_sysctl("ipv4/tcp_mtu_probing", "1\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_int_eq(load("mtu_probing = 0\n"), 0);
+	ck_assert_uint_eq(c.mtu_probing, 0);
+	ck_assert_int_eq(load("mtu_probing = 3\n"), -EINVAL);
 }
 END_TEST
 

@@ -4,7 +4,7 @@
  * net/ unit tests: EAL (no hugepages) and one mempool per binary, link-time fakes
  * (dp_tx, tcp_input, tcp_notify_error, udp_input, udp_notify_error), packet
  * builders, and main() running one Check suite per module (eth, arp, ipv4, icmp,
- * route, lo) without fork: a forked child cannot safely use the parent's EAL memory.
+ * route, lo, pmtu) without fork: a forked child cannot safely use the parent's EAL memory.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -375,6 +375,7 @@ main(void)
 	srunner_add_suite(sr, icmp_suite());
 	srunner_add_suite(sr, route_suite());
 	srunner_add_suite(sr, lo_suite());
+	srunner_add_suite(sr, pmtu_suite());
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -100,5 +100,6 @@ Suite *ipv4_suite(void);
 Suite *icmp_suite(void);
 Suite *route_suite(void);
 Suite *lo_suite(void);
+Suite *pmtu_suite(void);
 
 #endif /* SHUNT_TEST_NET_H */

@@ -70,9 +70,10 @@ our_syn(void)
 			 t_tcp(seg, T_OUR_IP, T_PEER_IP, "", 0));
 }
 
-/* Receive an ICMP error type/code from the gateway quoting qlen bytes of quote. */
+/* Receive an ICMP error type/code from the gateway quoting qlen bytes of quote,
+ * with word (the header's second 32-bit word: a next-hop MTU, a pointer). */
 static void
-icmp_error(uint8_t type, uint8_t code, uint32_t qlen)
+icmp_error_word(uint8_t type, uint8_t code, uint32_t word, uint32_t qlen)
 {
 	uint8_t f[256], msg[160];
 	uint16_t c;
@@ -81,6 +82,10 @@ icmp_error(uint8_t type, uint8_t code, uint32_t qlen)
 	memset(msg, 0, 8);
 	msg[0] = type;
 	msg[1] = code;
+	msg[4] = (uint8_t)(word >> 24);
+	msg[5] = (uint8_t)(word >> 16);
+	msg[6] = (uint8_t)(word >> 8);
+	msg[7] = (uint8_t)word;
 	memcpy(msg + 8, quote, qlen);
 	c = (uint16_t)~t_fold(t_sum(msg, 8 + qlen, 0));
 	msg[2] = c >> 8;
@@ -89,6 +94,28 @@ icmp_error(uint8_t type, uint8_t code, uint32_t qlen)
 	n = 14 + t_ip(f + 14, T_IP(10, 77, 0, 1), T_OUR_IP, IPPROTO_ICMP, msg, 8 + qlen);
 	t_rx(f, n);
 }
+
+static void
+icmp_error(uint8_t type, uint8_t code, uint32_t qlen)
+{
+	icmp_error_word(type, code, 0, qlen);
+}
+
+/* RFC 1191: fragmentation needed carries the next hop's MTU in the low 16 bits of
+ * the second word (the high 16 are unused), handed to TCP as info, EMSGSIZE. */
+START_TEST(icmp_frag_needed_gives_the_mtu)
+{
+	our_syn();
+	icmp_error_word(ICMP_DEST_UNREACH, ICMP_UNREACH_NEEDFRAG, 0xabcd0000u | 1280, quote_len);
+	ck_assert_uint_eq(fk.n_err, 1);
+	ck_assert_int_eq(fk.err[0].err, EMSGSIZE);
+	ck_assert_uint_eq(fk.err[0].icmp.code, ICMP_UNREACH_NEEDFRAG);
+	ck_assert_uint_eq(fk.err[0].icmp.info, 1280);
+	/* a router of RFC 792's days says 0 */
+	icmp_error_word(ICMP_DEST_UNREACH, ICMP_UNREACH_NEEDFRAG, 0, quote_len);
+	ck_assert_uint_eq(fk.err[1].icmp.info, 0);
+}
+END_TEST
 
 START_TEST(icmp_port_unreachable_refuses)
 {
@@ -298,6 +325,7 @@ icmp_suite(void)
 	tcase_add_test(tc, icmp_echo_golden);
 	tcase_add_test(tc, icmp_echo_bad_checksum);
 	tcase_add_test(tc, icmp_port_unreachable_refuses);
+	tcase_add_test(tc, icmp_frag_needed_gives_the_mtu);
 	tcase_add_test(tc, icmp_linux_errno_mapping);
 	tcase_add_test(tc, icmp_bad_quotes_ignored);
 	tcase_add_test(tc, icmp_error_for_udp_goes_to_udp);

@@ -23,6 +23,7 @@
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
 #include "tcp/tcp_out.h"
+#include "tcp/tcp_pmtu.h"
 #include "tcp/tcp_sack.h"
 #include "tcp/tcp_syncookie.h"
 #include "tcp/tcp_wire.h"
@@ -2762,7 +2763,8 @@ START_TEST(icmp_error_syn_sent)
 	tcp_notify_error(&E.ctx, ip, sizeof(ip), EHOSTUNREACH, &icmp_host);
 	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
 	tcp_notify_error(&E.ctx, ip, 27, EHOSTUNREACH, &icmp_host); /* truncated quote */
-	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_icmp_ignored, 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_icmp_out_of_window, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_icmp_ignored, 1);
 	ck_assert_uint_eq(E.sh->eq_seq, 0);
 	quote(ip, E.iss);
 	tcp_notify_error(&E.ctx, ip, sizeof(ip), EHOSTUNREACH, &icmp_host);
@@ -2793,6 +2795,320 @@ START_TEST(icmp_error_established_soft)
 	ck_assert_uint_eq(E.sh->err_seq, 0);
 	ck_assert_int_eq(env_tcb(&E)->soft_err, ENETUNREACH);
 	ck_assert_uint_eq(E.sh->eq_seq, 0); /* nothing queued for a soft error */
+}
+END_TEST
+
+/* ---- path MTU (tcp_pmtu.c) --------------------------------------------------------- */
+
+/* ICMP fragmentation needed from the router, next-hop MTU mtu, quoting seq. */
+static void frag_needed(uint32_t seq, uint32_t mtu)
+{
+	struct icmp_err icmp = { .from_be = 0xfe4d0a0a, .type = 3, .code = 4, .info = mtu };
+	uint8_t ip[28];
+
+	quote(ip, seq);
+	tcp_notify_error(&E.ctx, ip, sizeof(ip), EMSGSIZE, &icmp);
+}
+
+/* Linux tcp_mtu_to_mss(): pmtu - 40 within the peer's MSS, less the timestamps */
+START_TEST(pmtu_mss_arithmetic)
+{
+	struct tcb *t;
+
+	env_establish(&E, 100000); /* the peer said 1460, timestamps on */
+	t = env_tcb(&E);
+	ck_assert_uint_eq(t->mss_clamp, 1460);
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 0), 1448);    /* the port's 1500 */
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 1500), 1448);
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 9000), 1448); /* the peer's MSS bounds */
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 1280), 1228);
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 552), 500);
+	t->ts_ok = false;
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 1280), 1240);
+	t->user_mss = 1000; /* TCP_MAXSEG takes effect with the next SYN only */
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 1280), 1240);
+	t->mss_clamp = 1000;
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 1280), 1000);
+	ck_assert_uint_eq(tcp_mtu_to_mss(&E.ctx, t, 68), 76); /* never below 64 + 12 */
+}
+END_TEST
+
+/* RFC 1191 + Linux tcp_v4_mtu_reduced() / tcp_simple_retransmit(): the MSS drops to
+ * the path's at once and the flight goes again in segments of that size, cwnd,
+ * ssthresh and the RTO as they were. */
+START_TEST(pmtu_frag_needed_lowers_mss_and_resends)
+{
+	uint32_t cwnd, ssthresh, rto, seq;
+	struct tcb *t;
+	int i, n0;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	env_app_write(&E, 10 * 1448, 0);
+	ck_assert_int_eq(fake_ntx, 10); /* IW10 */
+	cwnd = t->cwnd;
+	ssthresh = t->ssthresh;
+	rto = t->rto_us;
+	E.ctx.now_us += 1000;
+	n0 = fake_ntx;
+	frag_needed(E.iss + 1 + 1448, 1280); /* the router quotes the second segment */
+	ck_assert_uint_eq(t->pmtu, 1280);
+	ck_assert_uint_eq(t->mss, 1228);
+	ck_assert_uint_eq(E.sh->mss, 1228); /* TCP_MAXSEG and TCP_INFO read it */
+	ck_assert_uint_eq(pmtu_get(&E.ctx, E.peer_be, NULL), 1280);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_pmtu_lowered, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_pmtu_rexmit, 1);
+	/* go-back-N from snd_una in 1228-byte segments: the whole flight (cwnd) */
+	ck_assert_int_eq(fake_ntx - n0, 12);
+	seq = E.iss + 1;
+	for (i = n0; i < fake_ntx; i++) {
+		ck_assert_uint_eq(fake_tx[i].seg.h.seq, seq);
+		ck_assert_uint_eq(fake_tx[i].seg.len, i < fake_ntx - 1 ? 1228 : 10 * 1448 - 11 * 1228);
+		seq += fake_tx[i].seg.len;
+	}
+	ck_assert_uint_eq(seq, E.iss + 1 + cwnd);
+	ck_assert_uint_eq(t->cwnd, cwnd);
+	ck_assert_uint_eq(t->ssthresh, ssthresh);
+	ck_assert_uint_eq(t->rto_us, rto);
+	ck_assert_uint_eq(t->nrexmit, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 0);
+	ck_assert_int_eq(E.sh->error, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+	/* more data follows at the new size as the peer acknowledges */
+	env_app_write(&E, 5000, 0);
+	n0 = fake_ntx;
+	peer_ack(E.iss + 1 + 2 * 1228);
+	ck_assert_int_gt(fake_ntx, n0);
+	for (i = n0; i < fake_ntx; i++)
+		ck_assert_uint_le(fake_tx[i].seg.len, 1228);
+	/* the same news again, or a larger MTU, changes nothing */
+	n0 = fake_ntx;
+	frag_needed(E.iss + 1 + 3 * 1228, 1280);
+	frag_needed(E.iss + 1 + 3 * 1228, 1400);
+	ck_assert_uint_eq(t->mss, 1228);
+	ck_assert_int_eq(fake_ntx, n0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_pmtu_not_lower, 2);
+}
+END_TEST
+
+/* In SACK recovery the recovery goes on: every hole is lost and goes again from
+ * snd_una at the new size, what the peer SACKed not at all, cwnd as it was. */
+START_TEST(pmtu_frag_needed_in_sack_recovery)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t cwnd;
+	int before, i;
+
+	peer_sack(SQ(1), 0, NULL);
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(4) } });
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(5) } });
+	ck_assert(t->in_recovery);
+	cwnd = t->cwnd;
+	before = fake_ntx;
+	frag_needed(SQ(1), 1280);
+	ck_assert_uint_eq(t->mss, 1228);
+	ck_assert(t->in_recovery);
+	ck_assert_uint_eq(t->cwnd, cwnd);
+	ck_assert_int_gt(fake_ntx, before + 1);
+	ck_assert_uint_eq(fake_tx[before].seg.h.seq, SQ(1));
+	ck_assert_uint_eq(fake_tx[before].seg.len, 1228);
+	ck_assert_uint_eq(fake_tx[before + 1].seg.h.seq, SQ(1) + 1228);
+	for (i = before; i < fake_ntx; i++)
+		ck_assert_uint_le(fake_tx[i].seg.len, 1228);
+	check_not_resent(before, SQ(2), SQ(5));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 0);
+}
+END_TEST
+
+/* RFC 5927 4.1 and Linux tcp_v4_err(): only a quote of what is in flight counts;
+ * one that fails changes nothing, not even the destination's path MTU. */
+START_TEST(pmtu_frag_needed_validated)
+{
+	struct icmp_err icmp = { .from_be = 0xfe4d0a0a, .type = 3, .code = 4, .info = 1280 };
+	uint8_t ip[28];
+	struct tcb *t;
+	uint16_t port;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	env_app_write(&E, 4 * 1448, 0);
+	peer_ack(E.iss + 1 + 1448);
+	fake_ntx = 0;
+	frag_needed(E.iss + 1, 1280);                /* below snd_una: acknowledged */
+	frag_needed(E.iss + 1 + 4 * 1448 + 1, 1280); /* beyond snd_nxt: never sent */
+	frag_needed(E.iss + 1 + 0x40000000, 1280);   /* far off */
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_icmp_out_of_window, 3);
+	/* a quote of another connection's ports */
+	quote(ip, E.iss + 1 + 1448);
+	port = (uint16_t)(E.sh->local.port + 1);
+	memcpy(ip + 20, &port, 2);
+	tcp_notify_error(&E.ctx, ip, sizeof(ip), EMSGSIZE, &icmp);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_icmp_ignored, 1);
+	ck_assert_uint_eq(t->mss, 1448);
+	ck_assert_uint_eq(t->pmtu, 1500);
+	ck_assert_uint_eq(E.ctx.pmtu.n, 0);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_pmtu_lowered, 0);
+	ck_assert_int_eq(fake_ntx, 0);
+	ck_assert_int_eq(t->soft_err, 0);
+	/* both ends of [snd_una, snd_nxt] are in, as Linux's between() */
+	frag_needed(E.iss + 1 + 4 * 1448, 1400);
+	ck_assert_uint_eq(t->mss, 1400 - 52);
+	frag_needed(E.iss + 1 + 1448, 1300);
+	ck_assert_uint_eq(t->mss, 1300 - 52);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_pmtu_lowered, 2);
+}
+END_TEST
+
+/* Linux: below min_pmtu (552), 0 included, the path MTU is 552, locked. */
+START_TEST(pmtu_frag_needed_below_min_or_zero)
+{
+	struct tcb *t;
+
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	env_app_write(&E, 2000, 0);
+	frag_needed(E.iss + 1, 0);
+	ck_assert_uint_eq(t->pmtu, 552);
+	ck_assert_uint_eq(t->mss, 500);
+	ck_assert(pmtu_locked(&E.ctx, E.peer_be));
+	/* locked: a later 300 changes nothing */
+	frag_needed(E.iss + 1, 300);
+	ck_assert_uint_eq(t->mss, 500);
+	ck_assert_int_eq(t->soft_err, 0);
+}
+END_TEST
+
+/* The peer's SYN-ACK to our SYN (syn_tx: its index in fake_tx), MSS 1460. */
+static void pmtu_synack(int syn_tx)
+{
+	struct popt o = { .wnd = 65535, .ts = true, .tsval = 500, .mss = 1460, .ws = true,
+			  .wscale = 7 };
+
+	E.iss = fake_tx[syn_tx].seg.h.seq;
+	o.tsecr = fake_tx[syn_tx].seg.h.tsval;
+	env_peer(&E, TCP_SYN | TCP_ACK, E.irs, E.iss + 1, &o, NULL, 0);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+}
+
+/* Linux tcp_v4_err(): fragmentation needed is never fatal, not in SYN_SENT either;
+ * the MSS after the SYN-ACK follows the path. */
+START_TEST(pmtu_frag_needed_syn_sent)
+{
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	frag_needed(last_tx()->seg.h.seq, 1280);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_SYN_SENT);
+	ck_assert_int_eq(E.sh->error, 0);
+	ck_assert_uint_eq(E.sh->eq_seq, 0);
+	pmtu_synack(0);
+	ck_assert_uint_eq(env_tcb(&E)->mss, 1228);
+}
+END_TEST
+
+/* Per destination, as Linux's route exception: a new connection starts from the
+ * learned path MTU (its SYN offers MSS 1240, as Linux's advmss), and one already open
+ * follows the path when it next sends; 600 s later the port's MTU is back. */
+START_TEST(pmtu_per_destination_and_expiry)
+{
+	struct tcb *t;
+	uint64_t exp;
+
+	ck_assert_uint_eq(pmtu_update(&E.ctx, E.peer_be, 1280), 1280);
+	ck_assert_int_eq(tcp_connect(&E.ctx, &E.s, E.peer_be, E.pport_be), 0);
+	ck_assert_uint_eq(last_tx()->seg.h.mss, 1240);
+	E.ctx.now_us += 100000;
+	pmtu_synack(fake_ntx - 1);
+	t = env_tcb(&E);
+	ck_assert_uint_eq(t->mss, 1228);
+	/* another connection's ICMP lowers the destination's: this one follows */
+	pmtu_update(&E.ctx, E.peer_be, 1200);
+	(void)pmtu_get(&E.ctx, E.peer_be, &exp);
+	fake_ntx = 0;
+	env_app_write(&E, 3000, 0);
+	ck_assert_uint_eq(t->mss, 1148);
+	ck_assert_uint_eq(fake_tx[0].seg.len, 1148);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_pmtu_sync, 1);
+	peer_ack(E.iss + 3001);
+	/* mtu_expires after: the port's MTU, the peer's MSS */
+	E.ctx.now_us = exp - 1;
+	env_app_write(&E, 1, 0);
+	ck_assert_uint_eq(t->mss, 1148);
+	peer_ack(E.iss + 3002);
+	E.ctx.now_us = exp;
+	fake_ntx = 0;
+	env_app_write(&E, 3000, 0);
+	ck_assert_uint_eq(t->pmtu, 1500);
+	ck_assert_uint_eq(t->mss, 1448);
+	ck_assert_uint_eq(fake_tx[0].seg.len, 1448);
+}
+END_TEST
+
+/* The RTO times at which the head goes again, from t0: 300 ms doubling. */
+static void rto_until(uint64_t t0, uint64_t until)
+{
+	uint64_t at = t0, rto = 300000;
+
+	while (at + rto <= until) {
+		at += rto;
+		rto *= 2;
+		set_time(at);
+	}
+}
+
+/* tcp_mtu_probing = 0, Linux's default: RTOs never touch the MSS. */
+START_TEST(mtu_probing_0_leaves_mss)
+{
+	uint64_t t0;
+
+	env_establish(&E, 100000);
+	t0 = E.ctx.now_us;
+	env_app_write(&E, 1448, 0);
+	rto_until(t0, t0 + 40000000);
+	ck_assert_uint_ge(env_tcb(&E)->nrexmit, 6);
+	ck_assert_uint_eq(env_tcb(&E)->mss, 1448);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_mtu_blackhole, 0);
+}
+END_TEST
+
+/* tcp_mtu_probing = 1: Linux's tcp_mtu_probing() once the head has gone unanswered
+ * for tcp_retries1 (3) RTOs backed off from 200 ms (3 s): MSS 1024 (tcp_base_mss),
+ * then half at each further RTO, down to 48; the retransmission goes at the new size. */
+START_TEST(mtu_probing_1_black_hole)
+{
+	struct tcb *t;
+	uint64_t t0;
+
+	E.ctx.tcp->mtu_probing = 1;
+	env_establish(&E, 100000);
+	t = env_tcb(&E);
+	t0 = E.ctx.now_us;
+	env_app_write(&E, 3000, 0);
+	/* RTOs at 0.3, 0.9, 2.1 s: under 3 s since the first send */
+	rto_until(t0, t0 + 2100000);
+	ck_assert_uint_eq(t->nrexmit, 3);
+	ck_assert_uint_eq(t->mss, 1448);
+	/* 4.5 s: a black hole is suspected */
+	fake_ntx = 0;
+	rto_until(t0, t0 + 4500000);
+	ck_assert_uint_eq(t->mss, 1024);
+	ck_assert_uint_eq(E.sh->mss, 1024);
+	ck_assert_uint_eq(last_tx()->seg.len, 1024);
+	ck_assert_uint_eq(last_tx()->seg.h.seq, E.iss + 1);
+	/* 9.3 s: half */
+	rto_until(t0, t0 + 9300000);
+	ck_assert_uint_eq(t->mss, 512);
+	ck_assert_uint_eq(last_tx()->seg.len, 512);
+	rto_until(t0, t0 + 18900000);
+	ck_assert_uint_eq(t->mss, 256);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_mtu_blackhole, 3);
+	/* the floor */
+	t->mtup_low = 48 + 52;
+	rto_until(t0, t0 + 38100000);
+	ck_assert_uint_eq(t->mss, 48);
+	/* what gets through is acknowledged: the MSS stays (no upward search) */
+	peer_ack(E.iss + 1 + 48);
+	ck_assert_uint_eq(t->nrexmit, 0);
+	ck_assert_uint_eq(t->mss, 48);
 }
 END_TEST
 
@@ -3269,6 +3585,15 @@ static Suite *tcp_suite(void)
 	tcase_add_test(api, connect_errors);
 	tcase_add_test(api, icmp_error_syn_sent);
 	tcase_add_test(api, icmp_error_established_soft);
+	tcase_add_test(api, pmtu_mss_arithmetic);
+	tcase_add_test(api, pmtu_frag_needed_lowers_mss_and_resends);
+	tcase_add_test(api, pmtu_frag_needed_validated);
+	tcase_add_test(api, pmtu_frag_needed_in_sack_recovery);
+	tcase_add_test(api, pmtu_frag_needed_below_min_or_zero);
+	tcase_add_test(api, pmtu_frag_needed_syn_sent);
+	tcase_add_test(api, pmtu_per_destination_and_expiry);
+	tcase_add_test(api, mtu_probing_0_leaves_mss);
+	tcase_add_test(api, mtu_probing_1_black_hole);
 	suite_add_tcase(s, api);
 
 	tcase_add_checked_fixture(tb, setup, teardown);
