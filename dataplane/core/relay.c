@@ -9,6 +9,7 @@
  * reading only stops its connection's window, never the loop.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -149,9 +150,29 @@ fin:
 	return blocked;
 }
 
-/* fd -> send ring. Returns true if the ring is full (stop reading the fd). hup:
- * every copy of the other end is closed: its EOF is a close, not a shutdown. */
-static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
+/* Is every copy of the other end closed, rather than shut for writing? The kernel
+ * shuts both directions of a unix stream socket at once when its peer is closed
+ * (POLLHUP), only our reading at the peer's shutdown(SHUT_WR) (POLLRDHUP); a close
+ * with bytes we sent still unread there reads as ECONNRESET (POLLERR until recv()
+ * has taken it, POLLHUP as ever). Asked when the EOF is read, not taken from the
+ * loop's event: the socket's changes run the relay too (apps_wake -> relay_pump),
+ * and the program's last close may come after the event the loop took and before
+ * our read, which would take it for a shutdown and send a FIN the socket's other
+ * holders never asked for. (Once we passed the peer's FIN on, a shutdown(SHUT_WR)
+ * there shuts both directions as well and counts as a close, as the loop's event
+ * has always counted it: that FIN waits for the other holders.) */
+static bool relay_closed(const struct dp_relay *r)
+{
+	struct pollfd p = { .fd = r->src.fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+/* fd -> send ring. Returns true if the ring is full (stop reading the fd). *hup:
+ * every copy of the other end is closed, as the loop's event said or as the EOF
+ * read here turns out to be: a close, which leaves the connection to its other
+ * holders, not a shutdown, which is its FIN. */
+static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool *hup)
 {
 	struct dp_sock *s = r->s;
 	uint32_t owner = 0, limit = s->sndbuf != 0 && s->sndbuf < s->tx_size ? s->sndbuf : s->tx_size;
@@ -183,9 +204,12 @@ static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 			sent = true;
 			continue;
 		}
-		if ((n == 0 && !hup) ||
-		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			r->tx_eof = true;
+		if (n == 0 ||
+		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			if (!*hup)
+				*hup = relay_closed(r);
+			r->tx_eof = !*hup;
+		}
 		break;
 	}
 	__atomic_store_n(&s->sh->tx_owner, 0, __ATOMIC_RELEASE);
@@ -209,7 +233,7 @@ static void relay_run(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 	}
 	if (relay_rx(ctx, r))
 		want |= EPOLLOUT;
-	if (!relay_tx(ctx, r, hup) && !r->tx_eof)
+	if (!relay_tx(ctx, r, &hup) && !r->tx_eof)
 		want |= EPOLLIN;
 	if (hup) { /* every copy of the other end is closed: nobody holds it there */
 		relay_end(ctx, r, true);
