@@ -120,8 +120,9 @@ int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
 
 int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how)
 {
-	(void)ctx; (void)s; (void)how;
+	(void)how;
 	fake_shutdown++;
+	dp_sock_set_flags(ctx, s, SHUNT_SF_TX_SHUT, 0); /* as tcp_api.c's queue_fin() */
 	return 0;
 }
 
@@ -1379,6 +1380,36 @@ START_TEST(test_relay_close)
 }
 END_TEST
 
+/* A shutdown(SHUT_WR) of the other end found the same way is the FIN, and the
+ * change of the socket it makes (TX_SHUT) inside apps_wake() is woken as any
+ * other, and so are the later ones: it is not left marked dirty on a list
+ * already dropped. */
+START_TEST(test_relay_shutdown_wakes)
+{
+	struct dp_sock *ds;
+	uint64_t wakes;
+	uint32_t s;
+	int peer;
+
+	share_setup();
+	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ctx.epfd, 0);
+	ds = relayed(&s, 0, &peer);
+	shsock(s)->sleepers = 1; /* the parent waits in recv() */
+	ck_assert_int_eq(shutdown(peer, SHUT_WR), 0);
+	relay_rx_arrives(ds, "x");
+	ck_assert_int_eq(fake_shutdown, 1);
+	ck_assert_ptr_nonnull(ds->relay);
+	ck_assert(!ds->dirty); /* TX_SHUT's change woken, not left marked */
+	wakes = app->stats.futex_wakes;
+	relay_rx_arrives(ds, "y");
+	ck_assert_uint_eq(app->stats.futex_wakes, wakes + 1);
+	close(peer);
+	relays_reap(&ctx);
+	close(ctx.epfd);
+}
+END_TEST
+
 START_TEST(test_spawn_and_listen)
 {
 	struct shunt_reply *rep = &chan(0)->reply;
@@ -1500,6 +1531,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_member_sweep);
 	tcase_add_test(tc, test_relay);
 	tcase_add_test(tc, test_relay_close);
+	tcase_add_test(tc, test_relay_shutdown_wakes);
 	suite_add_tcase(s, tc);
 	return s;
 }
