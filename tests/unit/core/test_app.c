@@ -1380,6 +1380,59 @@ START_TEST(test_relay_close)
 }
 END_TEST
 
+/* A close of the other end ends the relay once it took all that was written
+ * there before: while another process's send holds the ring, the next look at
+ * the fd takes it; beyond the room in the ring (a program that wrote more and
+ * exited), the room the ACKs make does, and meanwhile the fd, whose hang-up the
+ * loop would see at every look, is not watched. */
+START_TEST(test_relay_close_drains)
+{
+	const uint32_t hup = EPOLLIN | EPOLLRDHUP | EPOLLHUP;
+	struct dp_sock *ds;
+	uint32_t s, at;
+	int peer;
+
+	share_setup();
+	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ctx.epfd, 0);
+
+	/* the parent is in send(): it holds the ring */
+	ds = relayed(&s, 0, &peer);
+	shsock(s)->tx_owner = 4242;
+	ck_assert_int_eq(send(peer, "c", 1, 0), 1);
+	close(peer);
+	relay_event(&ctx, ds->relay, hup);
+	ck_assert_ptr_nonnull(ds->relay);
+	ck_assert_uint_eq(shsock(s)->tx_prod, ds->tx_cons);
+	shsock(s)->tx_owner = 0; /* its send is done */
+	relay_event(&ctx, ds->relay, hup);
+	ck_assert_uint_eq(shsock(s)->tx_prod - ds->tx_cons, 1);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_uint_eq(shsock(s)->holders, 1ull << 0);
+	ck_assert_int_eq(fake_shutdown, 0);
+
+	/* more than the ring takes (a send buffer of 4 bytes) */
+	ds = relayed(&s, 0, &peer);
+	ds->sndbuf = 4;
+	at = ds->tx_cons;
+	ck_assert_int_eq(send(peer, "abcdef", 6, 0), 6);
+	close(peer);
+	relay_event(&ctx, ds->relay, hup);
+	ck_assert_ptr_nonnull(ds->relay);
+	ck_assert(ds->relay->closed);
+	ck_assert_uint_eq(shsock(s)->tx_prod - ds->tx_cons, 4);
+	dp_sock_tx_release(&ctx, ds, 4); /* the ACK */
+	apps_wake(&ctx);
+	ck_assert_uint_eq(shsock(s)->tx_prod - at, 6);
+	ck_assert_int_eq(memcmp(ds->tx_buf + (at & (ds->tx_size - 1)), "abcdef", 6), 0);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_uint_eq(shsock(s)->holders, 1ull << 0);
+	ck_assert_int_eq(fake_shutdown, 0);
+	relays_reap(&ctx);
+	close(ctx.epfd);
+}
+END_TEST
+
 /* A shutdown(SHUT_WR) of the other end found the same way is the FIN, and the
  * change of the socket it makes (TX_SHUT) inside apps_wake() is woken as any
  * other, and so are the later ones: it is not left marked dirty on a list
@@ -1531,6 +1584,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_member_sweep);
 	tcase_add_test(tc, test_relay);
 	tcase_add_test(tc, test_relay_close);
+	tcase_add_test(tc, test_relay_close_drains);
 	tcase_add_test(tc, test_relay_shutdown_wakes);
 	suite_add_tcase(s, tc);
 	return s;
