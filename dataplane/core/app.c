@@ -1163,27 +1163,33 @@ void apps_wake(struct dp_ctx *ctx)
 	struct dp_sock *s, *next;
 	struct dp_app *app;
 
-	if (apps->dirty == NULL)
-		return;
-	/* seq_cst: our ev_seq (and state, index) stores before our loads of sleepers
-	 * and notify[], pairing with the shim's fence between announcing itself
-	 * (sleepers++, a notify[] entry) and re-checking the socket (abi.h, "Waking") */
-	SHUNT_FENCE();
-	for (s = apps->dirty; s != NULL; s = next) {
-		next = s->dirty_next;
-		s->dirty = false;
-		s->dirty_next = NULL;
-		app = s->app;
-		if (s->relay != NULL && !app->broken)
-			relay_pump(ctx, s); /* also for a gone app: the relay is a holder */
-		if (!app->gone && !app->broken) {
-			app_publish_mem(app);
-			app_wake_sock(ctx, app, s);
-			if (!s->trim_queued && s->state != SHUNT_SS_FREE)
-				app_trim_enqueue(app, s, ctx->now_us);
+	/* A relay run here may change its socket again (the FIN of its fd's EOF,
+	 * the close of its last hold): that puts the socket back on apps->dirty,
+	 * which the next pass takes. (Emptied only after the walk, the list lost
+	 * it while its dirty flag stayed set: none of its later changes woke
+	 * anybody or ran its relay.) The passes end: each of those is made once. */
+	while ((s = apps->dirty) != NULL) {
+		apps->dirty = NULL;
+		/* seq_cst: our ev_seq (and state, index) stores before our loads of
+		 * sleepers and notify[], pairing with the shim's fence between
+		 * announcing itself (sleepers++, a notify[] entry) and re-checking the
+		 * socket (abi.h, "Waking") */
+		SHUNT_FENCE();
+		for (; s != NULL; s = next) {
+			next = s->dirty_next;
+			s->dirty = false;
+			s->dirty_next = NULL;
+			app = s->app;
+			if (s->relay != NULL && !app->broken)
+				relay_pump(ctx, s); /* also for a gone app: the relay holds it */
+			if (!app->gone && !app->broken) {
+				app_publish_mem(app);
+				app_wake_sock(ctx, app, s);
+				if (!s->trim_queued && s->state != SHUNT_SS_FREE)
+					app_trim_enqueue(app, s, ctx->now_us);
+			}
 		}
 	}
-	apps->dirty = NULL;
 	for (app = apps->wake_list; app != NULL; app = app->wake_next) {
 		app->wake_pending = false;
 		app_wake_notifiers(app);

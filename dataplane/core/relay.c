@@ -9,6 +9,7 @@
  * reading only stops its connection's window, never the loop.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -81,7 +82,8 @@ static void relay_end(struct dp_ctx *ctx, struct dp_relay *r, bool release)
 
 	if (r->dead)
 		return;
-	loop_unwatch(ctx, &r->src);
+	if (!r->closed)
+		loop_unwatch(ctx, &r->src);
 	close(r->src.fd);
 	r->dead = true;
 	s->relay = NULL;
@@ -149,27 +151,55 @@ fin:
 	return blocked;
 }
 
-/* fd -> send ring. Returns true if the ring is full (stop reading the fd). hup:
- * every copy of the other end is closed: its EOF is a close, not a shutdown. */
-static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
+/* Is every copy of the other end closed, rather than shut for writing? The kernel
+ * shuts both directions of a unix stream socket at once when its peer is closed
+ * (POLLHUP), only our reading at the peer's shutdown(SHUT_WR) (POLLRDHUP); a close
+ * with bytes we sent still unread there reads as ECONNRESET (POLLERR until recv()
+ * has taken it, POLLHUP as ever). Asked when the EOF is read, not taken from the
+ * loop's event: the socket's changes run the relay too (apps_wake -> relay_pump),
+ * and the program's last close may come after the event the loop took and before
+ * our read, which would take it for a shutdown and send a FIN the socket's other
+ * holders never asked for. (Once we passed the peer's FIN on, a shutdown(SHUT_WR)
+ * there shuts both directions as well and counts as a close, as the loop's event
+ * has always counted it: that FIN waits for the other holders.) */
+static bool relay_closed(const struct dp_relay *r)
+{
+	struct pollfd p = { .fd = r->src.fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+/* Why relay_tx() stopped taking bytes from the fd. */
+enum relay_tx_stop {
+	RELAY_TX_DRY,  /* nothing more there for now */
+	RELAY_TX_FULL, /* the send ring is full: the room the ACKs make brings us back */
+	RELAY_TX_BUSY, /* another sender holds the ring: the fd's next look brings us back */
+	RELAY_TX_DONE, /* nothing more to take: the fd read to its end, or a connection
+			* that sends no more */
+};
+
+/* fd -> send ring. *hup: every copy of the other end is closed, as the loop's
+ * event said or as the EOF read here turns out to be: a close, which leaves the
+ * connection to its other holders, not a shutdown, which is its FIN. */
+static enum relay_tx_stop relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool *hup)
 {
 	struct dp_sock *s = r->s;
 	uint32_t owner = 0, limit = s->sndbuf != 0 && s->sndbuf < s->tx_size ? s->sndbuf : s->tx_size;
-	bool sent = false, full = false;
+	enum relay_tx_stop stop = RELAY_TX_DRY;
+	bool sent = false;
 
 	if (r->tx_eof || s->pcb == NULL || (s->flags & (SHUNT_SF_TX_SHUT | SHUNT_SF_RESET)))
-		return false;
-	/* one sender at a time (shim/tx.c): another process's may be writing now;
-	 * its SEND brings us back */
+		return RELAY_TX_DONE;
+	/* one sender at a time (shim/tx.c): another process's may be writing now */
 	if (!__atomic_compare_exchange_n(&s->sh->tx_owner, &owner, r->owner, false,
 					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return false;
+		return RELAY_TX_BUSY;
 	for (;;) {
 		uint32_t prod = SHUNT_LOAD_RLX(&s->sh->tx_prod), queued = prod - s->tx_cons, off, room;
 		ssize_t n;
 
 		if (queued >= limit) {
-			full = true;
+			stop = RELAY_TX_FULL;
 			break;
 		}
 		off = prod & (s->tx_size - 1);
@@ -183,9 +213,13 @@ static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 			sent = true;
 			continue;
 		}
-		if ((n == 0 && !hup) ||
-		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			r->tx_eof = true;
+		if (n == 0 ||
+		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			if (!*hup)
+				*hup = relay_closed(r);
+			r->tx_eof = !*hup;
+			stop = RELAY_TX_DONE;
+		}
 		break;
 	}
 	__atomic_store_n(&s->sh->tx_owner, 0, __ATOMIC_RELEASE);
@@ -193,13 +227,14 @@ static bool relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 		dp_app_sock_send(ctx, s);
 	if (r->tx_eof && s->pcb != NULL)
 		(void)dp_app_sock_shutdown(ctx, s, SHUT_WR); /* the FIN after what was queued */
-	return full;
+	return stop;
 }
 
 /* Move what can move both ways, and watch for what is missing. */
 static void relay_run(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 {
 	uint32_t want = EPOLLRDHUP;
+	enum relay_tx_stop stop;
 
 	if (r->dead)
 		return;
@@ -207,15 +242,28 @@ static void relay_run(struct dp_ctx *ctx, struct dp_relay *r, bool hup)
 		relay_end(ctx, r, false); /* the slot went on without us (cannot happen) */
 		return;
 	}
+	hup = hup || r->closed;
 	if (relay_rx(ctx, r))
 		want |= EPOLLOUT;
-	if (!relay_tx(ctx, r, hup) && !r->tx_eof)
+	stop = relay_tx(ctx, r, &hup);
+	if (stop != RELAY_TX_FULL && !r->tx_eof)
 		want |= EPOLLIN;
-	if (hup) { /* every copy of the other end is closed: nobody holds it there */
+	/* every copy of the other end is closed: nobody holds it there. The relay
+	 * ends once it took what was written there before the close (or nothing
+	 * more can be sent): ended at once, it dropped the rest, from a program
+	 * that wrote more than the ring holds and exited, or while another
+	 * process's send held the ring. */
+	if (hup && stop != RELAY_TX_FULL && stop != RELAY_TX_BUSY) {
 		relay_end(ctx, r, true);
 		return;
 	}
-	if (want != r->events) {
+	if (hup && stop == RELAY_TX_FULL && !r->closed) {
+		/* the ACKs bring us back (relay_pump); the fd would report its
+		 * hang-up at every look of the loop meanwhile */
+		loop_unwatch(ctx, &r->src);
+		r->closed = true;
+	}
+	if (!r->closed && want != r->events) {
 		struct epoll_event ev = { .events = want, .data.ptr = &r->src };
 
 		if (epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, r->src.fd, &ev) == 0)

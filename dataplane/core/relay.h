@@ -11,8 +11,8 @@
  *   the fd readable / writable / hung up (loop event) -> relay_event() -> relay_pump()
  *   relay_pump(): rx ring -> fd (then RECVD), peer's FIN -> shutdown(fd, SHUT_WR);
  *                 fd -> tx ring (then SEND), the fd's EOF -> SHUTDOWN(SHUT_WR);
- *                 every copy of the other end closed -> the relay's hold released
- *                 (the last hold: closed as close() would)
+ *                 every copy of the other end closed, all it wrote taken -> the
+ *                 relay's hold released (the last hold: closed as close() would)
  */
 #ifndef SHUNT_DP_RELAY_H
 #define SHUNT_DP_RELAY_H
@@ -35,6 +35,8 @@ struct dp_relay {
 	bool reader;             /* SHUNT_RELAYF_READ: what arrives goes at once */
 	bool rx_shut;            /* the peer's FIN (or a reset) passed on: SHUT_WR done */
 	bool tx_eof;             /* the other end's EOF: our FIN is queued */
+	bool closed;             /* every copy of the other end closed, some of what it
+				  * wrote still to take (the ring full): fd unwatched */
 	bool dead;               /* over: freed by relays_reap(), not inside an event batch */
 	struct dp_relay *next;   /* ctx's list */
 };

@@ -58,7 +58,7 @@ GROUPS_ALL = {
     "poll": ["epoll", "select", "ep_wake", "ep_fair", "ep_dup", "select_big",
              "poll_noalloc", "internal_fds", "internal_epoll_fds"],
     "fds": ["close_range", "closefrom", "fork_close", "vfork_close", "exec_family",
-            "close_blocked",
+            "relay_close", "close_blocked",
             "close_race", "slotless_signal"],
 }
 

@@ -27,6 +27,7 @@
 #include <check.h>
 
 #include <shunt/bytering.h>
+#include <shunt/ctl.h>
 #include <shunt/futex.h>
 #include <shunt/ring.h>
 
@@ -119,8 +120,9 @@ int tcp_app_disconnect(struct dp_ctx *ctx, struct dp_sock *s)
 
 int tcp_app_shutdown(struct dp_ctx *ctx, struct dp_sock *s, int how)
 {
-	(void)ctx; (void)s; (void)how;
+	(void)how;
 	fake_shutdown++;
+	dp_sock_set_flags(ctx, s, SHUNT_SF_TX_SHUT, 0); /* as tcp_api.c's queue_fin() */
 	return 0;
 }
 
@@ -1233,7 +1235,8 @@ END_TEST
 
 /* A relay carries a connected socket between its rings and a socketpair: what
  * arrives comes out of the other end, what is written there is sent, the other
- * end's EOF is a FIN, and its last close releases the relay's hold. */
+ * end's EOF is a FIN, and its last close releases the relay's hold. The events
+ * are those the loop's epoll gives. */
 START_TEST(test_relay)
 {
 	struct dp_sock *ds;
@@ -1281,16 +1284,16 @@ START_TEST(test_relay)
 	ck_assert_int_eq(fake_send, 1);
 	ck_assert_uint_eq(shsock(s)->tx_owner, 0); /* given back */
 
-	/* the peer's FIN passes on once the ring is read */
-	dp_sock_set_flags(&ctx, ds, SHUNT_SF_RX_EOF, 0);
-	apps_wake(&ctx);
-	ck_assert_int_eq(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 0);
-
 	/* the program's shutdown(SHUT_WR) there: the connection's FIN */
 	ck_assert_int_eq(shutdown(sv[0], SHUT_WR), 0);
 	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP);
 	ck_assert_int_eq(fake_shutdown, 1);
 	ck_assert_ptr_nonnull(ds->relay);
+
+	/* the peer's FIN passes on once the ring is read */
+	dp_sock_set_flags(&ctx, ds, SHUNT_SF_RX_EOF, 0);
+	apps_wake(&ctx);
+	ck_assert_int_eq(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 0);
 
 	/* its last close: the relay's hold released, the last one: closed */
 	close(sv[0]);
@@ -1301,6 +1304,161 @@ START_TEST(test_relay)
 	ck_assert_int_eq(fake_close, 1);
 	relays_reap(&ctx);
 	ck_assert_ptr_null(ctx.relays);
+	close(ctx.epfd);
+}
+END_TEST
+
+/* A connected socket with a relay (flags: SHUNT_RELAYF_*) on *peer's other end,
+ * held by member 0 too (a parent holding the socket itself). */
+static struct dp_sock *relayed(uint32_t *slot, uint32_t flags, int *peer)
+{
+	struct dp_sock *ds;
+	uint32_t gen;
+	int sv[2];
+
+	*slot = open_sock(&gen);
+	ds = &app->socks[*slot];
+	ds->state = SHUNT_SS_ESTABLISHED;
+	shsock(*slot)->holders = 1ull << 0;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(relay_start(&ctx, app, *slot, gen, sv[1], flags), 0);
+	ck_assert_ptr_nonnull(ds->relay);
+	*peer = sv[0];
+	return ds;
+}
+
+/* The peer's bytes arrive on ds: the socket changed, apps_wake() runs its relay. */
+static void relay_rx_arrives(struct dp_sock *ds, const char *bytes)
+{
+	uint32_t n = (uint32_t)strlen(bytes);
+
+	dp_sock_rx_write(ds, 0, bytes, n);
+	dp_sock_rx_commit(&ctx, ds, n);
+	apps_wake(&ctx);
+}
+
+/* The other end's EOF is a FIN only if it was a shutdown: a close is told apart
+ * when the EOF is read, however the relay came to read it. A close the loop has
+ * not seen yet, found by the run a change of the socket made (taken for a
+ * shutdown, it was a FIN, and the parent's next write got EPIPE: shim_semantics'
+ * exec_family), and a close with bytes unread there (ECONNRESET) only let go of
+ * the relay's hold: the parent keeps the connection. */
+START_TEST(test_relay_close)
+{
+	struct dp_sock *ds;
+	uint32_t s;
+	int peer;
+
+	share_setup();
+	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ctx.epfd, 0);
+
+	/* the program wrote, then closed; the loop has not looked at the fd since */
+	ds = relayed(&s, 0, &peer);
+	ck_assert_int_eq(send(peer, "bye", 3, 0), 3);
+	close(peer);
+	relay_rx_arrives(ds, "echo");
+	ck_assert_int_eq(fake_send, 1); /* what it wrote before its close is sent */
+	ck_assert_uint_eq(shsock(s)->tx_prod - ds->tx_cons, 3);
+	ck_assert_int_eq(fake_shutdown, 0);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_uint_eq(shsock(s)->holders, 1ull << 0);
+	ck_assert_int_eq(fake_close, 0);
+	ck_assert_uint_eq(shsock(s)->rx_cons, ds->rx_prod - 4); /* left to the parent */
+
+	/* a reader's relay passed bytes on that the program closed unread */
+	ds = relayed(&s, SHUNT_RELAYF_READ, &peer);
+	relay_rx_arrives(ds, "unread");
+	ck_assert_uint_eq(shsock(s)->rx_cons, ds->rx_prod);
+	close(peer);
+	relay_event(&ctx, ds->relay, EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	ck_assert_int_eq(fake_shutdown, 0);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_uint_eq(shsock(s)->holders, 1ull << 0);
+	relays_reap(&ctx);
+	close(ctx.epfd);
+}
+END_TEST
+
+/* A close of the other end ends the relay once it took all that was written
+ * there before: while another process's send holds the ring, the next look at
+ * the fd takes it; beyond the room in the ring (a program that wrote more and
+ * exited), the room the ACKs make does, and meanwhile the fd, whose hang-up the
+ * loop would see at every look, is not watched. */
+START_TEST(test_relay_close_drains)
+{
+	const uint32_t hup = EPOLLIN | EPOLLRDHUP | EPOLLHUP;
+	struct dp_sock *ds;
+	uint32_t s, at;
+	int peer;
+
+	share_setup();
+	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ctx.epfd, 0);
+
+	/* the parent is in send(): it holds the ring */
+	ds = relayed(&s, 0, &peer);
+	shsock(s)->tx_owner = 4242;
+	ck_assert_int_eq(send(peer, "c", 1, 0), 1);
+	close(peer);
+	relay_event(&ctx, ds->relay, hup);
+	ck_assert_ptr_nonnull(ds->relay);
+	ck_assert_uint_eq(shsock(s)->tx_prod, ds->tx_cons);
+	shsock(s)->tx_owner = 0; /* its send is done */
+	relay_event(&ctx, ds->relay, hup);
+	ck_assert_uint_eq(shsock(s)->tx_prod - ds->tx_cons, 1);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_uint_eq(shsock(s)->holders, 1ull << 0);
+	ck_assert_int_eq(fake_shutdown, 0);
+
+	/* more than the ring takes (a send buffer of 4 bytes) */
+	ds = relayed(&s, 0, &peer);
+	ds->sndbuf = 4;
+	at = ds->tx_cons;
+	ck_assert_int_eq(send(peer, "abcdef", 6, 0), 6);
+	close(peer);
+	relay_event(&ctx, ds->relay, hup);
+	ck_assert_ptr_nonnull(ds->relay);
+	ck_assert(ds->relay->closed);
+	ck_assert_uint_eq(shsock(s)->tx_prod - ds->tx_cons, 4);
+	dp_sock_tx_release(&ctx, ds, 4); /* the ACK */
+	apps_wake(&ctx);
+	ck_assert_uint_eq(shsock(s)->tx_prod - at, 6);
+	ck_assert_int_eq(memcmp(ds->tx_buf + (at & (ds->tx_size - 1)), "abcdef", 6), 0);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_uint_eq(shsock(s)->holders, 1ull << 0);
+	ck_assert_int_eq(fake_shutdown, 0);
+	relays_reap(&ctx);
+	close(ctx.epfd);
+}
+END_TEST
+
+/* A shutdown(SHUT_WR) of the other end found the same way is the FIN, and the
+ * change of the socket it makes (TX_SHUT) inside apps_wake() is woken as any
+ * other, and so are the later ones: it is not left marked dirty on a list
+ * already dropped. */
+START_TEST(test_relay_shutdown_wakes)
+{
+	struct dp_sock *ds;
+	uint64_t wakes;
+	uint32_t s;
+	int peer;
+
+	share_setup();
+	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ctx.epfd, 0);
+	ds = relayed(&s, 0, &peer);
+	shsock(s)->sleepers = 1; /* the parent waits in recv() */
+	ck_assert_int_eq(shutdown(peer, SHUT_WR), 0);
+	relay_rx_arrives(ds, "x");
+	ck_assert_int_eq(fake_shutdown, 1);
+	ck_assert_ptr_nonnull(ds->relay);
+	ck_assert(!ds->dirty); /* TX_SHUT's change woken, not left marked */
+	wakes = app->stats.futex_wakes;
+	relay_rx_arrives(ds, "y");
+	ck_assert_uint_eq(app->stats.futex_wakes, wakes + 1);
+	close(peer);
+	relays_reap(&ctx);
 	close(ctx.epfd);
 }
 END_TEST
@@ -1425,6 +1583,9 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_member_channels);
 	tcase_add_test(tc, test_member_sweep);
 	tcase_add_test(tc, test_relay);
+	tcase_add_test(tc, test_relay_close);
+	tcase_add_test(tc, test_relay_close_drains);
+	tcase_add_test(tc, test_relay_shutdown_wakes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1517,6 +1517,46 @@ static void case_exec_family(void)
 	close(fd);
 }
 
+/* A relay's end closed by its last holder is a close, never a shutdown, however
+ * busy the socket is: each round a fork child moves the socket onto its stdout (a
+ * relay), writes a byte there and exits, while the parent, which holds the socket
+ * itself, keeps echoing on it, so that the socket changes (and shuntd runs the
+ * relay) while the child's close is on its way. One taken for a shutdown was a
+ * FIN: the peer's EOF, the parent's next send EPIPE (exec_family's SIGPIPE, now
+ * and then). */
+#define RELAY_ROUNDS 50
+
+static void case_relay_close(void)
+{
+	struct timeval tv = { 5, 0 };
+	int fd = connected(7), round, got = 0, st;
+	pid_t pid, w;
+	char c;
+
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	for (round = 0; round < RELAY_ROUNDS; round++) {
+		pid = fork();
+		if (pid == 0) {
+			CHECK(dup2(fd, 1) == 1);
+			CHECK(write(1, "c", 1) == 1);
+			_exit(0);
+		}
+		CHECK(pid > 0);
+		do { /* ping until the child is gone; its byte comes back among ours */
+			CHECK(send(fd, "p", 1, MSG_NOSIGNAL) == 1);
+			do {
+				CHECK(recv(fd, &c, 1, 0) == 1);
+				got += c == 'c';
+			} while (c != 'p');
+		} while ((w = waitpid(pid, &st, WNOHANG)) == 0);
+		CHECK(w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	for (; got < RELAY_ROUNDS; got++)
+		CHECK(recv(fd, &c, 1, 0) == 1 && c == 'c');
+	echo(fd, "parent-after-relays");
+	close(fd);
+}
+
 /* Is thread tid asleep in the kernel ('S' in /proc)? */
 static bool thread_sleeping(pid_t tid)
 {
@@ -2181,6 +2221,7 @@ static const struct {
 	{ "fork_close", case_fork_close },
 	{ "vfork_close", case_vfork_close },
 	{ "exec_family", case_exec_family },
+	{ "relay_close", case_relay_close },
 	{ "close_blocked", case_close_blocked },
 	{ "close_race", case_close_race },
 	{ "slotless_signal", case_slotless_signal },
