@@ -8,7 +8,7 @@
  *   LLVMFuzzerTestOneInput()  fuzz_stack_start(), then per record: clock, frame,
  *                             application, then fuzz_stack_stop()
  *
- * An input is a sequence of records (tools/fuzz_convert.py writes them):
+ * An input is a sequence of records (tests/fuzz/convert.py writes them):
  *
  *   u16 len (big-endian) | u8 delay | u8 ops | len bytes of Ethernet frame
  *

@@ -43,6 +43,7 @@
 #include "conf.h"
 #include "core/app.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/port.h"
 #include "dp.h"
 #include "net/net.h"
@@ -70,6 +71,7 @@ struct fuzz_sock {
 static struct {
 	struct dp_ctx port;    /* what port_init() set: copied into every fresh ctx */
 	char rundir[PATH_MAX];
+	bool dump;             /* SHUNT_FUZZ_DUMP is set */
 	struct dp_conf conf;
 	struct dp_ctx ctx;
 	struct dp_app *app;
@@ -98,15 +100,17 @@ int fuzz_stack_init(void)
 			"--vdev=net_null0", prefix, NULL };
 	uint16_t port_id;
 
-	/* a prefix of our own, so parallel fuzzers (-jobs) never meet */
-	snprintf(prefix, sizeof(prefix), "--file-prefix=shunt_fuzz_%d", (int)getpid());
+	/* a prefix of our own, so parallel fuzzers (-jobs) never meet; tools/clean.sh
+	 * knows the name */
+	snprintf(prefix, sizeof(prefix), "--file-prefix=shunt_unit_fuzz_%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0) {
 		fprintf(stderr, "fuzz_stack: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
 		return -1;
 	}
 	snprintf(fz.rundir, sizeof(fz.rundir), "%s", rte_eal_get_runtime_dir());
 	atexit(fuzz_eal_cleanup);
-	dp_log_set_level(DP_LOG_ERR);
+	fz.dump = getenv("SHUNT_FUZZ_DUMP") != NULL;
+	dp_log_set_level(fz.dump ? DP_LOG_DEBUG : DP_LOG_ERR);
 	RTE_ETH_FOREACH_DEV(port_id)
 		break;
 	if (rte_eth_dev_count_avail() == 0 || port_init(&fz.port, port_id, FUZZ_MBUFS) < 0) {
@@ -242,7 +246,8 @@ static void fuzz_syn_ack(uint32_t iss)
 		.sport_be = htons(FUZZ_PEER_PORT), .dport_be = htons(FUZZ_CONN_PORT),
 		.seq = FUZZ_IRS, .ack = iss + 1, .flags = TCP_SYN | TCP_ACK, .wnd = 65160,
 		.mss = 1460, .has_ws = true, .ws = 7, .sack_ok = true,
-		.has_ts = true, .tsval = 1, .tsecr = 0,
+		.has_ts = true, .tsval = FUZZ_PEER_TSVAL,
+		.tsecr = (uint32_t)(FUZZ_START_US / 1000), /* our SYN's: ms of our clock */
 	};
 	uint8_t f[sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + TCP_HDR_MAX];
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)f;
@@ -283,7 +288,7 @@ struct dp_ctx *fuzz_stack_start(void)
 	fz.conf.has_ip = true;
 	fz.conf.max_sockets = FUZZ_SOCKETS;
 	fz.conf.rx_buf = fz.conf.tx_buf = FUZZ_RING;
-	fz.conf.log_level = DP_LOG_ERR;
+	fz.conf.log_level = fz.dump ? DP_LOG_DEBUG : DP_LOG_ERR;
 
 	/* main.c's context, with the port that was set up once */
 	*ctx = fz.port;
@@ -400,6 +405,10 @@ void fuzz_stack_stop(void)
 {
 	struct dp_ctx *ctx = &fz.ctx;
 
+	/* SHUNT_FUZZ_DUMP=1: what an input did (counters, connections), to check that a
+	 * corpus input reaches what it was captured for */
+	if (fz.dump)
+		loop_dump_all(ctx, stderr);
 	/* main.c's order */
 	apps_fini(ctx);
 	dp_tx_flush(ctx);

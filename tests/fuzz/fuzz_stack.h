@@ -12,7 +12,7 @@
  *                         window of them in flight
  *   a UDP socket          FUZZ_OUR_IP:FUZZ_UDP_PORT
  *
- * and an ARP entry FUZZ_PEER_IP -> fuzz_peer_mac. tools/fuzz_convert.py reads the
+ * and an ARP entry FUZZ_PEER_IP -> fuzz_peer_mac. tests/fuzz/convert.py reads the
  * numbers below from this file, so a capture rewritten to them lands on these sockets.
  */
 #ifndef SHUNT_FUZZ_STACK_H
@@ -36,6 +36,7 @@
  * (and the corpus to convert again). */
 #define FUZZ_ISS          0x08fd9235u
 #define FUZZ_IRS          1000000u
+#define FUZZ_PEER_TSVAL   1000u       /* the peer's timestamp in its SYN-ACK */
 #define FUZZ_CONN_QUEUED  30000
 #define FUZZ_START_US     1000000ull
 
