@@ -45,18 +45,24 @@ ACCEPT_PORT = 8080
 UP, DOWN = 30000, 20000
 
 
+def recv_upto(s, n):
+    """Read until n bytes or EOF; returns how many came."""
+    got = 0
+    while got < n:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += len(b)
+    return got
+
+
 def app():
     """Under shunt, in the app namespace: the stack's side of each exchange."""
     which = sys.argv[2]
     if which == "tcp":
         s = socket.create_connection((PEER_IP, TCP_PORT))
         s.sendall(bytes(i & 0xff for i in range(UP)))
-        got = 0
-        while got < DOWN:
-            b = s.recv(65536)
-            if not b:
-                break
-            got += len(b)
+        got = recv_upto(s, DOWN)
         s.close()
         print("tcp", got)
     elif which == "reset":
@@ -105,12 +111,7 @@ def peer():
         def tcp_srv():
             ls = socket.create_server((PEER_IP, TCP_PORT))
             c, _ = ls.accept()
-            got = 0
-            while got < UP:
-                b = c.recv(65536)
-                if not b:
-                    break
-                got += len(b)
+            recv_upto(c, UP)
             c.sendall(b"d" * DOWN)
             c.shutdown(socket.SHUT_WR)
             while c.recv(65536):
