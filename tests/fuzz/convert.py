@@ -16,8 +16,9 @@ what fuzz_stack.h sets up, whose numbers are read from that file:
     quoted sequence numbers) to FUZZ_ISS, its timestamps to FUZZ_PEER_TSVAL and
     the echo of ours to our clock (ms) at FUZZ_START_US, so it plays against the
     established connection; the record with the peer's FIN also closes ours (FUZZ_APP_CLOSE);
-  * a connection to a listener under shunt: port FUZZ_LISTEN_PORT, sequence
-    numbers unchanged (the passive ISS is not fixed: past the SYN it meets RSTs);
+  * a connection to a listener under shunt: port FUZZ_LISTEN_PORT, our sequence
+    numbers (acks) and the echo of our timestamps moved to what the harness's
+    stack answers the SYN with (tcp_isn() under the fixed secret, recomputed here);
   * UDP to the stack: port FUZZ_UDP_PORT;
   * checksums recomputed (inner IPv4 headers of ICMP errors too).
 
@@ -61,6 +62,51 @@ def pcap_frames(path):
         off += 16
         yield sec + frac / (1e9 if nano else 1e6), data[off:off + incl]
         off += incl
+
+
+def siphash24(k0, k1, data):
+    """SipHash-2-4 (tcp_isn.c's tcp_isn_siphash) of data under the key (k0, k1)."""
+    m64 = (1 << 64) - 1
+
+    def rotl(x, b):
+        return ((x << b) | (x >> (64 - b))) & m64
+
+    v = [0x736f6d6570736575 ^ k0, 0x646f72616e646f6d ^ k1,
+         0x6c7967656e657261 ^ k0, 0x7465646279746573 ^ k1]
+
+    def rounds(n):
+        for _ in range(n):
+            v[0] = (v[0] + v[1]) & m64
+            v[1] = rotl(v[1], 13) ^ v[0]
+            v[0] = rotl(v[0], 32)
+            v[2] = (v[2] + v[3]) & m64
+            v[3] = rotl(v[3], 16) ^ v[2]
+            v[0] = (v[0] + v[3]) & m64
+            v[3] = rotl(v[3], 21) ^ v[0]
+            v[2] = (v[2] + v[1]) & m64
+            v[1] = rotl(v[1], 17) ^ v[2]
+            v[2] = rotl(v[2], 32)
+
+    tail = len(data) & ~7
+    for i in range(0, tail, 8):
+        m = int.from_bytes(data[i:i + 8], "little")
+        v[3] ^= m
+        rounds(2)
+        v[0] ^= m
+    b = (len(data) << 56 | int.from_bytes(data[tail:], "little")) & m64
+    v[3] ^= b
+    rounds(2)
+    v[0] ^= b
+    v[2] ^= 0xff
+    rounds(4)
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def tcp_isn(c, laddr, lport, raddr, rport, now_us):
+    """tcp_isn.c's RFC 6528 ISN under fuzz_stack.h's secret (addresses as bytes)."""
+    h = siphash24(c["FUZZ_ISN_KEY0"], c["FUZZ_ISN_KEY1"],
+                  laddr + raddr + struct.pack("!HH", lport, rport))
+    return (h + now_us // 4) & 0xffffffff
 
 
 def csum(b):
@@ -131,6 +177,8 @@ class Conv:
             # the stack opened it if its port is an ephemeral one
             f = {"active": sport >= 32768, "peer": None, "ours": None, "ts": None}
             self.flows[key] = f
+        if tcp is not None and not f["active"]:
+            self.passive(f, kport, tcp)
         if tcp is not None and f["active"] and f["ours"] is None:
             seq, ack = struct.unpack("!II", tcp[4:12])
             flags = tcp[13]
@@ -146,6 +194,24 @@ class Conv:
                 f["ours"] = self.c["FUZZ_ISS"] + 1 - ack
         return f
 
+    def passive(self, f, kport, tcp):
+        """A connection to the listener: its SYN is the first record of its input,
+        so it arrives FUZZ_START_US + 1 ms (the harness's SYN-ACK) + 1 ms (the
+        record's delay) into the run, and our ISS is tcp_isn() of then. The
+        peer's first ACK says what our ISS was in the capture, and its TSecr what
+        our clock said."""
+        seq, ack = struct.unpack("!II", tcp[4:12])
+        if tcp[13] & 0x12 == 0x02 and "iss" not in f:
+            f["now_us"] = self.c["FUZZ_START_US"] + 1000 + 1000
+            f["iss"] = tcp_isn(self.c, self.our_ip, self.c["FUZZ_LISTEN_PORT"],
+                               self.fz_peer_ip, kport, f["now_us"])
+            f["peer"] = 0
+        elif tcp[13] & 0x10 and "iss" in f and f["ours"] is None:
+            f["ours"] = f["iss"] - (ack - 1)
+            ts = timestamps(tcp)
+            if ts is not None:
+                f["ts"] = (0, f["now_us"] // 1000 - ts[1])
+
     def tcp_ports(self, f, kport, sport):
         if f["active"]:
             return self.c["FUZZ_PEER_PORT"], self.c["FUZZ_CONN_PORT"]
@@ -159,7 +225,7 @@ class Conv:
             return
         seq, ack = struct.unpack("!II", seg[4:12])
         seg[4:8] = struct.pack("!I", (seq + f["peer"]) & 0xffffffff)
-        if seg[13] & 0x10:
+        if seg[13] & 0x10 and f["ours"] is not None:
             seg[8:12] = struct.pack("!I", (ack + f["ours"]) & 0xffffffff)
         off, i = (seg[12] >> 4) * 4, 20
         while i < off:
@@ -292,6 +358,10 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     c = constants()
+    ours = struct.pack("!I", c["FUZZ_OUR_IP"])
+    assert tcp_isn(c, ours, c["FUZZ_CONN_PORT"], struct.pack("!I", c["FUZZ_PEER_IP"]),
+                   c["FUZZ_PEER_PORT"], c["FUZZ_START_US"]) == c["FUZZ_ISS"], \
+        "convert.py's tcp_isn() no longer agrees with FUZZ_ISS: see tcp_isn.c"
     conv = Conv(c, ipaddress.ip_address("10.77.0.2").packed,
                 ipaddress.ip_address("10.77.0.1").packed)
     seeds, last = {}, {}

@@ -301,8 +301,8 @@ struct dp_ctx *fuzz_stack_start(void)
 		fuzz_die("cannot initialise the stack");
 	/* getrandom()'s secrets replaced by fixed ones: the same input must meet the same
 	 * sequence numbers (and the corpus our ISS) */
-	ctx->tcp->isn_key[0] = 0x5eed0001;
-	ctx->tcp->isn_key[1] = 0x5eed0002;
+	ctx->tcp->isn_key[0] = FUZZ_ISN_KEY0;
+	ctx->tcp->isn_key[1] = FUZZ_ISN_KEY1;
 	ctx->tcp->cookie_key[0][0] = 0x5eed0003;
 	ctx->tcp->cookie_key[0][1] = 0x5eed0004;
 	ctx->tcp->cookie_key[1][0] = 0x5eed0005;

@@ -31,10 +31,13 @@
 #define FUZZ_PEER_PORT    9000
 #define FUZZ_UDP_PORT     5353
 /* Our initial sequence number on the connection: RFC 6528's hash under the fixed
- * secret fuzz_stack_start() sets, at the fixed start time. It is checked at every
- * start: a change in tcp_isn.c stops the target with the new value to put here
- * (and the corpus to convert again). */
+ * secret below, at the fixed start time. It is checked at every start: a change in
+ * tcp_isn.c stops the target with the new value to put here (and the corpus to
+ * convert again; convert.py computes the ISS of passive connections the same way,
+ * and checks its hash against this value). */
 #define FUZZ_ISS          0x08fd9235u
+#define FUZZ_ISN_KEY0     0x5eed0001u /* the fixed RFC 6528 secret */
+#define FUZZ_ISN_KEY1     0x5eed0002u
 #define FUZZ_IRS          1000000u
 #define FUZZ_PEER_TSVAL   1000u       /* the peer's timestamp in its SYN-ACK */
 #define FUZZ_CONN_QUEUED  30000
