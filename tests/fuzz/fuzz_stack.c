@@ -171,18 +171,28 @@ static struct shunt_sock *fuzz_sh(const struct fuzz_sock *s)
 	return shunt_region_sock(fz.app->r, s->slot);
 }
 
-/* The app writes n bytes on the connection and says so (SEND). */
+/* The app writes n bytes on the connection and says so (SEND): bytes counting up,
+ * copied from a pattern (a byte loop would cost more than the input's frames). */
 static void fuzz_app_write(uint32_t n)
 {
+	static uint8_t pattern[FUZZ_RING + 256];
 	struct shunt_sock *sh = fuzz_sh(&fz.conn);
 	uint8_t *ring = (uint8_t *)fz.app->r + sh->tx_off;
 	uint32_t prod = SHUNT_LOAD_RLX(&sh->tx_prod);
-	uint32_t room = sh->tx_size - (prod - SHUNT_LOAD_ACQ(&sh->tx_cons)), i;
+	uint32_t room = sh->tx_size - (prod - SHUNT_LOAD_ACQ(&sh->tx_cons));
+	uint32_t at = prod & (sh->tx_size - 1), first;
+	const uint8_t *src;
 
+	if (pattern[1] == 0)
+		for (uint32_t i = 0; i < sizeof(pattern); i++)
+			pattern[i] = (uint8_t)i;
 	if (n > room)
 		n = room;
-	for (i = 0; i < n; i++)
-		ring[(prod + i) & (sh->tx_size - 1)] = (uint8_t)fz.tx_pattern++;
+	src = pattern + (fz.tx_pattern & 0xff);
+	first = n < sh->tx_size - at ? n : sh->tx_size - at;
+	memcpy(ring + at, src, first);
+	memcpy(ring, src + first, n - first);
+	fz.tx_pattern += n;
 	SHUNT_STORE_REL(&sh->tx_prod, prod + n);
 	fuzz_push(SHUNT_CMD_SEND, &fz.conn, 0, 0, 0, 0);
 }
