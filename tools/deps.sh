@@ -4,6 +4,8 @@
 #
 # Install what shunt needs to build and test on Debian 12, only if something is
 # missing (apt-get update runs only then). Must run as root; never reads stdin.
+# clang builds the fuzz target (tools/fuzz.sh); libFuzzer and the sanitizer
+# runtimes are in libclang-rt-14-dev, which clang only recommends.
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -14,7 +16,7 @@ fi
 PKGS="dpdk libdpdk-dev check meson ninja-build pkg-config gcc python3 iproute2
 iputils-ping curl netcat-openbsd iperf3 nftables dnsutils procps strace
 nginx-light redis-server redis-tools wrk sockperf dnsmasq-base openssh-client
-openssh-server libnetfilter-queue-dev iptables"
+openssh-server libnetfilter-queue-dev iptables clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The shunt authors
 #
-# Command two: dependencies, build, every test suite; ends with ONE line
-# "N passed, N failed" (timeouts, errors and skips count as failed: a skip is a
-# defect here) and exits 1 if anything failed. Run as root on Debian 12.
+# Command two: dependencies, build, every test suite and a minute of fuzzing; ends
+# with ONE line "N passed, N failed" (timeouts, errors and skips count as failed: a
+# skip is a defect here) and exits 1 if anything failed. Run as root on Debian 12.
 #
 # SHUNT_SANITIZE=1: the same, built with -Dsanitize=true (ASan + UBSan) in build-asan/;
 # any sanitizer report fails the test that caused it (README.md, Testing).
@@ -66,6 +66,15 @@ read -r passed failed <<<"$counts"
 if [ "$mrc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 	echo "meson test exited $mrc with no failed test recorded"
 	failed=1
+fi
+
+# The receive path under libFuzzer for 60 s, the regression inputs first
+# (tools/fuzz.sh, its own clang build in build-fuzz/): one test more.
+if bash tools/fuzz.sh 60; then
+	passed=$((passed + 1))
+else
+	echo "  not passed: fuzz_rx (tools/fuzz.sh 60)" >&2
+	failed=$((failed + 1))
 fi
 
 # Every test must tear down what it made; anything left is a failure too.

@@ -139,7 +139,8 @@ icmp_send_unreach(struct dp_ctx *ctx, struct rte_mbuf *m, uint8_t code)
 	ih->icmp_cksum = 0;
 	ih->icmp_ident = 0; /* "unused", must be zero (RFC 792) */
 	ih->icmp_seq_nb = 0;
-	m->ol_flags = 0; /* RX verdicts of the datagram mean nothing for the error */
+	/* RX verdicts of the datagram mean nothing for the error */
+	m->ol_flags &= NET_MBUF_BUF_FLAGS;
 	if (ipv4_output(ctx, m, ctx->ip_be, dst_be, IPPROTO_ICMP) == 0)
 		st->icmp_unreach_tx++;
 	return;

@@ -327,11 +327,13 @@ ipv4_output_tos_ttl(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uin
 		 * loopback, no TCP/UDP checksum is computed and the receive side is told
 		 * not to verify it (RX_L4_CKSUM_GOOD, which ipv4_input() trusts like a
 		 * NIC's verdict). Flags of an mbuf that came in from the port (an ICMP
-		 * answer built in place) are replaced, not merged. */
+		 * answer built in place) are replaced, not merged, but for those of its
+		 * buffer. */
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		if (proto == IPPROTO_ICMP)
 			ipv4_l4_cksum_fill(ctx, m, ip, proto, sizeof(*ip), l4_len);
-		m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		m->ol_flags = (m->ol_flags & NET_MBUF_BUF_FLAGS) | RTE_MBUF_F_RX_IP_CKSUM_GOOD |
+			      RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 		m->l2_len = 0;
 		m->l3_len = sizeof(*ip);
 		st->ip_tx++;

@@ -40,6 +40,11 @@ struct icmp_err {
 /* Headroom an L4 builder leaves in front of its header for IPv4 + Ethernet. */
 #define NET_HEADROOM 64
 
+/* The ol_flags that say what an mbuf's buffer is (a PMD's external buffer, another
+ * mbuf's data): a received mbuf reused for an answer keeps them when its RX flags
+ * go, or rte_pktmbuf_free() returns it to the pool still pointing at that buffer. */
+#define NET_MBUF_BUF_FLAGS (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)
+
 /* Everything the port received. Takes ownership of m. Protocols above get m with
  * data at their header, data_len exact (padding trimmed), the IPv4 header still in
  * the headroom just before it and m->l3_len set. */

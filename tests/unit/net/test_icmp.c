@@ -248,6 +248,69 @@ START_TEST(icmp_port_unreachable_sent_for_closed_udp_port)
 }
 END_TEST
 
+static bool ext_freed;
+
+static void
+ext_free(void *addr, void *opaque)
+{
+	(void)addr;
+	(void)opaque;
+	ext_freed = true;
+}
+
+static uint8_t ext_buf[RTE_PKTMBUF_HEADROOM + 128];
+static struct rte_mbuf_ext_shared_info ext_shinfo = { .free_cb = ext_free };
+
+/* A frame in an external buffer (a PMD's, as mlx5's MPRQ gives). */
+static struct rte_mbuf *
+ext_mbuf(const uint8_t *f, uint32_t n)
+{
+	struct rte_mbuf *m = t_mbuf(NULL, 0);
+
+	ck_assert_uint_le(n, sizeof(ext_buf) - RTE_PKTMBUF_HEADROOM);
+	rte_mbuf_ext_refcnt_set(&ext_shinfo, 1);
+	rte_pktmbuf_attach_extbuf(m, ext_buf, 0, sizeof(ext_buf), &ext_shinfo);
+	m->data_off = RTE_PKTMBUF_HEADROOM;
+	memcpy(ext_buf + RTE_PKTMBUF_HEADROOM, f, n);
+	m->data_len = (uint16_t)n;
+	m->pkt_len = n;
+	ext_freed = false;
+	return m;
+}
+
+/* An answer built in a received mbuf keeps RTE_MBUF_F_EXTERNAL, or freeing it
+ * returns the mbuf to the pool still pointing at that buffer, which is never given
+ * back (found by tests/fuzz, regress/icmp-unreach-extbuf). */
+START_TEST(icmp_unreach_keeps_external_buffer)
+{
+	uint8_t f[128];
+
+	t_seed_arp(T_PEER_IP, &t_peer_mac);
+	fk.udp_closed = true;
+	eth_input(&tctx, ext_mbuf(f, udp_frame(f, 4)));
+	ck_assert_uint_eq(fk.n_tx, 1);
+	ck_assert(RTE_MBUF_HAS_EXTBUF(fk.tx[0]));
+	t_fakes_clear();
+	ck_assert(ext_freed);
+}
+END_TEST
+
+/* The same for an echo request claiming our own address: the reply is delivered
+ * locally (ipv4_output() replaces the RX flags) and dropped there as an echo reply. */
+START_TEST(icmp_echo_to_ourselves_keeps_external_buffer)
+{
+	uint8_t f[sizeof(icmp_echo_req)];
+
+	memcpy(f, icmp_echo_req, sizeof(f));
+	memcpy(f + 26, &(uint32_t){ T_OUR_IP }, 4);
+	t_ip_fix_cksum(f + 14);
+	eth_input(&tctx, ext_mbuf(f, sizeof(f)));
+	ck_assert_uint_eq(tctx.net_stats.icmp_echo_reply_tx, 1);
+	ck_assert_uint_eq(lo_input_burst(&tctx, 8), 1);
+	ck_assert(ext_freed);
+}
+END_TEST
+
 START_TEST(icmp_unreach_quote_capped_at_576)
 {
 	uint8_t f[1600];
@@ -326,6 +389,8 @@ icmp_suite(void)
 	tcase_add_test(tc, icmp_echo_bad_checksum);
 	tcase_add_test(tc, icmp_port_unreachable_refuses);
 	tcase_add_test(tc, icmp_frag_needed_gives_the_mtu);
+	tcase_add_test(tc, icmp_unreach_keeps_external_buffer);
+	tcase_add_test(tc, icmp_echo_to_ourselves_keeps_external_buffer);
 	tcase_add_test(tc, icmp_linux_errno_mapping);
 	tcase_add_test(tc, icmp_bad_quotes_ignored);
 	tcase_add_test(tc, icmp_error_for_udp_goes_to_udp);
