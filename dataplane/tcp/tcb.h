@@ -299,6 +299,22 @@ struct tcp_stack {
 	uint32_t tw_isn;          /* ... this one (tcp_in.c time_wait_reuse()) */
 };
 
+/* The states that send data: the connection is open on our side. */
+static inline bool tcp_state_sends_data(uint32_t state)
+{
+	return state == SHUNT_SS_ESTABLISHED || state == SHUNT_SS_CLOSE_WAIT ||
+	       state == SHUNT_SS_FIN_WAIT_1 || state == SHUNT_SS_CLOSING ||
+	       state == SHUNT_SS_LAST_ACK;
+}
+
+/* RFC 5681 (4): the ssthresh a loss leaves, max(FlightSize / 2, 2 * SMSS). */
+static inline uint32_t tcp_loss_ssthresh(const struct tcb *tcb)
+{
+	uint32_t half = (tcb->snd_max - tcb->snd_una) / 2;
+
+	return half > 2u * tcb->mss ? half : 2u * tcb->mss;
+}
+
 /* The one state transition: logs, publishes to the socket, and keeps the port
  * table's SO_REUSEADDR accounting (TIME_WAIT does not block a reusing bind). */
 void tcp_set_state(struct dp_ctx *ctx, struct tcb *tcb, uint32_t state);

@@ -127,7 +127,7 @@ static void sack_enter_recovery(struct dp_ctx *ctx, struct tcb *tcb)
 	uint32_t flight = tcb->snd_max - tcb->snd_una, hs, he;
 	bool lost, below;
 
-	tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
+	tcb->ssthresh = tcp_loss_ssthresh(tcb);
 	tcb->recover = tcb->snd_max;
 	tcb->in_recovery = true;
 	tcb->rxt_next = tcb->snd_una;
@@ -302,8 +302,6 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
  * no D-SACK repaired a loss: congestion control answers as for one (7.4.2). */
 static void tlp_acked(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
-	uint32_t flight;
-
 	if (!tcb->tlp_out)
 		return;
 	if (tcp_sack_dsack(seg))
@@ -314,8 +312,7 @@ static void tlp_acked(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg 
 	if (!tcb->tlp_rexmit || tcb->tlp_dsack)
 		return;
 	ctx->tcp_stats.tcp_tlp_repaired++;
-	flight = tcb->snd_max - tcb->snd_una;
-	tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
+	tcb->ssthresh = tcp_loss_ssthresh(tcb);
 	if (tcb->cwnd > tcb->ssthresh)
 		tcb->cwnd = tcb->ssthresh;
 }
@@ -323,7 +320,7 @@ static void tlp_acked(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg 
 /* SND.UNA =< SEG.ACK =< snd_max. Returns true when our FIN is now acknowledged. */
 static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
-	uint32_t acked = seg->ack - tcb->snd_una, data, old_wnd = tcb->snd_wnd, flight, newly;
+	uint32_t acked = seg->ack - tcb->snd_una, data, old_wnd = tcb->snd_wnd, newly;
 	uint32_t sacked0 = tcp_sack_bytes(tcb), sacked1;
 	bool fin_acked = false, dup5681;
 
@@ -353,8 +350,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 			tcb->dupacks++;
 			if (tcb->dupacks == 3 && !tcb->in_recovery) {
 				/* RFC 6582 3.2 step 2-4: fast retransmit, enter fast recovery */
-				flight = tcb->snd_max - tcb->snd_una;
-				tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
+				tcb->ssthresh = tcp_loss_ssthresh(tcb);
 				tcb->recover = tcb->snd_max;
 				tcb->in_recovery = true;
 				ctx->tcp_stats.tcp_fast_rexmit++;

@@ -259,13 +259,6 @@ uint8_t tcp_rcv_wscale(const struct dp_ctx *ctx, const struct dp_sock *s)
 	return ws;
 }
 
-static bool can_send_data(uint32_t state)
-{
-	return state == SHUNT_SS_ESTABLISHED || state == SHUNT_SS_CLOSE_WAIT ||
-	       state == SHUNT_SS_FIN_WAIT_1 || state == SHUNT_SS_CLOSING ||
-	       state == SHUNT_SS_LAST_ACK;
-}
-
 uint16_t tcp_adv_mss(const struct dp_ctx *ctx, const struct tcb *tcb)
 {
 	uint16_t mtu = tcb->pmtu != 0 ? tcb->pmtu : ctx->mtu != 0 ? ctx->mtu : 1500;
@@ -324,7 +317,7 @@ void tcp_send_tlp(struct dp_ctx *ctx, struct tcb *tcb)
 	uint32_t end = data_end(tcb), edge = tcb->snd_una + tcb->snd_wnd, dend, len;
 	bool fin;
 
-	if (!can_send_data(tcb->state) || tcb->s == NULL || tcb->in_recovery ||
+	if (!tcp_state_sends_data(tcb->state) || tcb->s == NULL || tcb->in_recovery ||
 	    tcb->rto_recover || tcb->tlp_out || tcb->snd_una == tcb->snd_max)
 		return;
 	ctx->tcp_stats.tcp_tlp_probes++;
@@ -479,7 +472,7 @@ void tcp_output(struct dp_ctx *ctx, struct tcb *tcb)
 	uint32_t end, limit, len, wnd, room, max_before = tcb->snd_max;
 	bool fin;
 
-	if (!can_send_data(tcb->state) || tcb->s == NULL)
+	if (!tcp_state_sends_data(tcb->state) || tcb->s == NULL)
 		goto ack;
 	tcp_pmtu_sync(ctx, tcb);
 	if (tcb->in_recovery && tcb->sack_ok) {

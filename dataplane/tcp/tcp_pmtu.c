@@ -85,12 +85,6 @@ void tcp_pmtu_sync_slow(struct dp_ctx *ctx, struct tcb *tcb)
 	sync_mss(ctx, tcb);
 }
 
-static bool sends_data(uint32_t st)
-{
-	return st == SHUNT_SS_ESTABLISHED || st == SHUNT_SS_CLOSE_WAIT ||
-	       st == SHUNT_SS_FIN_WAIT_1 || st == SHUNT_SS_CLOSING || st == SHUNT_SS_LAST_ACK;
-}
-
 /* Linux tcp_simple_retransmit(): the flight again, at the new MSS, now. */
 static void simple_retransmit(struct dp_ctx *ctx, struct tcb *tcb)
 {
@@ -144,7 +138,7 @@ void tcp_pmtu_reduced(struct dp_ctx *ctx, struct tcb *tcb, uint32_t mtu)
 	(void)pmtu_get(ctx, tcb->raddr_be, &tcb->pmtu_expires_us);
 	ctx->tcp_stats.tcp_pmtu_lowered++;
 	sync_mss(ctx, tcb);
-	if (sends_data(tcb->state) && tcb->s != NULL && tcb->mss < old_mss &&
+	if (tcp_state_sends_data(tcb->state) && tcb->s != NULL && tcb->mss < old_mss &&
 	    tcb->snd_max - tcb->snd_una > tcb->mss)
 		simple_retransmit(ctx, tcb);
 }

@@ -324,13 +324,6 @@ uint32_t tcp_rack_rexmit_bytes(const struct tcb *tcb, uint32_t a, uint32_t b)
 	return n;
 }
 
-static bool sends_data(uint32_t state)
-{
-	return state == SHUNT_SS_ESTABLISHED || state == SHUNT_SS_CLOSE_WAIT ||
-	       state == SHUNT_SS_FIN_WAIT_1 || state == SHUNT_SS_CLOSING ||
-	       state == SHUNT_SS_LAST_ACK;
-}
-
 void tcp_rack_schedule_tlp(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	uint64_t pto, rto_left;
@@ -341,7 +334,7 @@ void tcp_rack_schedule_tlp(struct dp_ctx *ctx, struct tcb *tcb)
 	/* RFC 8985 7.2 and Linux tcp_schedule_loss_probe(): with SACK, data in
 	 * flight, no probe out, and neither recovery nor a hint of loss (SACKed data,
 	 * duplicate ACKs: RACK or IsLost handle those) */
-	if (!tcb->sack_ok || !tcb->rtt_valid || !sends_data(tcb->state) || tcb->in_recovery ||
+	if (!tcb->sack_ok || !tcb->rtt_valid || !tcp_state_sends_data(tcb->state) || tcb->in_recovery ||
 	    tcb->rto_recover || tcb->tlp_out || flight == 0 || tcb->n_sacked != 0 ||
 	    tcb->dupacks != 0 || tcb->s == NULL) {
 		if (tcp_timer_armed(tcb, TCP_T_LOSS))

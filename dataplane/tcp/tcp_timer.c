@@ -250,7 +250,7 @@ static void arm_rexmit_clamped(struct dp_ctx *ctx, struct tcb *tcb)
 
 static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 {
-	uint32_t flight, half, rto_before = tcb->rto_us;
+	uint32_t rto_before = tcb->rto_us;
 
 	if (tcb->state == SHUNT_SS_SYN_RECEIVED && tcb->listener != NULL) {
 		/* Linux reqsk_timer_handler(): the SYN-ACK again after 1, 2, 4, 8,
@@ -302,9 +302,7 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 	ctx->tcp_stats.tcp_rexmit_timeout++;
 	tcp_pmtu_on_rto(ctx, tcb); /* Linux tcp_write_timeout(): black hole detection */
 	/* RFC 5681 (4): ssthresh = max(FlightSize / 2, 2 * SMSS); cwnd = LW = 1 SMSS */
-	flight = tcb->snd_max - tcb->snd_una;
-	half = flight / 2;
-	tcb->ssthresh = half > 2u * tcb->mss ? half : 2u * tcb->mss;
+	tcb->ssthresh = tcp_loss_ssthresh(tcb);
 	tcb->cwnd = tcb->mss;
 	tcb->in_recovery = false;
 	tcb->dupacks = 0;

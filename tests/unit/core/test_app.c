@@ -1133,6 +1133,14 @@ static void share_setup(void)
 	ck_assert_uint_eq(r->members, 1); /* member 0: the attaching process */
 }
 
+/* share_setup() with the loop's epoll, which relays register their fds with. */
+static void relay_setup(void)
+{
+	share_setup();
+	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(ctx.epfd, 0);
+}
+
 /* A member joins on a connection of its own (one end of a socketpair here). */
 static struct dp_member *join(uint32_t idx, int *peer)
 {
@@ -1245,9 +1253,7 @@ START_TEST(test_relay)
 	char buf[16];
 	int sv[2];
 
-	share_setup();
-	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
-	ck_assert_int_ge(ctx.epfd, 0);
+	relay_setup();
 	s = open_sock(&gen);
 	ds = &app->socks[s];
 	shsock(s)->holders = 1ull << 0; /* as the shim sets it at OPEN */
@@ -1349,9 +1355,7 @@ START_TEST(test_relay_close)
 	uint32_t s;
 	int peer;
 
-	share_setup();
-	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
-	ck_assert_int_ge(ctx.epfd, 0);
+	relay_setup();
 
 	/* the program wrote, then closed; the loop has not looked at the fd since */
 	ds = relayed(&s, 0, &peer);
@@ -1392,9 +1396,7 @@ START_TEST(test_relay_close_drains)
 	uint32_t s, at;
 	int peer;
 
-	share_setup();
-	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
-	ck_assert_int_ge(ctx.epfd, 0);
+	relay_setup();
 
 	/* the parent is in send(): it holds the ring */
 	ds = relayed(&s, 0, &peer);
@@ -1444,9 +1446,7 @@ START_TEST(test_relay_shutdown_wakes)
 	uint32_t s;
 	int peer;
 
-	share_setup();
-	ctx.epfd = epoll_create1(EPOLL_CLOEXEC);
-	ck_assert_int_ge(ctx.epfd, 0);
+	relay_setup();
 	ds = relayed(&s, 0, &peer);
 	shsock(s)->sleepers = 1; /* the parent waits in recv() */
 	ck_assert_int_eq(shutdown(peer, SHUT_WR), 0);
