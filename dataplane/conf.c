@@ -297,6 +297,30 @@ static int conf_set_idle(struct dp_conf *c, const char *v, char *why, size_t why
 	return 0;
 }
 
+/* SHUNT_CC_* of an algorithm's name, SHUNT_CC_NONE if shunt has none. */
+static unsigned conf_cc_find(const char *v)
+{
+	static const char *const names[SHUNT_CC_MAX] = SHUNT_CC_NAMES;
+	unsigned i;
+
+	for (i = 0; i < SHUNT_CC_MAX; i++)
+		if (names[i] != NULL && strcmp(v, names[i]) == 0)
+			return i;
+	return SHUNT_CC_NONE;
+}
+
+static int conf_set_congestion(struct dp_conf *c, const char *v, char *why, size_t whylen)
+{
+	unsigned cc = conf_cc_find(v);
+
+	if (cc == SHUNT_CC_NONE) {
+		conf_err(why, whylen, "'%s' is not one of cubic, reno", v);
+		return -EINVAL;
+	}
+	c->congestion = cc;
+	return 0;
+}
+
 static int conf_set_port_range(struct dp_conf *c, const char *v, char *why, size_t whylen)
 {
 	const char *dash = strchr(v, '-');
@@ -413,6 +437,10 @@ static const struct conf_key conf_keys[] = {
 	  .help = "0..1, window scaling (net.ipv4.tcp_window_scaling)" },
 	{ "mtu_probing", CONF_UINT(mtu_probing, 0, 2, ""),
 	  .help = "0..2, black hole detection (net.ipv4.tcp_mtu_probing)" },
+	{ "congestion", conf_set_congestion,
+	  "cubic|reno, a new socket's (net.ipv4.tcp_congestion_control)" },
+	{ "slow_start_after_idle", CONF_UINT(slow_start_after_idle, 0, 1, ""),
+	  .help = "0..1, restart window after idle (net.ipv4.tcp_slow_start_after_idle)" },
 	{ "rmem_max", CONF_UINT(rmem_max, CONF_BUF_MIN, INT_MAX, " of bytes"),
 	  .help = "buffer the window scale is chosen for (max(tcp_rmem[2], rmem_max))" },
 	{ "time_wait_ms", CONF_UINT(time_wait_ms, 100, 600000, " of milliseconds"),
@@ -453,6 +481,8 @@ void conf_defaults(struct dp_conf *c)
 	c->sack = 1;
 	c->window_scaling = 1;
 	c->rmem_max = 6291456; /* tcp_rmem[2] on a machine with memory to spare */
+	c->congestion = SHUNT_CC_CUBIC;
+	c->slow_start_after_idle = 1;
 	c->time_wait_ms = 60000;
 	c->idle = CONF_IDLE_ADAPTIVE;
 	c->idle_spin_us = 200;
@@ -641,6 +671,29 @@ static int conf_sysctl_read(const char *root, const char *name, unsigned long *v
 	return 1;
 }
 
+/* net.ipv4.tcp_congestion_control: a name. One shunt lacks (bbr, a module)
+ * leaves the default, cubic, as Linux falls back when it cannot load one. */
+static int conf_sysctl_cc(struct dp_conf *c, const char *root)
+{
+	char path[PATH_MAX], buf[SHUNT_CC_NAME_MAX + 2];
+	unsigned cc;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ipv4/tcp_congestion_control", root);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	buf[strcspn(buf, " \t\n")] = '\0';
+	cc = conf_cc_find(buf);
+	if (cc != SHUNT_CC_NONE)
+		c->congestion = cc;
+	return 0;
+}
+
 int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errlen)
 {
 	unsigned long v[3], rmem;
@@ -667,6 +720,12 @@ int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errl
 		return rc;
 	if (rc > 0)
 		c->mtu_probing = v[0] > 2 ? 2 : (unsigned)v[0];
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_slow_start_after_idle", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->slow_start_after_idle = v[0] != 0;
+	if ((rc = conf_sysctl_cc(c, root)) < 0)
+		return rc;
 	/* Linux tcp_select_initial_window(): the scale is chosen for
 	 * max(tcp_rmem[2], rmem_max), what the socket may grow to by autotuning or
 	 * SO_RCVBUF. tcp_rmem's default and tcp_wmem are not rx_buf and tx_buf: a ring

@@ -7,7 +7,8 @@
  *   setsockopt(shunt) -> real_setsockopt(placeholder) (Linux validates, stores)
  *                     -> option the dataplane acts on? SETOPT (value read back)
  *   setsockopt(undecided) -> placeholder; remembered for the replay at connect()
- *   getsockopt(shunt) -> SO_ERROR, TCP_INFO, TCP_MAXSEG from the shared socket;
+ *   getsockopt(shunt) -> SO_ERROR, TCP_INFO, TCP_MAXSEG, TCP_CONGESTION from the
+ *                        shared socket;
  *                        the rest from the placeholder
  *   fcntl/ioctl -> O_NONBLOCK mirrored on the placeholder (so F_GETFL answers) and
  *                  in the record; F_DUPFD* tracked; FIONREAD/SIOCOUTQ from the rings
@@ -60,6 +61,8 @@ int shim_opt_map(int level, int optname)
 			return SHUNT_OPT_CORK;
 		case TCP_MAXSEG:
 			return SHUNT_OPT_MAXSEG;
+		case TCP_CONGESTION:
+			return SHUNT_OPT_CONGESTION;
 		}
 	} else if (level == IPPROTO_IP) {
 		switch (optname) {
@@ -70,6 +73,47 @@ int shim_opt_map(int level, int optname)
 		}
 	}
 	return 0;
+}
+
+static const char *const opt_cc_names[SHUNT_CC_MAX] = SHUNT_CC_NAMES;
+
+/* SHUNT_CC_* of a TCP_CONGESTION name as Linux reads it: at most
+ * SHUNT_CC_NAME_MAX - 1 bytes of val, up to a NUL. val is readable: the
+ * placeholder took it. */
+static uint32_t opt_cc_find(const void *val, socklen_t len)
+{
+	char name[SHUNT_CC_NAME_MAX];
+	uint32_t i;
+
+	const char *v = val;
+	socklen_t n;
+
+	/* byte by byte up to the NUL, as strncpy_from_user() read it */
+	for (n = 0; n < len && n < sizeof(name) - 1 && v[n] != '\0'; n++)
+		name[n] = v[n];
+	name[n] = '\0';
+	for (i = 0; i < SHUNT_CC_MAX; i++)
+		if (opt_cc_names[i] != NULL && strcmp(name, opt_cc_names[i]) == 0)
+			return i;
+	return SHUNT_CC_NONE;
+}
+
+/* setsockopt(TCP_CONGESTION) on the placeholder, which says EINVAL, EFAULT, EPERM
+ * and ENOENT as Linux's do_tcp_setsockopt() does; a name the kernel has but shunt
+ * does not (bbr, vegas...) is put back and fails as a module Linux cannot load
+ * does: ENOENT. */
+static int opt_set_cc(int fd, const void *val, socklen_t len)
+{
+	char old[SHUNT_CC_NAME_MAX] = "";
+	socklen_t olen = sizeof(old) - 1;
+
+	(void)real_getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, old, &olen);
+	if (real_setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, val, len) < 0)
+		return -errno;
+	if (opt_cc_find(val, len) != SHUNT_CC_NONE)
+		return 0;
+	(void)real_setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, old, (socklen_t)strlen(old));
+	return -ENOENT;
 }
 
 int shim_opt_value(int fd, const struct shim_sock *s, int opt, uint64_t *value)
@@ -100,6 +144,15 @@ int shim_opt_value(int fd, const struct shim_sock *s, int opt, uint64_t *value)
 
 	if (opt <= 0 || opt >= SHUNT_OPT_MAX)
 		return -EINVAL;
+	if (opt == SHUNT_OPT_CONGESTION) {
+		char cc[SHUNT_CC_NAME_MAX];
+
+		len = sizeof(cc);
+		if (real_getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len) < 0)
+			return -errno;
+		*value = opt_cc_find(cc, len);
+		return *value != SHUNT_CC_NONE ? 0 : -ENOENT;
+	}
 	if (opt == SHUNT_OPT_MAXSEG) {
 		*value = s->user_mss;
 		return 0;
@@ -169,6 +222,21 @@ static int opt_get(int fd, struct shim_sock *s, int level, int name, void *val, 
 	    ss->state != SHUNT_SS_CLOSED && ss->state != SHUNT_SS_LISTEN) {
 		v = (int)ss->mss;
 		return opt_put(val, len, &v, sizeof(v));
+	}
+	/* do_tcp_getsockopt(): the name, in a TCP_CA_NAME_MAX buffer, cut to optlen;
+	 * the dataplane's (its default may not be the kernel's); an older one says
+	 * nothing and the placeholder answers */
+	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+		char buf[SHUNT_CC_NAME_MAX] = { 0 };
+		uint32_t cc;
+
+		(void)SHUNT_LOAD_ACQ(&ss->ev_seq);
+		cc = ss->cc;
+
+		if (cc < SHUNT_CC_MAX && opt_cc_names[cc] != NULL) {
+			memcpy(buf, opt_cc_names[cc], strlen(opt_cc_names[cc]));
+			return opt_put(val, len, buf, sizeof(buf));
+		}
 	}
 	if (level == IPPROTO_TCP && name == TCP_INFO) {
 		struct tcp_info ti;
@@ -346,8 +414,12 @@ static int opt_set(int fd, struct shim_sock *s, int level, int name, const void 
 	int opt, rc;
 	uint64_t v;
 
-	if (real_setsockopt(fd, level, name, val, len) < 0)
+	if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+		if ((rc = opt_set_cc(fd, val, len)) < 0)
+			return rc;
+	} else if (real_setsockopt(fd, level, name, val, len) < 0) {
 		return -errno;
+	}
 	opt_note_inherited(s, level, name);
 	opt_note_cmsg(s, level, name, val, len);
 	if (level == IPPROTO_TCP && name == TCP_MAXSEG && len >= sizeof(int)) {

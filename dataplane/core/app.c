@@ -611,7 +611,7 @@ static void app_slot_init(struct dp_app *app, struct dp_sock *s, uint32_t type)
 	sh->err_seq = s->err_seq;
 	sh->gen = s->gen;
 	sh->type = type;
-	sh->pad0 = 0;
+	sh->cc = SHUNT_CC_NONE; /* TCP sets it (tcp_cc_select) */
 	memset(&sh->local, 0, sizeof(sh->local));
 	memset(&sh->remote, 0, sizeof(sh->remote));
 	sh->mss = sh->srtt_us = sh->rttvar_us = sh->rto_us = sh->snd_cwnd = sh->retrans = 0;

@@ -174,6 +174,11 @@ struct tcb {
 	uint32_t prr_delivered;   /* bytes the peer received since recovery began */
 	uint32_t prr_out;         /* bytes sent since recovery began */
 	uint32_t recover_fs;      /* FlightSize when it began */
+	/* the algorithm (tcp_cc.c): what sets ssthresh at a loss and grows cwnd */
+	uint8_t cc;               /* SHUNT_CC_* (TCP_CONGESTION) */
+	uint32_t cc_acc;          /* bytes acked toward the next cwnd step */
+	uint64_t lsnd_us;         /* when data last went out (Linux lsndtime) */
+	uint64_t cc_priv[6];      /* the algorithm's own state (Linux icsk_ca_priv) */
 
 	/* the SACK scoreboard (RFC 6675 2): sorted, disjoint, not touching, each inside
 	 * (snd_una, snd_max] */
@@ -292,6 +297,8 @@ struct tcp_stack {
 	uint8_t mtu_probing;      /* net.ipv4.tcp_mtu_probing (conf.h): 0 none, else black
 				   * hole detection on RTOs (tcp_pmtu.c) */
 	uint32_t rmem_max;        /* the buffer the window scale is chosen for (conf.h) */
+	uint8_t cc_default;       /* SHUNT_CC_* of a new socket (conf.h congestion) */
+	bool ssai;                /* net.ipv4.tcp_slow_start_after_idle (conf.h) */
 	uint64_t rng;             /* xorshift state: bind(port 0)'s search start */
 	uint32_t port_perturb[TCP_PORT_PERTURB]; /* RFC 6056 3.3.4 table (tcp_port_connect) */
 	struct tcb **listeners;   /* [port host order]: the listener of the port, or NULL */
@@ -307,13 +314,10 @@ static inline bool tcp_state_sends_data(uint32_t state)
 	       state == SHUNT_SS_LAST_ACK;
 }
 
-/* RFC 5681 (4): the ssthresh a loss leaves, max(FlightSize / 2, 2 * SMSS). */
-static inline uint32_t tcp_loss_ssthresh(const struct tcb *tcb)
-{
-	uint32_t half = (tcb->snd_max - tcb->snd_una) / 2;
-
-	return half > 2u * tcb->mss ? half : 2u * tcb->mss;
-}
+/* The ssthresh a loss leaves, as the connection's algorithm says (tcp_cc.c): reno
+ * RFC 5681 (4) max(FlightSize / 2, 2 * SMSS), cubic RFC 9438 4.6 cwnd * 0.7. Call
+ * it once per loss event: the algorithm notes the event. */
+uint32_t tcp_loss_ssthresh(struct tcb *tcb);
 
 /* The one state transition: logs, publishes to the socket, and keeps the port
  * table's SO_REUSEADDR accounting (TIME_WAIT does not block a reusing bind). */

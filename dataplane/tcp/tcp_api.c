@@ -28,6 +28,7 @@
 #include "net/net.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_cc.h"
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
 #include "tcp/tcp_out.h"
@@ -67,6 +68,10 @@ int tcp_init(struct dp_ctx *ctx)
 	ts->ws_on = ctx->conf == NULL || ctx->conf->window_scaling != 0;
 	ts->rmem_max = ctx->conf != NULL ? ctx->conf->rmem_max : TCP_RMEM_MAX_DEFAULT;
 	ts->mtu_probing = ctx->conf != NULL ? (uint8_t)ctx->conf->mtu_probing : 0;
+	/* Linux's defaults: cubic, tcp_slow_start_after_idle = 1 */
+	ts->cc_default = ctx->conf != NULL && tcp_cc_ops(ctx->conf->congestion) != NULL ?
+				 (uint8_t)ctx->conf->congestion : SHUNT_CC_CUBIC;
+	ts->ssai = ctx->conf == NULL || ctx->conf->slow_start_after_idle != 0;
 	ctx->tcp = ts;
 	return 0;
 }
@@ -154,6 +159,7 @@ int tcp_open(struct dp_ctx *ctx, struct dp_sock *s)
 	tcb->keep_intvl_s = TCP_KEEP_INTVL_S;
 	tcb->keep_cnt = TCP_KEEP_CNT;
 	tcb_reset_vars(ctx, tcb);
+	(void)tcp_cc_select(tcb, ts->cc_default, false);
 	tcb->lnext = ts->all;
 	if (ts->all)
 		ts->all->lprev = tcb;
@@ -568,6 +574,11 @@ int tcp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 			return -EINVAL;
 		tcb->ttl = (uint8_t)value;
 		return 0;
+	case SHUNT_OPT_CONGESTION:
+		/* tcp_set_congestion_control(): at any time; on a connection the new
+		 * algorithm starts from the cwnd and ssthresh it finds */
+		return tcp_cc_select(tcb, value < SHUNT_CC_MAX ? (uint32_t)value : SHUNT_CC_NONE,
+				     tcb->state >= SHUNT_SS_ESTABLISHED);
 	default:
 		return -ENOPROTOOPT;
 	}

@@ -27,6 +27,7 @@
 #include "core/sock.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_cc.h"
 #include "tcp/tcp_in.h"
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
@@ -64,12 +65,10 @@ static uint16_t eff_mss(const struct dp_ctx *ctx, struct tcb *tcb, uint16_t peer
 
 static void set_established(struct dp_ctx *ctx, struct tcb *tcb)
 {
-	/* RFC 6928 IW: min(10 * MSS, max(2 * MSS, 14600)); RFC 5681 3.1: 1 MSS if the
-	 * SYN was retransmitted */
-	uint32_t iw = min_u32(TCP_IW_SEGS * tcb->mss, 2u * tcb->mss > 14600 ? 2u * tcb->mss : 14600);
-
-	tcb->cwnd = tcb->nrexmit ? tcb->mss : iw;
+	/* RFC 6928 IW; RFC 5681 3.1: 1 MSS if the SYN was retransmitted */
+	tcb->cwnd = tcb->nrexmit ? tcb->mss : tcp_cc_iw(tcb);
 	tcb->ssthresh = UINT32_MAX / 2;
+	tcp_cc_init(tcb, ctx->now_us);
 	tcb->nrexmit = 0;
 	tcb->rexmit_start_us = 0; /* the SYN's clock stops; data starts its own */
 	if (tcb->keepalive)
@@ -229,15 +228,12 @@ void tcp_loss_marked(struct dp_ctx *ctx, struct tcb *tcb)
 	tcb_publish_info(ctx, tcb, false);
 }
 
-/* acked new bytes outside recovery: slow start (RFC 5681 3.1) below ssthresh,
- * congestion avoidance above it. */
-static void cwnd_grow(struct tcb *tcb, uint32_t acked)
+/* acked new bytes outside recovery (snd_una already moved past them): slow start
+ * and congestion avoidance as the connection's algorithm does them (tcp_cc.c). */
+static void cwnd_grow(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked)
 {
 	tcb->dupacks = 0;
-	if (tcb->cwnd < tcb->ssthresh)
-		tcb->cwnd += min_u32(acked, tcb->mss);
-	else
-		tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) ?: 1;
+	tcp_cc_on_ack(ctx, tcb, acked, tcb->snd_max - tcb->snd_una + acked);
 }
 
 /* Recovery (SACK's or NewReno's) ends. NewReno: cwnd as RFC 6582 3.2 step 6
@@ -291,7 +287,7 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 			return;
 		}
 	} else {
-		cwnd_grow(tcb, acked);
+		cwnd_grow(ctx, tcb, acked);
 	}
 	sack_maybe_enter(ctx, tcb); /* holes left above the new snd_una */
 	if (tcb->in_recovery)
@@ -419,7 +415,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 			tcb->cwnd += tcb->mss;
 		}
 	} else {
-		cwnd_grow(tcb, acked);
+		cwnd_grow(ctx, tcb, acked);
 	}
 	tcb_publish_info(ctx, tcb, false); /* per ACK: throttled */
 	return fin_acked;
@@ -681,6 +677,7 @@ static struct tcb *listen_child_new(struct dp_ctx *ctx, struct tcb *l, uint32_t 
 	c->keep_cnt = l->keep_cnt;
 	c->user_timeout_us = l->user_timeout_us;
 	c->user_mss = l->user_mss;
+	(void)tcp_cc_select(c, l->cc, false);
 	tcp_pmtu_init(ctx, c, src_be); /* Linux tcp_v4_syn_recv_sock(): the route's */
 	c->rcv_mss = tcp_adv_mss(ctx, c);
 	c->tos = l->tos;

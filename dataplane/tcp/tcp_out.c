@@ -17,6 +17,7 @@
 #include "dp.h"
 #include "core/sock.h"
 #include "tcp/tcb.h"
+#include "tcp/tcp_cc.h"
 #include "tcp/tcp_out.h"
 #include "tcp/tcp_pmtu.h"
 #include "tcp/tcp_rack.h"
@@ -294,6 +295,8 @@ static void send_seg(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t
 		t.pos = tcb->s->tx_cons + (seq - tcb->snd_una);
 		t.len = len;
 	}
+	if (len != 0)
+		tcp_cc_data_sent(ctx, tcb); /* restart after idle (tcp_cc.c) */
 	if (len + fin != 0 && tcb->sack_ok)
 		tcp_rack_sent(ctx, tcb, seq, seq + len + fin, SEQ_LT(seq, tcb->snd_max));
 	if (tcb->in_recovery)

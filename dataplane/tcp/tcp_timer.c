@@ -24,6 +24,7 @@
 #include "dp.h"
 #include "core/sock.h"
 #include "tcp/tcb.h"
+#include "tcp/tcp_cc.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_in.h"
 #include "tcp/tcp_listen.h"
@@ -301,9 +302,13 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 	}
 	ctx->tcp_stats.tcp_rexmit_timeout++;
 	tcp_pmtu_on_rto(ctx, tcb); /* Linux tcp_write_timeout(): black hole detection */
-	/* RFC 5681 (4): ssthresh = max(FlightSize / 2, 2 * SMSS); cwnd = LW = 1 SMSS */
-	tcb->ssthresh = tcp_loss_ssthresh(tcb);
+	/* RFC 5681 (4): ssthresh from the algorithm (reno max(FlightSize / 2, 2 *
+	 * SMSS)), once per loss: a backed-off RTO of the same head keeps it (Linux
+	 * tcp_enter_loss()); cwnd = LW = 1 SMSS */
+	if (tcb->nrexmit == 0)
+		tcb->ssthresh = tcp_loss_ssthresh(tcb);
 	tcb->cwnd = tcb->mss;
+	tcp_cc_on_rto(tcb, ctx->now_us);
 	tcb->in_recovery = false;
 	tcb->dupacks = 0;
 	tcp_rack_on_rto(tcb);

@@ -198,8 +198,17 @@ enum shunt_opt {
 	SHUNT_OPT_MAXSEG,       /* TCP_MAXSEG: the user's MSS bound, 0 (none) or 88..32767 */
 	SHUNT_OPT_TOS,          /* IP_TOS: the IPv4 TOS byte of what the socket sends */
 	SHUNT_OPT_TTL,          /* IP_TTL: the IPv4 TTL of what the socket sends, 1..255 */
+	SHUNT_OPT_CONGESTION,   /* TCP_CONGESTION: SHUNT_CC_* (a dataplane without it
+				 * answers -ENOPROTOOPT and the shim goes on) */
 	SHUNT_OPT_MAX
 };
+
+/* Congestion control algorithms: SHUNT_OPT_CONGESTION's value and shunt_sock.cc.
+ * NONE (0): not said, what an older dataplane leaves in shunt_sock.cc. */
+enum shunt_cc { SHUNT_CC_NONE = 0, SHUNT_CC_RENO, SHUNT_CC_CUBIC, SHUNT_CC_MAX };
+/* Their names, as Linux's modules call them (TCP_CONGESTION, the sysctl). */
+#define SHUNT_CC_NAMES { [SHUNT_CC_RENO] = "reno", [SHUNT_CC_CUBIC] = "cubic" }
+#define SHUNT_CC_NAME_MAX 16 /* Linux TCP_CA_NAME_MAX, with the NUL */
 
 /* BIND arg: the port is one the kernel chose for the app's bind(port 0), not one the
  * app named (Linux: SOCK_BINDPORT_LOCK unset), so dissolving a UDP association may
@@ -372,7 +381,8 @@ struct shunt_sock {
 	uint32_t err_seq;    /* incremented each time error is set */
 	uint32_t gen;        /* bumped each time the slot is allocated; never 0 */
 	uint32_t type;       /* enum shunt_sock_type, set on allocation */
-	uint32_t pad0;
+	uint32_t cc;         /* TCP: enum shunt_cc, the connection's congestion control
+			      * (getsockopt TCP_CONGESTION); 0 from an older dataplane */
 	struct shunt_inaddr local;  /* 0.0.0.0:0 until bound */
 	struct shunt_inaddr remote; /* 0.0.0.0:0 until connected */
 	/* TCP_INFO-style figures, refreshed on change; informational only. */

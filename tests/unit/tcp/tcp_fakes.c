@@ -131,6 +131,10 @@ void env_init(struct env *e, uint32_t ring)
 	/* rmem_max 0: the window scale follows the ring (256 KiB: 3), which the tests
 	 * of windows count in; those of the SYN's options set Linux's */
 	e->conf.time_wait_ms = 60000;
+	/* the tests of loss recovery count cwnd in Reno's numbers; those of CUBIC and
+	 * of the restart after idle select them (tcp_cc tests) */
+	e->conf.congestion = SHUNT_CC_RENO;
+	e->conf.slow_start_after_idle = 0;
 	e->conf.eph_lo = 32768;
 	e->conf.eph_hi = 60999;
 	e->ctx.conf = &e->conf;
