@@ -94,6 +94,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.sack, 1);
 	ck_assert_uint_eq(c.window_scaling, 1);
 	ck_assert_uint_eq(c.mtu_probing, 0); /* Linux's tcp_mtu_probing */
+	ck_assert_uint_eq(c.congestion, SHUNT_CC_CUBIC);
+	ck_assert_uint_eq(c.slow_start_after_idle, 1);
 	ck_assert_uint_eq(c.rmem_max, 6291456);
 	ck_assert_int_eq(c.idle, CONF_IDLE_ADAPTIVE);
 	ck_assert_uint_eq(c.idle_spin_us, 200);
@@ -734,6 +736,7 @@ END_TEST
 static const char *const sysctl_files[] = {
 	"ipv4/tcp_syn_retries", "ipv4/tcp_timestamps", "ipv4/tcp_sack",
 	"ipv4/tcp_window_scaling", "ipv4/tcp_rmem", "core/rmem_max", "ipv4/tcp_mtu_probing",
+	"ipv4/tcp_congestion_control", "ipv4/tcp_slow_start_after_idle",
 };
 
 /* tdir as a /proc/sys/net holding name with text (NULL: no such file). */
@@ -848,6 +851,30 @@ START_TEST(test_sysctl_file_overrides)
 }
 END_TEST
 
+/* net.ipv4.tcp_congestion_control names a new socket's algorithm; one shunt does
+ * not have leaves cubic; the `congestion` key overrides it and knows only
+ * shunt's names. tcp_slow_start_after_idle likewise. */
+START_TEST(test_sysctl_congestion)
+{
+	put_sysctl("ipv4/tcp_congestion_control", "reno\n");
+	put_sysctl("ipv4/tcp_slow_start_after_idle", "0\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.congestion, SHUNT_CC_RENO);
+	ck_assert_uint_eq(c.slow_start_after_idle, 0);
+	ck_assert_int_eq(load("congestion = cubic\nslow_start_after_idle = 1\n"), 0);
+	ck_assert_uint_eq(c.congestion, SHUNT_CC_CUBIC);
+	ck_assert_uint_eq(c.slow_start_after_idle, 1);
+	ck_assert_int_eq(load("congestion = reno\n"), 0);
+	ck_assert_uint_eq(c.congestion, SHUNT_CC_RENO);
+	ck_assert_int_eq(load("congestion = bbr\n"), -EINVAL);
+	assert_err_has("key 'congestion': 'bbr' is not one of cubic, reno");
+	conf_defaults(&c);
+	put_sysctl("ipv4/tcp_congestion_control", "bbr\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.congestion, SHUNT_CC_CUBIC);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -906,6 +933,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_sysctl_missing);
 	tcase_add_test(t, test_sysctl_bad_names_file);
 	tcase_add_test(t, test_sysctl_file_overrides);
+	tcase_add_test(t, test_sysctl_congestion);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("args");

@@ -770,7 +770,11 @@ START_TEST(listen_child_inherits_maxseg_tos_ttl)
 	listen_on(0);
 	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_MAXSEG, 1200), 0);
 	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_TTL, 9), 0);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CONGESTION, SHUNT_CC_CUBIC), 0);
 	c = peer_syn(40000, 5000, true);
+	ck_assert_uint_eq(c->cc, SHUNT_CC_CUBIC); /* inherited (Linux sk_clone_lock()) */
+	ck_assert_uint_eq(fake_slot_sock(FAKE_SLOT_BASE)->sh->cc, SHUNT_CC_CUBIC);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CONGESTION, SHUNT_CC_RENO), 0);
 	ck_assert_ptr_nonnull(c);
 	f = last_tx();
 	ck_assert_uint_eq(f->seg.h.flags, TCP_SYN | TCP_ACK);
@@ -1436,6 +1440,52 @@ START_TEST(rto_retransmit_and_backoff)
 	ck_assert_uint_eq(E.sh->tx_cons, 1000);
 	ck_assert(!tcp_timer_armed(t, TCP_T_REXMIT));
 	ck_assert_uint_eq(t->nrexmit, 0);
+}
+END_TEST
+
+/* TCP_CONGESTION: the stack's default published at open, the option switches it
+ * (an id shunt lacks is -ENOENT and changes nothing); an RTO takes ssthresh from
+ * the algorithm once per loss (cubic: cwnd * 717 / 1024), backed-off RTOs of
+ * the same head keep it (Linux tcp_enter_loss()). */
+START_TEST(congestion_option_and_rto)
+{
+	uint64_t t0;
+	struct tcb *t = env_tcb(&E);
+
+	ck_assert_uint_eq(E.sh->cc, SHUNT_CC_RENO); /* env's conf: reno */
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CONGESTION, SHUNT_CC_CUBIC), 0);
+	ck_assert_uint_eq(E.sh->cc, SHUNT_CC_CUBIC);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CONGESTION, SHUNT_CC_NONE),
+			 -ENOENT);
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CONGESTION, 1ull << 32), -ENOENT);
+	ck_assert_uint_eq(E.sh->cc, SHUNT_CC_CUBIC);
+	env_establish(&E, 100000);
+	ck_assert_uint_eq(t->cc, SHUNT_CC_CUBIC);
+	t0 = E.ctx.now_us;
+	env_app_write(&E, 1000, 9);
+	set_time(t0 + 300000);
+	ck_assert_uint_eq(t->cwnd, 1448);
+	ck_assert_uint_eq(t->ssthresh, 10u * 1448 * 717 / 1024);
+	set_time(t0 + 900000); /* backed off: the same loss */
+	ck_assert_uint_eq(t->rto_us, 1200000);
+	ck_assert_uint_eq(t->ssthresh, 10u * 1448 * 717 / 1024);
+	/* switched on a connection: cwnd and ssthresh stay */
+	ck_assert_int_eq(tcp_app_setopt(&E.ctx, &E.s, SHUNT_OPT_CONGESTION, SHUNT_CC_RENO), 0);
+	ck_assert(t->cwnd == 1448 && t->ssthresh == 10u * 1448 * 717 / 1024);
+	ck_assert_uint_eq(E.sh->cc, SHUNT_CC_RENO);
+}
+END_TEST
+
+/* the stack's default: the `congestion` key (conf) for every new socket */
+START_TEST(congestion_default_from_conf)
+{
+	E.conf.congestion = SHUNT_CC_CUBIC;
+	tcp_fini(&E.ctx);
+	ck_assert_int_eq(tcp_init(&E.ctx), 0);
+	E.s.pcb = NULL;
+	ck_assert_int_eq(tcp_open(&E.ctx, &E.s), 0);
+	ck_assert_uint_eq(E.sh->cc, SHUNT_CC_CUBIC);
+	ck_assert_uint_eq(env_tcb(&E)->cc, SHUNT_CC_CUBIC);
 }
 END_TEST
 
@@ -3593,6 +3643,8 @@ static Suite *tcp_suite(void)
 	tcase_add_test(api, pmtu_frag_needed_syn_sent);
 	tcase_add_test(api, pmtu_per_destination_and_expiry);
 	tcase_add_test(api, mtu_probing_0_leaves_mss);
+	tcase_add_test(api, congestion_option_and_rto);
+	tcase_add_test(api, congestion_default_from_conf);
 	tcase_add_test(api, mtu_probing_1_black_hole);
 	suite_add_tcase(s, api);
 
