@@ -642,6 +642,24 @@ out:
 
 /* ---- the namespace's sysctls ------------------------------------------------------- */
 
+/* The text of file root/name (its path in path), NUL-terminated; false if it
+ * cannot be read. */
+static bool conf_sysctl_text(const char *root, const char *name, char path[PATH_MAX],
+			     char *buf, size_t size)
+{
+	size_t len;
+	FILE *f;
+
+	snprintf(path, PATH_MAX, "%s/%s", root, name);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	len = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	return true;
+}
+
 /* The n unsigned numbers of file root/name (blank-separated, as /proc/sys writes
  * vectors). 1 when read, 0 when the file cannot be read, -EINVAL (err set) when it
  * holds anything else. */
@@ -650,16 +668,9 @@ static int conf_sysctl_read(const char *root, const char *name, unsigned long *v
 {
 	char path[PATH_MAX], buf[128], *save = NULL, *w;
 	unsigned i = 0;
-	size_t len;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", root, name);
-	f = fopen(path, "re");
-	if (f == NULL)
+	if (!conf_sysctl_text(root, name, path, buf, sizeof(buf)))
 		return 0;
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
 	for (w = strtok_r(buf, " \t\n", &save); w != NULL; w = strtok_r(NULL, " \t\n", &save))
 		if (i == n || conf_parse_uint(w, 0, UINT_MAX, &v[i++]) < 0)
 			break;
@@ -677,16 +688,9 @@ static int conf_sysctl_cc(struct dp_conf *c, const char *root)
 {
 	char path[PATH_MAX], buf[SHUNT_CC_NAME_MAX + 2];
 	unsigned cc;
-	size_t len;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/ipv4/tcp_congestion_control", root);
-	f = fopen(path, "re");
-	if (f == NULL)
+	if (!conf_sysctl_text(root, "ipv4/tcp_congestion_control", path, buf, sizeof(buf)))
 		return 0;
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
 	buf[strcspn(buf, " \t\n")] = '\0';
 	cc = conf_cc_find(buf);
 	if (cc != SHUNT_CC_NONE)

@@ -126,7 +126,7 @@ void tcp_cc_data_sent(struct dp_ctx *ctx, struct tcb *tcb)
 
 /* RFC 5681 3.1: slow start below ssthresh (at most one SMSS per ACK), congestion
  * avoidance above it (SMSS * SMSS / cwnd per ACK). */
-void tcp_reno_cong_avoid(struct tcb *tcb, uint32_t acked, uint32_t flight, uint64_t now_us)
+static void reno_cong_avoid(struct tcb *tcb, uint32_t acked, uint32_t flight, uint64_t now_us)
 {
 	(void)flight;
 	(void)now_us;
@@ -160,6 +160,6 @@ const struct tcp_cc_ops tcp_cc_reno = {
 	.name = "reno",
 	.init = reno_init,
 	.ssthresh = reno_ssthresh,
-	.cong_avoid = tcp_reno_cong_avoid,
+	.cong_avoid = reno_cong_avoid,
 	.event = reno_event,
 };

@@ -69,9 +69,6 @@ void tcp_cc_data_sent(struct dp_ctx *ctx, struct tcb *tcb);
 /* RFC 6928's initial window: min(10 * MSS, max(2 * MSS, 14600)). */
 uint32_t tcp_cc_iw(const struct tcb *tcb);
 
-/* Reno's growth (RFC 5681 3.1): shared by the algorithms that start like it. */
-void tcp_reno_cong_avoid(struct tcb *tcb, uint32_t acked, uint32_t flight, uint64_t now_us);
-
 extern const struct tcp_cc_ops tcp_cc_reno;
 extern const struct tcp_cc_ops tcp_cc_cubic;
 
