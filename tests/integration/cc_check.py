@@ -6,6 +6,8 @@ on the kernel or under shunt, it should print the same.
 
     cc_check.py seq HOST PORT      the sequence below on a connection to an echo server
     cc_check.py default HOST PORT  the name after connect(), and an echo through it
+    cc_check.py idle HOST PORT     an echo, a second with nothing sent, another echo
+                                   (slow start after idle: shuntd's tcp_cwnd_restart)
     cc_check.py other HOST PORT NAME   the name after connect(), then setsockopt NAME
                                    (one the kernel has and shunt lacks) and the name
 
@@ -20,6 +22,7 @@ import errno
 import json
 import socket
 import sys
+import time
 
 TCP_CONGESTION = getattr(socket, "TCP_CONGESTION", 13)
 # the global scope, as a program's own calls bind: under shunt the preloaded
@@ -96,6 +99,9 @@ def main():
         out["after"] = name(s)
         out["after raw"] = get(s)
     out["echo"] = echo(s)
+    if mode == "idle":
+        time.sleep(1.0)  # the idle time under test: longer than the RTO (>= 200 ms)
+        out["echo"] = echo(s) and out["echo"]
     out["after echo"] = name(s)
     s.close()
     print(json.dumps(out, sort_keys=True))

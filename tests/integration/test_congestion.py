@@ -22,21 +22,24 @@ cc_check.py runs twice with the same sysctls, as test_syn_options.py does:
    bbr, and falls back as Linux does when it cannot load a module); an algorithm
    the kernel has and shunt lacks (from tcp_available_congestion_control) fails
    on a shunt socket with ENOENT and leaves its algorithm as it was.
+Slow start after idle: a connection idle for a second between two echoes restarts
+its cwnd (shuntd's tcp_cwnd_restart counts it) in bed 1, where the namespace has
+Linux's tcp_slow_start_after_idle=1, and never in bed 2, whose namespace set 0.
 Sysctls are set only inside the namespaces the test made.
 """
 
 import json
 import os
 
-from netbed import HERE, PEER_IP, PYTHON, STACK_IP, Bed, main
+from netbed import HERE, PEER_IP, PYTHON, STACK_IP, Bed, counter, main
 
 CHECK = os.path.join(HERE, "cc_check.py")
 PEERS = os.path.join(HERE, "peers.py")
 KPORT, SPORT = 7601, 7602  # the kernel's echo server, shunt's
 
 
-def set_cc_sysctl(bed, name):
-    path = "/proc/sys/net/ipv4/tcp_congestion_control"
+def set_cc_sysctl(bed, name, sysctl="tcp_congestion_control"):
+    path = "/proc/sys/net/ipv4/" + sysctl
     for ns in (bed.peer, bed.app):
         r = bed.run(ns, [PYTHON, "-c", "open(%r, 'w').write(%r)" % (path, name)])
         bed.check(r.returncode == 0, "tcp_congestion_control=%s in %s: %s" % (
@@ -89,11 +92,21 @@ def test():
         bed.check(k == s and s["connected"] == "reno" and s["echo"],
                   "tcp_congestion_control=reno: kernel %s, shunt %s" % (k, s))
         print("tcp_congestion_control=reno: a new connection's is reno on both stacks")
+        s = check(bed, True, "idle")
+        n = counter(bed.counters(), "tcp_cwnd_restart")
+        bed.check(s["echo"] and n >= 1, "idle 1 s, tcp_slow_start_after_idle=1: "
+                  "%d cwnd restarts (%s)" % (n, s))
+        print("tcp_slow_start_after_idle=1: %d cwnd restart(s) after a 1 s idle" % n)
 
     with Bed("congestion-key", shuntd=False, shuntd_args=["--congestion=cubic"]) as bed:
         set_cc_sysctl(bed, "reno")
+        set_cc_sysctl(bed, "0", "tcp_slow_start_after_idle")
         bed.start_shuntd()
         start_servers(bed)
+        s = check(bed, True, "idle")
+        n = counter(bed.counters(), "tcp_cwnd_restart")
+        bed.check(s["echo"] and n == 0, "tcp_slow_start_after_idle=0: %d restarts" % n)
+        print("tcp_slow_start_after_idle=0: no cwnd restart after a 1 s idle")
         s = check(bed, True, "default")
         bed.check(s["connected"] == "cubic" and s["echo"],
                   "--congestion=cubic over tcp_congestion_control=reno: %s" % s)
