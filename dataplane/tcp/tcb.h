@@ -178,7 +178,7 @@ struct tcb {
 	uint8_t cc;               /* SHUNT_CC_* (TCP_CONGESTION) */
 	uint32_t cc_acc;          /* bytes acked toward the next cwnd step */
 	uint64_t lsnd_us;         /* when data last went out (Linux lsndtime) */
-	uint64_t cc_priv[6];      /* the algorithm's own state (Linux icsk_ca_priv) */
+	uint64_t cc_priv[8];      /* the algorithm's own state (Linux icsk_ca_priv) */
 
 	/* the SACK scoreboard (RFC 6675 2): sorted, disjoint, not touching, each inside
 	 * (snd_una, snd_max] */

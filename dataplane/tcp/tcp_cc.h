@@ -17,7 +17,7 @@
  * Time is passed in (ctx->now_us, microseconds) so tests drive it.
  *
  * Algorithms: reno (tcp_cc.c, RFC 5681 byte counting, unchanged from before)
- * and cubic (tcp_cubic.c, RFC 9438 as Linux's tcp_cubic.c does it).
+ * and cubic (tcp_cubic.c, RFC 9438 and HyStart as Linux's tcp_cubic.c does them).
  */
 #ifndef SHUNT_TCP_CC_H
 #define SHUNT_TCP_CC_H

@@ -14,10 +14,12 @@
  *     the larger;
  *   - with no W_max yet (never a loss) it grows at least 5 % per RTT (Linux);
  *   - slow start as Linux's tcp_slow_start(): cwnd += acked up to ssthresh, and
- *     HyStart's delay detection (Linux hystart_detect's HYSTART_DELAY): once cwnd
- *     is 16 segments, a round whose smallest of 8 RTT samples exceeds delay_min
- *     by delay_min / 8 (clamped to 4..16 ms) ends slow start (ssthresh = cwnd).
- *     HyStart's ACK-train detection is not done;
+ *     HyStart as Linux's default (hystart_detect 3), once cwnd is 16 segments:
+ *     a round whose smallest of 8 RTT samples exceeds delay_min by delay_min / 8
+ *     (clamped to 4..16 ms), or whose ACKs, each within 2 ms of the last, span
+ *     more than delay_min / 2 from the round's start (the ACK train: the pipe is
+ *     full; shunt does not pace, as Linux without pacing), ends slow start
+ *     (ssthresh = cwnd);
  *   - after idle the epoch moves by the idle time (CA_EVENT_TX_START), so the
  *     curve does not jump; an RTO forgets W_max (Linux bictcp_reset() on Loss);
  *   - cwnd grows only while the connection is cwnd-limited (Linux
@@ -37,6 +39,7 @@
 #define HYSTART_SAMPLES   8u     /* Linux HYSTART_MIN_SAMPLES */
 #define HYSTART_DELAY_MIN 4000u  /* us: Linux HYSTART_DELAY_MIN */
 #define HYSTART_DELAY_MAX 16000u /* us: Linux HYSTART_DELAY_MAX */
+#define HYSTART_ACK_DELTA 2000u  /* us: Linux hystart_ack_delta_us */
 
 struct cubic {
 	uint64_t epoch_us;     /* when the epoch began; 0: none (Linux epoch_start) */
@@ -47,6 +50,8 @@ struct cubic {
 	uint32_t delay_min_us; /* smallest RTT seen; 0: none */
 	uint32_t curr_rtt_us;  /* HyStart: the round's smallest RTT sample */
 	uint32_t end_seq;      /* HyStart: the round ends when snd_una passes it */
+	uint32_t round_us;     /* HyStart: when the round started (low 32 bits of us) */
+	uint32_t last_ack_us;  /* HyStart: the last ACK of the train */
 	uint8_t samples;       /* HyStart: samples taken this round */
 	bool found;            /* HyStart ended slow start */
 };
@@ -80,28 +85,43 @@ static double cubic_cbrt(double v)
 	return x;
 }
 
-static void hystart_reset(struct tcb *tcb, struct cubic *c)
+static void hystart_reset(struct tcb *tcb, struct cubic *c, uint64_t now_us)
 {
+	c->round_us = c->last_ack_us = (uint32_t)now_us;
 	c->end_seq = tcb->snd_max;
 	c->curr_rtt_us = UINT32_MAX;
 	c->samples = 0;
 }
 
-static void cubic_init(struct tcb *tcb)
+static void cubic_reset(struct tcb *tcb, uint64_t now_us)
 {
 	struct cubic *c = cubic_of(tcb);
 
 	memset(c, 0, sizeof(*c));
-	hystart_reset(tcb, c);
+	hystart_reset(tcb, c, now_us);
 }
 
-/* Linux hystart_update(), delay detection only. */
-static void hystart_update(struct tcb *tcb, struct cubic *c, uint32_t rtt_us)
+/* at ESTABLISHED lsnd_us is now (tcp_cc_init()); on a switch, the last send */
+static void cubic_init(struct tcb *tcb)
 {
-	uint32_t thresh = c->delay_min_us >> 3;
+	cubic_reset(tcb, tcb->lsnd_us);
+}
+
+/* Linux hystart_update(): the ACK train, then the delay. */
+static void hystart_update(struct tcb *tcb, struct cubic *c, uint32_t rtt_us, uint64_t now_us)
+{
+	uint32_t thresh = c->delay_min_us >> 3, now = (uint32_t)now_us;
 
 	if (SEQ_GT(tcb->snd_una, c->end_seq))
-		hystart_reset(tcb, c);
+		hystart_reset(tcb, c, now_us);
+	if (now - c->last_ack_us <= HYSTART_ACK_DELTA) {
+		c->last_ack_us = now;
+		if (now - c->round_us > c->delay_min_us / 2) {
+			c->found = true;
+			tcb->ssthresh = tcb->cwnd;
+			return;
+		}
+	}
 	if (c->curr_rtt_us > rtt_us)
 		c->curr_rtt_us = rtt_us;
 	if (c->samples < HYSTART_SAMPLES) {
@@ -128,7 +148,7 @@ static void cubic_rtt(struct tcb *tcb, struct cubic *c, uint64_t now_us)
 	if (c->delay_min_us == 0 || c->delay_min_us > rtt)
 		c->delay_min_us = rtt;
 	if (!c->found && tcb->cwnd < tcb->ssthresh && tcb->cwnd >= HYSTART_LOW_SEGS * tcb->mss)
-		hystart_update(tcb, c, rtt);
+		hystart_update(tcb, c, rtt, now_us);
 }
 
 /* Linux bictcp_update(): bytes to ack for each SMSS cwnd grows by. */
@@ -220,7 +240,7 @@ static void cubic_event(struct tcb *tcb, enum tcp_cc_event ev, uint64_t now_us)
 	struct cubic *c = cubic_of(tcb);
 
 	if (ev == TCP_CC_EV_LOSS) {
-		cubic_init(tcb); /* bictcp_reset() + bictcp_hystart_reset() */
+		cubic_reset(tcb, now_us); /* bictcp_reset() + bictcp_hystart_reset() */
 		return;
 	}
 	/* TX_START: idle since lsnd_us; the curve resumes where it was */

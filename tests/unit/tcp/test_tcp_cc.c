@@ -214,34 +214,60 @@ START_TEST(cubic_rto_forgets_w_max)
 }
 END_TEST
 
-/* HyStart (delay): RTT samples rising by more than delay_min / 8 (at least 4 ms)
- * in a round end slow start at the cwnd of the moment. */
+/* HyStart (delay): RTT samples rising by more than delay_min / 8, clamped to 4..16
+ * ms, in a round end slow start at the cwnd of the moment. A 200 ms path: the
+ * threshold is 16 ms, and ACKs 3 ms apart or more are no train. */
+static void hystart_setup(uint32_t rtt_us)
+{
+	cc_setup(SHUNT_CC_CUBIC, rtt_us);
+	T.cwnd = 16 * MSS;
+	T.rack_valid = true;
+	T.rack_rtt_us = rtt_us;
+}
+
 START_TEST(cubic_hystart_delay_exit)
 {
 	uint32_t i;
 
-	cc_setup(SHUNT_CC_CUBIC, 50000);
-	T.cwnd = 16 * MSS;
-	T.rack_valid = true;
-	T.rack_rtt_us = 50000;
-	round_trip(50000); /* delay_min 50 ms */
+	hystart_setup(200000);
+	round_trip(200000); /* delay_min 200 ms; cwnd 32 */
 	ck_assert_uint_eq(ctx.tcp_stats.tcp_hystart_exit, 0);
 	ck_assert_uint_eq(T.ssthresh, UINT32_MAX / 2);
-	T.rack_rtt_us = 50000 + 7000; /* above 50 + 6.25 ms */
-	for (i = 0; i < 12 && T.ssthresh == UINT32_MAX / 2; i++)
+	T.rack_rtt_us = 200000 + 17000; /* above 200 + 16 ms */
+	for (i = 0; i < 12 && T.ssthresh == UINT32_MAX / 2; i++) {
+		ctx.now_us += 200000 / 32;
 		ack_one();
+	}
 	ck_assert_uint_eq(ctx.tcp_stats.tcp_hystart_exit, 1);
 	ck_assert_uint_eq(T.ssthresh, T.cwnd);
-	/* a rise below the threshold does not end it */
-	cc_setup(SHUNT_CC_CUBIC, 50000);
-	T.cwnd = 16 * MSS;
-	T.rack_valid = true;
-	T.rack_rtt_us = 50000;
-	round_trip(50000);
-	T.rack_rtt_us = 50000 + 5000;
-	round_trip(50000);
-	round_trip(50000);
+	/* a rise below the threshold (clamped to 16 ms, not 25) does not end it */
+	hystart_setup(200000);
+	round_trip(200000);
+	T.rack_rtt_us = 200000 + 15000;
+	round_trip(200000);
+	round_trip(200000);
 	ck_assert_uint_eq(T.ssthresh, UINT32_MAX / 2);
+	ck_assert_uint_eq(T.cwnd, 128 * MSS);
+}
+END_TEST
+
+/* HyStart (ACK train): ACKs each within 2 ms of the last, for longer than
+ * delay_min / 2 since the round began: the pipe is full. */
+START_TEST(cubic_hystart_ack_train_exit)
+{
+	uint32_t i;
+
+	hystart_setup(10000);
+	for (i = 0; i < 16 && T.ssthresh == UINT32_MAX / 2; i++) {
+		ctx.now_us += 10000 / 16; /* 625 us apart */
+		ack_one();
+	}
+	/* the round began at the first ACK (past end_seq); more than 5 ms =
+	 * delay_min / 2 after it: the 10th */
+	ck_assert_uint_eq(i, 10);
+	ck_assert_uint_eq(ctx.tcp_stats.tcp_hystart_exit, 1);
+	ck_assert_uint_eq(T.ssthresh, T.cwnd);
+	ck_assert_uint_eq(T.cwnd, 25 * MSS); /* this ACK grows it no more */
 }
 END_TEST
 
@@ -349,6 +375,7 @@ static Suite *cc_suite(void)
 	tcase_add_test(c, cubic_slow_start_and_cwnd_limited);
 	tcase_add_test(c, cubic_rto_forgets_w_max);
 	tcase_add_test(c, cubic_hystart_delay_exit);
+	tcase_add_test(c, cubic_hystart_ack_train_exit);
 	tcase_add_test(c, reno_unchanged);
 	tcase_add_test(c, restart_after_idle);
 	tcase_add_test(c, cubic_idle_shifts_epoch);
