@@ -425,6 +425,8 @@ static const struct conf_key conf_keys[] = {
 	{ "rx_buf", conf_set_rx_buf, "power of two 4096..16M (262144)" },
 	{ "tx_buf", conf_set_tx_buf, "power of two 4096..16M (262144)" },
 	{ "mbufs", CONF_UINT(mbufs, CONF_MBUFS_MIN, CONF_MBUFS_MAX, ""), .help = ">= 1024 (8191)" },
+	{ "syn_rate", CONF_UINT(syn_rate, 0, 10000000, " of SYNs per second"),
+	  .help = "0..10000000, SYNs/s a tap passes to shuntd, 0 = all (20000)" },
 	{ "app_mem", CONF_UINT(app_mem, 0, 1048576, " of MiB"),
 	  .help = "0..1048576 MiB per process, 0 = no bound (1024)" },
 	{ "log", conf_set_log, "error|warn|info|debug (info)" },
@@ -462,6 +464,7 @@ void conf_defaults(struct dp_conf *c)
 	c->rx_buf = 262144;
 	c->tx_buf = 262144;
 	c->mbufs = 8191;
+	c->syn_rate = 20000;
 	c->app_mem = 1024;
 	c->log_level = LOG_INFO;
 }

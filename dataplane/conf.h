@@ -69,6 +69,9 @@ struct dp_conf {
 	unsigned rx_buf;          /* `rx_buf`: receive ring bytes per socket, power of two, default 262144 */
 	unsigned tx_buf;          /* `tx_buf`: send ring bytes per socket, power of two, default 262144 */
 	unsigned mbufs;           /* `mbufs`: mempool size, default 8191 */
+	unsigned syn_rate;        /* `syn_rate`: SYNs per second a net_tap port lets
+				   * through to shuntd (core/syn_guard.c), a second's
+				   * worth in a burst; 0: no guard; default 20000 */
 	unsigned app_mem;         /* `app_mem`: MiB of data one process's sockets may hold
 				   * in their rings; 0: no bound; default 1024 */
 	int log_level;            /* `log`: error|warn|info|debug, default info */
