@@ -415,6 +415,10 @@ static const struct conf_key conf_keys[] = {
 	  .help = "0..2, black hole detection (net.ipv4.tcp_mtu_probing)" },
 	{ "rmem_max", CONF_UINT(rmem_max, CONF_BUF_MIN, INT_MAX, " of bytes"),
 	  .help = "buffer the window scale is chosen for (max(tcp_rmem[2], rmem_max))" },
+	{ "invalid_ratelimit", CONF_UINT(invalid_ratelimit, 0, INT_MAX, " of milliseconds"),
+	  .help = "ms between out-of-window answers (net.ipv4.tcp_invalid_ratelimit)" },
+	{ "challenge_ack_limit", CONF_UINT(challenge_ack_limit, 0, INT_MAX, ""),
+	  .help = "challenge ACKs/s (net.ipv4.tcp_challenge_ack_limit)" },
 	{ "time_wait_ms", CONF_UINT(time_wait_ms, 100, 600000, " of milliseconds"),
 	  .help = "100..600000, how long TIME_WAIT lasts (60000)" },
 	{ "idle", conf_set_idle, "poll|adaptive (adaptive)" },
@@ -455,6 +459,8 @@ void conf_defaults(struct dp_conf *c)
 	c->sack = 1;
 	c->window_scaling = 1;
 	c->rmem_max = 6291456; /* tcp_rmem[2] on a machine with memory to spare */
+	c->invalid_ratelimit = 500;
+	c->challenge_ack_limit = INT_MAX; /* Linux >= 6.0: no host-wide limit */
 	c->time_wait_ms = 60000;
 	c->idle = CONF_IDLE_ADAPTIVE;
 	c->idle_spin_us = 200;
@@ -649,6 +655,15 @@ int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errl
 	unsigned long v[3], rmem;
 	int rc;
 
+	/* RFC 5961's and Linux's ACK throttling (tcp_in.c) */
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_invalid_ratelimit", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->invalid_ratelimit = v[0] > INT_MAX ? INT_MAX : (unsigned)v[0];
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_challenge_ack_limit", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->challenge_ack_limit = v[0] > INT_MAX ? INT_MAX : (unsigned)v[0];
 	if ((rc = conf_sysctl_read(root, "ipv4/tcp_syn_retries", v, 1, err, errlen)) < 0)
 		return rc;
 	if (rc > 0)

@@ -59,6 +59,12 @@ struct dp_conf {
 	unsigned rmem_max;        /* `rmem_max`: the receive buffer the window scale is
 				   * chosen for, default max(net.ipv4.tcp_rmem[2],
 				   * net.core.rmem_max) (6291456: scale 7) */
+	unsigned invalid_ratelimit; /* `invalid_ratelimit`: ms between two answers of a
+				   * connection to out-of-window segments or challenges,
+				   * default net.ipv4.tcp_invalid_ratelimit (500) */
+	unsigned challenge_ack_limit; /* `challenge_ack_limit`: challenge ACKs per second
+				   * for all connections, INT_MAX none, default
+				   * net.ipv4.tcp_challenge_ack_limit (INT_MAX) */
 	unsigned time_wait_ms;    /* `time_wait_ms`: how long TIME_WAIT lasts, default
 				   * 60000 (Linux's TCP_TIMEWAIT_LEN) */
 	enum conf_idle idle;      /* `idle`: poll | adaptive (default adaptive) */

@@ -5,6 +5,7 @@
  * tcp_xmit() records segments (payload copied out of the ring at send time),
  * route_lookup() answers fake_route_rc, the app hooks count.
  */
+#include <limits.h>
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -131,6 +132,8 @@ void env_init(struct env *e, uint32_t ring)
 	/* rmem_max 0: the window scale follows the ring (256 KiB: 3), which the tests
 	 * of windows count in; those of the SYN's options set Linux's */
 	e->conf.time_wait_ms = 60000;
+	e->conf.invalid_ratelimit = 500;  /* Linux's defaults */
+	e->conf.challenge_ack_limit = INT_MAX;
 	e->conf.eph_lo = 32768;
 	e->conf.eph_hi = 60999;
 	e->ctx.conf = &e->conf;
