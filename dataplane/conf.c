@@ -436,7 +436,7 @@ static const struct conf_key conf_keys[] = {
 	{ "log", conf_set_log, "error|warn|info|debug (info)" },
 };
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
-_Static_assert(CONF_NKEYS <= 32, "seen-key bitmasks are 32 bits");
+_Static_assert(CONF_NKEYS <= 64, "seen-key bitmasks are 64 bits");
 
 /* Index of key, or -1. */
 static int conf_key_find(const char *key)
@@ -516,7 +516,7 @@ static char *conf_trim(char *s)
 }
 
 /* One line (no newline, no NUL inside). *seen tracks the keys this file has set. */
-static int conf_line(struct dp_conf *c, char *line, const char *where, uint32_t *seen,
+static int conf_line(struct dp_conf *c, char *line, const char *where, uint64_t *seen,
 		     char *err, size_t errlen)
 {
 	char *p, *eq, *key, *value;
@@ -545,13 +545,13 @@ static int conf_line(struct dp_conf *c, char *line, const char *where, uint32_t 
 		return -EINVAL;
 	}
 	k = conf_key_find(key);
-	if (k >= 0 && (*seen & (1u << k))) {
+	if (k >= 0 && (*seen & (UINT64_C(1) << k))) {
 		conf_err(err, errlen, "%s: key '%s': set twice in this file", where, key);
 		return -EINVAL;
 	}
 	if (conf_set(c, key, value, where, err, errlen) < 0)
 		return -EINVAL;
-	*seen |= 1u << k;
+	*seen |= UINT64_C(1) << k;
 	return 0;
 }
 
@@ -561,7 +561,7 @@ int conf_load_file(struct dp_conf *c, const char *path, char *err, size_t errlen
 {
 	char line[CONF_LINE_MAX + 1];
 	char where[PATH_MAX + 16];
-	uint32_t seen = 0;
+	uint64_t seen = 0;
 	unsigned lineno = 1;
 	size_t n = 0;
 	int toolong = 0;
@@ -758,7 +758,7 @@ static void conf_usage(char *err, size_t errlen)
 int conf_from_args(struct dp_conf *c, int argc, char **argv, char *err, size_t errlen)
 {
 	const char *file = NULL;
-	uint32_t seen = 0;
+	uint64_t seen = 0;
 	int i, rc;
 
 	conf_defaults(c);
@@ -819,7 +819,7 @@ int conf_from_args(struct dp_conf *c, int argc, char **argv, char *err, size_t e
 			conf_err(err, errlen, "%s: unknown option (try --help)", opt);
 			return -EINVAL;
 		}
-		if (seen & (1u << k)) {
+		if (seen & (UINT64_C(1) << k)) {
 			conf_err(err, errlen, "%s: given twice", opt);
 			return -EINVAL;
 		}
@@ -833,7 +833,7 @@ int conf_from_args(struct dp_conf *c, int argc, char **argv, char *err, size_t e
 		}
 		if (conf_set(c, opt + 2, value, opt, err, errlen) < 0)
 			return -EINVAL;
-		seen |= 1u << k;
+		seen |= UINT64_C(1) << k;
 	}
 	return conf_finish(c, err, errlen);
 }
