@@ -443,6 +443,10 @@ static const struct conf_key conf_keys[] = {
 	  .help = "0..1, restart window after idle (net.ipv4.tcp_slow_start_after_idle)" },
 	{ "rmem_max", CONF_UINT(rmem_max, CONF_BUF_MIN, INT_MAX, " of bytes"),
 	  .help = "buffer the window scale is chosen for (max(tcp_rmem[2], rmem_max))" },
+	{ "invalid_ratelimit", CONF_UINT(invalid_ratelimit, 0, INT_MAX, " of milliseconds"),
+	  .help = "ms between out-of-window answers (net.ipv4.tcp_invalid_ratelimit)" },
+	{ "challenge_ack_limit", CONF_UINT(challenge_ack_limit, 0, INT_MAX, ""),
+	  .help = "challenge ACKs/s (net.ipv4.tcp_challenge_ack_limit)" },
 	{ "time_wait_ms", CONF_UINT(time_wait_ms, 100, 600000, " of milliseconds"),
 	  .help = "100..600000, how long TIME_WAIT lasts (60000)" },
 	{ "idle", conf_set_idle, "poll|adaptive (adaptive)" },
@@ -453,12 +457,14 @@ static const struct conf_key conf_keys[] = {
 	{ "rx_buf", conf_set_rx_buf, "power of two 4096..16M (262144)" },
 	{ "tx_buf", conf_set_tx_buf, "power of two 4096..16M (262144)" },
 	{ "mbufs", CONF_UINT(mbufs, CONF_MBUFS_MIN, CONF_MBUFS_MAX, ""), .help = ">= 1024 (8191)" },
+	{ "syn_rate", CONF_UINT(syn_rate, 0, 10000000, " of SYNs per second"),
+	  .help = "0..10000000, SYNs/s a tap passes to shuntd, 0 = all (20000)" },
 	{ "app_mem", CONF_UINT(app_mem, 0, 1048576, " of MiB"),
 	  .help = "0..1048576 MiB per process, 0 = no bound (1024)" },
 	{ "log", conf_set_log, "error|warn|info|debug (info)" },
 };
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
-_Static_assert(CONF_NKEYS <= 32, "seen-key bitmasks are 32 bits");
+_Static_assert(CONF_NKEYS <= 64, "seen-key bitmasks are 64 bits");
 
 /* Index of key, or -1. */
 static int conf_key_find(const char *key)
@@ -483,6 +489,8 @@ void conf_defaults(struct dp_conf *c)
 	c->rmem_max = 6291456; /* tcp_rmem[2] on a machine with memory to spare */
 	c->congestion = SHUNT_CC_CUBIC;
 	c->slow_start_after_idle = 1;
+	c->invalid_ratelimit = 500;
+	c->challenge_ack_limit = INT_MAX; /* Linux >= 6.0: no host-wide limit */
 	c->time_wait_ms = 60000;
 	c->idle = CONF_IDLE_ADAPTIVE;
 	c->idle_spin_us = 200;
@@ -492,6 +500,7 @@ void conf_defaults(struct dp_conf *c)
 	c->rx_buf = 262144;
 	c->tx_buf = 262144;
 	c->mbufs = 8191;
+	c->syn_rate = 20000;
 	c->app_mem = 1024;
 	c->log_level = LOG_INFO;
 }
@@ -537,7 +546,7 @@ static char *conf_trim(char *s)
 }
 
 /* One line (no newline, no NUL inside). *seen tracks the keys this file has set. */
-static int conf_line(struct dp_conf *c, char *line, const char *where, uint32_t *seen,
+static int conf_line(struct dp_conf *c, char *line, const char *where, uint64_t *seen,
 		     char *err, size_t errlen)
 {
 	char *p, *eq, *key, *value;
@@ -566,13 +575,13 @@ static int conf_line(struct dp_conf *c, char *line, const char *where, uint32_t 
 		return -EINVAL;
 	}
 	k = conf_key_find(key);
-	if (k >= 0 && (*seen & (1u << k))) {
+	if (k >= 0 && (*seen & (UINT64_C(1) << k))) {
 		conf_err(err, errlen, "%s: key '%s': set twice in this file", where, key);
 		return -EINVAL;
 	}
 	if (conf_set(c, key, value, where, err, errlen) < 0)
 		return -EINVAL;
-	*seen |= 1u << k;
+	*seen |= UINT64_C(1) << k;
 	return 0;
 }
 
@@ -582,7 +591,7 @@ int conf_load_file(struct dp_conf *c, const char *path, char *err, size_t errlen
 {
 	char line[CONF_LINE_MAX + 1];
 	char where[PATH_MAX + 16];
-	uint32_t seen = 0;
+	uint64_t seen = 0;
 	unsigned lineno = 1;
 	size_t n = 0;
 	int toolong = 0;
@@ -703,6 +712,15 @@ int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errl
 	unsigned long v[3], rmem;
 	int rc;
 
+	/* RFC 5961's and Linux's ACK throttling (tcp_in.c) */
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_invalid_ratelimit", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->invalid_ratelimit = v[0] > INT_MAX ? INT_MAX : (unsigned)v[0];
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_challenge_ack_limit", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->challenge_ack_limit = v[0] > INT_MAX ? INT_MAX : (unsigned)v[0];
 	if ((rc = conf_sysctl_read(root, "ipv4/tcp_syn_retries", v, 1, err, errlen)) < 0)
 		return rc;
 	if (rc > 0)
@@ -803,7 +821,7 @@ static void conf_usage(char *err, size_t errlen)
 int conf_from_args(struct dp_conf *c, int argc, char **argv, char *err, size_t errlen)
 {
 	const char *file = NULL;
-	uint32_t seen = 0;
+	uint64_t seen = 0;
 	int i, rc;
 
 	conf_defaults(c);
@@ -864,7 +882,7 @@ int conf_from_args(struct dp_conf *c, int argc, char **argv, char *err, size_t e
 			conf_err(err, errlen, "%s: unknown option (try --help)", opt);
 			return -EINVAL;
 		}
-		if (seen & (1u << k)) {
+		if (seen & (UINT64_C(1) << k)) {
 			conf_err(err, errlen, "%s: given twice", opt);
 			return -EINVAL;
 		}
@@ -878,7 +896,7 @@ int conf_from_args(struct dp_conf *c, int argc, char **argv, char *err, size_t e
 		}
 		if (conf_set(c, opt + 2, value, opt, err, errlen) < 0)
 			return -EINVAL;
-		seen |= 1u << k;
+		seen |= UINT64_C(1) << k;
 	}
 	return conf_finish(c, err, errlen);
 }

@@ -64,6 +64,12 @@ struct dp_conf {
 	unsigned rmem_max;        /* `rmem_max`: the receive buffer the window scale is
 				   * chosen for, default max(net.ipv4.tcp_rmem[2],
 				   * net.core.rmem_max) (6291456: scale 7) */
+	unsigned invalid_ratelimit; /* `invalid_ratelimit`: ms between two answers of a
+				   * connection to out-of-window segments or challenges,
+				   * default net.ipv4.tcp_invalid_ratelimit (500) */
+	unsigned challenge_ack_limit; /* `challenge_ack_limit`: challenge ACKs per second
+				   * for all connections, INT_MAX none, default
+				   * net.ipv4.tcp_challenge_ack_limit (INT_MAX) */
 	unsigned time_wait_ms;    /* `time_wait_ms`: how long TIME_WAIT lasts, default
 				   * 60000 (Linux's TCP_TIMEWAIT_LEN) */
 	enum conf_idle idle;      /* `idle`: poll | adaptive (default adaptive) */
@@ -74,6 +80,9 @@ struct dp_conf {
 	unsigned rx_buf;          /* `rx_buf`: receive ring bytes per socket, power of two, default 262144 */
 	unsigned tx_buf;          /* `tx_buf`: send ring bytes per socket, power of two, default 262144 */
 	unsigned mbufs;           /* `mbufs`: mempool size, default 8191 */
+	unsigned syn_rate;        /* `syn_rate`: SYNs per second a net_tap port lets
+				   * through to shuntd (core/syn_guard.c), a second's
+				   * worth in a burst; 0: no guard; default 20000 */
 	unsigned app_mem;         /* `app_mem`: MiB of data one process's sockets may hold
 				   * in their rings; 0: no bound; default 1024 */
 	int log_level;            /* `log`: error|warn|info|debug, default info */

@@ -24,6 +24,7 @@
 #include <rte_ether.h>
 
 #include "conf.h"
+#include "core/syn_guard.h"
 #include "net/net_stats.h"
 #include "tcp/tcp_stats.h"
 
@@ -96,6 +97,7 @@ struct dp_ctx {
 	uint64_t tx_offloads;  /* RTE_ETH_TX_OFFLOAD_* enabled on the port */
 	uint64_t rx_offloads;  /* RTE_ETH_RX_OFFLOAD_* enabled on the port */
 	uint16_t mtu;
+	struct syn_guard syn_guard; /* net_tap: the kernel-side SYN bucket */
 	struct dp_txq txq;
 	struct dp_loq loq;     /* local delivery (net/lo.c) */
 

@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 {
 	static struct dp_conf conf;
 	static struct dp_ctx ctx;
-	char err[512], eal_buf[CONF_EAL_MAX];
+	char err[4096], eal_buf[CONF_EAL_MAX];
 	char *eal_argv[MAIN_EAL_MAX_ARGS];
 	char ipbuf[INET_ADDRSTRLEN];
 	char rundir[PATH_MAX];

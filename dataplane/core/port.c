@@ -53,6 +53,25 @@ static int port_configure(struct dp_ctx *ctx, const struct rte_eth_dev_info *inf
 	return 0;
 }
 
+/* A tap: the kernel queues every frame for our read(), floods included; give it
+ * the SYN guard (no other driver has a kernel queue in front of us to guard). */
+static void port_guard(struct dp_ctx *ctx, const struct rte_eth_dev_info *info)
+{
+	char why[400];
+
+	ctx->syn_guard.map_fd = -1;
+	if (strcmp(info->driver_name, "net_tap") != 0 || info->if_index == 0 ||
+	    ctx->conf->syn_rate == 0)
+		return;
+	if (syn_guard_init(&ctx->syn_guard, (int)info->if_index, ctx->conf->syn_rate,
+			   ctx->conf->syn_rate, why, sizeof(why)) < 0)
+		DP_WARN("port %u: no SYN guard on the tap (%s): a SYN flood will take shuntd's "
+			"CPU", ctx->port_id, why);
+	else
+		DP_INFO("port %u: SYN guard on the tap, %u SYNs/s", ctx->port_id,
+			ctx->conf->syn_rate);
+}
+
 int port_init(struct dp_ctx *ctx, uint16_t port_id, unsigned n_mbufs)
 {
 	struct rte_eth_dev_info info;
@@ -95,6 +114,7 @@ int port_init(struct dp_ctx *ctx, uint16_t port_id, unsigned n_mbufs)
 	if (rte_eth_dev_get_mtu(port_id, &mtu) < 0)
 		mtu = RTE_ETHER_MTU;
 	ctx->mtu = mtu;
+	port_guard(ctx, &info);
 	DP_INFO("port %u (%s) up: mac " RTE_ETHER_ADDR_PRT_FMT ", mtu %u, rx offloads 0x%llx, "
 		"tx offloads 0x%llx, rx interrupt fd %d", port_id, info.driver_name,
 		RTE_ETHER_ADDR_BYTES(&ctx->mac), mtu, (unsigned long long)ctx->rx_offloads,
@@ -104,6 +124,7 @@ int port_init(struct dp_ctx *ctx, uint16_t port_id, unsigned n_mbufs)
 
 void port_fini(struct dp_ctx *ctx)
 {
+	syn_guard_fini(&ctx->syn_guard);
 	dp_tx_flush(ctx);
 	rte_eth_dev_stop(ctx->port_id);
 	rte_eth_dev_close(ctx->port_id);
@@ -173,4 +194,5 @@ void port_stats_print(const struct dp_ctx *ctx, FILE *f)
 
 	fprintf(f, "port %u:\n", ctx->port_id);
 	PORT_STATS(DP_STAT_PRINT)
+	syn_guard_print(&ctx->syn_guard, f);
 }

@@ -130,6 +130,8 @@ struct tcb {
 				   * blocks (RFC 2018) and the peer's drive loss
 				   * recovery (RFC 6675, tcp_sack.c) */
 	uint32_t ts_recent;       /* RFC 7323 TS.Recent */
+	uint32_t last_oow_ms;     /* our last answer to an out-of-window segment or a
+				   * challenge, 0 none (Linux last_oow_ack_time) */
 	uint16_t mss;             /* effective send MSS (options excluded) */
 	uint16_t rcv_mss;         /* MSS we advertised */
 	uint16_t mss_clamp;       /* the peer's MSS within TCP_MAXSEG (Linux
@@ -304,6 +306,8 @@ struct tcp_stack {
 	struct tcb **listeners;   /* [port host order]: the listener of the port, or NULL */
 	bool tw_isn_set;          /* a SYN reuses a TIME_WAIT 4-tuple: the child's ISN is */
 	uint32_t tw_isn;          /* ... this one (tcp_in.c time_wait_reuse()) */
+	uint32_t challenge_s;     /* tcp_challenge_ack_limit's second, and the */
+	uint32_t challenge_left;  /* ... challenge ACKs left in it (tcp_in.c) */
 };
 
 /* The states that send data: the connection is open on our side. */

@@ -20,6 +20,7 @@
  * tcb_close()/tcb_reset().
  */
 #include <errno.h>
+#include <limits.h>
 
 #include <rte_mbuf.h>
 
@@ -922,6 +923,62 @@ static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
  * sender learns its retransmission was spurious (RACK widens its reordering
  * window on it). [seq, seq + len) is the segment's text; only what lies below
  * RCV.NXT is reported. */
+/* Linux __tcp_oow_rate_limited(): a connection answers segments outside its window,
+ * failing PAWS or drawing a challenge at most once per tcp_invalid_ratelimit ms,
+ * so two ends that disagree about a window cannot ACK each other in a loop and a
+ * blind attacker cannot turn its guesses into a flood of ACKs. */
+static bool oow_limited(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	uint32_t now = ms_now(ctx), last = tcb->last_oow_ms;
+
+	if (last != 0 && (int32_t)(now - last) >= 0 && now - last < ctx->conf->invalid_ratelimit)
+		return true;
+	tcb->last_oow_ms = now ? now : 1;
+	return false;
+}
+
+/* The duplicate ACK for an unacceptable segment (RFC 9293 3.10.7.4 first). Linux
+ * tcp_oow_rate_limited(): one that carries data or a FIN is not part of an ACK
+ * loop and is answered every time. */
+static void oow_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	if ((seg->len == 0 && !(seg->flags & TCP_FIN)) && oow_limited(ctx, tcb)) {
+		ctx->tcp_stats.tcp_oow_ack_skipped++;
+		return;
+	}
+	tcp_send_ack(ctx, tcb);
+}
+
+/* RFC 5961 challenge ACK, as Linux tcp_send_challenge_ack(): the connection's own
+ * limit first, then, unless tcp_challenge_ack_limit is INT_MAX (Linux's default
+ * since 6.0), a host-wide budget per second drawn at random in [limit/2,
+ * limit*3/2) so that the count cannot serve as a side channel (CVE-2016-5696). */
+static void challenge_ack(struct dp_ctx *ctx, struct tcb *tcb)
+{
+	struct tcp_stack *ts = ctx->tcp;
+	uint32_t limit = ctx->conf->challenge_ack_limit, now_s, half;
+
+	if (oow_limited(ctx, tcb)) {
+		ctx->tcp_stats.tcp_challenge_ack_skipped++;
+		return;
+	}
+	if (limit != INT_MAX) {
+		now_s = (uint32_t)(ctx->now_us / 1000000);
+		if (now_s != ts->challenge_s) {
+			half = (limit + 1) >> 1;
+			ts->challenge_s = now_s;
+			ts->challenge_left = half + (limit ? tcp_rand(ts) % limit : tcp_rand(ts));
+		}
+		if (ts->challenge_left == 0) {
+			ctx->tcp_stats.tcp_challenge_ack_skipped++;
+			return;
+		}
+		ts->challenge_left--;
+	}
+	ctx->tcp_stats.tcp_challenge_ack++;
+	tcp_send_ack(ctx, tcb);
+}
+
 static void dsack_note(struct tcb *tcb, uint32_t seq, uint32_t len)
 {
 	uint32_t end = seq + len;
@@ -960,7 +1017,10 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 	if (tcb->ts_ok && seg->has_ts && !(seg->flags & TCP_RST) &&
 	    SEQ_LT(seg->tsval, tcb->ts_recent)) {
 		ctx->tcp_stats.tcp_drop_paws++;
-		tcp_send_ack(ctx, tcb);
+		if (seg->flags & TCP_SYN)
+			challenge_ack(ctx, tcb);
+		else
+			oow_ack(ctx, tcb, seg);
 		return;
 	}
 	if (!seq_acceptable(tcb, seq, seg_len)) {
@@ -970,7 +1030,10 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 			if (tcb->state == SHUNT_SS_TIME_WAIT && fin)
 				tcp_timer_arm(ctx, tcb, TCP_T_WAIT, time_wait_us(ctx));
 			dsack_note(tcb, seq + !!(seg->flags & TCP_SYN), len);
-			tcp_send_ack(ctx, tcb);
+			if (seg->flags & TCP_SYN) /* Linux: syn_challenge */
+				challenge_ack(ctx, tcb);
+			else
+				oow_ack(ctx, tcb, seg);
 		}
 		return;
 	}
@@ -1007,8 +1070,7 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 			return;
 		}
 		if (seg->seq != tcb->rcv_nxt) {
-			ctx->tcp_stats.tcp_challenge_ack++;
-			tcp_send_ack(ctx, tcb);
+			challenge_ack(ctx, tcb);
 			return;
 		}
 		switch (tcb->state) {
@@ -1043,8 +1105,7 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 	}
 	/* fourth: SYN in a synchronized state: RFC 5961 4.2 challenge ACK */
 	if (seg->flags & TCP_SYN) {
-		ctx->tcp_stats.tcp_challenge_ack++;
-		tcp_send_ack(ctx, tcb);
+		challenge_ack(ctx, tcb);
 		return;
 	}
 	/* fifth: ACK off: drop */

@@ -16,6 +16,7 @@
 	X(tcp_drop_nombuf) X(tcp_persist_timeout) X(tcp_keepalive_probe) X(tcp_keepalive_timeout) X(tcp_app_broken) \
 	X(tcp_drop_no_ack) X(tcp_drop_paws) X(tcp_drop_rx_full) X(tcp_drop_ooo_full) \
 	X(tcp_drop_bad_state) X(tcp_drop_after_close) X(tcp_challenge_ack) \
+	X(tcp_challenge_ack_skipped) X(tcp_oow_ack_skipped) \
 	X(tcp_fast_rexmit) X(tcp_persist_probe) X(tcp_dup_ack_rx) X(tcp_rx_fastpath) \
 	X(tcp_conn_reset) X(tcp_icmp_err) X(tcp_icmp_ignored) \
 	X(tcp_listen_child) X(tcp_conn_accepted) X(tcp_synack_rexmit) X(tcp_synack_timeout) \

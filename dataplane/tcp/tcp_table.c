@@ -209,7 +209,7 @@ void tcp_port_timewait(struct tcp_stack *ts, struct tcb *tcb)
 		ts->port_excl[rte_be_to_cpu_16(tcb->lport_be)]--;
 }
 
-static uint32_t rng_next(struct tcp_stack *ts)
+uint32_t tcp_rand(struct tcp_stack *ts)
 {
 	/* xorshift64: only spreads the search start, no secrecy needed */
 	ts->rng ^= ts->rng << 13;
@@ -245,7 +245,7 @@ int tcp_port_bind(struct dp_ctx *ctx, struct tcb *tcb, uint32_t addr_be, uint16_
 	}
 	/* bind(port 0): Linux picks a port no one holds at all */
 	n = hi - lo + 1;
-	start = rng_next(ts) % n;
+	start = tcp_rand(ts) % n;
 	for (i = 0; i < n; i++) {
 		port = (uint16_t)(lo + (start + i) % n);
 		if (ts->port_users[port] == 0) {

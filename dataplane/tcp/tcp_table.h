@@ -47,5 +47,7 @@ void tcp_port_inherit(struct tcp_stack *ts, struct tcb *child, const struct tcb 
 void tcp_port_release(struct tcp_stack *ts, struct tcb *tcb);
 /* The holder entered TIME_WAIT: it no longer blocks a SO_REUSEADDR bind. */
 void tcp_port_timewait(struct tcp_stack *ts, struct tcb *tcb);
+/* xorshift64 from the stack's seed: spreads choices, no secrecy (not for ISNs). */
+uint32_t tcp_rand(struct tcp_stack *ts);
 
 #endif /* SHUNT_TCP_TABLE_H */

@@ -434,8 +434,11 @@ CLOSE_FIRST = ("import socket,sys\n"
 
 # a kernel client that connects from one fixed port N times in a row, each after
 # the server closed the previous connection first; prints the SYN retransmissions
-# of each (tcpi_total_retrans, offset 100 of struct tcp_info)
-SAME_PORT_CLIENT = ("import socket,struct,sys\n"
+# of each (tcpi_total_retrans, offset 100 of struct tcp_info). The client's FIN
+# leaves it in LAST_ACK until shunt's ACK is in, and a connect from the port
+# before that fails with EADDRNOTAVAIL (Linux against Linux too): it waits for
+# tcpi_state CLOSE (7) first.
+SAME_PORT_CLIENT = ("import socket,struct,sys,time\n"
                     "out=[]\n"
                     "for i in range(int(sys.argv[4])):\n"
                     "  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
@@ -443,7 +446,11 @@ SAME_PORT_CLIENT = ("import socket,struct,sys\n"
                     "  s.connect((sys.argv[1],int(sys.argv[2])))\n"
                     "  i=s.getsockopt(socket.IPPROTO_TCP,socket.TCP_INFO,104)\n"
                     "  assert s.recv(2)==b'hi'; assert s.recv(1)==b''\n"
-                    "  out.append(struct.unpack_from('I',i,100)[0]); s.close()\n"
+                    "  out.append(struct.unpack_from('I',i,100)[0]); s.shutdown(socket.SHUT_WR)\n"
+                    "  end=time.monotonic()+10\n"
+                    "  while s.getsockopt(socket.IPPROTO_TCP,socket.TCP_INFO,1)[0]!=7:\n"
+                    "    assert time.monotonic()<end, 'LAST_ACK for 10 s'; time.sleep(0.001)\n"
+                    "  s.close()\n"
                     "print(*out)\n")
 
 

@@ -24,7 +24,7 @@
 
 static char tdir[64];
 static char tpath[128];
-static char err[1024];
+static char err[4096]; /* as main.c: --help lists every key */
 static struct dp_conf c;
 
 static void setup(void)

@@ -5,6 +5,7 @@
  * tcp_xmit() records segments (payload copied out of the ring at send time),
  * route_lookup() answers fake_route_rc, the app hooks count.
  */
+#include <limits.h>
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -135,6 +136,8 @@ void env_init(struct env *e, uint32_t ring)
 	 * of the restart after idle select them (tcp_cc tests) */
 	e->conf.congestion = SHUNT_CC_RENO;
 	e->conf.slow_start_after_idle = 0;
+	e->conf.invalid_ratelimit = 500;  /* Linux's defaults */
+	e->conf.challenge_ack_limit = INT_MAX;
 	e->conf.eph_lo = 32768;
 	e->conf.eph_hi = 60999;
 	e->ctx.conf = &e->conf;

@@ -2734,6 +2734,71 @@ START_TEST(rst_established_and_challenge)
 }
 END_TEST
 
+/* Linux __tcp_oow_rate_limited(): one challenge ACK per tcp_invalid_ratelimit
+ * (500 ms) per connection; the next in-window RST inside it draws nothing. */
+START_TEST(challenge_ack_rate_limited)
+{
+	env_establish(&E, 100000);
+	env_peer(&E, TCP_RST, E.pnxt + 10, 0, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	env_peer(&E, TCP_RST, E.pnxt + 20, 0, NULL, NULL, 0);
+	env_peer(&E, TCP_SYN, E.pnxt + 30, 0, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_challenge_ack_skipped, 2);
+	E.ctx.now_us += 499000;
+	env_peer(&E, TCP_RST, E.pnxt + 10, 0, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	E.ctx.now_us += 1000;
+	env_peer(&E, TCP_RST, E.pnxt + 10, 0, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_challenge_ack, 2);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_ESTABLISHED);
+}
+END_TEST
+
+/* Linux tcp_oow_rate_limited(): the duplicate ACK for an out-of-window segment
+ * shares that limit, except for one that carries data (not an ACK loop). */
+START_TEST(oow_ack_rate_limited)
+{
+	uint32_t far;
+
+	env_establish(&E, 100000);
+	far = E.pnxt + (1u << 30);
+	env_peer(&E, TCP_ACK, far, E.iss + 1, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	env_peer(&E, TCP_ACK, far, E.iss + 1, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 1);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_oow_ack_skipped, 1);
+	env_peer(&E, TCP_ACK, far, E.iss + 1, NULL, "data", 4);
+	ck_assert_int_eq(fake_ntx, 2);
+	ck_assert_uint_eq(last_tx()->seg.h.ack, E.pnxt);
+	E.conf.invalid_ratelimit = 0; /* sysctl -w net.ipv4.tcp_invalid_ratelimit=0 */
+	env_peer(&E, TCP_ACK, far, E.iss + 1, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, 3);
+}
+END_TEST
+
+/* tcp_challenge_ack_limit below INT_MAX: a host-wide budget per second, drawn in
+ * [limit/2, limit*3/2) (Linux tcp_send_challenge_ack()). */
+START_TEST(challenge_ack_host_limit)
+{
+	int sent;
+
+	E.conf.invalid_ratelimit = 0;
+	E.conf.challenge_ack_limit = 4;
+	env_establish(&E, 100000);
+	E.ctx.now_us = (E.ctx.now_us / 1000000 + 1) * 1000000; /* a second starts */
+	for (int i = 0; i < 20; i++)
+		env_peer(&E, TCP_RST, E.pnxt + 10, 0, NULL, NULL, 0);
+	sent = fake_ntx;
+	ck_assert_msg(sent >= 2 && sent <= 5, "%d challenge ACKs in a second, limit 4", sent);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_challenge_ack_skipped, 20u - (unsigned)sent);
+	E.ctx.now_us += 1000000;
+	env_peer(&E, TCP_RST, E.pnxt + 10, 0, NULL, NULL, 0);
+	ck_assert_int_eq(fake_ntx, sent + 1);
+}
+END_TEST
+
 START_TEST(rst_close_wait_epipe)
 {
 	struct popt o;
@@ -3587,6 +3652,9 @@ static Suite *tcp_suite(void)
 	tcase_add_test(in, data_in_out_of_order);
 	tcase_add_test(in, window_update_after_read);
 	tcase_add_test(in, rst_established_and_challenge);
+	tcase_add_test(in, challenge_ack_rate_limited);
+	tcase_add_test(in, oow_ack_rate_limited);
+	tcase_add_test(in, challenge_ack_host_limit);
 	tcase_add_test(in, rst_close_wait_epipe);
 	tcase_add_test(in, rst_for_no_connection);
 	suite_add_tcase(s, in);
