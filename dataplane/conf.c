@@ -413,6 +413,10 @@ static const struct conf_key conf_keys[] = {
 	  .help = "0..1, window scaling (net.ipv4.tcp_window_scaling)" },
 	{ "mtu_probing", CONF_UINT(mtu_probing, 0, 2, ""),
 	  .help = "0..2, black hole detection (net.ipv4.tcp_mtu_probing)" },
+	{ "ecn", CONF_UINT(ecn, 0, 2, ""),
+	  .help = "0..2, ECN: 0 off, 1 ask and accept, 2 accept (net.ipv4.tcp_ecn)" },
+	{ "ecn_fallback", CONF_UINT(ecn_fallback, 0, 1, ""),
+	  .help = "0..1, a resent SYN does not ask for ECN (net.ipv4.tcp_ecn_fallback)" },
 	{ "rmem_max", CONF_UINT(rmem_max, CONF_BUF_MIN, INT_MAX, " of bytes"),
 	  .help = "buffer the window scale is chosen for (max(tcp_rmem[2], rmem_max))" },
 	{ "time_wait_ms", CONF_UINT(time_wait_ms, 100, 600000, " of milliseconds"),
@@ -452,6 +456,8 @@ void conf_defaults(struct dp_conf *c)
 	c->timestamps = 1;
 	c->sack = 1;
 	c->window_scaling = 1;
+	c->ecn = 2;          /* Linux's defaults */
+	c->ecn_fallback = 1;
 	c->rmem_max = 6291456; /* tcp_rmem[2] on a machine with memory to spare */
 	c->time_wait_ms = 60000;
 	c->idle = CONF_IDLE_ADAPTIVE;
@@ -667,6 +673,16 @@ int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errl
 		return rc;
 	if (rc > 0)
 		c->mtu_probing = v[0] > 2 ? 2 : (unsigned)v[0];
+	/* values above 2 (AccECN in newer kernels) are taken as 2: accept RFC 3168
+	 * ECN, never ask for it */
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_ecn", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->ecn = v[0] > 2 ? 2 : (unsigned)v[0];
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_ecn_fallback", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->ecn_fallback = v[0] != 0;
 	/* Linux tcp_select_initial_window(): the scale is chosen for
 	 * max(tcp_rmem[2], rmem_max), what the socket may grow to by autotuning or
 	 * SO_RCVBUF. tcp_rmem's default and tcp_wmem are not rx_buf and tx_buf: a ring
