@@ -441,6 +441,10 @@ static const struct conf_key conf_keys[] = {
 	  "cubic|reno, a new socket's (net.ipv4.tcp_congestion_control)" },
 	{ "slow_start_after_idle", CONF_UINT(slow_start_after_idle, 0, 1, ""),
 	  .help = "0..1, restart window after idle (net.ipv4.tcp_slow_start_after_idle)" },
+	{ "ecn", CONF_UINT(ecn, 0, 2, ""),
+	  .help = "0..2, ECN: 0 off, 1 ask and accept, 2 accept (net.ipv4.tcp_ecn)" },
+	{ "ecn_fallback", CONF_UINT(ecn_fallback, 0, 1, ""),
+	  .help = "0..1, a resent SYN does not ask for ECN (net.ipv4.tcp_ecn_fallback)" },
 	{ "rmem_max", CONF_UINT(rmem_max, CONF_BUF_MIN, INT_MAX, " of bytes"),
 	  .help = "buffer the window scale is chosen for (max(tcp_rmem[2], rmem_max))" },
 	{ "invalid_ratelimit", CONF_UINT(invalid_ratelimit, 0, INT_MAX, " of milliseconds"),
@@ -486,6 +490,8 @@ void conf_defaults(struct dp_conf *c)
 	c->timestamps = 1;
 	c->sack = 1;
 	c->window_scaling = 1;
+	c->ecn = 2;          /* Linux's defaults */
+	c->ecn_fallback = 1;
 	c->rmem_max = 6291456; /* tcp_rmem[2] on a machine with memory to spare */
 	c->congestion = SHUNT_CC_CUBIC;
 	c->slow_start_after_idle = 1;
@@ -748,6 +754,16 @@ int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errl
 		c->slow_start_after_idle = v[0] != 0;
 	if ((rc = conf_sysctl_cc(c, root)) < 0)
 		return rc;
+	/* values above 2 (AccECN in newer kernels) are taken as 2: accept RFC 3168
+	 * ECN, never ask for it */
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_ecn", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->ecn = v[0] > 2 ? 2 : (unsigned)v[0];
+	if ((rc = conf_sysctl_read(root, "ipv4/tcp_ecn_fallback", v, 1, err, errlen)) < 0)
+		return rc;
+	if (rc > 0)
+		c->ecn_fallback = v[0] != 0;
 	/* Linux tcp_select_initial_window(): the scale is chosen for
 	 * max(tcp_rmem[2], rmem_max), what the socket may grow to by autotuning or
 	 * SO_RCVBUF. tcp_rmem's default and tcp_wmem are not rx_buf and tx_buf: a ring

@@ -61,6 +61,11 @@ struct dp_conf {
 				   * a name shunt lacks leaves cubic) */
 	unsigned slow_start_after_idle; /* `slow_start_after_idle`: 0..1, default
 				   * net.ipv4.tcp_slow_start_after_idle (1) */
+	unsigned ecn;             /* `ecn`: RFC 3168 ECN, 0 off, 1 asked for in our SYNs
+				   * and accepted, 2 accepted when the peer asks, default
+				   * net.ipv4.tcp_ecn (2) */
+	unsigned ecn_fallback;    /* `ecn_fallback`: a retransmitted SYN does not ask
+				   * for ECN, 0..1, default net.ipv4.tcp_ecn_fallback (1) */
 	unsigned rmem_max;        /* `rmem_max`: the receive buffer the window scale is
 				   * chosen for, default max(net.ipv4.tcp_rmem[2],
 				   * net.core.rmem_max) (6291456: scale 7) */
@@ -94,7 +99,8 @@ struct dp_conf {
 void conf_defaults(struct dp_conf *c);
 /* The namespace's TCP sysctls under root ("/proc/sys/net") as defaults: ipv4/
  * tcp_syn_retries, tcp_timestamps, tcp_sack, tcp_window_scaling, tcp_mtu_probing,
- * tcp_slow_start_after_idle, tcp_congestion_control, tcp_rmem and core/rmem_max. A file that cannot be read leaves the built-in default (no /proc,
+ * tcp_slow_start_after_idle, tcp_congestion_control, tcp_ecn, tcp_ecn_fallback,
+ * tcp_rmem and core/rmem_max. A file that cannot be read leaves the built-in default (no /proc,
  * an older kernel); -EINVAL when one holds what Linux never writes (err says which). */
 int conf_load_sysctl(struct dp_conf *c, const char *root, char *err, size_t errlen);
 /* Load FILE; -ENOENT/-errno if unreadable, -EINVAL on a bad line (err says which). */

@@ -145,8 +145,9 @@ int main(int argc, char **argv)
 		port_id, conf.control, conf.idle == CONF_IDLE_POLL ? "poll" : "adaptive");
 	/* the namespace's sysctls or the file's keys: say which values won */
 	DP_INFO("tcp: syn_retries %u, timestamps %u, sack %u, window_scaling %u, mtu_probing %u, "
-		"rmem_max %u, congestion %s, slow_start_after_idle %u", conf.syn_retries,
-		conf.timestamps, conf.sack, conf.window_scaling, conf.mtu_probing, conf.rmem_max,
+		"ecn %u, ecn_fallback %u, rmem_max %u, congestion %s, slow_start_after_idle %u",
+		conf.syn_retries, conf.timestamps, conf.sack, conf.window_scaling, conf.mtu_probing,
+		conf.ecn, conf.ecn_fallback, conf.rmem_max,
 		conf.congestion == SHUNT_CC_RENO ? "reno" : "cubic", conf.slow_start_after_idle);
 
 	loop_run(&ctx);

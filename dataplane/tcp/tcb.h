@@ -249,6 +249,10 @@ struct tcb {
 	uint16_t user_mss;        /* TCP_MAXSEG (Linux rx_opt.user_mss): bounds the MSS
 				   * we advertise and the one we send with; 0: none */
 	uint8_t tos;              /* IP_TOS of every segment, ECN bits clear */
+	/* ECN (RFC 3168, tcp_ecn.c) */
+	uint8_t ecn_flags;        /* TCP_ECN_* (tcp_ecn.h) */
+	uint8_t ecn_quick;        /* ACKs still sent at once after a CE change */
+	uint32_t ecn_high;        /* ECE's cut holds until SEG.ACK passes this */
 	uint8_t ttl;              /* IP_TTL of every segment; 0: IPV4_TTL */
 
 	int soft_err;             /* last soft ICMP error: reported if we time out */
@@ -296,6 +300,8 @@ struct tcp_stack {
 	 * says otherwise (conf.h); an option turned off is ignored in a received SYN,
 	 * as Linux's tcp_parse_options() ignores it. */
 	bool ts_on, sack_on, ws_on;
+	uint8_t ecn;              /* net.ipv4.tcp_ecn (conf.h): 0, 1 ask and accept, 2 accept */
+	bool ecn_fallback;        /* net.ipv4.tcp_ecn_fallback: a resent SYN does not ask */
 	uint8_t mtu_probing;      /* net.ipv4.tcp_mtu_probing (conf.h): 0 none, else black
 				   * hole detection on RTOs (tcp_pmtu.c) */
 	uint32_t rmem_max;        /* the buffer the window scale is chosen for (conf.h) */

@@ -72,6 +72,8 @@ int tcp_init(struct dp_ctx *ctx)
 	ts->cc_default = ctx->conf != NULL && tcp_cc_ops(ctx->conf->congestion) != NULL ?
 				 (uint8_t)ctx->conf->congestion : SHUNT_CC_CUBIC;
 	ts->ssai = ctx->conf == NULL || ctx->conf->slow_start_after_idle != 0;
+	ts->ecn = ctx->conf != NULL ? (uint8_t)ctx->conf->ecn : 2; /* Linux's default */
+	ts->ecn_fallback = ctx->conf == NULL || ctx->conf->ecn_fallback != 0;
 	ctx->tcp = ts;
 	return 0;
 }
@@ -126,6 +128,7 @@ static void tcb_reset_vars(const struct dp_ctx *ctx, struct tcb *tcb)
 	tcb->in_recovery = false;
 	tcb->n_sacked = 0;
 	tcb->rto_recover = false;
+	tcb->ecn_flags = tcb->ecn_quick = 0;
 	tcb->srtt_us = tcb->rttvar_us = 0;
 	tcb->rto_us = TCP_RTO_INIT_US;
 	tcb->rtt_valid = tcb->rtt_timing = false;
@@ -562,8 +565,8 @@ int tcp_app_setopt(struct dp_ctx *ctx, struct dp_sock *s, uint32_t opt, uint64_t
 			tcb->rcv_mss = tcp_adv_mss(ctx, tcb);
 		return 0;
 	case SHUNT_OPT_TOS:
-		/* __ip_sock_set_tos(): on a stream socket the ECN bits stay TCP's (never
-		 * set: shunt does no ECN) */
+		/* __ip_sock_set_tos(): on a stream socket the ECN bits stay TCP's (set
+		 * per segment by tcp_ecn.c) */
 		if (value > 0xff)
 			return -EINVAL;
 		tcb->tos = (uint8_t)((value & ~(uint64_t)TCP_ECN_MASK) | (tcb->tos & TCP_ECN_MASK));

@@ -29,6 +29,7 @@
 #include "tcp/tcb.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_cc.h"
+#include "tcp/tcp_ecn.h"
 #include "tcp/tcp_in.h"
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
@@ -321,6 +322,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 	uint32_t sacked0 = tcp_sack_bytes(tcb), sacked1;
 	bool fin_acked = false, dup5681;
 
+	tcp_ecn_ack(ctx, tcb, seg);
 	update_window(tcb, seg);
 	newly = tcp_sack_update(ctx, tcb, seg);
 	tlp_acked(ctx, tcb, seg);
@@ -586,6 +588,7 @@ static void take_syn(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *
 	/* a SYN-ACK answers only what our SYN offered */
 	tcb->sack_ok = seg->sack_ok;
 	tcb->mss = eff_mss(ctx, tcb, seg->mss);
+	tcp_ecn_syn_in(ctx, tcb, seg);
 }
 
 /* ---- SYN-SENT (3.10.7.3) ------------------------------------------------------------ */
@@ -762,6 +765,8 @@ static void listen_cookie_syn(struct dp_ctx *ctx, struct tcb *l, const struct tc
 	struct tcp_hdr_out h = { .sport_be = seg->dport_be, .dport_be = seg->sport_be,
 				 .ack = seg->seq + 1, .flags = TCP_SYN | TCP_ACK };
 	uint16_t mss = seg->mss;
+	/* Linux tcp_conn_request(): without a timestamp the cookie cannot carry it */
+	bool ecn = seg->has_ts && tcp_ecn_syn_accept(ctx->tcp, seg);
 
 	h.seq = tcp_syncookie_make(ctx->tcp, src_be, seg->sport_be, dst_be, seg->dport_be,
 				   seg->seq, &mss, ctx->now_us);
@@ -773,7 +778,9 @@ static void listen_cookie_syn(struct dp_ctx *ctx, struct tcb *l, const struct tc
 		h.has_ts = true;
 		h.tsval = tcp_syncookie_tsval(ms_now(ctx),
 					      seg->has_ws ? seg->ws : TCP_SYNCOOKIE_NO_WS,
-					      seg->sack_ok);
+					      seg->sack_ok, ecn);
+		if (ecn)
+			h.flags |= TCP_ECE;
 		h.tsecr = seg->tsval;
 		h.sack_ok = seg->sack_ok; /* carried in the TSval too */
 		if (seg->has_ws) {
@@ -839,6 +846,7 @@ static void listen_cookie_ack(struct dp_ctx *ctx, struct tcb *l, const struct tc
 		c->ts_recent = seg->tsval;
 		ws = tcp_syncookie_ts_ws(seg->tsecr);
 		c->sack_ok = tcp_syncookie_ts_sack(seg->tsecr);
+		tcp_ecn_cookie(ctx, c, tcp_syncookie_ts_ecn(seg->tsecr));
 		if (ws != TCP_SYNCOOKIE_NO_WS) {
 			c->ws_ok = true;
 			c->snd_ws = ws; /* 0..14: 15 is TCP_SYNCOOKIE_NO_WS */
@@ -1184,6 +1192,8 @@ static void synchronized(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_s
 		return;
 	}
 	/* sixth (URG) is ignored; seventh and eighth */
+	if (len > 0)
+		tcp_ecn_rcv_data(ctx, tcb, seg);
 	text_and_fin(ctx, tcb, seq, data, len, fin);
 	if (tcb->rx_fin_ooo && tcb->rx_fin_seq == tcb->rcv_nxt)
 		receive_fin(ctx, tcb);
@@ -1212,8 +1222,10 @@ static bool fast_path(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg 
 	if (tcb->ts_ok)
 		tcb->ts_recent = seg->tsval;
 	process_ack(ctx, tcb, seg);
-	if (seg->len)
+	if (seg->len) {
+		tcp_ecn_rcv_data(ctx, tcb, seg);
 		receive_data(ctx, tcb, seg->seq, seg->data, seg->len);
+	}
 	tcp_output(ctx, tcb);
 	return true;
 }
@@ -1300,6 +1312,12 @@ static bool time_wait_reuse(struct dp_ctx *ctx, struct tcb *tw, const struct tcp
 void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
 		     uint32_t dst_be)
 {
+	tcp_input_ecn(ctx, buf, len, src_be, dst_be, TCP_ECN_NOT_ECT);
+}
+
+void tcp_input_ecn(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
+		   uint32_t dst_be, uint8_t ecn)
+{
 	struct tcp_seg seg;
 	struct tcb *tcb;
 	int rc;
@@ -1314,6 +1332,7 @@ void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint3
 		ctx->tcp_stats.tcp_drop_bad_off++;
 		return;
 	}
+	seg.ecn = ecn & 0x3;
 	if (seg.flags & TCP_SYN)
 		syn_opts_allowed(ctx->tcp, &seg);
 	tcb = tcp_table_lookup(ctx->tcp, dst_be, seg.dport_be, src_be, seg.sport_be);
@@ -1336,7 +1355,11 @@ void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint3
 
 void tcp_input(struct dp_ctx *ctx, struct rte_mbuf *m, uint32_t src_be, uint32_t dst_be)
 {
-	tcp_input_bytes(ctx, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-			src_be, dst_be);
+	const uint8_t *th = rte_pktmbuf_mtod(m, const uint8_t *);
+	/* ipv4_input() left the IPv4 header (l3_len bytes) just before the TCP one */
+	uint8_t ecn = m->l3_len >= 20 && rte_pktmbuf_headroom(m) >= m->l3_len ?
+		      th[1 - (int)m->l3_len] & 0x3 : TCP_ECN_NOT_ECT;
+
+	tcp_input_ecn(ctx, th, rte_pktmbuf_data_len(m), src_be, dst_be, ecn);
 	rte_pktmbuf_free(m);
 }

@@ -4,7 +4,7 @@
  * TCP input below tcp_input(): the mbuf-free entry points, so unit tests drive the
  * state machine with crafted bytes.
  *
- *   tcp_input(m) -> tcp_input_bytes() -> tcp_wire_parse() -> tcp_table_lookup()
+ *   tcp_input(m) -> tcp_input_ecn() -> tcp_wire_parse() -> tcp_table_lookup()
  *                -> tcp_segment_arrives() (RFC 9293 3.10.7) | tcp_reply_rst()
  */
 #ifndef SHUNT_TCP_IN_H
@@ -19,6 +19,10 @@ struct tcp_seg;
 /* len bytes from a TCP header on, checksum verified, sent by src to dst. */
 void tcp_input_bytes(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
 		     uint32_t dst_be);
+/* The same, with the ECN field (TCP_ECN_*) of the IPv4 header it came in;
+ * tcp_input_bytes() passes Not-ECT. */
+void tcp_input_ecn(struct dp_ctx *ctx, const uint8_t *buf, uint32_t len, uint32_t src_be,
+		   uint32_t dst_be, uint8_t ecn);
 /* One segment for tcb. tcb may be freed on return. */
 /* RACK marked data lost outside an ACK (the reorder timer): start loss recovery if
  * none runs, and send what it allows. */

@@ -18,6 +18,7 @@
 #include "core/sock.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp_cc.h"
+#include "tcp/tcp_ecn.h"
 #include "tcp/tcp_out.h"
 #include "tcp/tcp_pmtu.h"
 #include "tcp/tcp_rack.h"
@@ -101,6 +102,7 @@ static void fill_hdr(struct dp_ctx *ctx, struct tcb *tcb, struct tcp_txseg *t, u
 	t->s = NULL;
 	t->pos = 0;
 	t->len = 0;
+	tcp_ecn_hdr_out(tcb, t);
 	if (flags & TCP_ACK) {
 		/* every ACK-bearing segment acknowledges all we have */
 		tcb->rcv_unacked = 0;
@@ -138,6 +140,7 @@ void tcp_send_syn(struct dp_ctx *ctx, struct tcb *tcb)
 	}
 	/* RFC 2018: offered in our SYN, answered in a SYN-ACK if the SYN offered it */
 	t.h.sack_ok = tcb->state == SHUNT_SS_SYN_SENT ? ctx->tcp->sack_on : tcb->sack_ok;
+	tcp_ecn_syn_out(ctx, tcb, &t.h);
 	emit(ctx, &t);
 	if (tcb->snd_max == tcb->iss)
 		tcb->snd_max = tcb->iss + 1;
@@ -301,6 +304,8 @@ static void send_seg(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t
 		tcp_rack_sent(ctx, tcb, seq, seq + len + fin, SEQ_LT(seq, tcb->snd_max));
 	if (tcb->in_recovery)
 		tcb->prr_out += len + fin; /* RFC 6937: every byte sent in recovery */
+	if (len != 0 && SEQ_GEQ(seq, tcb->snd_max))
+		tcp_ecn_data_out(ctx, tcb, &t); /* ECT(0) and CWR: new data only */
 	if (SEQ_LT(seq, tcb->snd_max)) {
 		tcb->retrans++;
 		ctx->tcp_stats.tcp_rexmit++;

@@ -30,7 +30,9 @@
 	X(tcp_rack_lost) X(tcp_rack_relost) X(tcp_rack_rto_repair) X(tcp_tlp_probes) \
 	X(tcp_tlp_repaired) X(tcp_tw_reused) X(tcp_icmp_out_of_window) X(tcp_pmtu_lowered) \
 	X(tcp_pmtu_not_lower) X(tcp_pmtu_rexmit) X(tcp_pmtu_sync) X(tcp_mtu_blackhole) \
-	X(tcp_cwnd_restart) X(tcp_hystart_exit)
+	X(tcp_cwnd_restart) X(tcp_hystart_exit) \
+	X(tcp_ecn_negotiated) X(tcp_ecn_syn_fallback) X(tcp_ecn_ce_rx) X(tcp_ecn_ece_rx) \
+	X(tcp_ecn_cwnd_reduced) X(tcp_ecn_cwr_tx) X(tcp_ecn_cwr_rx)
 
 struct tcp_stats {
 #define TCP_STAT_FIELD(name) uint64_t name;

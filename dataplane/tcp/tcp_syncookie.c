@@ -19,6 +19,7 @@
 #define TS_BITS     6  /* Linux TSBITS: options in TSval's low bits */
 #define TS_MASK     ((1u << TS_BITS) - 1)
 #define TS_SACK     (1u << 4)            /* Linux TS_OPT_SACK */
+#define TS_ECN      (1u << 5)            /* Linux TS_OPT_ECN */
 
 /* Linux msstab[]: the MSS values a cookie can carry (1440: PPPoE). */
 static const uint16_t msstab[] = { 536, 1300, 1440, 1460 };
@@ -78,12 +79,12 @@ uint16_t tcp_syncookie_check(const struct tcp_stack *ts, uint32_t saddr_be, uint
 	return idx < MSSTAB_N ? msstab[idx] : 0;
 }
 
-uint32_t tcp_syncookie_tsval(uint32_t now_ms, uint8_t snd_ws, bool sack_ok)
+uint32_t tcp_syncookie_tsval(uint32_t now_ms, uint8_t snd_ws, bool sack_ok, bool ecn_ok)
 {
 	/* Linux cookie_init_timestamp(): never ahead of the clock, so the TSvals we
 	 * send later are not older than this one for the peer's PAWS */
 	uint32_t ts = (now_ms & ~TS_MASK) | (snd_ws & TCP_SYNCOOKIE_NO_WS) |
-		      (sack_ok ? TS_SACK : 0);
+		      (sack_ok ? TS_SACK : 0) | (ecn_ok ? TS_ECN : 0);
 
 	if (SEQ_GT(ts, now_ms))
 		ts -= TS_MASK + 1;
@@ -99,4 +100,9 @@ uint8_t tcp_syncookie_ts_ws(uint32_t tsecr)
 bool tcp_syncookie_ts_sack(uint32_t tsecr)
 {
 	return (tsecr & TS_SACK) != 0;
+}
+
+bool tcp_syncookie_ts_ecn(uint32_t tsecr)
+{
+	return (tsecr & TS_ECN) != 0;
 }

@@ -54,11 +54,13 @@ uint16_t tcp_syncookie_check(const struct tcp_stack *ts, uint32_t saddr_be, uint
 /* TSval for a cookie SYN-ACK at our ms clock now_ms, carrying the peer's shift
  * snd_ws (TCP_SYNCOOKIE_NO_WS: it offered none) and whether it offered SACK: not
  * after now_ms, its low 6 bits the options as Linux lays them out (bit 4 SACK,
- * bit 5 ECN, always 0: shunt has no ECN). */
-uint32_t tcp_syncookie_tsval(uint32_t now_ms, uint8_t snd_ws, bool sack_ok);
+ * bit 5 ECN: the SYN-ACK agreed to it). */
+uint32_t tcp_syncookie_tsval(uint32_t now_ms, uint8_t snd_ws, bool sack_ok, bool ecn_ok);
 /* The peer's shift an echoed cookie TSval (TSecr) carries, or TCP_SYNCOOKIE_NO_WS. */
 uint8_t tcp_syncookie_ts_ws(uint32_t tsecr);
 /* Whether the SYN an echoed cookie TSval answers offered SACK. */
 bool tcp_syncookie_ts_sack(uint32_t tsecr);
+/* Whether the cookie SYN-ACK agreed to ECN (Linux TS_OPT_ECN). */
+bool tcp_syncookie_ts_ecn(uint32_t tsecr);
 
 #endif /* SHUNT_TCP_SYNCOOKIE_H */

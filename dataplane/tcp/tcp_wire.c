@@ -115,7 +115,7 @@ int tcp_wire_parse(const uint8_t *buf, uint32_t len, struct tcp_seg *seg)
 	seg->dport_be = (uint16_t)(buf[2] | buf[3] << 8);
 	seg->seq = rd32(buf + 4);
 	seg->ack = rd32(buf + 8);
-	seg->flags = buf[13] & 0x3f;
+	seg->flags = buf[13];
 	seg->wnd = rd16(buf + 14);
 	seg->hdr_len = (uint16_t)off;
 	seg->data = buf + off;

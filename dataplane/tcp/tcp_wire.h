@@ -36,6 +36,8 @@
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 #define TCP_URG 0x20
+#define TCP_ECE 0x40 /* RFC 3168 */
+#define TCP_CWR 0x80
 
 /* A parsed segment. Ports in network order, numbers in host order. */
 struct tcp_seg {
@@ -44,6 +46,8 @@ struct tcp_seg {
 	uint32_t seq;
 	uint32_t ack;
 	uint8_t flags;    /* TCP_* */
+	uint8_t ecn;      /* the IPv4 header's ECN field (TCP_ECN_*, tcp_ecn.h): set by
+			   * tcp_input(), not by the parser */
 	uint16_t wnd;     /* raw, unscaled */
 	uint16_t hdr_len; /* bytes, options included */
 	const uint8_t *data;

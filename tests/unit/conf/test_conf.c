@@ -96,6 +96,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.mtu_probing, 0); /* Linux's tcp_mtu_probing */
 	ck_assert_uint_eq(c.congestion, SHUNT_CC_CUBIC);
 	ck_assert_uint_eq(c.slow_start_after_idle, 1);
+	ck_assert_uint_eq(c.ecn, 2);         /* Linux's tcp_ecn: accept when asked */
+	ck_assert_uint_eq(c.ecn_fallback, 1);
 	ck_assert_uint_eq(c.rmem_max, 6291456);
 	ck_assert_int_eq(c.idle, CONF_IDLE_ADAPTIVE);
 	ck_assert_uint_eq(c.idle_spin_us, 200);
@@ -737,6 +739,7 @@ static const char *const sysctl_files[] = {
 	"ipv4/tcp_syn_retries", "ipv4/tcp_timestamps", "ipv4/tcp_sack",
 	"ipv4/tcp_window_scaling", "ipv4/tcp_rmem", "core/rmem_max", "ipv4/tcp_mtu_probing",
 	"ipv4/tcp_congestion_control", "ipv4/tcp_slow_start_after_idle",
+	"ipv4/tcp_ecn", "ipv4/tcp_ecn_fallback",
 };
 
 /* tdir as a /proc/sys/net holding name with text (NULL: no such file). */
@@ -796,6 +799,19 @@ START_TEST(test_sysctl_read)
 	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.timestamps, 2);
 	ck_assert_uint_eq(c.rmem_max, 67108864);
+	/* ECN: asked for, no fallback; AccECN's values (3..5) accept only */
+	put_sysctl("ipv4/tcp_ecn", "1\n");
+	put_sysctl("ipv4/tcp_ecn_fallback", "0\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.ecn, 1);
+	ck_assert_uint_eq(c.ecn_fallback, 0);
+	put_sysctl("ipv4/tcp_ecn", "4\n");
+	ck_assert_int_eq(conf_load_sysctl(&c, tdir, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.ecn, 2);
+	ck_assert_int_eq(load("ecn = 0\necn_fallback = 1\n"), 0);
+	ck_assert_uint_eq(c.ecn, 0);
+	ck_assert_uint_eq(c.ecn_fallback, 1);
+	ck_assert_int_eq(load("ecn = 3\n"), -EINVAL);
 }
 END_TEST
 

@@ -187,6 +187,12 @@ void env_fini(struct env *e)
 void env_peer(struct env *e, uint8_t flags, uint32_t seq, uint32_t ack, const struct popt *o,
 	      const void *data, uint32_t len)
 {
+	env_peer_ecn(e, flags, seq, ack, o, data, len, 0);
+}
+
+void env_peer_ecn(struct env *e, uint8_t flags, uint32_t seq, uint32_t ack,
+		  const struct popt *o, const void *data, uint32_t len, uint8_t ecn)
+{
 	static uint8_t buf[TCP_HDR_MAX + 65536];
 	struct tcp_hdr_out h = {
 		.sport_be = e->pport_be, .dport_be = e->s.sh->local.port,
@@ -209,7 +215,7 @@ void env_peer(struct env *e, uint8_t flags, uint32_t seq, uint32_t ack, const st
 	ck_assert_int_gt(hl, 0);
 	if (len)
 		memcpy(buf + hl, data, len);
-	tcp_input_bytes(&e->ctx, buf, (uint32_t)hl + len, e->peer_be, e->ctx.ip_be);
+	tcp_input_ecn(&e->ctx, buf, (uint32_t)hl + len, e->peer_be, e->ctx.ip_be, ecn);
 }
 
 struct tcb *env_tcb(struct env *e)
@@ -236,7 +242,8 @@ void env_establish(struct env *e, uint64_t rtt_us)
 	o.sack = e->peer_sack;
 	e->ctx.now_us += rtt_us;
 	fake_ntx = 0;
-	env_peer(e, TCP_SYN | TCP_ACK, e->irs, e->iss + 1, &o, NULL, 0);
+	env_peer(e, TCP_SYN | TCP_ACK | (e->peer_ecn ? TCP_ECE : 0), e->irs, e->iss + 1, &o,
+		 NULL, 0);
 	ck_assert_uint_eq(e->s.state, SHUNT_SS_ESTABLISHED);
 	fake_ntx = 0;
 }

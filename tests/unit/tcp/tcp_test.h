@@ -57,6 +57,7 @@ struct env {
 	uint32_t pnxt;     /* peer's next sequence number */
 	uint32_t iss;      /* ours, learned from the SYN */
 	bool peer_sack;    /* env_establish(): the SYN-ACK offers SACK */
+	bool peer_ecn;     /* env_establish(): the SYN-ACK agrees to ECN (ECE) */
 };
 
 /* Peer segment options. */
@@ -77,6 +78,9 @@ void env_fini(struct env *e);
 /* Inject a segment from the peer. */
 void env_peer(struct env *e, uint8_t flags, uint32_t seq, uint32_t ack, const struct popt *o,
 	      const void *data, uint32_t len);
+/* The same, in an IPv4 header whose ECN field is ecn (TCP_ECN_*). */
+void env_peer_ecn(struct env *e, uint8_t flags, uint32_t seq, uint32_t ack,
+		  const struct popt *o, const void *data, uint32_t len, uint8_t ecn);
 /* connect + SYN-ACK from the peer after rtt_us: ESTABLISHED, fake_tx reset. */
 void env_establish(struct env *e, uint64_t rtt_us);
 /* The app writes len bytes of pattern into the tx ring and sends. */

@@ -1108,19 +1108,19 @@ START_TEST(syncookie_make_check)
 	ck_assert_uint_eq(tcp_syncookie_check(ts, a, p, b, q, 5000, c2, t0 + 60000000), 1460);
 
 	/* TSval: the shift in the low 4 bits, SACK in bit 4, never ahead of the clock */
-	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 7, false), 967);      /* 1000 & ~63 = 960 */
-	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 15, false), 975);
-	ck_assert_uint_eq(tcp_syncookie_tsval(1031, 3, false), 1027);
-	ck_assert_uint_eq(tcp_syncookie_tsval(967, 7, false), 967);
+	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 7, false, false), 967);      /* 1000 & ~63 = 960 */
+	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 15, false, false), 975);
+	ck_assert_uint_eq(tcp_syncookie_tsval(1031, 3, false, false), 1027);
+	ck_assert_uint_eq(tcp_syncookie_tsval(967, 7, false, false), 967);
 	ck_assert_uint_eq(tcp_syncookie_ts_ws(967), 7);
 	ck_assert(!tcp_syncookie_ts_sack(967));
-	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 7, true), 983); /* 960 | 16 | 7 */
+	ck_assert_uint_eq(tcp_syncookie_tsval(1000, 7, true, false), 983); /* 960 | 16 | 7 */
 	ck_assert(tcp_syncookie_ts_sack(983));
 	ck_assert_uint_eq(tcp_syncookie_ts_ws(983), 7);
 	ck_assert_uint_eq(tcp_syncookie_ts_ws(tcp_syncookie_tsval(5, TCP_SYNCOOKIE_NO_WS,
-								  false)),
+								  false, false)),
 			  TCP_SYNCOOKIE_NO_WS);
-	ck_assert_uint_eq(tcp_syncookie_tsval(5, 14, false), (uint32_t)(14 - 64));
+	ck_assert_uint_eq(tcp_syncookie_tsval(5, 14, false, false), (uint32_t)(14 - 64));
 }
 END_TEST
 
@@ -1155,7 +1155,7 @@ START_TEST(syncookie_only_when_synq_full)
 	ck_assert_uint_eq(f->seg.h.wnd, 65535);
 	ck_assert(f->seg.h.has_ts);
 	ck_assert_uint_eq(f->seg.h.tsecr, 700);
-	ck_assert_uint_eq(f->seg.h.tsval, tcp_syncookie_tsval(1001, 7, false));
+	ck_assert_uint_eq(f->seg.h.tsval, tcp_syncookie_tsval(1001, 7, false, false));
 	ck_assert_uint_eq(f->seg.h.tsval & 0x3f, 7);
 	ck_assert(f->seg.h.has_ws);
 	ck_assert_uint_eq(f->seg.h.ws, 3); /* the 256 KiB ring of the listener's process */
