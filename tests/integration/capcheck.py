@@ -30,11 +30,19 @@ the echo had been read. Without timestamps the capture order alone is used, whic
 can blame a segment already on the wire when the SACK left the peer. Hence only
 the far side's data is judged: the capture does not know what the peer was told.
 
+A checksum field of 0xffff where 0x0000 is computed is listed apart (checksum_ffff)
+and does not fail the run: the two are one value in ones' complement (RFC 1071), so
+a receiver that sums the segment with its field, as Linux does, accepts it; but
+RFC 1624 (3) says a computed checksum is never 0xffff, and tshark calls it Bad.
+DPDK writes it for TCP too, as RFC 768 asks only for UDP (rte_ipv4_udptcp_cksum,
+net_tap's software checksum "offload"), about once in 65,536 segments.
+
 Checksums are real where the sender computes them itself (shuntd on the tap); on a
 veth the kernel hands the capture partial checksums and GSO super-frames, so
 --no-checksums (check(checksums=False)) is right for the kernel twin.
 
-The report is a dict: {"frames", "malformed": [..], "checksum": [..], "sacked": [..],
+The report is a dict: {"frames", "malformed": [..], "checksum": [..],
+"checksum_ffff": [..], "sacked": [..],
 "partly_sacked": n, "retransmitted": n, "sack_frames": n, "sacked_unread": n,
 "peer_frames": n, "peer_frames_read": n}; each problem names its frame number. Only
 the three lists decide; the counts are context: sacked_unread counts resends of data
@@ -59,7 +67,8 @@ FIN, SYN, RST = 0x01, 0x02, 0x04
 FIELDS = ["frame.number", "ip.src", "ip.dst", "tcp.srcport", "tcp.dstport", "tcp.flags",
           "tcp.seq", "tcp.ack", "tcp.len", "tcp.options.sack_le", "tcp.options.sack_re",
           "tcp.options.timestamp.tsval", "tcp.options.timestamp.tsecr", "_ws.malformed",
-          "ip.checksum.status", "tcp.checksum.status", "_ws.expert.severity", "_ws.expert.group",
+          "ip.checksum", "ip.checksum.status", "tcp.checksum", "tcp.checksum.status",
+          "_ws.expert.severity", "_ws.expert.group",
           "_ws.expert.message"]
 
 
@@ -156,7 +165,8 @@ class Flow:
 
 
 def check(path, peer=PEER, ports=(), checksums=True):
-    rep = {"frames": 0, "malformed": [], "checksum": [], "sacked": [], "partly_sacked": 0,
+    rep = {"frames": 0, "malformed": [], "checksum": [], "checksum_ffff": [], "sacked": [],
+           "partly_sacked": 0,
            "retransmitted": 0, "sack_frames": 0, "sacked_unread": 0, "peer_frames": 0,
            "peer_frames_read": 0}
     flows = {}
@@ -169,8 +179,12 @@ def check(path, peer=PEER, ports=(), checksums=True):
             rep["malformed"].append({"frame": num, "expert": f["_ws.expert.message"]})
         for layer in ("ip", "tcp"):
             if CSUM_BAD in f[layer + ".checksum.status"].split(";"):
-                rep["checksum"].append({"frame": num, "layer": layer,
-                                        "src": f["ip.src"], "dst": f["ip.dst"]})
+                bad = {"frame": num, "layer": layer, "src": f["ip.src"], "dst": f["ip.dst"]}
+                if f[layer + ".checksum"] == "0xffff" and \
+                        "0xffff instead of 0x0000" in f["_ws.expert.message"]:
+                    rep["checksum_ffff"].append(bad)
+                else:
+                    rep["checksum"].append(bad)
         if not f["tcp.seq"] or ";" in f["ip.src"]:
             continue            # not TCP, or tunnelled
         flags = int(f["tcp.flags"], 16)
@@ -231,13 +245,14 @@ def failed(rep):
 
 def summary(rep):
     """One line: the three counts, then the first few of each problem."""
-    s = "%d frames: %d malformed, %d bad checksums, %d SACKed data resent " \
+    s = "%d frames: %d malformed, %d bad checksums (and %d of 0xffff for 0x0000), " \
+        "%d SACKed data resent " \
         "(%d data segments resent, %d partly SACKed, %d SACKed but not yet read; " \
         "%d of %d peer frames proven read, %d with SACK)" % (
-            rep["frames"], len(rep["malformed"]), len(rep["checksum"]), len(rep["sacked"]),
-            rep["retransmitted"], rep["partly_sacked"], rep["sacked_unread"],
+            rep["frames"], len(rep["malformed"]), len(rep["checksum"]),
+            len(rep["checksum_ffff"]), len(rep["sacked"]), rep["retransmitted"], rep["partly_sacked"], rep["sacked_unread"],
             rep["peer_frames_read"], rep["peer_frames"], rep["sack_frames"])
-    for k in ("malformed", "checksum", "sacked"):
+    for k in ("malformed", "checksum", "checksum_ffff", "sacked"):
         for p in rep[k][:3]:
             s += "\n    %s: %s" % (k, json.dumps(p))
     return s

@@ -8,9 +8,10 @@ then run over real impaired transfers through shunt.
             had SACKed (twice), a resend of SACKed data the sender had not yet read
             (its TSecr is older than the SACK: not its fault), a partly SACKed and
             a below-the-ACK resend (not the question), a bad TCP checksum, a bad
-            IPv4 header checksum and a TCP header longer than its segment. The
+            IPv4 header checksum, a TCP header longer than its segment, and a
+            checksum of 0xffff for 0x0000 (listed apart, not a failure). The
             checker must name exactly those frames, and pass the same capture
-            without them.
+            without the failing ones.
   live      through shunt on the tap, with the impairment tool both ways: 5% loss
             and 1% reordering, 3 MB up (shunt sends) and down (shunt receives),
             each captured by tcpdump on the tap and checked: no malformed frame, no
@@ -54,7 +55,9 @@ def ip4(a):
 
 
 def frame(src, dst, sport, dport, seq, ack, flags, ts=None, sack=(), payload=b"",
-          bad_tcp=False, bad_ip=False, bogus_off=False):
+          bad_tcp=False, bad_ip=False, bogus_off=False, neg_zero=False):
+    """One Ethernet frame. neg_zero: the payload's last word is set so that the TCP
+    checksum computes to 0x0000, and 0xffff is written (as DPDK does)."""
     opts = b""
     if ts:
         opts += b"\x01\x01\x08\x0a" + struct.pack("!II", *ts)
@@ -65,7 +68,10 @@ def frame(src, dst, sport, dport, seq, ack, flags, ts=None, sack=(), payload=b""
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, off << 4, flags, 65535, 0, 0) \
         + opts + payload
     pseudo = ip4(src) + ip4(dst) + struct.pack("!BBH", 0, 6, len(tcp))
-    c = csum(pseudo + tcp) ^ (0x5555 if bad_tcp else 0)
+    if neg_zero:
+        tcp = tcp[:-2] + struct.pack("!H", csum(pseudo + tcp[:-2] + b"\0\0"))
+        assert csum(pseudo + tcp) == 0
+    c = 0xffff if neg_zero else csum(pseudo + tcp) ^ (0x5555 if bad_tcp else 0)
     tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
     iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0,
                       ip4(src), ip4(dst))
@@ -111,9 +117,10 @@ def crafted():
         ("ip", s(1601, (6, 530), bad_ip=True)[1]),      # 20
         # 21: a 20-byte TCP header saying it is 60
         ("malformed", frame(S, P, sp, pp, 1501, 5001, ACK, bogus_off=True)),
+        ("ffff", s(1701, (6, 530), neg_zero=True)[1]),  # 22: -0 for +0: apart
     ]
     want = {k: [i + 1 for i, (kind, _) in enumerate(fs) if kind == k]
-            for k in ("sacked", "tcp", "ip", "malformed")}
+            for k in ("sacked", "tcp", "ip", "malformed", "ffff")}
     return fs, want
 
 
@@ -126,7 +133,8 @@ def case_crafted(bed):
     got = {"sacked": [x["frame"] for x in rep["sacked"]],
            "tcp": [x["frame"] for x in rep["checksum"] if x["layer"] == "tcp"],
            "ip": [x["frame"] for x in rep["checksum"] if x["layer"] == "ip"],
-           "malformed": [x["frame"] for x in rep["malformed"]]}
+           "malformed": [x["frame"] for x in rep["malformed"]],
+           "ffff": [x["frame"] for x in rep["checksum_ffff"]]}
     bed.check(got == want, "crafted capture: the checker found %s, want %s" % (got, want))
     bed.check(rep["partly_sacked"] == 1 and rep["sacked_unread"] == 1
               and rep["sack_frames"] == 2,
@@ -134,7 +142,7 @@ def case_crafted(bed):
               "(want 1, 1, 2)" % (rep["partly_sacked"], rep["sacked_unread"],
                                   rep["sack_frames"]))
     good = os.path.join(bed.tmp, "crafted-good.pcap")
-    write_pcap(good, [f for kind, f in fs if kind in ("s", "p")])
+    write_pcap(good, [f for kind, f in fs if kind in ("s", "p", "ffff")])
     rep = check(good, peer=PEER_IP, ports=[7021])
     bed.check(not failed(rep), "crafted capture without the bad frames: %s" % summary(rep))
 
