@@ -43,9 +43,11 @@ veth the kernel hands the capture partial checksums and GSO super-frames, so
 
 The report is a dict: {"frames", "malformed": [..], "checksum": [..],
 "checksum_ffff": [..], "sacked": [..],
-"partly_sacked": n, "retransmitted": n, "sack_frames": n, "sacked_unread": n,
-"peer_frames": n, "peer_frames_read": n}; each problem names its frame number. Only
-the three lists decide; the counts are context: sacked_unread counts resends of data
+"partly_sacked": n, "retransmitted": n, "acked_resent": n, "sack_frames": n,
+"sacked_unread": n, "peer_frames": n, "peer_frames_read": n}; each problem names its
+frame number. Only the three lists decide; the counts are context: acked_resent
+counts resends of data below an ACK captured before them (read or not: waste, or a
+race), sacked_unread resends of data
 SACKed in a frame captured before them that the sender had not yet read (a race, not
 a fault), peer_frames_read how many peer frames the echoes proved read (few means
 the sender's TSecr lags, and the third check proves little). Python 3 standard library + tshark.
@@ -136,6 +138,7 @@ class Flow:
         self.snd_una = 0        # the cumulative ACK among those
         self.sacked = Intervals()
         self.sent = Intervals()  # bytes the sender had sent before
+        self.ack_seen = 0       # the highest ACK captured so far, read or not
 
     def off(self, seq):
         """Offset from the ISN; a value a little before it comes out negative."""
@@ -167,7 +170,8 @@ class Flow:
 def check(path, peer=PEER, ports=(), checksums=True):
     rep = {"frames": 0, "malformed": [], "checksum": [], "checksum_ffff": [], "sacked": [],
            "partly_sacked": 0,
-           "retransmitted": 0, "sack_frames": 0, "sacked_unread": 0, "peer_frames": 0,
+           "retransmitted": 0, "acked_resent": 0, "sack_frames": 0, "sacked_unread": 0,
+           "peer_frames": 0,
            "peer_frames_read": 0}
     flows = {}
     for f in frames(path, ports, checksums):
@@ -204,6 +208,8 @@ def check(path, peer=PEER, ports=(), checksums=True):
             blocks = list(zip((fl.off(x) for x in _ints(f["tcp.options.sack_le"])),
                               (fl.off(x) for x in _ints(f["tcp.options.sack_re"]))))
             fl.peer.append((num, ack, blocks, tsval[0] if tsval else None))
+            if ack is not None:
+                fl.ack_seen = max(fl.ack_seen, ack)
             rep["sack_frames"] += bool(blocks)
             continue
         length = int(f["tcp.len"] or 0)
@@ -215,6 +221,8 @@ def check(path, peer=PEER, ports=(), checksums=True):
         if fl.sent.covered(lo, hi):
             rep["retransmitted"] += 1
         fl.sent.add(lo, hi)
+        if hi <= fl.ack_seen:
+            rep["acked_resent"] += 1
         if lo < fl.snd_una:
             continue            # (partly) below the cumulative ACK: not the question
         cov = fl.sacked.covered(lo, hi)
@@ -244,14 +252,15 @@ def failed(rep):
 
 
 def summary(rep):
-    """One line: the three counts, then the first few of each problem."""
-    s = "%d frames: %d malformed, %d bad checksums (and %d of 0xffff for 0x0000), " \
-        "%d SACKed data resent " \
-        "(%d data segments resent, %d partly SACKed, %d SACKed but not yet read; " \
-        "%d of %d peer frames proven read, %d with SACK)" % (
-            rep["frames"], len(rep["malformed"]), len(rep["checksum"]),
-            len(rep["checksum_ffff"]), len(rep["sacked"]), rep["retransmitted"], rep["partly_sacked"], rep["sacked_unread"],
-            rep["peer_frames_read"], rep["peer_frames"], rep["sack_frames"])
+    """One line: the three counts and the context, then the first few problems."""
+    s = ("%d frames: %d malformed, %d bad checksums (and %d of 0xffff for 0x0000), "
+         "%d SACKed data resent (%d data segments resent, %d below an ACK already "
+         "captured, %d partly SACKed, %d SACKed but not yet read; %d of %d peer frames "
+         "proven read, %d with SACK)") % (
+        rep["frames"], len(rep["malformed"]), len(rep["checksum"]),
+        len(rep["checksum_ffff"]), len(rep["sacked"]), rep["retransmitted"],
+        rep["acked_resent"], rep["partly_sacked"], rep["sacked_unread"],
+        rep["peer_frames_read"], rep["peer_frames"], rep["sack_frames"])
     for k in ("malformed", "checksum", "checksum_ffff", "sacked"):
         for p in rep[k][:3]:
             s += "\n    %s: %s" % (k, json.dumps(p))

@@ -137,10 +137,11 @@ def case_crafted(bed):
            "ffff": [x["frame"] for x in rep["checksum_ffff"]]}
     bed.check(got == want, "crafted capture: the checker found %s, want %s" % (got, want))
     bed.check(rep["partly_sacked"] == 1 and rep["sacked_unread"] == 1
-              and rep["sack_frames"] == 2,
-              "crafted capture: partly SACKed %d, SACKed but unread %d, SACK frames %d "
-              "(want 1, 1, 2)" % (rep["partly_sacked"], rep["sacked_unread"],
-                                  rep["sack_frames"]))
+              and rep["acked_resent"] == 1 and rep["sack_frames"] == 2,
+              "crafted capture: partly SACKed %d, SACKed but unread %d, below the ACK %d, "
+              "SACK frames %d (want 1, 1, 1, 2)" % (rep["partly_sacked"],
+                                                    rep["sacked_unread"],
+                                                    rep["acked_resent"], rep["sack_frames"]))
     good = os.path.join(bed.tmp, "crafted-good.pcap")
     write_pcap(good, [f for kind, f in fs if kind in ("s", "p", "ffff")])
     rep = check(good, peer=PEER_IP, ports=[7021])
