@@ -72,9 +72,15 @@ def transfer(bed, src, want, shunt, up, name):
     t0 = time.monotonic()
     r = run_app(app, timeout=900)
     secs = time.monotonic() - t0
-    bed.check(r.returncode == 0, "%s: the program failed: %s"
-              % (name, r.stderr.decode(errors="replace")))
-    bed.check(srv.wait(60) == 0, "%s: the kernel side did not finish" % name)
+    if r.returncode != 0 or srv.wait(60) != 0:
+        # a failed row is reported as such; the matrix goes on
+        why = (r.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+        print("  %s: FAILED after %.1f s: the program exited %d (%s); %s" % (
+            name, secs, r.returncode, why, srv.describe().replace("\n", " | ")[:400]),
+            flush=True)
+        srv.popen.kill()
+        srv.wait(10)
+        return secs, False
     if up:
         with open(srv.out) as f:
             out = f.read()
