@@ -57,20 +57,21 @@ ROWS = [
 ]
 
 
-def transfer(bed, src, want, shunt, up, name):
-    """One transfer; (seconds, every byte arrived)."""
+def transfer(bed, src, want, shunt, up, name, port=PORT, timeout=900):
+    """One transfer of src, up (the program sends) or down; (seconds, every byte
+    arrived). test_capcheck uses it too."""
     run_app = (lambda a, **kw: bed.run_shunt(a, **kw)) if shunt else \
         (lambda a, **kw: bed.run(bed.app, a, **kw))
     if up:
-        peer = [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(PORT), "recv"]
-        app = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(PORT), "send", src]
+        peer = [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(port), "recv"]
+        app = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(port), "send", src]
     else:
-        peer = [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(PORT), "send", src]
-        app = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(PORT), "recv"]
+        peer = [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(port), "send", src]
+        app = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(port), "recv"]
     srv = bed.spawn(bed.peer, peer, name + "-peer")
-    bed.wait_port(bed.peer, PORT, proc=srv)
+    bed.wait_port(bed.peer, port, proc=srv)
     t0 = time.monotonic()
-    r = run_app(app, timeout=900)
+    r = run_app(app, timeout=timeout)
     secs = time.monotonic() - t0
     if r.returncode != 0 or srv.wait(60) != 0:
         # a failed row is reported as such; the matrix goes on

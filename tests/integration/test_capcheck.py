@@ -21,39 +21,26 @@ then run over real impaired transfers through shunt.
             something to judge.
 """
 
-import json
 import os
+import socket
 import struct
 import sys
 
-from netbed import PEER_IP, PYTHON, STACK_IP, Bed, BedError, main, random_file
+from netbed import PEER_IP, REPO, STACK_IP, Bed, BedError, main, random_file
 from capcheck import check, failed, summary
+from synflood import checksum as csum
 from tcpcap import Pcap
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "impair"))
+sys.path.insert(0, os.path.join(REPO, "tests", "impair"))
+sys.path.insert(0, os.path.join(REPO, "bench"))
 from impair import Impair, ImpairError, require  # noqa: E402
+from impaired import transfer  # noqa: E402
 
-FLOWS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "impair", "flows.py")
 PORT = 7031
 SIZE = 3 << 20
 
 
 # ------------------------------------------------------------------ crafting
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
-
-def ip4(a):
-    return bytes(int(x) for x in a.split("."))
-
-
 def frame(src, dst, sport, dport, seq, ack, flags, ts=None, sack=(), payload=b"",
           bad_tcp=False, bad_ip=False, bogus_off=False, neg_zero=False):
     """One Ethernet frame. neg_zero: the payload's last word is set so that the TCP
@@ -67,14 +54,14 @@ def frame(src, dst, sport, dport, seq, ack, flags, ts=None, sack=(), payload=b""
     off = 15 if bogus_off else (20 + len(opts)) // 4
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, off << 4, flags, 65535, 0, 0) \
         + opts + payload
-    pseudo = ip4(src) + ip4(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
     if neg_zero:
         tcp = tcp[:-2] + struct.pack("!H", csum(pseudo + tcp[:-2] + b"\0\0"))
         assert csum(pseudo + tcp) == 0
     c = 0xffff if neg_zero else csum(pseudo + tcp) ^ (0x5555 if bad_tcp else 0)
     tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
     iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0,
-                      ip4(src), ip4(dst))
+                      socket.inet_aton(src), socket.inet_aton(dst))
     iph = iph[:10] + struct.pack("!H", csum(iph) ^ (0x5555 if bad_ip else 0)) + iph[12:]
     return b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00" + iph + tcp
 
@@ -149,33 +136,13 @@ def case_crafted(bed):
 
 
 # ---------------------------------------------------------------------- live
-def transfer(bed, name, src, want, up):
-    peer = ["recv"] if up else ["send", src]
-    app = ["send", src] if up else ["recv"]
-    srv = bed.spawn(bed.peer, [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(PORT)] + peer,
-                    name + "-peer")
-    bed.wait_port(bed.peer, PORT, proc=srv)
-    r = bed.run_shunt([PYTHON, FLOWS, "tcp-connect", PEER_IP, str(PORT)] + app, timeout=60)
-    bed.check(r.returncode == 0, "%s: the program failed: %s"
-              % (name, r.stderr.decode(errors="replace")))
-    bed.check(srv.wait(30) == 0, "%s: the kernel side did not finish" % name)
-    if up:
-        with open(srv.out) as f:
-            out = f.read()
-    else:
-        out = r.stdout.decode()
-    res = json.loads(out.strip().splitlines()[-1])
-    bed.check(res["sha256"] == want and res["bytes"] == SIZE,
-              "%s: %d bytes arrived, SHA-256 %s (want %d, %s)"
-              % (name, res["bytes"], res["sha256"], SIZE, want))
-
-
 def case_live(bed, spec, up, src, want):
     name = "%s-%s" % (spec.split("=")[0], "up" if up else "down")
     pcap = os.path.join(bed.tmp, name + ".pcap")
     with Pcap(bed, bed.peer, bed.tap, pcap, name + "-tcpdump") as cap:
         with Impair(bed, to_peer=spec, from_peer=spec, seed=9, name=name + "-impair"):
-            transfer(bed, name, src, want, up)
+            _, ok = transfer(bed, src, want, True, up, name, port=PORT, timeout=60)
+    bed.check(ok, "%s: the transfer failed or arrived wrong (SHA-256)" % name)
     bed.check(cap.stats["dropped"] == 0,
               "%s: tcpdump dropped %d frames: the capture cannot prove absence"
               % (name, cap.stats["dropped"]))
