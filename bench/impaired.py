@@ -4,6 +4,7 @@
 """impaired.py: issue 9's matrix of impaired paths, the kernel and shunt side by side.
 
     python3 bench/impaired.py [--size MB] [--runs N] [--rows NAME,...] [--dir up,down]
+                              [--capture] [--keep DIR] [--world kernel,shunt]
 
 For each row (an impairment spec of tests/impair/impair_model.h, applied the same
 in both directions, on the veth of the kernel world and on shuntd's tap), SIZE MB
@@ -12,11 +13,20 @@ kernel sink in the peer netns) and down (a kernel sender to a receiving program)
 through the kernel world first, then through shunt. Printed: each transfer's
 median wall time, whether every byte arrived (SHA-256), and shunt / kernel. The
 issue's goal is every ratio within 1.2x.
+
+--capture: tcpdump records every run on the peer's side of the path (the tap, the
+veth's peer end), and tests/integration/capcheck.py's tshark pass checks it: no
+malformed frame, no bad checksum (shunt's runs only: the veth hands the capture
+the kernel's partial checksums), no data resent that the peer had SACKed. One line
+per run; a problem, or a capture that dropped frames, fails the run. tcpdump takes
+CPU from the same two cores, so time the matrix without it. --keep DIR keeps the
+pcaps (50 MB each at the default size); otherwise each is deleted once checked.
 """
 
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -26,7 +36,9 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "impair"))
 from netbed import PEER_IP, PYTHON, Bed, random_file  # noqa: E402
-from impair import Impair, require  # noqa: E402
+from impair import Impair, bed_device, require  # noqa: E402
+from capcheck import check, failed, summary  # noqa: E402
+from tcpcap import Pcap  # noqa: E402
 
 FLOWS = os.path.join(REPO, "tests", "impair", "flows.py")
 PORT = 7021
@@ -45,24 +57,31 @@ ROWS = [
 ]
 
 
-def transfer(bed, src, want, shunt, up, name):
-    """One transfer; (seconds, every byte arrived)."""
+def transfer(bed, src, want, shunt, up, name, port=PORT, timeout=900):
+    """One transfer of src, up (the program sends) or down; (seconds, every byte
+    arrived). test_capcheck uses it too."""
     run_app = (lambda a, **kw: bed.run_shunt(a, **kw)) if shunt else \
         (lambda a, **kw: bed.run(bed.app, a, **kw))
     if up:
-        peer = [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(PORT), "recv"]
-        app = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(PORT), "send", src]
+        peer = [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(port), "recv"]
+        app = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(port), "send", src]
     else:
-        peer = [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(PORT), "send", src]
-        app = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(PORT), "recv"]
+        peer = [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(port), "send", src]
+        app = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(port), "recv"]
     srv = bed.spawn(bed.peer, peer, name + "-peer")
-    bed.wait_port(bed.peer, PORT, proc=srv)
+    bed.wait_port(bed.peer, port, proc=srv)
     t0 = time.monotonic()
-    r = run_app(app, timeout=900)
+    r = run_app(app, timeout=timeout)
     secs = time.monotonic() - t0
-    bed.check(r.returncode == 0, "%s: the program failed: %s"
-              % (name, r.stderr.decode(errors="replace")))
-    bed.check(srv.wait(60) == 0, "%s: the kernel side did not finish" % name)
+    if r.returncode != 0 or srv.wait(60) != 0:
+        # a failed row is reported as such; the matrix goes on
+        why = (r.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+        print("  %s: FAILED after %.1f s: the program exited %d (%s); %s" % (
+            name, secs, r.returncode, why, srv.describe().replace("\n", " | ")[:400]),
+            flush=True)
+        srv.popen.kill()
+        srv.wait(10)
+        return secs, False
     if up:
         with open(srv.out) as f:
             out = f.read()
@@ -72,7 +91,28 @@ def transfer(bed, src, want, shunt, up, name):
     return secs, res["sha256"] == want and res["bytes"] == os.path.getsize(src)
 
 
-def world(shunt, rows, dirs, size, runs, seed):
+def captured(bed, shunt, name, keep, run):
+    """run() under tcpdump on the peer's side of the path, then the tshark pass;
+    (run()'s result, the capture is clean)."""
+    pcap = os.path.join(bed.tmp, name + ".pcap")
+    with Pcap(bed, bed.peer, bed_device(bed), pcap, name + "-tcpdump") as cap:
+        res = run()
+    rep = check(pcap, peer=PEER_IP, ports=[PORT], checksums=shunt)
+    bad = failed(rep) or cap.stats["dropped"] > 0
+    print("    capture %s: %s%s%s" % (name, summary(rep),
+                                      "" if shunt else " (checksums not checked: veth)",
+                                      "\n    INCOMPLETE: tcpdump dropped %d frames"
+                                      % cap.stats["dropped"] if cap.stats["dropped"] else ""),
+          flush=True)
+    if keep:
+        shutil.move(pcap, os.path.join(keep, "%s-%s.pcap"
+                                       % ("shunt" if shunt else "kernel", name)))
+    else:
+        os.unlink(pcap)
+    return res, not bad
+
+
+def world(shunt, rows, dirs, size, runs, seed, capture=False, keep=None):
     out = {}
     with Bed("imp-" + ("shunt" if shunt else "kernel"), shuntd=shunt, veth=not shunt) as bed:
         src = os.path.join(bed.tmp, "src")
@@ -82,8 +122,15 @@ def world(shunt, rows, dirs, size, runs, seed):
                 times, ok = [], True
                 for i in range(runs):
                     name = "%s-%s-%d" % (label.replace(" ", "_"), d, i)
-                    with Impair(bed, to_peer=spec, from_peer=spec, seed=seed + i, name=name):
-                        secs, good = transfer(bed, src, want, shunt, d == "up", name)
+                    def run():
+                        with Impair(bed, to_peer=spec, from_peer=spec, seed=seed + i,
+                                    name=name):
+                            return transfer(bed, src, want, shunt, d == "up", name)
+                    if capture:
+                        (secs, good), clean = captured(bed, shunt, name, keep, run)
+                        good = good and clean
+                    else:
+                        secs, good = run()
                     times.append(secs)
                     ok = ok and good
                 out[(label, d)] = (statistics.median(times), ok)
@@ -100,15 +147,28 @@ def main():
     ap.add_argument("--seed", type=int, default=9)
     ap.add_argument("--rows", default="", help="row labels, comma-separated (default all)")
     ap.add_argument("--dir", default="up,down")
+    ap.add_argument("--capture", action="store_true",
+                    help="capture each run and check it with tshark (capcheck.py)")
+    ap.add_argument("--keep", default=None, help="keep the pcaps in this directory")
+    ap.add_argument("--world", default="kernel,shunt",
+                    help="which paths (one alone prints no ratio)")
     a = ap.parse_args()
+    if a.keep:
+        os.makedirs(a.keep, exist_ok=True)
     require()
     rows = [r for r in ROWS if not a.rows or r[0] in a.rows.split(",")]
     dirs = a.dir.split(",")
     size = int(a.size * 1000 * 1000)
-    k = world(False, rows, dirs, size, a.runs, a.seed)
-    s = world(True, rows, dirs, size, a.runs, a.seed)
-    print("%.0f MB per transfer, the same impairment both ways, median of %d"
-          % (size / 1e6, a.runs))
+    worlds = a.world.split(",")
+    k = world(False, rows, dirs, size, a.runs, a.seed, a.capture, a.keep) \
+        if "kernel" in worlds else None
+    s = world(True, rows, dirs, size, a.runs, a.seed, a.capture, a.keep) \
+        if "shunt" in worlds else None
+    if k is None or s is None:
+        sys.exit(0 if all(ok for _, ok in (k or s).values()) else 1)
+    print("%.0f MB per transfer, the same impairment both ways, median of %d%s"
+          % (size / 1e6, a.runs, ", captured and checked (ok: SHA-256 and capture)"
+             if a.capture else ""))
     print("%-16s %-5s %9s %9s %7s %5s" % ("path", "dir", "kernel s", "shunt s", "ratio", "sha"))
     good = True
     for label, _ in rows:

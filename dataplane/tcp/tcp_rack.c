@@ -171,6 +171,17 @@ static bool log_split(struct tcb *tcb, uint8_t i, uint32_t seq)
 	return true;
 }
 
+/* The ACK echoes a TSval older than the one record r's transmission carried
+ * (tcp_out stamps now_us / 1000; r keeps the low 32 bits of now_us). */
+static bool echoes_older(const struct dp_ctx *ctx, const struct tcb *tcb,
+			 const struct tcp_sent *r, const struct tcp_seg *seg)
+{
+	uint64_t sent_us = ctx->now_us - (uint32_t)(now32(ctx) - r->xmit_us);
+
+	return tcb->ts_ok && seg->has_ts && seg->tsecr != 0 &&
+	       SEQ_LT(seg->tsecr, (uint32_t)(sent_us / 1000));
+}
+
 bool tcp_rack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t old_una,
 		     const struct tcp_seg *seg)
 {
@@ -187,14 +198,17 @@ bool tcp_rack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t old_una,
 			tcb->tlp_dsack = true;
 	}
 	/* RFC 8985 6.2 step 2: the newest transmission delivered; a retransmission
-	 * acknowledged sooner than the path's RTT allows was the original's ACK */
+	 * acknowledged sooner than the path's RTT allows, or by an ACK echoing an
+	 * older timestamp than it carried, was the original's ACK (a reordered
+	 * original: Linux's tcp_skb_spurious_retrans()) */
 	for (i = tcb->n_sent; i-- > 0;) {
 		const struct tcp_sent *r = &tcb->sent[i];
 		uint32_t top = delivered(tcb, r, old_una, seg);
 
 		if (top == r->start)
 			continue;
-		if ((r->flags & TCP_SENT_REXMIT) && now - r->xmit_us < tcb->min_rtt_us)
+		if ((r->flags & TCP_SENT_REXMIT) &&
+		    (now - r->xmit_us < tcb->min_rtt_us || echoes_older(ctx, tcb, r, seg)))
 			continue;
 		/* RFC 8985 6.2 step 3: RACK.min_RTT, from the log's microseconds (the
 		 * timestamps tick in ms, too coarse for a LAN); the smallest sample,

@@ -2029,6 +2029,38 @@ START_TEST(rack_lost_retransmission)
 }
 END_TEST
 
+/* RFC 8985 6.2 step 2: a reordered original. Segment 1 is resent after one SACK
+ * and the reordering window; the original then arrives, later than min_RTT after
+ * the resend, and the peer's ACK echoes the original's timestamp. That ACK says
+ * nothing of the resend, so RACK stays dated from the original burst: segments
+ * 4..9, sent with it, are not called lost (dated from the resend, all of them
+ * were, and went again). Seen in a capture of 1% reordering on the tap. */
+START_TEST(rack_ack_of_reordered_original)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t orig_ts = fake_tx[1].seg.h.tsval;
+	uint64_t lost;
+	struct popt o;
+	int before;
+
+	peer_sack(SQ(1), 0, NULL);
+	before = fake_ntx;
+	peer_sack(SQ(1), 1, (const uint32_t[][2]){ { SQ(2), SQ(3) } });
+	env_advance(&E, 26000);
+	ck_assert_int_eq(count_sent(before, SQ(1)), 1);
+	before = fake_ntx;
+	env_advance(&E, 101000);
+	o = pts(512);
+	o.tsecr = orig_ts;
+	lost = E.ctx.tcp_stats.tcp_rack_lost;
+	env_peer(&E, TCP_ACK, E.pnxt, SQ(3), &o, NULL, 0);
+	ck_assert_uint_eq(t->snd_una, SQ(3));
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rack_lost, lost);
+	/* segment 3 goes by RFC 6582's partial-ACK rule (nothing SACKed above) */
+	check_not_resent(before, SQ(4), SQ(10));
+}
+END_TEST
+
 /* Tail loss probe (RFC 8985 7): the last two segments are lost and nothing else is
  * left to send. Two SRTTs later (not an RTO later) the last segment goes again;
  * its SACK shows the one before it lost, and RACK repairs it. The probe's ACK
@@ -3740,6 +3772,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(rk, rack_one_sack_marks_hole_lost);
 	tcase_add_test(rk, rack_lost_holes_in_recovery);
 	tcase_add_test(rk, rack_lost_retransmission);
+	tcase_add_test(rk, rack_ack_of_reordered_original);
 	tcase_add_test(rk, tlp_probes_tail);
 	tcase_add_test(rk, tlp_in_place_of_rto);
 	tcase_add_test(rk, rack_repairs_go_back_n);
