@@ -73,8 +73,8 @@ fail:
 	return rc;
 }
 
-/* The relay is over: its fd closed, its hold given back (the last one: the
- * socket is closed as close() would). */
+/* The relay is over: its fd closed, its hold given back (the last one, or the
+ * process is gone: the socket is closed as close() would). */
 static void relay_end(struct dp_ctx *ctx, struct dp_relay *r, bool release)
 {
 	struct dp_sock *s = r->s;
@@ -90,7 +90,10 @@ static void relay_end(struct dp_ctx *ctx, struct dp_relay *r, bool release)
 	if (!release)
 		return;
 	old = __atomic_fetch_and(&s->sh->holders, ~SHUNT_HOLDER_RELAY, __ATOMIC_SEQ_CST);
-	if ((old & ~SHUNT_HOLDER_RELAY) == 0 && s->state != SHUNT_SS_FREE && !s->app_closed)
+	/* once every member hung up nobody holds it, whatever bits the region says
+	 * (a hostile one leaves bits of members that never were: appfuzz) */
+	if (((old & ~SHUNT_HOLDER_RELAY) == 0 || s->app->gone) && s->state != SHUNT_SS_FREE &&
+	    !s->app_closed)
 		dp_app_close_slot(ctx, s->app, s);
 }
 

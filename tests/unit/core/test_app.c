@@ -1314,6 +1314,37 @@ START_TEST(test_relay)
 }
 END_TEST
 
+/* A relay that outlives its process (every member hung up: app_detach() leaves
+ * the socket to the relay) closes the socket when it ends, even if the region
+ * still names holders that never were (a hostile process wrote them: appfuzz;
+ * the region was never freed). */
+START_TEST(test_relay_outlives_process)
+{
+	struct dp_sock *ds;
+	struct dp_relay *rl;
+	uint32_t gen, s;
+	int sv[2];
+
+	relay_setup();
+	s = open_sock(&gen);
+	ds = &app->socks[s];
+	ds->state = SHUNT_SS_ESTABLISHED;
+	shsock(s)->holders = 1ull << 40 | 1ull << 0; /* member 40 never joined */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(relay_start(&ctx, app, s, gen, sv[1], 0), 0);
+	rl = ds->relay;
+	app_member_gone(&ctx, app, &app->members[0]);
+	ck_assert(app->gone);
+	ck_assert_int_eq(fake_close, 0); /* the relay holds it for its other end */
+	close(sv[0]);
+	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_int_eq(fake_close, 1);
+	relays_reap(&ctx);
+	close(ctx.epfd);
+}
+END_TEST
+
 /* A connected socket with a relay (flags: SHUNT_RELAYF_*) on *peer's other end,
  * held by member 0 too (a parent holding the socket itself). */
 static struct dp_sock *relayed(uint32_t *slot, uint32_t flags, int *peer)
@@ -1583,6 +1614,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_member_channels);
 	tcase_add_test(tc, test_member_sweep);
 	tcase_add_test(tc, test_relay);
+	tcase_add_test(tc, test_relay_outlives_process);
 	tcase_add_test(tc, test_relay_close);
 	tcase_add_test(tc, test_relay_close_drains);
 	tcase_add_test(tc, test_relay_shutdown_wakes);
