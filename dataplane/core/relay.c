@@ -195,8 +195,14 @@ static enum relay_tx_stop relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool 
 		return RELAY_TX_DONE;
 	/* one sender at a time (shim/tx.c): another process's may be writing now */
 	if (!__atomic_compare_exchange_n(&s->sh->tx_owner, &owner, r->owner, false,
-					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return RELAY_TX_BUSY;
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		/* once every member hung up nobody is writing: an owner left there is
+		 * stale (or garbage: appfuzz), and waiting for it would hold the
+		 * socket, and its region, forever */
+		if (!s->app->gone)
+			return RELAY_TX_BUSY;
+		__atomic_store_n(&s->sh->tx_owner, r->owner, __ATOMIC_RELAXED);
+	}
 	for (;;) {
 		uint32_t prod = SHUNT_LOAD_RLX(&s->sh->tx_prod), queued = prod - s->tx_cons, off, room;
 		ssize_t n;
