@@ -207,6 +207,13 @@ static enum relay_tx_stop relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool 
 		uint32_t prod = SHUNT_LOAD_RLX(&s->sh->tx_prod), queued = prod - s->tx_cons, off, room;
 		ssize_t n;
 
+		if (queued > s->tx_size) {
+			/* the process wrote an impossible tx_prod: no ACK will ever make
+			 * room. SEND has the protocol find it (the connection is reset) */
+			dp_app_sock_send(ctx, s);
+			stop = RELAY_TX_DONE;
+			break;
+		}
 		if (queued >= limit) {
 			stop = RELAY_TX_FULL;
 			break;

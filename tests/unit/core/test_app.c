@@ -1375,6 +1375,38 @@ START_TEST(test_relay_outlives_process_owner)
 }
 END_TEST
 
+/* An impossible tx_prod on a relayed socket: the ring looks full for ever, no
+ * ACK will make room; the relay has SEND find it instead of waiting, and ends
+ * once its other end is closed (appfuzz: else the region was never freed). */
+START_TEST(test_relay_broken_tx_prod)
+{
+	struct dp_sock *ds;
+	struct dp_relay *rl;
+	uint32_t gen, s;
+	int sv[2];
+
+	relay_setup();
+	s = open_sock(&gen);
+	ds = &app->socks[s];
+	ds->state = SHUNT_SS_ESTABLISHED;
+	shsock(s)->holders = 1ull << 0;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(relay_start(&ctx, app, s, gen, sv[1], 0), 0);
+	rl = ds->relay;
+	shsock(s)->tx_prod = ds->tx_cons + ds->tx_size + 77;
+	app_member_gone(&ctx, app, &app->members[0]);
+	fake_send = 0;
+	ck_assert_int_eq(send(sv[0], "x", 1, 0), 1);
+	close(sv[0]);
+	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+	ck_assert_int_eq(fake_send, 1);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_int_eq(fake_close, 1);
+	relays_reap(&ctx);
+	close(ctx.epfd);
+}
+END_TEST
+
 /* A connected socket with a relay (flags: SHUNT_RELAYF_*) on *peer's other end,
  * held by member 0 too (a parent holding the socket itself). */
 static struct dp_sock *relayed(uint32_t *slot, uint32_t flags, int *peer)
@@ -1646,6 +1678,7 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_relay);
 	tcase_add_test(tc, test_relay_outlives_process);
 	tcase_add_test(tc, test_relay_outlives_process_owner);
+	tcase_add_test(tc, test_relay_broken_tx_prod);
 	tcase_add_test(tc, test_relay_close);
 	tcase_add_test(tc, test_relay_close_drains);
 	tcase_add_test(tc, test_relay_shutdown_wakes);
