@@ -707,7 +707,13 @@ static void control(void)
 		L.join_ctl = ctl_connect();
 		if (L.join_ctl < 0)
 			break;
-		(void)ctl_send(L.join_ctl, &j, rnd() % 8 ? sizeof(j) : rnd() % 40, -1, 0);
+		{
+			uint8_t msg[40] = {0}; /* room for the odd lengths sent */
+
+			memcpy(msg, &j, sizeof(j));
+			(void)ctl_send(L.join_ctl, msg, rnd() % 8 ? sizeof(j) : rnd() % sizeof(msg),
+				       -1, 0);
+		}
 		if (j.flags & SHUNT_JOINF_FDS) {
 			struct shunt_ctl_welcome w;
 			int fds[SHUNT_CTL_NFDS] = {-1, -1};
