@@ -356,6 +356,11 @@ struct dp_ctx *fuzz_stack_start(void)
 	return ctx;
 }
 
+struct dp_app *fuzz_stack_proc(void)
+{
+	return fz.app;
+}
+
 /* loop_run()'s body after the RX burst (see core/loop.c); the control socket and
  * housekeeping are left out: there is no control socket, and hole punching is
  * about memory, not input. */
