@@ -356,6 +356,16 @@ struct dp_ctx *fuzz_stack_start(void)
 	return ctx;
 }
 
+/* libFuzzer's once-per-process hook, the same for every target */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	return fuzz_stack_init() == 0 ? 0 : -1;
+}
+
 struct dp_app *fuzz_stack_proc(void)
 {
 	return fz.app;

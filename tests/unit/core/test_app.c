@@ -1314,99 +1314,6 @@ START_TEST(test_relay)
 }
 END_TEST
 
-/* A relay that outlives its process (every member hung up: app_detach() leaves
- * the socket to the relay) closes the socket when it ends, even if the region
- * still names holders that never were (a hostile process wrote them: appfuzz;
- * the region was never freed). */
-START_TEST(test_relay_outlives_process)
-{
-	struct dp_sock *ds;
-	struct dp_relay *rl;
-	uint32_t gen, s;
-	int sv[2];
-
-	relay_setup();
-	s = open_sock(&gen);
-	ds = &app->socks[s];
-	ds->state = SHUNT_SS_ESTABLISHED;
-	shsock(s)->holders = 1ull << 40 | 1ull << 0; /* member 40 never joined */
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(relay_start(&ctx, app, s, gen, sv[1], 0), 0);
-	rl = ds->relay;
-	app_member_gone(&ctx, app, &app->members[0]);
-	ck_assert(app->gone);
-	ck_assert_int_eq(fake_close, 0); /* the relay holds it for its other end */
-	close(sv[0]);
-	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
-	ck_assert_ptr_null(ds->relay);
-	ck_assert_int_eq(fake_close, 1);
-	relays_reap(&ctx);
-	close(ctx.epfd);
-}
-END_TEST
-
-/* Likewise when the process left a sender's tid in tx_owner: nobody is
- * writing once it is gone, the relay takes the ring and ends (appfuzz). */
-START_TEST(test_relay_outlives_process_owner)
-{
-	struct dp_sock *ds;
-	struct dp_relay *rl;
-	uint32_t gen, s;
-	int sv[2];
-
-	relay_setup();
-	s = open_sock(&gen);
-	ds = &app->socks[s];
-	ds->state = SHUNT_SS_ESTABLISHED;
-	shsock(s)->holders = 1ull << 0;
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(relay_start(&ctx, app, s, gen, sv[1], 0), 0);
-	rl = ds->relay;
-	shsock(s)->tx_owner = 4242; /* a sender that will never finish */
-	app_member_gone(&ctx, app, &app->members[0]);
-	ck_assert_int_eq(send(sv[0], "bye", 3, 0), 3);
-	close(sv[0]);
-	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
-	ck_assert_uint_eq(shsock(s)->tx_prod - ds->tx_cons, 3); /* what it left is sent */
-	ck_assert_ptr_null(ds->relay);
-	ck_assert_int_eq(fake_close, 1);
-	relays_reap(&ctx);
-	close(ctx.epfd);
-}
-END_TEST
-
-/* An impossible tx_prod on a relayed socket: the ring looks full for ever, no
- * ACK will make room; the relay has SEND find it instead of waiting, and ends
- * once its other end is closed (appfuzz: else the region was never freed). */
-START_TEST(test_relay_broken_tx_prod)
-{
-	struct dp_sock *ds;
-	struct dp_relay *rl;
-	uint32_t gen, s;
-	int sv[2];
-
-	relay_setup();
-	s = open_sock(&gen);
-	ds = &app->socks[s];
-	ds->state = SHUNT_SS_ESTABLISHED;
-	shsock(s)->holders = 1ull << 0;
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(relay_start(&ctx, app, s, gen, sv[1], 0), 0);
-	rl = ds->relay;
-	shsock(s)->tx_prod = ds->tx_cons + ds->tx_size + 77;
-	app_member_gone(&ctx, app, &app->members[0]);
-	fake_send = 0;
-	ck_assert_int_eq(send(sv[0], "x", 1, 0), 1);
-	close(sv[0]);
-	relay_event(&ctx, rl, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
-	ck_assert_int_eq(fake_send, 1);
-	ck_assert_ptr_null(ds->relay);
-	ck_assert_int_eq(fake_close, 1);
-	relays_reap(&ctx);
-	close(ctx.epfd);
-}
-END_TEST
-
 /* A connected socket with a relay (flags: SHUNT_RELAYF_*) on *peer's other end,
  * held by member 0 too (a parent holding the socket itself). */
 static struct dp_sock *relayed(uint32_t *slot, uint32_t flags, int *peer)
@@ -1435,6 +1342,59 @@ static void relay_rx_arrives(struct dp_sock *ds, const char *bytes)
 	dp_sock_rx_commit(&ctx, ds, n);
 	apps_wake(&ctx);
 }
+
+/* A relayed socket whose process, having written holders, tx_owner or tx_prod,
+ * hung up (every member: app_detach() leaves the socket to the relay); then the
+ * relay's other end writes "x" and closes. The relay must end and close the
+ * socket whatever the region says (appfuzz: else the region was never freed). */
+static struct dp_sock *relay_orphaned(uint64_t holders, uint32_t owner, uint32_t tx_ahead)
+{
+	struct dp_sock *ds;
+	uint32_t s;
+	int peer;
+
+	relay_setup();
+	ds = relayed(&s, 0, &peer);
+	shsock(s)->holders = holders | SHUNT_HOLDER_RELAY;
+	shsock(s)->tx_owner = owner;
+	shsock(s)->tx_prod = ds->tx_cons + tx_ahead;
+	app_member_gone(&ctx, app, &app->members[0]);
+	ck_assert(app->gone);
+	ck_assert_int_eq(fake_close, 0); /* the relay holds it for its other end */
+	fake_send = 0;
+	ck_assert_int_eq(send(peer, "x", 1, 0), 1);
+	close(peer);
+	relay_event(&ctx, ds->relay, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_int_eq(fake_close, 1);
+	relays_reap(&ctx);
+	close(ctx.epfd);
+	return ds;
+}
+
+START_TEST(test_relay_outlives_process)
+{
+	(void)relay_orphaned(1ull << 40 | 1ull << 0, 0, 0); /* member 40 never joined */
+}
+END_TEST
+
+START_TEST(test_relay_outlives_process_owner)
+{
+	struct dp_sock *ds = relay_orphaned(1ull << 0, 4242, 0); /* a sender never done */
+
+	ck_assert_uint_eq(ds->sh->tx_prod - ds->tx_cons, 1); /* what it left is sent */
+}
+END_TEST
+
+START_TEST(test_relay_broken_tx_prod)
+{
+	/* more than the ring holds: no ACK will ever make room, SEND finds it */
+	struct dp_sock *ds = relay_orphaned(1ull << 0, 0, TX + 77);
+
+	(void)ds;
+	ck_assert_int_eq(fake_send, 1);
+}
+END_TEST
 
 /* The other end's EOF is a FIN only if it was a shutdown: a close is told apart
  * when the EOF is read, however the relay came to read it. A close the loop has
