@@ -57,6 +57,8 @@
 #include <shunt/ctl.h>
 #include <shunt/ring.h>
 
+#include "ctlclient.h"
+
 #define NCHAN   4   /* channels a life uses (of member 0, and of a joined member) */
 #define NTAB    24  /* sockets a life keeps track of */
 #define NNOTIF  8   /* notifiers it plays with */
@@ -152,30 +154,6 @@ static int ctl_send(int ctl, const void *q, size_t len, int fd, int nfds)
 	return sendmsg(ctl, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len ? 0 : -1;
 }
 
-/* A welcome and its fds (fds[] stays -1 if none came); bytes or -1. */
-static ssize_t recv_welcome(int fd, struct shunt_ctl_welcome *w, int *fds, int ms)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * SHUNT_CTL_NFDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = w, .iov_len = sizeof(*w)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf)};
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	memset(w, 0, sizeof(*w));
-	if (poll(&p, 1, ms) != 1)
-		return -1;
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	cm = CMSG_FIRSTHDR(&msg);
-	if (n > 0 && cm != NULL && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(fds, CMSG_DATA(cm), sizeof(int) * SHUNT_CTL_NFDS);
-	return n;
-}
-
 static int attach(void)
 {
 	struct shunt_ctl_hello h = {.magic = SHUNT_ABI_MAGIC, .op = SHUNT_CTL_HELLO,
@@ -189,7 +167,7 @@ static int attach(void)
 
 	L.ctl = ctl_connect();
 	if (L.ctl < 0 || send(L.ctl, &h, sizeof(h), 0) != sizeof(h) ||
-	    recv_welcome(L.ctl, &w, fds, 10000) != sizeof(w) || w.status != 0 || fds[0] < 0) {
+	    ctlc_recv_welcome(L.ctl, &w, fds, 10000) != sizeof(w) || w.status != 0 || fds[0] < 0) {
 		fprintf(stderr, "appfuzz: pid %d: attach refused\n", (int)getpid());
 		return -1;
 	}
@@ -718,7 +696,7 @@ static void control(void)
 			struct shunt_ctl_welcome w;
 			int fds[SHUNT_CTL_NFDS] = {-1, -1};
 
-			(void)recv_welcome(L.join_ctl, &w, fds, 300);
+			(void)ctlc_recv_welcome(L.join_ctl, &w, fds, 300);
 			for (k = 0; k < SHUNT_CTL_NFDS; k++)
 				if (fds[k] >= 0)
 					close(fds[k]);
