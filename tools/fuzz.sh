@@ -12,6 +12,8 @@
 # tests/fuzz/corpus/ (the repository's corpus is never grown by a run; to keep what a
 # long run found: SHUNT_FUZZ_KEEP=DIR). A crash, leak, sanitizer report or timeout
 # fails the run, names the reproducer and says how to replay it. Exit 0 or 1.
+# SHUNT_FUZZ_TARGET=fuzz_app fuzzes the application side instead (tests/fuzz/fuzz_app.c:
+# the input is what a hostile process writes into its region), from tests/fuzz/corpus-app/.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 exec </dev/null
@@ -19,7 +21,8 @@ exec </dev/null
 SECS=${1:-60}
 shift || true
 BUILD=${SHUNT_FUZZ_BUILD_DIR:-build-fuzz}
-FUZZER=$BUILD/tests/fuzz/fuzz_rx
+TARGET=${SHUNT_FUZZ_TARGET:-fuzz_rx} # or fuzz_app: the application side
+FUZZER=$BUILD/tests/fuzz/$TARGET
 ART=$BUILD/fuzz-artifacts
 
 if ! command -v clang >/dev/null; then
@@ -31,16 +34,17 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 		{ cat "$BUILD.setup.log"; echo "fuzz: meson setup failed"; exit 1; }
 	rm -f "$BUILD.setup.log"
 fi
-ninja -C "$BUILD" tests/fuzz/fuzz_rx >/dev/null || { echo "fuzz: build failed"; exit 1; }
+ninja -C "$BUILD" "tests/fuzz/$TARGET" >/dev/null || { echo "fuzz: build failed"; exit 1; }
 
 work=$(mktemp -d /tmp/shunt-fuzz.XXXXXX)
 trap 'rm -rf -- "$work"' EXIT
 mkdir -p "$ART" "$work/corpus"
-cp tests/fuzz/corpus/* "$work/corpus/"
+if [ "$TARGET" = fuzz_rx ]; then cp tests/fuzz/corpus/* "$work/corpus/"
+else cp tests/fuzz/corpus-app/* "$work/corpus/"; fi
 
 # Each regression input alone first: a crash names its file.
 regress=(tests/fuzz/regress/*)
-if [ -e "${regress[0]}" ]; then
+if [ "$TARGET" = fuzz_rx ] && [ -e "${regress[0]}" ]; then
 	if ! "$FUZZER" -runs=1 "${regress[@]}" >"$work/regress.log" 2>&1; then
 		tail -40 "$work/regress.log"
 		echo "fuzz: a regression input fails again (the last one named above)"

@@ -332,11 +332,15 @@ static void ctl_hello(struct dp_ctx *ctx, struct ctl_pending *pending)
 	app->bell_src.kind = LOOP_SRC_DOORBELL;
 	app->bell_src.fd = app->doorbell_fd;
 	app->bell_src.obj = app;
-	if (rc < 0 || ctl_watch_member(ctx, &app->members[0]) < 0 ||
-	    loop_watch(ctx, &app->bell_src, EPOLLIN) < 0) {
+	if (rc == 0)
+		rc = ctl_watch_member(ctx, &app->members[0]);
+	if (rc == 0)
+		rc = loop_watch(ctx, &app->bell_src, EPOLLIN);
+	if (rc < 0) {
 		/* freed by ctl_reap() at housekeeping, never inside this event batch,
 		 * which may still hold events pointing at other apps */
-		DP_WARN("control: pid %d: cannot complete the attach", (int)cred.pid);
+		DP_WARN("control: pid %d: cannot complete the attach: %s", (int)cred.pid,
+			strerror(-rc));
 		app->broken = true;
 	}
 	return;

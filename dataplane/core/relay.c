@@ -73,8 +73,8 @@ fail:
 	return rc;
 }
 
-/* The relay is over: its fd closed, its hold given back (the last one: the
- * socket is closed as close() would). */
+/* The relay is over: its fd closed, its hold given back (the last one, or the
+ * process is gone: the socket is closed as close() would). */
 static void relay_end(struct dp_ctx *ctx, struct dp_relay *r, bool release)
 {
 	struct dp_sock *s = r->s;
@@ -90,7 +90,10 @@ static void relay_end(struct dp_ctx *ctx, struct dp_relay *r, bool release)
 	if (!release)
 		return;
 	old = __atomic_fetch_and(&s->sh->holders, ~SHUNT_HOLDER_RELAY, __ATOMIC_SEQ_CST);
-	if ((old & ~SHUNT_HOLDER_RELAY) == 0 && s->state != SHUNT_SS_FREE && !s->app_closed)
+	/* once every member hung up nobody holds it, whatever bits the region says
+	 * (a hostile one leaves bits of members that never were: appfuzz) */
+	if (((old & ~SHUNT_HOLDER_RELAY) == 0 || s->app->gone) && s->state != SHUNT_SS_FREE &&
+	    !s->app_closed)
 		dp_app_close_slot(ctx, s->app, s);
 }
 
@@ -192,12 +195,25 @@ static enum relay_tx_stop relay_tx(struct dp_ctx *ctx, struct dp_relay *r, bool 
 		return RELAY_TX_DONE;
 	/* one sender at a time (shim/tx.c): another process's may be writing now */
 	if (!__atomic_compare_exchange_n(&s->sh->tx_owner, &owner, r->owner, false,
-					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return RELAY_TX_BUSY;
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		/* once every member hung up nobody is writing: an owner left there is
+		 * stale (or garbage: appfuzz), and waiting for it would hold the
+		 * socket, and its region, forever */
+		if (!s->app->gone)
+			return RELAY_TX_BUSY;
+		__atomic_store_n(&s->sh->tx_owner, r->owner, __ATOMIC_RELAXED);
+	}
 	for (;;) {
 		uint32_t prod = SHUNT_LOAD_RLX(&s->sh->tx_prod), queued = prod - s->tx_cons, off, room;
 		ssize_t n;
 
+		if (queued > s->tx_size) {
+			/* the process wrote an impossible tx_prod: no ACK will ever make
+			 * room. SEND has the protocol find it (the connection is reset) */
+			dp_app_sock_send(ctx, s);
+			stop = RELAY_TX_DONE;
+			break;
+		}
 		if (queued >= limit) {
 			stop = RELAY_TX_FULL;
 			break;

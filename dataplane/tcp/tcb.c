@@ -5,7 +5,8 @@
  *
  *   tcp_set_state() -> log, port accounting, dp_sock_set_state()
  *   tcb_reset() -> dp_sock_set_error() + SHUNT_SF_RESET -> tcb_close()
- *   tcb_close() -> timers off, table/port out, CLOSED -> [app closed] tcb_free()
+ *   tcb_close() -> [listener] tcp_listen_stop(), timers off, table/port out, CLOSED
+ *                -> [app closed] tcb_free()
  *   tcb_free()  -> tcb_detach() -> dp_sock_pcb_done()
  */
 #include <stdlib.h>
@@ -143,6 +144,11 @@ void tcb_free(struct dp_ctx *ctx, struct tcb *tcb)
 
 void tcb_close(struct dp_ctx *ctx, struct tcb *tcb)
 {
+	/* a listener closed by a reset (its app broke its ring) stops listening:
+	 * left in the port's list, SYNs would reach a CLOSED tcb, and once a later
+	 * connect() moved its port, the freed tcb (appfuzz seed 1) */
+	if (tcb->state == SHUNT_SS_LISTEN)
+		tcp_listen_stop(ctx, tcb);
 	tcp_timer_stop_all(ctx, tcb);
 	tcp_table_remove(ctx->tcp, tcb);
 	tcp_port_release(ctx->tcp, tcb);

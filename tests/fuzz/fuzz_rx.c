@@ -4,7 +4,7 @@
  * libFuzzer target: the whole receive path, Ethernet through ARP, ICMP, UDP and TCP
  * payload delivery into a socket's ring, against the stack of fuzz_stack.h.
  *
- *   LLVMFuzzerInitialize()    fuzz_stack_init(): EAL and the port, once
+ *   LLVMFuzzerInitialize()    (fuzz_stack.c) EAL and the port, once
  *   LLVMFuzzerTestOneInput()  fuzz_stack_start(), then per record: clock, frame,
  *                             application, then fuzz_stack_stop()
  *
@@ -29,15 +29,7 @@
 #define FUZZ_MAX_FRAMES    256
 #define FUZZ_MAX_FRAME     10240
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return fuzz_stack_init() == 0 ? 0 : -1;
-}
 
 static uint64_t fuzz_delay_us(uint8_t d)
 {

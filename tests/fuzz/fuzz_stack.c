@@ -356,6 +356,21 @@ struct dp_ctx *fuzz_stack_start(void)
 	return ctx;
 }
 
+/* libFuzzer's once-per-process hook, the same for every target */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	return fuzz_stack_init() == 0 ? 0 : -1;
+}
+
+struct dp_app *fuzz_stack_proc(void)
+{
+	return fz.app;
+}
+
 /* loop_run()'s body after the RX burst (see core/loop.c); the control socket and
  * housekeeping are left out: there is no control socket, and hole punching is
  * about memory, not input. */

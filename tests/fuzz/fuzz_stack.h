@@ -46,6 +46,7 @@
 extern const struct rte_ether_addr fuzz_our_mac, fuzz_peer_mac;
 
 struct dp_ctx;
+struct dp_app;
 
 /* Once per process: EAL (no hugepages, no PCI, one net_null port) and the port.
  * Returns 0 or -1 (said on stderr). */
@@ -64,6 +65,8 @@ void fuzz_stack_advance(uint64_t us);
 #define FUZZ_APP_SHUT_WR  0x04u /* shutdown(SHUT_WR) the connection: our FIN */
 #define FUZZ_APP_CLOSE    0x08u /* close() the connection */
 void fuzz_stack_app(unsigned ops);
+/* The attached process (fuzz_app.c drives its region directly). */
+struct dp_app *fuzz_stack_proc(void);
 /* One loop iteration without a frame. */
 void fuzz_stack_step(void);
 /* Tear everything down as shuntd's exit does; aborts if an mbuf was lost. */

@@ -48,6 +48,8 @@
 #include <shunt/ctl.h>
 #include <shunt/ring.h>
 
+#include "ctlclient.h"
+
 #define NCHAN   4    /* channels this program announces in chan_hint */
 #define NHONEST 4    /* honest sockets */
 #define STALE_N 500  /* stale-generation commands of step 3 */
@@ -93,30 +95,6 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-/* Receive a welcome (and its fds into fds[], if any). Returns bytes or -1. */
-static ssize_t recv_welcome(int fd, struct shunt_ctl_welcome *w, int *fds)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * SHUNT_CTL_NFDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {.iov_base = w, .iov_len = sizeof(*w)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf)};
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	memset(w, 0, sizeof(*w));
-	if (poll(&p, 1, 5000) != 1)
-		return -1;
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-	cm = CMSG_FIRSTHDR(&msg);
-	if (fds != NULL && cm != NULL && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(fds, CMSG_DATA(cm), sizeof(int) * SHUNT_CTL_NFDS);
-	return n;
-}
-
 /* Step 0: hellos that must be refused with shuntd's own range. */
 static void negotiation(const char *path)
 {
@@ -128,14 +106,14 @@ static void negotiation(const char *path)
 
 	fd = ctl_connect(path);
 	check(send(fd, v1, sizeof(v1), 0) == sizeof(v1), "send a v1 hello");
-	check(recv_welcome(fd, &w, NULL) == sizeof(w) && w.status == -EPROTONOSUPPORT &&
+	check(ctlc_recv_welcome(fd, &w, NULL, 5000) == sizeof(w) && w.status == -EPROTONOSUPPORT &&
 	      w.version == SHUNT_ABI_VERSION && w.version_min == SHUNT_ABI_VERSION_MIN,
 	      "a v1 hello is refused with -EPROTONOSUPPORT and shuntd's range");
 	close(fd);
 
 	fd = ctl_connect(path);
 	check(send(fd, &h, sizeof(h), 0) == sizeof(h), "send a v3..9 hello");
-	check(recv_welcome(fd, &w, NULL) == sizeof(w) && w.status == -EPROTONOSUPPORT &&
+	check(ctlc_recv_welcome(fd, &w, NULL, 5000) == sizeof(w) && w.status == -EPROTONOSUPPORT &&
 	      w.version == SHUNT_ABI_VERSION && w.nfds == 0,
 	      "no common version: -EPROTONOSUPPORT, no fds");
 	close(fd);
@@ -146,7 +124,7 @@ static void negotiation(const char *path)
 	h.features = 0x80000000u | SHUNT_FEAT_READY;
 	h.required = 0x80000000u; /* a feature nobody knows */
 	check(send(fd, &h, sizeof(h), 0) == sizeof(h), "send a hello requiring bit 31");
-	check(recv_welcome(fd, &w, NULL) == sizeof(w) && w.status == -EPROTONOSUPPORT &&
+	check(ctlc_recv_welcome(fd, &w, NULL, 5000) == sizeof(w) && w.status == -EPROTONOSUPPORT &&
 	      (w.features & 0x80000000u) == 0,
 	      "a required unknown feature: -EPROTONOSUPPORT");
 	close(fd);
@@ -164,7 +142,8 @@ static struct shunt_region *attach(const char *path)
 	void *r;
 
 	ctl = ctl_connect(path);
-	if (send(ctl, &h, sizeof(h), 0) != sizeof(h) || recv_welcome(ctl, &w, fds) != sizeof(w) ||
+	if (send(ctl, &h, sizeof(h), 0) != sizeof(h) ||
+	    ctlc_recv_welcome(ctl, &w, fds, 5000) != sizeof(w) ||
 	    w.status != 0 || fds[0] < 0) {
 		fprintf(stderr, "hostile: attach refused (status %d)\n", w.status);
 		exit(2);

@@ -1343,6 +1343,59 @@ static void relay_rx_arrives(struct dp_sock *ds, const char *bytes)
 	apps_wake(&ctx);
 }
 
+/* A relayed socket whose process, having written holders, tx_owner or tx_prod,
+ * hung up (every member: app_detach() leaves the socket to the relay); then the
+ * relay's other end writes "x" and closes. The relay must end and close the
+ * socket whatever the region says (appfuzz: else the region was never freed). */
+static struct dp_sock *relay_orphaned(uint64_t holders, uint32_t owner, uint32_t tx_ahead)
+{
+	struct dp_sock *ds;
+	uint32_t s;
+	int peer;
+
+	relay_setup();
+	ds = relayed(&s, 0, &peer);
+	shsock(s)->holders = holders | SHUNT_HOLDER_RELAY;
+	shsock(s)->tx_owner = owner;
+	shsock(s)->tx_prod = ds->tx_cons + tx_ahead;
+	app_member_gone(&ctx, app, &app->members[0]);
+	ck_assert(app->gone);
+	ck_assert_int_eq(fake_close, 0); /* the relay holds it for its other end */
+	fake_send = 0;
+	ck_assert_int_eq(send(peer, "x", 1, 0), 1);
+	close(peer);
+	relay_event(&ctx, ds->relay, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+	ck_assert_ptr_null(ds->relay);
+	ck_assert_int_eq(fake_close, 1);
+	relays_reap(&ctx);
+	close(ctx.epfd);
+	return ds;
+}
+
+START_TEST(test_relay_outlives_process)
+{
+	(void)relay_orphaned(1ull << 40 | 1ull << 0, 0, 0); /* member 40 never joined */
+}
+END_TEST
+
+START_TEST(test_relay_outlives_process_owner)
+{
+	struct dp_sock *ds = relay_orphaned(1ull << 0, 4242, 0); /* a sender never done */
+
+	ck_assert_uint_eq(ds->sh->tx_prod - ds->tx_cons, 1); /* what it left is sent */
+}
+END_TEST
+
+START_TEST(test_relay_broken_tx_prod)
+{
+	/* more than the ring holds: no ACK will ever make room, SEND finds it */
+	struct dp_sock *ds = relay_orphaned(1ull << 0, 0, TX + 77);
+
+	(void)ds;
+	ck_assert_int_eq(fake_send, 1);
+}
+END_TEST
+
 /* The other end's EOF is a FIN only if it was a shutdown: a close is told apart
  * when the EOF is read, however the relay came to read it. A close the loop has
  * not seen yet, found by the run a change of the socket made (taken for a
@@ -1583,6 +1636,9 @@ static Suite *app_suite(void)
 	tcase_add_test(tc, test_member_channels);
 	tcase_add_test(tc, test_member_sweep);
 	tcase_add_test(tc, test_relay);
+	tcase_add_test(tc, test_relay_outlives_process);
+	tcase_add_test(tc, test_relay_outlives_process_owner);
+	tcase_add_test(tc, test_relay_broken_tx_prod);
 	tcase_add_test(tc, test_relay_close);
 	tcase_add_test(tc, test_relay_close_drains);
 	tcase_add_test(tc, test_relay_shutdown_wakes);

@@ -966,6 +966,35 @@ START_TEST(listen_unaccepted_child_reset_on_exit)
 }
 END_TEST
 
+START_TEST(listen_broken_ring_stops_listening)
+{
+	struct tcb *a;
+	struct dp_sock *as;
+
+	/* appfuzz seed 1: an app that writes an impossible rx_cons on a listener
+	 * has it reset; it must leave the port's list, not stay there CLOSED (a
+	 * later connect() moved its port, and a SYN then reached the freed tcb) */
+	listen_on(4);
+	a = peer_syn(40000, 1000, true);
+	as = a->s;
+	E.sh->rx_cons = 12345; /* not a record boundary, more than was queued */
+	fake_ntx = 0;
+	tcp_app_recvd(&E.ctx, &E.s);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_app_broken, 1);
+	ck_assert_uint_eq(E.sh->state, SHUNT_SS_CLOSED);
+	ck_assert_ptr_null(tcp_listen_lookup(E.ctx.tcp, E.ctx.ip_be, htons(LPORT),
+					     E.peer_be, htons(40001)));
+	/* its half-open child went with it, reset */
+	ck_assert_uint_eq(as->sh->state, SHUNT_SS_FREE);
+	ck_assert_uint_eq(last_tx()->seg.h.flags & TCP_RST, TCP_RST);
+	/* a new SYN to the port draws a RST, no child */
+	fake_spawned = 0;
+	ck_assert_ptr_null(peer_syn(40001, 2000, false));
+	ck_assert_int_eq(fake_spawned, 0);
+	ck_assert_uint_eq(last_tx()->seg.h.flags, TCP_RST | TCP_ACK);
+}
+END_TEST
+
 START_TEST(listen_synack_retransmit_then_give_up)
 {
 	static const uint64_t at_s[] = { 1, 3, 7, 15, 31 };
@@ -3800,6 +3829,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(ls, listen_synq_full_drops_syn);
 	tcase_add_test(ls, listen_close_resets_queued_children);
 	tcase_add_test(ls, listen_unaccepted_child_reset_on_exit);
+	tcase_add_test(ls, listen_broken_ring_stops_listening);
 	tcase_add_test(ls, listen_synack_retransmit_then_give_up);
 	tcase_add_test(ls, listen_no_match_gets_rst);
 	tcase_add_test(ls, syncookie_make_check);
