@@ -278,14 +278,15 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 		if (SEQ_GEQ(tcb->snd_una, tcb->recover)) {
 			recovery_exit(tcb); /* RecoveryPoint acknowledged */
 		} else {
-			/* partial ACK: PRR sets cwnd; with nothing SACKed above snd_una,
-			 * the scoreboard cannot say what is lost: the next segment is, as
-			 * RFC 6582 3.2 step 5 assumes */
+			/* partial ACK: PRR sets cwnd. With nothing SACKed above snd_una
+			 * nothing is judged lost: RFC 6582 3.2 step 5 would resend the
+			 * next segment, but with SACK Linux leaves that to RACK, the TLP
+			 * and the RTO, and the catch-up ACKs of a reordered flight are
+			 * partial ACKs of segments in flight (a capture of 1% reordering
+			 * had 606 of 726 resends below an ACK already sent) */
 			if (SEQ_LT(tcb->rxt_next, tcb->snd_una))
 				tcb->rxt_next = tcb->snd_una;
 			prr_update(tcb, delivered);
-			if (tcb->n_sacked == 0 && tcb->rxt_next == tcb->snd_una)
-				tcp_sack_retransmit(ctx, tcb, tcb->snd_una, tcb->snd_max);
 			return;
 		}
 	} else {

@@ -424,11 +424,13 @@ static uint32_t sack_new_data(struct dp_ctx *ctx, struct tcb *tcb, uint32_t end)
 }
 
 /* RFC 6675 5 (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() picks: the
- * first hole that IsLost() (rule 1), else new data (rule 2), else the first hole
- * below SACKed data (rule 3). Holes are found from rxt_next (HighRxt), so nothing
- * goes twice in one recovery, and end where SACKed data begins, so nothing the
- * peer SACKed goes at all. Rule 4 (rescue retransmission) is not done: the RTO
- * covers it. */
+ * first hole that IsLost() (rule 1), else new data (rule 2). Holes are found from
+ * rxt_next (HighRxt), so nothing goes twice in one recovery, and end where SACKed
+ * data begins, so nothing the peer SACKed goes at all. Rule 3 (a hole not judged
+ * lost, when no new data is left) is not done, as Linux with RACK does not: such
+ * a hole is most often reordered, not lost (the resends came back as D-SACKs),
+ * and RACK's reorder timer, the TLP or the RTO repair it if it was. Rule 4
+ * (rescue retransmission) is not done either: the TLP covers it. */
 static void sack_output(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	uint32_t pipe, end = data_end(tcb), hs, he, sent, from, skip;
@@ -453,8 +455,8 @@ static void sack_output(struct dp_ctx *ctx, struct tcb *tcb)
 		from = tcb->rxt_next;
 		if (have && lost)
 			sent = tcp_sack_retransmit(ctx, tcb, hs, he);
-		else if ((sent = sack_new_data(ctx, tcb, end)) == 0 && have && below)
-			sent = tcp_sack_retransmit(ctx, tcb, hs, he);
+		else
+			sent = sack_new_data(ctx, tcb, end);
 		if (sent == 0)
 			break;
 		pipe += sent;

@@ -1847,31 +1847,33 @@ START_TEST(sack_recovery_hole_pipe_exit)
 	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_rexmits, 1);
 	ck_assert_uint_eq(t->retrans, 1);
 
-	/* a partial ACK: the retransmission arrived, segment 9 was lost too. Nothing
-	 * is SACKed above it, so IsLost() cannot tell; it goes at once, as NewReno's
-	 * partial ACK rule would send it */
+	/* a partial ACK: the retransmission arrived, nothing is SACKed above segment
+	 * 9. Nothing sent after it was delivered, so RACK cannot call it lost, and
+	 * with SACK Linux does not resend it on NewReno's partial ACK rule either
+	 * (tcp_newreno_mark_lost() is for peers without SACK): it is in flight, as
+	 * the catch-up ACKs of a reordered flight say of each next segment */
+	before = fake_ntx;
 	peer_sack(SQ(9), 0, NULL);
 	ck_assert(t->in_recovery);
-	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(9));
-	check_not_resent(before, SQ(2), SQ(9));
-	ck_assert_uint_eq(t->retrans, 2);
+	check_not_resent(before, SQ(0), SQ(12)); /* PRR's room went to new data */
+	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(12));
+	ck_assert_uint_eq(t->retrans, 1);
 	/* RecoveryPoint acknowledged: out, cwnd = ssthresh (Linux, with SACK) */
 	before = fake_ntx;
 	peer_sack(SQ(10), 0, NULL);
 	ck_assert(!t->in_recovery);
-	ck_assert_uint_eq(t->cwnd, 9 * SMSS / 2);  /* flight was 2 SMSS */
-	ck_assert_int_eq(fake_ntx, before + 2);    /* and it sends by cwnd again */
-	ck_assert_uint_eq(fake_tx[before].seg.h.seq, SQ(12));
+	ck_assert_uint_eq(t->cwnd, 9 * SMSS / 2);  /* flight was 3 SMSS */
+	ck_assert_int_eq(fake_ntx, before + 1);    /* and it sends by cwnd again */
 	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(13));
 	ck_assert_uint_eq(t->n_sacked, 0);
-	ck_assert_uint_eq(t->retrans, 2);
+	ck_assert_uint_eq(t->retrans, 1);
 }
 END_TEST
 
 /* IsLost(snd_una) alone (more than 2 SMSS SACKed above the hole in one ACK) starts
  * recovery without three duplicates; two holes: the lost one first (rule 1), then
- * new data (rule 2), and the hole not yet lost only when no new data is left
- * (rule 3). */
+ * new data (rule 2), and the hole not yet lost not even when no new data is left
+ * (no rule 3, as Linux with RACK). */
 START_TEST(sack_recovery_islost_and_rules)
 {
 	struct tcb *t = sack_ten_out();
@@ -1896,14 +1898,15 @@ START_TEST(sack_recovery_islost_and_rules)
 	ck_assert_int_eq(fake_ntx, before + 2);
 	ck_assert_uint_eq(fake_tx[before].seg.h.seq, SQ(0));
 	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(10));
-	/* segment 8 SACKed: room for one more and no new data: rule 3, segment 6 */
+	/* segment 8 SACKed: room for one more and no new data. RFC 6675's rule 3
+	 * would resend segment 6, not lost; Linux with RACK does not (most such
+	 * resends were spurious: D-SACKs at 1% loss went from 8 to 373 with it), and
+	 * segment 6 waits for RACK's reorder window */
 	peer_sack(SQ(0), 2, (const uint32_t[][2]){ { SQ(7), SQ(9) }, { SQ(1), SQ(6) } });
-	ck_assert_int_eq(fake_ntx, before + 3);
-	ck_assert_uint_eq(last_tx()->seg.h.seq, SQ(6));
-	ck_assert_uint_eq(last_tx()->seg.len, SMSS);
+	ck_assert_int_eq(fake_ntx, before + 2);
 	check_not_resent(before, SQ(1), SQ(6));
 	check_not_resent(before, SQ(7), SQ(9));
-	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_rexmits, 2);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_sack_rexmits, 1);
 }
 END_TEST
 
