@@ -34,8 +34,9 @@ A checksum field of 0xffff where 0x0000 is computed is listed apart (checksum_ff
 and does not fail the run: the two are one value in ones' complement (RFC 1071), so
 a receiver that sums the segment with its field, as Linux does, accepts it; but
 RFC 1624 (3) says a computed checksum is never 0xffff, and tshark calls it Bad.
-DPDK writes it for TCP too, as RFC 768 asks only for UDP (rte_ipv4_udptcp_cksum,
-net_tap's software checksum "offload"), about once in 65,536 segments.
+net_tap's software checksum "offload" writes it for TCP too, as RFC 768 asks only
+for UDP, about once in 65,536 segments; shunt no longer asks net_tap for it
+(core/port.c), and test_capcheck holds shunt's runs to none.
 
 Checksums are real where the sender computes them itself (shuntd on the tap); on a
 veth the kernel hands the capture partial checksums and GSO super-frames, so
