@@ -926,12 +926,6 @@ static void listen_input(struct dp_ctx *ctx, struct tcb *l, const struct tcp_seg
 
 /* ---- synchronized states (3.10.7.4) ------------------------------------------------- */
 
-/* first: sequence number acceptability (the four-case table). */
-/* RFC 2883 (Linux tcp_dsack_set(), net.ipv4.tcp_dsack = 1): data that arrives again
- * below RCV.NXT is reported in the first SACK block of the ACK it draws, so the
- * sender learns its retransmission was spurious (RACK widens its reordering
- * window on it). [seq, seq + len) is the segment's text; only what lies below
- * RCV.NXT is reported. */
 /* Linux __tcp_oow_rate_limited(): a connection answers segments outside its window,
  * failing PAWS or drawing a challenge at most once per tcp_invalid_ratelimit ms,
  * so two ends that disagree about a window cannot ACK each other in a loop and a
@@ -988,6 +982,12 @@ static void challenge_ack(struct dp_ctx *ctx, struct tcb *tcb)
 	tcp_send_ack(ctx, tcb);
 }
 
+/* first: sequence number acceptability (the four-case table). */
+/* RFC 2883 (Linux tcp_dsack_set(), net.ipv4.tcp_dsack = 1): data that arrives again
+ * below RCV.NXT is reported in the first SACK block of the ACK it draws, so the
+ * sender learns its retransmission was spurious (RACK widens its reordering
+ * window on it). [seq, seq + len) is the segment's text; only what lies below
+ * RCV.NXT is reported. */
 static void dsack_note(struct tcb *tcb, uint32_t seq, uint32_t len)
 {
 	uint32_t end = seq + len;
