@@ -191,6 +191,18 @@ struct tcb {
 	bool rto_recover;         /* an RTO's go-back-N runs until snd_una reaches recover:
 				   * no SACK recovery starts before (RFC 6675 5.1) unless
 				   * RACK sees one of its retransmissions lost */
+	/* undo (tcp_undo.c): the last cwnd reduction, until the peer shows whether it
+	 * was needed (Linux undo_marker, prior_cwnd, prior_ssthresh, undo_retrans,
+	 * retrans_stamp) */
+	bool undo_armed;          /* an episode may be undone */
+	bool undo_rto;            /* ... and an RTO's go-back-N runs, up to undo_high */
+	bool undo_stamped;        /* ... and it retransmitted, first with TSval undo_tsval */
+	uint32_t undo_seq;        /* snd_una when it began: older D-SACKs do not count */
+	uint32_t undo_high;
+	uint32_t undo_cwnd;       /* cwnd and ssthresh before the reduction */
+	uint32_t undo_ssthresh;
+	uint32_t undo_retrans;    /* bytes it resent that no D-SACK reported yet */
+	uint32_t undo_tsval;
 
 	/* RACK-TLP (RFC 8985, tcp_rack.c): the transmit log, oldest first, and what
 	 * the newest delivered transmission says */

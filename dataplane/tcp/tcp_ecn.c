@@ -11,6 +11,7 @@
 #include "dp.h"
 #include "tcp/tcb.h"
 #include "tcp/tcp_ecn.h"
+#include "tcp/tcp_undo.h"
 #include "tcp/tcp_wire.h"
 #include "tcp/tcp_xmit.h"
 
@@ -144,6 +145,9 @@ void tcp_ecn_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 	if (!(seg->flags & TCP_ECE) || (seg->flags & TCP_SYN))
 		return;
 	ctx->tcp_stats.tcp_ecn_ece_rx++;
+	/* congestion is proven: no reduction is taken back (Linux tcp_fastretrans_alert()
+	 * A: prior_ssthresh = 0) */
+	tcp_undo_cancel(tcb);
 	/* Linux tcp_try_to_open(): only with data in flight, outside a loss recovery
 	 * (which made its own cut) and once per window */
 	if (!loss && !(tcb->ecn_flags & TCP_ECN_IN_CWR) && tcb->snd_una != tcb->snd_max &&

@@ -40,6 +40,7 @@
 #include "tcp/tcp_syncookie.h"
 #include "tcp/tcp_table.h"
 #include "tcp/tcp_timer.h"
+#include "tcp/tcp_undo.h"
 #include "tcp/tcp_wire.h"
 
 static inline uint32_t min_u32(uint32_t a, uint32_t b)
@@ -128,6 +129,7 @@ static void sack_enter_recovery(struct dp_ctx *ctx, struct tcb *tcb)
 	uint32_t flight = tcb->snd_max - tcb->snd_una, hs, he;
 	bool lost, below;
 
+	tcp_undo_begin(tcb);
 	tcb->ssthresh = tcp_loss_ssthresh(tcb);
 	tcb->recover = tcb->snd_max;
 	tcb->in_recovery = true;
@@ -242,8 +244,9 @@ static void cwnd_grow(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked)
  * option 1, min(ssthresh, FlightSize + SMSS), so a full ACK sends no burst. With
  * SACK, cwnd = ssthresh as Linux's tcp_end_cwnd_reduction(): pipe was held to cwnd
  * through the recovery, and a full ACK that leaves nothing in flight would
- * otherwise restart from one segment, whose loss only the RTO can repair. */
-static void recovery_exit(struct tcb *tcb)
+ * otherwise restart from one segment, whose loss only the RTO can repair. Unless
+ * the recovery proves spurious (tcp_undo.c): then cwnd is what it was before. */
+static void recovery_exit(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
 	if (tcb->sack_ok)
 		tcb->cwnd = tcb->ssthresh;
@@ -251,13 +254,14 @@ static void recovery_exit(struct tcb *tcb)
 		tcb->cwnd = min_u32(tcb->ssthresh, tcb->snd_max - tcb->snd_una + tcb->mss);
 	tcb->in_recovery = false;
 	tcb->dupacks = 0;
+	tcp_undo_recovery(ctx, tcb, seg);
 }
 
 /* An ACK with SACK negotiated, after the scoreboard took its blocks and snd_una
  * moved by acked (0: a duplicate candidate). dup5681: RFC 5681's duplicate ACK
  * conditions hold. */
-static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uint32_t newly,
-			uint32_t delivered, bool dup5681)
+static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg,
+			uint32_t acked, uint32_t newly, uint32_t delivered, bool dup5681)
 {
 	if (acked == 0) {
 		/* RFC 6675 2: a duplicate ACK is one that SACKs new data; one without
@@ -276,7 +280,7 @@ static void sack_on_ack(struct dp_ctx *ctx, struct tcb *tcb, uint32_t acked, uin
 		tcb->rto_recover = false;
 	if (tcb->in_recovery) {
 		if (SEQ_GEQ(tcb->snd_una, tcb->recover)) {
-			recovery_exit(tcb); /* RecoveryPoint acknowledged */
+			recovery_exit(ctx, tcb, seg); /* RecoveryPoint acknowledged */
 		} else {
 			/* partial ACK: PRR sets cwnd. With nothing SACKed above snd_una
 			 * nothing is judged lost: RFC 6582 3.2 step 5 would resend the
@@ -326,6 +330,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 	tcp_ecn_ack(ctx, tcb, seg);
 	update_window(tcb, seg);
 	newly = tcp_sack_update(ctx, tcb, seg);
+	tcp_undo_dsack(tcb, seg);
 	tlp_acked(ctx, tcb, seg);
 	tcb->probes_out = 0; /* the peer answers (Linux tcp_ack()) */
 	if (old_wnd == 0 && tcb->snd_wnd != 0 && tcp_timer_armed(tcb, TCP_T_PERSIST)) {
@@ -340,7 +345,8 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 			  tcb->snd_una != tcb->snd_max && tcb->snd_wnd == old_wnd;
 		if (tcb->sack_ok) {
 			tcp_rack_on_ack(ctx, tcb, tcb->snd_una, seg);
-			sack_on_ack(ctx, tcb, 0, newly, newly, dup5681);
+			sack_on_ack(ctx, tcb, seg, 0, newly, newly, dup5681);
+			tcp_undo_by_dsack(ctx, tcb);
 			tcp_rack_schedule_tlp(ctx, tcb);
 			tcb_publish_info(ctx, tcb, false);
 			return false;
@@ -350,6 +356,7 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 			tcb->dupacks++;
 			if (tcb->dupacks == 3 && !tcb->in_recovery) {
 				/* RFC 6582 3.2 step 2-4: fast retransmit, enter fast recovery */
+				tcp_undo_begin(tcb);
 				tcb->ssthresh = tcp_loss_ssthresh(tcb);
 				tcb->recover = tcb->snd_max;
 				tcb->in_recovery = true;
@@ -398,6 +405,8 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 		tcp_timer_stop(ctx, tcb, TCP_T_REXMIT);
 	else
 		tcp_timer_arm(ctx, tcb, TCP_T_REXMIT, tcb->rto_us);
+	/* an RTO's go-back-N runs: was the RTO spurious? (Eifel, tcp_undo.c) */
+	tcp_undo_after_rto(ctx, tcb, seg);
 
 	if (tcb->sack_ok) {
 		tcp_sack_advance(ctx, tcb);
@@ -405,12 +414,13 @@ static bool process_ack(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 		 * grew by (less when the ACK took bytes it held) */
 		sacked1 = tcp_sack_bytes(tcb);
 		tcp_rack_on_ack(ctx, tcb, seg->ack - acked, seg);
-		sack_on_ack(ctx, tcb, acked, newly,
+		sack_on_ack(ctx, tcb, seg, acked, newly,
 			    acked + sacked1 > sacked0 ? acked + sacked1 - sacked0 : 0, false);
+		tcp_undo_by_dsack(ctx, tcb);
 		tcp_rack_schedule_tlp(ctx, tcb);
 	} else if (tcb->in_recovery) {
 		if (SEQ_GEQ(seg->ack, tcb->recover)) {
-			recovery_exit(tcb); /* a full ACK */
+			recovery_exit(ctx, tcb, seg); /* a full ACK */
 		} else {
 			/* partial ACK: retransmit the next hole, deflate by what was acked,
 			 * add back one SMSS */

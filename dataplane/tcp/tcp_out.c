@@ -24,6 +24,7 @@
 #include "tcp/tcp_rack.h"
 #include "tcp/tcp_sack.h"
 #include "tcp/tcp_timer.h"
+#include "tcp/tcp_undo.h"
 #include "tcp/tcp_wire.h"
 #include "tcp/tcp_xmit.h"
 
@@ -309,6 +310,7 @@ static void send_seg(struct dp_ctx *ctx, struct tcb *tcb, uint32_t seq, uint32_t
 	if (SEQ_LT(seq, tcb->snd_max)) {
 		tcb->retrans++;
 		ctx->tcp_stats.tcp_rexmit++;
+		tcp_undo_retransmitted(tcb, len + fin, (uint32_t)(ctx->now_us / 1000));
 	} else if (!tcb->ts_ok && !tcb->rtt_timing) {
 		/* without timestamps, time one new segment at a time (Karn) */
 		tcb->rtt_timing = true;

@@ -28,7 +28,8 @@
 	X(tcp_sack_blocks_rx) X(tcp_sack_ignored) X(tcp_dsack_rx) X(tcp_sack_full) \
 	X(tcp_sack_reneging) X(tcp_sack_recoveries) X(tcp_sack_rexmits) \
 	X(tcp_rack_lost) X(tcp_rack_relost) X(tcp_rack_rto_repair) X(tcp_tlp_probes) \
-	X(tcp_tlp_repaired) X(tcp_tw_reused) X(tcp_icmp_out_of_window) X(tcp_pmtu_lowered) \
+	X(tcp_tlp_repaired) X(tcp_rto_undo) X(tcp_recovery_undo) X(tcp_dsack_undo) \
+	X(tcp_tw_reused) X(tcp_icmp_out_of_window) X(tcp_pmtu_lowered) \
 	X(tcp_pmtu_not_lower) X(tcp_pmtu_rexmit) X(tcp_pmtu_sync) X(tcp_mtu_blackhole) \
 	X(tcp_cwnd_restart) X(tcp_hystart_exit) \
 	X(tcp_ecn_negotiated) X(tcp_ecn_syn_fallback) X(tcp_ecn_ce_rx) X(tcp_ecn_ece_rx) \

@@ -32,6 +32,7 @@
 #include "tcp/tcp_pmtu.h"
 #include "tcp/tcp_rack.h"
 #include "tcp/tcp_timer.h"
+#include "tcp/tcp_undo.h"
 
 /* ---- heap ------------------------------------------------------------------------ */
 
@@ -303,12 +304,17 @@ static void on_rexmit(struct dp_ctx *ctx, struct tcb *tcb)
 	ctx->tcp_stats.tcp_rexmit_timeout++;
 	tcp_pmtu_on_rto(ctx, tcb); /* Linux tcp_write_timeout(): black hole detection */
 	/* RFC 5681 (4): ssthresh from the algorithm (reno max(FlightSize / 2, 2 *
-	 * SMSS)), once per loss: a backed-off RTO of the same head keeps it (Linux
-	 * tcp_enter_loss()); cwnd = LW = 1 SMSS */
-	if (tcb->nrexmit == 0)
+	 * SMSS)), once per loss, as Linux's tcp_enter_loss(): a backed-off RTO of the
+	 * same head keeps it, and so does an RTO inside a fast recovery, which
+	 * already cut for this loss (cutting again from the cwnd PRR left would take
+	 * ssthresh to 2 segments under heavy loss); cwnd = LW = 1 SMSS */
+	if (tcb->nrexmit == 0 && !(tcb->in_recovery && SEQ_LT(tcb->snd_una, tcb->recover))) {
+		tcp_undo_begin(tcb);
 		tcb->ssthresh = tcp_loss_ssthresh(tcb);
+		tcp_cc_on_rto(tcb, ctx->now_us);
+	}
+	tcp_undo_rto(tcb);
 	tcb->cwnd = tcb->mss;
-	tcp_cc_on_rto(tcb, ctx->now_us);
 	tcb->in_recovery = false;
 	tcb->dupacks = 0;
 	tcp_rack_on_rto(tcb);

@@ -2189,6 +2189,140 @@ START_TEST(rack_repairs_go_back_n)
 }
 END_TEST
 
+/* ---- undo (tcp_undo.c): reductions the peer shows were not needed ----------------- */
+
+/* The peer's ACK with timestamps echoing tsecr (pts() echoes our last TSval). */
+static void peer_ack_echo(uint32_t ack, uint32_t tsecr, uint8_t n, const uint32_t (*blk)[2])
+{
+	struct popt o = pts(512);
+
+	o.tsecr = tsecr;
+	o.nsack = n;
+	if (n)
+		memcpy(o.sack_blk, blk, n * sizeof(*blk));
+	env_peer(&E, TCP_ACK, E.pnxt, ack, &o, NULL, 0);
+}
+
+/* Eifel (RFC 3522, Linux tcp_try_undo_loss()): the RTO fired because the ACKs
+ * were lost, not the data. The first ACK after it echoes the TSval of an original
+ * transmission, older than the retransmission's: the RTO was spurious, so cwnd
+ * and ssthresh are what they were, and the go-back-N stops (nothing else of the
+ * flight is resent). */
+START_TEST(undo_spurious_rto_eifel)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t orig_ts = fake_tx[fake_ntx - 1].seg.h.tsval, cwnd = t->cwnd, ssthresh = t->ssthresh;
+	int before = fake_ntx;
+
+	env_advance(&E, t->rto_us);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 1);
+	ck_assert_uint_eq(t->cwnd, SMSS);
+	ck_assert_uint_lt(t->ssthresh, ssthresh);
+	ck_assert_uint_gt(last_tx()->seg.h.tsval, orig_ts);
+	env_app_write(&E, 4 * SMSS, 10);
+	peer_ack_echo(SQ(10), orig_ts, 0, NULL);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rto_undo, 1);
+	ck_assert(!t->rto_recover);
+	ck_assert_uint_ge(t->cwnd, cwnd);
+	ck_assert_uint_eq(t->ssthresh, ssthresh);
+	check_not_resent(before + 1, SQ(0), SQ(10));
+	/* and the restored window sends the new data at once */
+	ck_assert_int_eq(count_sent(before, SQ(10)), 1);
+	ck_assert_int_eq(count_sent(before, SQ(13)), 1);
+}
+END_TEST
+
+/* The same RTO when the ACK echoes the retransmission: the loss was real, the
+ * reduction stands and the go-back-N goes on. */
+START_TEST(undo_not_for_real_rto)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t ssthresh = t->ssthresh;
+	int before = fake_ntx;
+
+	env_advance(&E, t->rto_us);
+	peer_ack_echo(SQ(1), last_tx()->seg.h.tsval, 0, NULL);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rto_undo, 0);
+	ck_assert(t->rto_recover);
+	ck_assert_uint_lt(t->ssthresh, ssthresh);
+	ck_assert_uint_le(t->cwnd, 2 * SMSS);
+	ck_assert_int_eq(count_sent(before, SQ(1)), 1); /* the go-back-N goes on */
+}
+END_TEST
+
+/* D-SACK (RFC 2883 4, Linux tcp_try_undo_dsack()): segment 0 was only delayed;
+ * the fast retransmission of it comes back as a duplicate, so the recovery's cut
+ * is taken back, even after the recovery ended. */
+START_TEST(undo_recovery_by_dsack)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t cwnd = t->cwnd, ssthresh = t->ssthresh, rexmit_ts;
+
+	peer_sack(SQ(0), 1, (const uint32_t[][2]){ { SQ(1), SQ(5) } });
+	ck_assert(t->in_recovery);
+	ck_assert_uint_lt(t->ssthresh, cwnd);
+	rexmit_ts = last_tx()->seg.h.tsval;
+	/* the original arrives: everything is acknowledged, echoing the retransmission's
+	 * TSval (the same millisecond as the original's, so Eifel cannot tell) */
+	peer_ack_echo(SQ(10), rexmit_ts, 0, NULL);
+	ck_assert(!t->in_recovery);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_dsack_undo, 0);
+	ck_assert_uint_lt(t->cwnd, cwnd);
+	/* then the retransmission, reported as a duplicate */
+	peer_ack_echo(SQ(10), rexmit_ts, 1, (const uint32_t[][2]){ { SQ(0), SQ(1) } });
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_dsack_undo, 1);
+	ck_assert_uint_ge(t->cwnd, cwnd);
+	ck_assert_uint_ge(t->ssthresh, ssthresh > cwnd * 3 / 4 ? ssthresh : cwnd * 3 / 4);
+}
+END_TEST
+
+/* A D-SACK of only part of what the recovery resent undoes nothing: the rest may
+ * have been needed. And ECE proves congestion: no undo after it (Linux: prior_ssthresh = 0). */
+START_TEST(undo_needs_every_rexmit_dsacked)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t cwnd = t->cwnd, ts;
+
+	/* two holes, 0 and 5, both resent */
+	peer_sack(SQ(0), 2, (const uint32_t[][2]){ { SQ(6), SQ(10) }, { SQ(1), SQ(5) } });
+	ck_assert(t->in_recovery);
+	ck_assert_int_eq(count_sent(10, SQ(0)), 1);
+	ck_assert_int_eq(count_sent(10, SQ(5)), 1);
+	ts = last_tx()->seg.h.tsval;
+	peer_ack_echo(SQ(10), ts, 1, (const uint32_t[][2]){ { SQ(0), SQ(1) } });
+	ck_assert(!t->in_recovery);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_dsack_undo, 0);
+	ck_assert_uint_lt(t->cwnd, cwnd);
+}
+END_TEST
+
+/* An RTO inside a fast recovery does not cut ssthresh again (Linux
+ * tcp_enter_loss(): the recovery already cut for this loss); cwnd still falls to
+ * one segment. */
+START_TEST(rto_in_recovery_keeps_ssthresh)
+{
+	struct tcb *t = sack_ten_out();
+	uint32_t ssthresh;
+
+	/* cubic: ssthresh from cwnd (reno's, from FlightSize, would not tell) */
+	ck_assert_int_eq(tcp_cc_select(t, SHUNT_CC_CUBIC, true), 0);
+	peer_sack(SQ(0), 1, (const uint32_t[][2]){ { SQ(1), SQ(5) } });
+	ck_assert(t->in_recovery);
+	ssthresh = t->ssthresh;
+	t->cwnd = 3 * SMSS; /* as PRR leaves it after more losses: a second cut would start from here */
+	env_advance(&E, t->rto_us);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 1);
+	ck_assert_uint_eq(t->ssthresh, ssthresh);
+	ck_assert_uint_eq(t->cwnd, SMSS);
+	/* outside a recovery an RTO cuts */
+	peer_ack_echo(SQ(10), last_tx()->seg.h.tsval, 0, NULL);
+	env_app_write(&E, 4 * SMSS, 10);
+	env_advance(&E, t->rto_us);
+	ck_assert_uint_eq(E.ctx.tcp_stats.tcp_rexmit_timeout, 2);
+	ck_assert_uint_lt(t->ssthresh, ssthresh);
+}
+END_TEST
+
 /* ---- segment-level cases (issue 9), each against RFC 9293 / RFC 5961 and Linux -- */
 
 /* Bring a fresh connection to state st the way a peer would. rcv_nxt is returned. */
@@ -3808,6 +3942,11 @@ static Suite *tcp_suite(void)
 	tcase_add_test(rk, tlp_probes_tail);
 	tcase_add_test(rk, tlp_in_place_of_rto);
 	tcase_add_test(rk, rack_repairs_go_back_n);
+	tcase_add_test(rk, undo_spurious_rto_eifel);
+	tcase_add_test(rk, undo_not_for_real_rto);
+	tcase_add_test(rk, undo_recovery_by_dsack);
+	tcase_add_test(rk, undo_needs_every_rexmit_dsacked);
+	tcase_add_test(rk, rto_in_recovery_keeps_ssthresh);
 	suite_add_tcase(s, rk);
 
 	TCase *sg = tcase_create("tcp_segments");
