@@ -14,24 +14,24 @@ shuntd's tap in the shunt bed). The kernel world runs first, then the shunt worl
 peer's close), whether the SHA-256 matched, the packets the tool dropped each way,
 and shunt / kernel. With --runs N, each cell is the median of N transfers. shuntd's
 TCP counters after each shunt run (SIGUSR1) give the RTOs, fast and SACK
-recoveries: --counters prints them.
+recoveries: --counters prints them. --cc: both ends' congestion control, cubic by
+default (see bench/impaired.py --cc: the namespaces' default may be bbr).
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "impair"))
-from netbed import PEER_IP, PYTHON, Bed, random_file  # noqa: E402
+sys.path.insert(0, HERE)
+from netbed import Bed, random_file  # noqa: E402
 from impair import Impair, require  # noqa: E402
+from impaired import transfer  # noqa: E402
 
-FLOWS = os.path.join(REPO, "tests", "impair", "flows.py")
 PORT = 7020
 COUNTERS = ("tcp_rexmit_timeout", "tcp_fast_rexmit", "tcp_sack_recoveries",
             "tcp_sack_rexmits", "tcp_rexmit", "tcp_dsack_rx", "tcp_sack_reneging",
@@ -39,25 +39,7 @@ COUNTERS = ("tcp_rexmit_timeout", "tcp_fast_rexmit", "tcp_sack_recoveries",
             "tcp_tlp_repaired")
 
 
-def transfer(bed, src, want, shunt, name):
-    """One upload app -> peer sink; (seconds, sha ok)."""
-    srv = bed.spawn(bed.peer, [PYTHON, FLOWS, "tcp-listen", PEER_IP, str(PORT), "recv"],
-                    name + "-sink")
-    bed.wait_port(bed.peer, PORT, proc=srv)
-    argv = [PYTHON, FLOWS, "tcp-connect", PEER_IP, str(PORT), "send", src]
-    t0 = time.monotonic()
-    r = (bed.run_shunt if shunt else lambda a, **kw: bed.run(bed.app, a, **kw))(
-        argv, timeout=300)
-    secs = time.monotonic() - t0
-    bed.check(r.returncode == 0, "%s: the sender failed: %s"
-              % (name, r.stderr.decode(errors="replace")))
-    bed.check(srv.wait(30) == 0, "%s: the sink did not finish" % name)
-    with open(srv.out) as f:
-        res = json.loads(f.read().strip().splitlines()[-1])
-    return secs, res["sha256"] == want and res["bytes"] == os.path.getsize(src)
-
-
-def world(shunt, rates, size, runs, seed, show_counters):
+def world(shunt, rates, size, runs, seed, show_counters, cc):
     out = {}
     with Bed("loss-" + ("shunt" if shunt else "kernel"), shuntd=shunt,
              veth=not shunt) as bed:
@@ -70,7 +52,8 @@ def world(shunt, rates, size, runs, seed, show_counters):
                 name = "%s-%s-%d" % ("shunt" if shunt else "kernel", rate, i)
                 with Impair(bed, to_peer=spec, from_peer=spec, seed=seed + i,
                             name=name) as imp:
-                    secs, good = transfer(bed, src, want, shunt, name)
+                    secs, good = transfer(bed, src, want, shunt, True, name, port=PORT,
+                                          timeout=300, cc=cc)
                     st = imp.stats()
                 times.append(secs)
                 ok = ok and good
@@ -96,12 +79,15 @@ def main():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=9)
     ap.add_argument("--counters", action="store_true")
+    ap.add_argument("--cc", default="cubic",
+                    help="both ends' congestion control (bench/impaired.py --cc)")
     a = ap.parse_args()
+    cc = None if a.cc == "default" else a.cc
     require()
     rates = a.loss.split(",")
     size = int(a.size * 1000 * 1000)
-    k = world(False, rates, size, a.runs, a.seed, False)
-    s = world(True, rates, size, a.runs, a.seed, a.counters)
+    k = world(False, rates, size, a.runs, a.seed, False, cc)
+    s = world(True, rates, size, a.runs, a.seed, a.counters, cc)
     print("%.1f MB app -> kernel sink, random loss both ways, median of %d"
           % (size / 1e6, a.runs))
     print("%-6s %10s %10s %8s %6s %16s %16s" % ("loss", "kernel s", "shunt s", "ratio",

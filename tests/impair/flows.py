@@ -5,8 +5,12 @@ path): a numbered UDP stream and a checked TCP transfer. One JSON line out.
 
   flows.py udp-recv IP PORT                 until END (or 2 s idle): what arrived
   flows.py udp-send IP PORT COUNT PPS       COUNT datagrams numbered 0.., then END
-  flows.py tcp-listen IP PORT send FILE|recv    one connection
-  flows.py tcp-connect IP PORT send FILE|recv
+  flows.py [--cc NAME] tcp-listen IP PORT send FILE|recv    one connection
+  flows.py [--cc NAME] tcp-connect IP PORT send FILE|recv
+
+--cc: the TCP socket's congestion control (TCP_CONGESTION; on the listener, which
+its connection inherits), so that a comparison runs one algorithm on both paths
+whatever the namespaces' default (bench/impaired.py).
 
 udp-recv prints received, duplicates, out_of_order (arrived after a higher number),
 lost, and the lengths of the runs of lost numbers; a TCP receiver prints bytes,
@@ -98,14 +102,24 @@ def tcp_run(sock, what, path):
                       "seconds": time.monotonic() - (t0 or time.monotonic())}))
 
 
+def tcp_socket(cc):
+    s = socket.socket()
+    if cc:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+    return s
+
+
 def main(argv):
+    cc = None
+    if argv[:1] == ["--cc"]:
+        cc, argv = argv[1], argv[2:]
     mode = argv[0]
     if mode == "udp-recv":
         udp_recv(*argv[1:3])
     elif mode == "udp-send":
         udp_send(*argv[1:5])
     elif mode == "tcp-listen":
-        ls = socket.socket()
+        ls = tcp_socket(cc)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((argv[1], int(argv[2])))
         ls.listen(1)
@@ -113,8 +127,10 @@ def main(argv):
         conn, _ = ls.accept()
         tcp_run(conn, argv[3], argv[4] if len(argv) > 4 else None)
     elif mode == "tcp-connect":
-        tcp_run(socket.create_connection((argv[1], int(argv[2])), timeout=60),
-                argv[3], argv[4] if len(argv) > 4 else None)
+        s = tcp_socket(cc)
+        s.settimeout(600)
+        s.connect((argv[1], int(argv[2])))
+        tcp_run(s, argv[3], argv[4] if len(argv) > 4 else None)
     else:
         sys.exit(__doc__)
 
