@@ -5,7 +5,7 @@
 
     python3 bench/impaired.py [--size MB] [--runs N] [--rows NAME,...] [--dir up,down]
                               [--capture] [--keep DIR] [--world kernel,shunt]
-                              [--cc cubic|reno|bbr|default]
+                              [--cc cubic|reno|bbr|default] [--timeout S]
 
 For each row (an impairment spec of tests/impair/impair_model.h, applied the same
 in both directions, on the veth of the kernel world and on shuntd's tap), SIZE MB
@@ -43,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "tests", "impair"))
-from netbed import PEER_IP, PYTHON, Bed, random_file  # noqa: E402
+from netbed import PEER_IP, PYTHON, Bed, BedError, random_file  # noqa: E402
 from impair import Impair, bed_device, require  # noqa: E402
 from capcheck import check, failed, summary  # noqa: E402
 from tcpcap import Pcap  # noqa: E402
@@ -81,13 +81,17 @@ def transfer(bed, src, want, shunt, up, name, port=PORT, timeout=900, cc=None):
     srv = bed.spawn(bed.peer, peer, name + "-peer")
     bed.wait_port(bed.peer, port, proc=srv)
     t0 = time.monotonic()
-    r = run_app(app, timeout=timeout)
+    try:
+        r = run_app(app, timeout=timeout)
+    except BedError:
+        r = None  # timed out (the bed killed it): a failed row like any other
     secs = time.monotonic() - t0
-    if r.returncode != 0 or srv.wait(60) != 0:
+    if r is None or r.returncode != 0 or srv.wait(60) != 0:
         # a failed row is reported as such; the matrix goes on
-        why = (r.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+        why = ("timed out after %d s" % timeout if r is None else
+               (r.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1])
         print("  %s: FAILED after %.1f s: the program exited %d (%s); %s" % (
-            name, secs, r.returncode, why, srv.describe().replace("\n", " | ")[:400]),
+            name, secs, -1 if r is None else r.returncode, why, srv.describe().replace("\n", " | ")[:400]),
             flush=True)
         srv.popen.kill()
         srv.wait(10)
@@ -122,7 +126,8 @@ def captured(bed, shunt, name, keep, run):
     return res, not bad
 
 
-def world(shunt, rows, dirs, size, runs, seed, capture=False, keep=None, cc=None):
+def world(shunt, rows, dirs, size, runs, seed, capture=False, keep=None, cc=None,
+          timeout=900):
     out = {}
     with Bed("imp-" + ("shunt" if shunt else "kernel"), shuntd=shunt, veth=not shunt) as bed:
         src = os.path.join(bed.tmp, "src")
@@ -135,7 +140,8 @@ def world(shunt, rows, dirs, size, runs, seed, capture=False, keep=None, cc=None
                     def run():
                         with Impair(bed, to_peer=spec, from_peer=spec, seed=seed + i,
                                     name=name):
-                            return transfer(bed, src, want, shunt, d == "up", name, cc=cc)
+                            return transfer(bed, src, want, shunt, d == "up", name, cc=cc,
+                                            timeout=timeout)
                     if capture:
                         (secs, good), clean = captured(bed, shunt, name, keep, run)
                         good = good and clean
@@ -162,6 +168,8 @@ def main():
     ap.add_argument("--keep", default=None, help="keep the pcaps in this directory")
     ap.add_argument("--world", default="kernel,shunt",
                     help="which paths (one alone prints no ratio)")
+    ap.add_argument("--timeout", type=float, default=900,
+                    help="seconds a transfer may take before it counts as failed")
     ap.add_argument("--cc", default="cubic",
                     help="both ends' congestion control (default cubic; default: the "
                          "namespaces' own)")
@@ -174,9 +182,9 @@ def main():
     dirs = a.dir.split(",")
     size = int(a.size * 1000 * 1000)
     worlds = a.world.split(",")
-    k = world(False, rows, dirs, size, a.runs, a.seed, a.capture, a.keep, cc) \
+    k = world(False, rows, dirs, size, a.runs, a.seed, a.capture, a.keep, cc, a.timeout) \
         if "kernel" in worlds else None
-    s = world(True, rows, dirs, size, a.runs, a.seed, a.capture, a.keep, cc) \
+    s = world(True, rows, dirs, size, a.runs, a.seed, a.capture, a.keep, cc, a.timeout) \
         if "shunt" in worlds else None
     if k is None or s is None:
         sys.exit(0 if all(ok for _, ok in (k or s).values()) else 1)

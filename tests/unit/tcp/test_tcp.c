@@ -17,6 +17,7 @@
 
 #include "net/net.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_cc.h"
 #include "tcp/tcp_in.h"
 #include "tcp/tcp_isn.h"
 #include "tcp/tcp_listen.h"
