@@ -89,14 +89,14 @@ static void undo(struct tcb *tcb)
 	tcb->undo_rto = false;
 }
 
-bool tcp_undo_after_rto(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+void tcp_undo_after_rto(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
 	if (!tcb->undo_rto)
-		return false;
+		return;
 	if (!may_undo(tcb, seg)) {
 		if (SEQ_GEQ(tcb->snd_una, tcb->undo_high))
 			tcb->undo_rto = false; /* Linux leaves TCP_CA_Loss: recovered */
-		return false;
+		return;
 	}
 	/* the RTO was spurious: no loss, so no loss recovery. What the go-back-N had
 	 * not resent yet stays as it was sent (Linux unmarks every loss and lets
@@ -113,22 +113,20 @@ bool tcp_undo_after_rto(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_se
 		if (tcb->fin_queued && SEQ_LT(tcb->fin_seq, tcb->snd_max))
 			tcb->fin_sent = true;
 	}
-	return true;
 }
 
-bool tcp_undo_recovery(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
+void tcp_undo_recovery(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg)
 {
 	if (tcb->undo_rto || !may_undo(tcb, seg))
-		return false;
+		return;
 	undo(tcb);
 	ctx->tcp_stats.tcp_recovery_undo++;
-	return true;
 }
 
-bool tcp_undo_by_dsack(struct dp_ctx *ctx, struct tcb *tcb)
+void tcp_undo_by_dsack(struct dp_ctx *ctx, struct tcb *tcb)
 {
 	if (!tcb->undo_armed || tcb->undo_rto || !tcb->undo_stamped || tcb->undo_retrans != 0)
-		return false;
+		return;
 	/* every retransmission was a duplicate: the reduction was for nothing, and so
 	 * is the recovery if one is running (Linux tcp_try_keep_open()); what RACK
 	 * still holds lost starts a new one */
@@ -136,5 +134,4 @@ bool tcp_undo_by_dsack(struct dp_ctx *ctx, struct tcb *tcb)
 	ctx->tcp_stats.tcp_dsack_undo++;
 	tcb->in_recovery = false;
 	tcb->dupacks = 0;
-	return true;
 }

@@ -47,9 +47,8 @@ void tcp_undo_rto(struct tcb *tcb);
 void tcp_undo_cancel(struct tcb *tcb);
 void tcp_undo_retransmitted(struct tcb *tcb, uint32_t len, uint32_t tsval);
 void tcp_undo_dsack(struct tcb *tcb, const struct tcp_seg *seg);
-/* Each returns true when it undid the episode. */
-bool tcp_undo_after_rto(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg);
-bool tcp_undo_recovery(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg);
-bool tcp_undo_by_dsack(struct dp_ctx *ctx, struct tcb *tcb);
+void tcp_undo_after_rto(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg);
+void tcp_undo_recovery(struct dp_ctx *ctx, struct tcb *tcb, const struct tcp_seg *seg);
+void tcp_undo_by_dsack(struct dp_ctx *ctx, struct tcb *tcb);
 
 #endif /* SHUNT_TCP_UNDO_H */
